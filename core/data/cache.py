@@ -1,0 +1,54 @@
+"""Cache of parsed StationSets, keyed by the sha256 of every input file.
+
+A changed input file changes the key, so a stale cache is never read. Files are
+NetCDF (h5netcdf); writes go to a temporary name first and are renamed, so a
+killed process never leaves a half-written cache entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import xarray as xr
+
+from core.paths import cache_dir
+
+CACHE_VERSION = "1"  # bump when a loader's output changes for the same inputs
+
+
+def sha256_files(files: Iterable[Path], root: Path) -> str:
+    """One digest over (relative path, content) of ``files``, order-independent."""
+    h = hashlib.sha256()
+    for f in sorted(Path(p) for p in files):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], xr.Dataset]) -> xr.Dataset:
+    """Return the cached StationSet for these inputs, or ``parse()`` and cache it."""
+    digest = sha256_files(files, root)
+    key = hashlib.sha256(f"{source}:{CACHE_VERSION}:{digest}".encode()).hexdigest()[:32]
+    path = cache_dir() / f"{source}-{key}.nc"
+    if path.exists():
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                out = ds.load()
+            out["time"].attrs["tz"] = "Asia/Shanghai"
+            return out
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # unreadable cache entry: rebuild it
+    ds = parse()
+    ds.attrs["input_sha256"] = digest
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    enc = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
+    ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+    os.replace(tmp, path)
+    return ds

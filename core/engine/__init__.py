@@ -1,0 +1,1 @@
+"""Engine: masking, losses, training, the single ``infer`` step, metrics."""

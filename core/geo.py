@@ -1,0 +1,35 @@
+"""Great-circle geometry on the WGS84 sphere approximation (distances in km, bearings in radians)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Pairwise distances (km) between points 1 ``(n,)`` and points 2 ``(m,)`` → ``(n, m)``."""
+    p1, l1 = np.radians(np.asarray(lat1, float))[:, None], np.radians(np.asarray(lon1, float))[:, None]
+    p2, l2 = np.radians(np.asarray(lat2, float))[None, :], np.radians(np.asarray(lon2, float))[None, :]
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def bearing_rad(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Initial bearing from each point 1 to each point 2, ``(n, m)``, radians clockwise from north."""
+    p1, l1 = np.radians(np.asarray(lat1, float))[:, None], np.radians(np.asarray(lon1, float))[:, None]
+    p2, l2 = np.radians(np.asarray(lat2, float))[None, :], np.radians(np.asarray(lon2, float))[None, :]
+    dl = l2 - l1
+    x = np.sin(dl) * np.cos(p2)
+    y = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
+    return np.arctan2(x, y)
+
+
+def wind_to_uv(direction_deg: np.ndarray, speed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Meteorological wind (direction it blows *from*, degrees clockwise from north) → (u, v) m/s.
+
+    u is eastward, v northward: a north wind (0°) blows toward the south, so v < 0.
+    """
+    rad = np.radians(np.asarray(direction_deg, float))
+    speed = np.asarray(speed, float)
+    return -speed * np.sin(rad), -speed * np.cos(rad)

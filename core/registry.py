@@ -1,0 +1,57 @@
+"""Model registry: name -> factory. Models register themselves; no if/elif chains.
+
+``get_model("idw")`` returns a ready Kriger (learned models load their shipped
+checkpoint from ``assets/models/<name>/``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from core.errors import InvalidRequest
+
+# Modules that register models on import (one model per file).
+MODEL_MODULES = (
+    "core.baselines.idw",
+    "core.baselines.ok",
+    "core.baselines.knn",
+    "core.baselines.linear",
+    "core.nn.models.ignnk",
+    "core.nn.models.aqnet",
+    "core.nn.models.spin",
+)
+
+_FACTORIES: dict[str, Callable[..., object]] = {}
+
+
+def register(name: str):
+    """Decorator: register a factory ``f(**kwargs) -> Kriger`` under ``name``."""
+
+    def deco(factory):
+        _FACTORIES[name] = factory
+        return factory
+
+    return deco
+
+
+def _import_all() -> None:
+    for mod in MODEL_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:  # a model file not written yet must not break the rest
+            if err.name != mod:
+                raise
+
+
+def available() -> list[str]:
+    _import_all()
+    return sorted(_FACTORIES)
+
+
+def get_model(name: str, **kwargs):
+    """A Kriger by registry name; unknown names list what exists."""
+    _import_all()
+    if name not in _FACTORIES:
+        raise InvalidRequest(f"Unknown model '{name}'. Available: {', '.join(sorted(_FACTORIES))}.")
+    return _FACTORIES[name](**kwargs)
