@@ -39,4 +39,6 @@ class GridSpec:
         return hash((self.lat.tobytes(), self.lon.tobytes()))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, GridSpec) and np.array_equal(self.lat, other.lat) and np.array_equal(self.lon, other.lon)
+        if not isinstance(other, GridSpec):
+            return False
+        return np.array_equal(self.lat, other.lat) and np.array_equal(self.lon, other.lon)

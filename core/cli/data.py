@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
         start: str = typer.Option("2019-01-01", help="First day (YYYY-MM-DD)."),
         end: str = typer.Option("2019-12-31", help="Last day (YYYY-MM-DD)."),
         out: Path = typer.Option(Path("data/raw/cnemc_fetched"), help="Destination folder."),
-        base_url: str = typer.Option(None, help="Archive base URL (default: $AIRATLAS_ARCHIVE_URL or the public archive)."),
+        base_url: Optional[str] = typer.Option(
+            None, help="Archive base URL (default: $AIRATLAS_ARCHIVE_URL or the public archive)."
+        ),
         retries: int = typer.Option(3, help="Attempts per file."),
     ) -> None:
         """Download the CNEMC daily archive and station list, verifying sha256 and resuming partial files."""

@@ -1,0 +1,56 @@
+"""Data splits of the evaluation protocol (see ARCHITECTURE.md, "Evaluation protocols").
+
+- time: in every month, days 1–20 train, 21–23 validation, 24–end test;
+- stations: ``S_test`` = 25 % of active BTH stations, at least one per city, fixed seed.
+  ``S_test`` is never seen in training — not as input, not as target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from core.data.stationset import active_mask
+
+TRAIN_LAST_DAY = 20
+VAL_LAST_DAY = 23
+TEST_SHARE = 0.25
+TEST_SEED = 2019
+
+
+def time_split(times: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean masks over ``times`` for "train", "val" and "test" by day of month."""
+    day = np.asarray(times, dtype="datetime64[ns]").astype("datetime64[D]")
+    dom = (day - day.astype("datetime64[M]")).astype(int) + 1
+    return {
+        "train": dom <= TRAIN_LAST_DAY,
+        "val": (dom > TRAIN_LAST_DAY) & (dom <= VAL_LAST_DAY),
+        "test": dom > VAL_LAST_DAY,
+    }
+
+
+def select_test_stations(ds: xr.Dataset, seed: int = TEST_SEED, share: float = TEST_SHARE) -> list[str]:
+    """``S_test``: ``share`` of active BTH stations (rounded), at least one per city, by ``seed``.
+
+    Deterministic for a given station set: candidates are sorted by code before drawing.
+    Falls back to all active stations when the set has no BTH station (e.g. another region).
+    """
+    act = active_mask(ds)
+    pool = act & ds["is_bth"].values
+    if not pool.any():
+        pool = act
+    codes = ds["station"].values[pool].astype(str)
+    cities = ds["city"].values[pool].astype(str)
+    order = np.argsort(codes)
+    codes, cities = codes[order], cities[order]
+    rng = np.random.default_rng(seed)
+    n_target = max(1, int(round(share * len(codes))))
+    chosen: list[str] = []
+    for city in sorted(set(cities)):
+        members = codes[cities == city]
+        chosen.append(str(rng.choice(members)))
+    rest = np.array([c for c in codes if c not in set(chosen)])
+    n_more = max(0, n_target - len(chosen))
+    if n_more and len(rest):
+        chosen += [str(c) for c in rng.choice(rest, size=min(n_more, len(rest)), replace=False)]
+    return sorted(chosen)
