@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (first run only) and start the AirAtlas dashboard on http://localhost:8501
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh runtime
+exec .venv/bin/streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false "$@"
