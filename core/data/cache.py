@@ -1,7 +1,7 @@
 """Cache of parsed StationSets, keyed by the sha256 of every input file.
 
 A changed input file changes the key, so a stale cache is never read. Files are
-NetCDF (h5netcdf); writes go to a temporary name first and are renamed, so a
+NetCDF (netCDF4); writes go to a temporary name first and are renamed, so a
 killed process never leaves a half-written cache entry.
 """
 
@@ -39,7 +39,7 @@ def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], 
     path = cache_dir() / f"{source}-{key}.nc"
     if path.exists():
         try:
-            with xr.open_dataset(path, engine="h5netcdf") as ds:
+            with xr.open_dataset(path, engine="netcdf4") as ds:
                 out = ds.load()
             out["time"].attrs["tz"] = "Asia/Shanghai"
             return out
@@ -49,6 +49,6 @@ def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], 
     ds.attrs["input_sha256"] = digest
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     enc = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
-    ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+    ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     os.replace(tmp, path)
     return ds

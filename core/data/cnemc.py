@@ -1,0 +1,490 @@
+"""CNEMC daily-archive folder → StationSet.
+
+Layout (any period, any station set)::
+
+    <folder>/hourly/china_sites_YYYYMMDD.csv[.gz]   rows: date,hour,type,<station code>...
+    <folder>/stations_region.csv                    code,name,city,lon,lat[,is_BTH,...]
+
+One row per (hour, species); ``type`` is AQI, PM2.5, PM10, SO2, NO2, O3, CO or a derived
+rolling mean (``*_24h``, ``O3_8h``) which is ignored. Values: µg/m³ (CO: mg/m³); an empty
+cell is missing. Hour ``h`` is Beijing time (the CNEMC value at h is the mean of the hour
+before).
+
+The loader survives the archive's known defects and records each as a
+:class:`~core.data.stationset.DataWarning` naming file and line: missing days, days with
+1–23 hours, duplicated hours (first kept), ragged/truncated rows (dropped), non-numeric or
+negative cells (→ NaN), a date inside a file that disagrees with its name (the row's own
+date is used), stations that never report PM2.5, codes without coordinates (kept, NaN
+lat/lon), values > 1000 µg/m³ (kept, flagged in ``qc_pm25``), and a corrupt file among
+many (skipped). A folder with nothing usable raises a :class:`~core.errors.AirAtlasError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from core.data.base import register_source
+from core.data.cache import cached_load
+from core.data.qc import RANGE_MAX, qc_pm25
+from core.data.stationset import BTH_CITIES, DataWarning, make_stationset
+from core.errors import CorruptFile, DataNotFound, UnusableData
+
+SOURCE = "cnemc"
+LOADER_VERSION = "1"  # part of the cache key: bump when the parsed output changes for the same files
+HOURLY = "hourly"
+STATIONS_FILE = "stations_region.csv"
+FILE_RE = re.compile(r"^china_sites_(\d{8})\.csv(\.gz)?$")
+# CNEMC row type → StationSet variable.
+SPECIES = {"PM2.5": "pm25", "PM10": "pm10", "SO2": "so2", "NO2": "no2", "O3": "o3", "CO": "co"}
+IGNORED_TYPE_RE = re.compile(r"^(AQI|.*_24h|O3_8h)$")
+CITATION = "CNEMC real-time national air quality release, archived daily by quotsoft.net"
+LICENSE = "none stated (public government monitoring data; no explicit license)"
+MAX_LISTED = 20  # codes/lines listed in one warning before "..."
+
+
+def _fmt_list(items: list, limit: int = MAX_LISTED) -> str:
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def hourly_files(folder: Path) -> list[Path]:
+    """Every ``hourly/china_sites_*.csv[.gz]`` file in ``folder`` (sorted by name)."""
+    d = Path(folder) / HOURLY
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.is_file() and p.name.startswith("china_sites_")
+                  and (p.name.endswith(".csv") or p.name.endswith(".csv.gz")))
+
+
+def detect(folder: Path) -> bool:
+    """A CNEMC folder has ``hourly/china_sites_*.csv[.gz]`` or a ``stations_region.csv``."""
+    folder = Path(folder)
+    return bool(hourly_files(folder)) or (folder / STATIONS_FILE).is_file()
+
+
+# --------------------------------------------------------------------------- stations list
+
+
+@dataclass
+class StationInfo:
+    """One row of ``stations_region.csv``."""
+
+    lat: float
+    lon: float
+    name: str
+    city: str
+    is_bth: bool
+
+
+def _parse_bool(s: str) -> bool | None:
+    v = s.strip().lower()
+    if v in ("true", "1", "yes", "y", "t"):
+        return True
+    if v in ("false", "0", "no", "n", "f"):
+        return False
+    return None
+
+
+def _is_bth_city(city: str) -> bool:
+    c = city.strip()
+    return c in BTH_CITIES or c.removesuffix("市") in BTH_CITIES
+
+
+def read_stations(path: Path, warnings: list[DataWarning]) -> dict[str, StationInfo]:
+    """Parse ``stations_region.csv`` → ``{code: StationInfo}``; bad coordinates become NaN with a warning."""
+    fname = path.name
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CorruptFile(f"{path}: not UTF-8 text ({err}). Save the stations list as UTF-8 CSV.") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise CorruptFile(f"{path}: empty file. It needs a header with columns code,name,city,lon,lat[,is_BTH].")
+    cols = {h.strip().lower(): i for i, h in enumerate(header)}
+    missing = [c for c in ("code", "lon", "lat") if c not in cols]
+    if missing:
+        raise CorruptFile(
+            f"{path}:1: header lacks column(s) {', '.join(missing)} (found: {', '.join(header)}). "
+            "Expected code,name,city,lon,lat[,is_BTH]."
+        )
+    i_code, i_lon, i_lat = cols["code"], cols["lon"], cols["lat"]
+    i_name, i_city, i_bth = cols.get("name"), cols.get("city"), cols.get("is_bth")
+    out: dict[str, StationInfo] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            warnings.append(DataWarning(fname, line, f"row has {len(row)} fields, header has {len(header)}: dropped"))
+            continue
+        code = row[i_code].strip()
+        if not code:
+            warnings.append(DataWarning(fname, line, "empty station code: row dropped"))
+            continue
+        if code in out:
+            warnings.append(DataWarning(fname, line, f"station {code} listed again: first entry kept"))
+            continue
+        lat, lon = _coord(row[i_lat]), _coord(row[i_lon])
+        if (row[i_lat].strip() or row[i_lon].strip()) and (
+            not np.isfinite(lat) or not np.isfinite(lon) or not (-90 <= lat <= 90) or not (-180 <= lon <= 180)
+        ):
+            warnings.append(DataWarning(
+                fname, line, f"station {code}: invalid coordinates lat={row[i_lat]!r} lon={row[i_lon]!r}; set to NaN"))
+            lat = lon = float("nan")
+        city = row[i_city].strip() if i_city is not None else ""
+        bth = _parse_bool(row[i_bth]) if i_bth is not None else None
+        if bth is None:
+            if i_bth is not None:
+                warnings.append(DataWarning(
+                    fname, line, f"station {code}: is_BTH={row[i_bth]!r} not a boolean; derived from city"))
+            bth = _is_bth_city(city)
+        out[code] = StationInfo(lat, lon, row[i_name].strip() if i_name is not None else code, city, bth)
+    return out
+
+
+def _coord(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        return float("nan")
+
+
+# --------------------------------------------------------------------------- one daily file
+
+
+@dataclass
+class DayFile:
+    """What one daily file contributed: its station columns and ``{(hour_stamp, var): values}``."""
+
+    codes: list[str]
+    rows: dict[tuple[np.datetime64, str], np.ndarray] = field(default_factory=dict)
+    lines: dict[tuple[np.datetime64, str], int] = field(default_factory=dict)  # where each row came from
+
+
+def _read_text(path: Path) -> str:
+    """File text (gunzipped if ``.gz``); :class:`CorruptFile` if it cannot be read."""
+    try:
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise CorruptFile(f"{path}: unreadable gzip ({err or type(err).__name__}). Re-download this day.") from None
+    except UnicodeDecodeError as err:
+        raise CorruptFile(f"{path}: not UTF-8 text ({err}). Re-download this day.") from None
+
+
+def _to_float(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-length string rows → ``(values float64, non_numeric bool)``, both ``(row, column)``.
+
+    Empty (or blank) cells are NaN and not reported; any other cell that is not a finite
+    number is NaN and marked in ``non_numeric``. pandas' C parser does the bulk conversion
+    (Python float() per cell is ~20x slower on a year of files).
+    """
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    buf.seek(0)
+    n_cols = len(rows[0])
+    df = pd.read_csv(buf, header=None, names=range(n_cols), keep_default_na=False, na_values=[""],
+                     dtype=None, low_memory=False)
+    bad = np.zeros((len(rows), n_cols), bool)
+    text_cols = [j for j, kind in enumerate(df.dtypes.map(lambda d: d.kind)) if kind not in "fiub"]
+    for j in text_cols:  # text in this column: coerce, then tell blanks from garbage
+        col = df[j]
+        num = pd.to_numeric(col, errors="coerce")
+        blank = col.astype(str).str.strip().eq("").to_numpy()
+        bad[:, j] = np.isnan(num.to_numpy(np.float64)) & ~blank
+        df[j] = num
+    vals = df.to_numpy(np.float64)
+    inf = np.isinf(vals)
+    if inf.any():
+        bad |= inf
+        vals[inf] = np.nan
+    return vals, bad
+
+
+def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> DayFile:
+    """Parse one daily file; row-level problems are warned and survived, a hopeless file raises."""
+    fname = f"{HOURLY}/{path.name}"
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header or [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"]:
+        got = ",".join(header[:4]) if header else "nothing"
+        raise CorruptFile(
+            f"{path}:1: header must start with date,hour,type,<station codes...>; found {got!r}. "
+            "Re-download this day or fix its header."
+        )
+    n_fields = len(header)
+    raw_codes = [h.strip() for h in header[3:]]
+    keep_cols: list[int] = []
+    codes: list[str] = []
+    seen: set[str] = set()
+    dup_codes: list[str] = []
+    for j, c in enumerate(raw_codes):
+        if not c:
+            warnings.append(DataWarning(fname, 1, f"column {j + 4} has no station code: ignored"))
+        elif c in seen:
+            dup_codes.append(c)
+        else:
+            seen.add(c)
+            keep_cols.append(j)
+            codes.append(c)
+    if dup_codes:
+        warnings.append(DataWarning(fname, 1, f"station column(s) repeated, first kept: {_fmt_list(dup_codes)}"))
+
+    day = DayFile(codes=codes)
+    keys: list[tuple[np.datetime64, str]] = []
+    cell_rows: list[list[str]] = []
+    date_mismatch: list[int] = []
+    other_dates: set[str] = set()
+    unknown_types: dict[str, int] = {}
+    expected_date = file_date.strftime("%Y%m%d")
+    for row in reader:
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line (often the last one)
+        if len(row) != n_fields:
+            kind = "truncated" if len(row) < n_fields else "too long"
+            warnings.append(DataWarning(
+                fname, line, f"{kind} row: {len(row)} fields, header has {n_fields}; row dropped"))
+            continue
+        d, h, typ = row[0].strip(), row[1].strip(), row[2].strip()
+        if IGNORED_TYPE_RE.match(typ):
+            continue
+        var = SPECIES.get(typ)
+        if var is None:
+            unknown_types.setdefault(typ, line)
+            continue
+        try:
+            hour = int(float(h))
+            if not 0 <= hour <= 23 or float(h) != hour:
+                raise ValueError
+        except ValueError:
+            warnings.append(DataWarning(fname, line, f"hour {h!r} is not 0–23; row dropped"))
+            continue
+        if d != expected_date:
+            try:
+                row_date = dt.datetime.strptime(d, "%Y%m%d").date()
+            except ValueError:
+                warnings.append(DataWarning(fname, line, f"date {d!r} is not YYYYMMDD; row dropped"))
+                continue
+            date_mismatch.append(line)
+            other_dates.add(d)
+        else:
+            row_date = file_date
+        stamp = np.datetime64(row_date, "h") + np.timedelta64(hour, "h")
+        key = (stamp, var)
+        if key in day.lines:
+            warnings.append(DataWarning(
+                fname, line,
+                f"{typ} for {str(stamp)[:13]}h repeated (first at line {day.lines[key]}); first kept, row dropped"))
+            continue
+        day.lines[key] = line
+        keys.append(key)
+        cell_rows.append(row[3:])
+    if date_mismatch:
+        warnings.append(DataWarning(
+            fname, date_mismatch[0],
+            f"{len(date_mismatch)} row(s) dated {_fmt_list(sorted(other_dates))}, not {expected_date} as the "
+            f"file name says (lines {_fmt_list(date_mismatch)}); the row's own date was used"))
+    for typ, line in unknown_types.items():
+        warnings.append(DataWarning(fname, line, f"unknown row type {typ!r}: ignored"))
+    if not cell_rows:
+        warnings.append(DataWarning(fname, None, "no usable data rows: day treated as missing"))
+        return day
+
+    vals, bad = _to_float(cell_rows)
+    vals, bad = vals[:, keep_cols], bad[:, keep_cols]
+    line_of = np.array([day.lines[k] for k in keys])
+    if bad.any():
+        r, c = np.nonzero(bad)
+        warnings.append(DataWarning(
+            fname, int(line_of[r[0]]),
+            f"{bad.sum()} non-numeric cell(s) set to NaN, e.g. {cell_rows[r[0]][keep_cols[c[0]]]!r} for station "
+            f"{codes[c[0]]} "
+            f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+    with np.errstate(invalid="ignore"):
+        neg = vals < 0
+    if neg.any():
+        r, c = np.nonzero(neg)
+        warnings.append(DataWarning(
+            fname, int(line_of[r[0]]),
+            f"{neg.sum()} negative value(s) set to NaN, e.g. {vals[r[0], c[0]]:g} for station {codes[c[0]]} "
+            f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+        vals[neg] = np.nan
+    is_pm25 = np.array([k[1] == "pm25" for k in keys])
+    with np.errstate(invalid="ignore"):
+        high = (vals > RANGE_MAX) & is_pm25[:, None]
+    if high.any():
+        r, c = np.nonzero(high)
+        warnings.append(DataWarning(
+            fname, int(line_of[r[0]]),
+            f"{high.sum()} PM2.5 value(s) > {RANGE_MAX:g} µg/m³ kept and flagged RANGE in qc_pm25 "
+            f"(max {np.nanmax(vals[high]):g} at {codes[c[int(np.argmax(vals[high]))]]}; "
+            f"stations {_fmt_list(sorted({codes[j] for j in c}))})"))
+    for i, k in enumerate(keys):
+        day.rows[k] = vals[i]
+    return day
+
+
+# --------------------------------------------------------------------------- folder
+
+
+def _day_files(folder: Path, warnings: list[DataWarning]) -> list[tuple[dt.date, Path]]:
+    """``(date, path)`` per day from file names; bad names and duplicates are warned and skipped."""
+    by_day: dict[dt.date, Path] = {}
+    for p in hourly_files(folder):
+        m = FILE_RE.match(p.name)
+        try:
+            if not m:
+                raise ValueError
+            day = dt.datetime.strptime(m.group(1), "%Y%m%d").date()
+        except ValueError:
+            warnings.append(DataWarning(f"{HOURLY}/{p.name}", None,
+                                        "file name is not china_sites_YYYYMMDD.csv[.gz] with a valid date: ignored"))
+            continue
+        if day in by_day:
+            warnings.append(DataWarning(f"{HOURLY}/{p.name}", None,
+                                        f"second file for {day} (also {by_day[day].name}): ignored"))
+            continue
+        by_day[day] = p
+    return sorted(by_day.items())
+
+
+def input_files(folder: Path) -> list[Path]:
+    """The files whose content defines the StationSet (cache key)."""
+    files = hourly_files(folder)
+    st = Path(folder) / STATIONS_FILE
+    return files + ([st] if st.is_file() else [])
+
+
+def parse_folder(folder: Path) -> xr.Dataset:
+    """Parse a CNEMC folder into a StationSet (no cache; see :func:`load_cnemc`)."""
+    folder = Path(folder)
+    warnings: list[DataWarning] = []
+    stations_path = folder / STATIONS_FILE
+    if not stations_path.is_file():
+        raise DataNotFound(
+            f"{stations_path} not found. A CNEMC folder needs {STATIONS_FILE} with columns "
+            "code,name,city,lon,lat[,is_BTH] next to hourly/ (see cnemc_bth_2019/SOURCE.md)."
+        )
+    days = _day_files(folder, warnings)
+    if not days:
+        raise DataNotFound(
+            f"No daily files hourly/china_sites_YYYYMMDD.csv[.gz] in {folder}. "
+            "Fetch them with `python -m core data fetch` or point --path at a CNEMC archive folder."
+        )
+    stations = read_stations(stations_path, warnings)
+
+    parsed: list[tuple[dt.date, DayFile]] = []
+    errors: list[str] = []
+    for day, path in days:
+        try:
+            parsed.append((day, parse_day(path, day, warnings)))
+        except CorruptFile as err:
+            errors.append(str(err))
+            warnings.append(DataWarning(f"{HOURLY}/{path.name}", None, f"{err}; day skipped"))
+    parsed = [(d, f) for d, f in parsed if f.rows]
+    if not parsed:
+        detail = errors[0] if errors else "no file has a usable data row"
+        more = f" (and {len(errors) - 1} more corrupt file(s))" if len(errors) > 1 else ""
+        raise (CorruptFile if errors else UnusableData)(
+            f"No usable CNEMC data in {folder}: {detail}{more}."
+        )
+
+    # Missing days: gaps between consecutive file dates.
+    file_days = [d for d, _ in days]
+    have = set(file_days)
+    missing = [file_days[0] + dt.timedelta(days=i) for i in range((file_days[-1] - file_days[0]).days + 1)]
+    missing = [d for d in missing if d not in have]
+    for d in missing:
+        warnings.append(DataWarning(f"{HOURLY}/china_sites_{d:%Y%m%d}.csv[.gz]", None,
+                                    "day missing from the archive: all its hours absent"))
+
+    # Calendar: every hour from the first to the last stamp found in the data.
+    all_stamps = [k[0] for _, f in parsed for k in f.rows]
+    t0 = min(all_stamps).astype("datetime64[D]")
+    t1 = max(all_stamps).astype("datetime64[D]") + np.timedelta64(1, "D")
+    time = np.arange(t0.astype("datetime64[h]"), t1.astype("datetime64[h]"), np.timedelta64(1, "h"))
+    codes = sorted({c for _, f in parsed for c in f.codes})
+    col = {c: i for i, c in enumerate(codes)}
+    n_t, n_s = len(time), len(codes)
+    data = {v: np.full((n_t, n_s), np.nan, np.float32) for v in SPECIES.values()}
+    present = np.zeros(n_t, bool)
+    filled: dict[tuple[int, str], str] = {}  # (hour index, var) → file that supplied it (cross-file duplicates)
+    path_of = dict(days)
+    for day, f in parsed:
+        fname = f"{HOURLY}/{path_of[day].name}"
+        idx = np.array([col[c] for c in f.codes], dtype=np.int64)
+        hours_here = set()
+        for (stamp, var), vals in f.rows.items():
+            ti = int((stamp - time[0]).astype(int))
+            if (ti, var) in filled:
+                warnings.append(DataWarning(
+                    fname, f.lines[(stamp, var)],
+                    f"{var} for {str(stamp)[:13]}h already read from {filled[(ti, var)]}; first kept"))
+                continue
+            filled[(ti, var)] = path_of[day].name
+            data[var][ti, idx] = vals
+            present[ti] = True
+            hours_here.add(stamp)
+        in_day = {s for s in hours_here if s.astype("datetime64[D]") == np.datetime64(day)}
+        if 0 < len(in_day) < 24:
+            got = {int((s - np.datetime64(day, "h")).astype(int)) for s in in_day}
+            gone = [h for h in range(24) if h not in got]
+            warnings.append(DataWarning(
+                fname, None, f"only {len(in_day)} of 24 hours present; hours {_fmt_list(gone, 24)} absent"))
+
+    # Stations: coordinates and metadata from the list; codes without coordinates kept as NaN.
+    no_coord = [c for c in codes if c not in stations or not np.isfinite(stations[c].lat)]
+    if no_coord:
+        warnings.append(DataWarning(
+            STATIONS_FILE, None,
+            f"{len(no_coord)} station code(s) in the data have no coordinates (kept with NaN lat/lon, "
+            f"never graph nodes): {_fmt_list(no_coord)}"))
+    empty = [c for i, c in enumerate(codes) if not np.isfinite(data["pm25"][:, i]).any()]
+    if empty:
+        warnings.append(DataWarning(
+            HOURLY, None,
+            f"{len(empty)} station(s) never report PM2.5 in any file (decommissioned or not yet opened; "
+            f"kept, inactive): {_fmt_list(empty)}"))
+    info = [stations.get(c) for c in codes]
+    nan = float("nan")
+    data_out: dict[str, np.ndarray] = dict(data)
+    data_out["qc_pm25"] = qc_pm25(data["pm25"])
+    return make_stationset(
+        time,
+        codes,
+        lat=[s.lat if s else nan for s in info],
+        lon=[s.lon if s else nan for s in info],
+        data=data_out,
+        name=[s.name if s else c for s, c in zip(info, codes, strict=True)],
+        city=[s.city if s else "" for s in info],
+        is_bth=[s.is_bth if s else False for s in info],
+        present=present,
+        attrs={"source": SOURCE, "citation": CITATION, "license": LICENSE},
+        warnings=warnings,
+    )
+
+
+@register_source(SOURCE, detect)
+def load_cnemc(folder: Path) -> xr.Dataset:
+    """Load a CNEMC daily-archive folder as a StationSet, through the sha256-keyed cache."""
+    folder = Path(folder)
+    files = input_files(folder)
+    if not files:
+        return parse_folder(folder)  # raises the specific "what is missing" error
+    return cached_load(f"{SOURCE}-v{LOADER_VERSION}", folder, files, lambda: parse_folder(folder))
