@@ -1,0 +1,83 @@
+"""Checkpoints: ``assets/models/<name>/model.pt`` + ``card.json``.
+
+``model.pt`` holds ``{"name", "arch_version", "hparams", "state_dict"}`` (float32 weights only:
+small). ``card.json`` is the human-readable model card (hyper-parameters, data sha256, split,
+``S_test`` codes, validation metrics, git commit, architecture version) and records the sha256 of
+``model.pt``. Loading refuses, with :class:`CheckpointMismatch`, a file whose sha256 differs from its
+card, or whose architecture version differs from the code's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import torch
+
+from core.errors import CheckpointMismatch, DataNotFound
+from core.paths import MODELS_DIR, REPO_ROOT
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit() -> str:
+    """Current commit of the repository ("unknown" outside git)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def model_dir(name: str, root: Path | None = None) -> Path:
+    return (root or MODELS_DIR) / name
+
+
+def save_checkpoint(name: str, arch_version: str, hparams: dict, module: torch.nn.Module, card: dict,
+                    root: Path | None = None) -> Path:
+    """Write ``model.pt`` and ``card.json`` under ``root/name``; returns the folder."""
+    out = model_dir(name, root)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
+             for k, v in module.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save({"name": name, "arch_version": arch_version, "hparams": hparams, "state_dict": state}, buf)
+    (out / "model.pt").write_bytes(buf.getvalue())
+    card = {"name": name, "arch_version": arch_version, "hparams": hparams, **card,
+            "model_sha256": sha256_file(out / "model.pt")}
+    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
+    return out
+
+
+def load_checkpoint(name: str, arch_version: str, root: Path | None = None) -> tuple[dict, dict]:
+    """``(payload, card)`` of a shipped checkpoint; raises CheckpointMismatch / DataNotFound with advice."""
+    folder = model_dir(name, root)
+    pt, card_path = folder / "model.pt", folder / "card.json"
+    if not pt.is_file() or not card_path.is_file():
+        raise DataNotFound(f"No trained '{name}' checkpoint at {folder} (need model.pt and card.json). "
+                           f"Train one with `python -m core train --model {name}`.")
+    card = json.loads(card_path.read_text())
+    digest = sha256_file(pt)
+    if card.get("model_sha256") and card["model_sha256"] != digest:
+        raise CheckpointMismatch(
+            f"{pt}: sha256 {digest[:12]}… does not match card.json ({card['model_sha256'][:12]}…); the file was "
+            f"changed or truncated. Re-train with `python -m core train --model {name}`.")
+    payload = torch.load(pt, map_location="cpu", weights_only=True)
+    found = payload.get("arch_version")
+    if found != arch_version:
+        raise CheckpointMismatch(
+            f"{pt}: checkpoint architecture version '{found}' does not match the code's '{arch_version}' "
+            f"for model '{name}'. Re-train with `python -m core train --model {name}` "
+            f"(or check out the commit in card.json: {card.get('git_commit', 'unknown')}).")
+    if payload.get("name") != name:
+        raise CheckpointMismatch(f"{pt}: holds model '{payload.get('name')}', not '{name}'.")
+    return payload, card

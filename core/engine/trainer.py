@@ -1,0 +1,332 @@
+"""The training engine shared by every neural model (``spin``, ``aqnet``, ``ignnk``).
+
+How to add a model
+------------------
+1. Write a plain ``nn.Module`` in ``core/nn/models/<name>.py`` whose ``forward(batch)`` takes the batch
+   dict of :mod:`core.engine.features` (``x, mask, init, aux, tfeat, static, dist, bearing, center``
+   and optionally ``wind``, ``tgt_*``) and returns a dict of µg/m³ tensors:
+
+   - ``pred`` (B, L, N) — required: PM2.5 at every station node (use ``features.to_ugm3``);
+   - ``init_pred`` (B, L, N) — optional initialization head (gets the ``init_loss`` term);
+   - ``grid_pred`` (B, L, M) — optional, when the batch has ``tgt_*`` keys (receive-only targets such
+     as grid cells); without it, :class:`NeuralKriger` interpolates the station predictions (IDW);
+   - ``influence_diffusion`` / ``influence_advection`` (N, N) — optional, target × source shares;
+   - ``attention`` (N, L_pred, L_hist) — optional, temporal attention for the dashboard.
+
+   No per-station embeddings: the module must run on any number of nodes it has never seen.
+2. In the same file, register an adapter and a Kriger factory::
+
+       ADAPTER = register_adapter(ModelAdapter(
+           name="mymodel", arch_version="mymodel-1", build=lambda hp: MyModule(**hp),
+           defaults={"hidden": 32, "window": 24, "predict": 24, ...},
+           wind="none"))            # "inferred" when it infers transport, "none" if it ignores wind
+
+       @register("mymodel")        # core.registry
+       def _factory(**kw):
+           return NeuralKriger.from_checkpoint(ADAPTER, **kw)
+
+   Hyper-parameters understood by the engine (``TRAIN_DEFAULTS``, overridable in ``defaults``,
+   ``core/conf/<name>.yaml`` and the CLI): ``window`` (hours of input per sample), ``predict`` (the
+   last hours of the window that are scored; ``predict < window`` gives history, e.g. AQ-Net's 14 days),
+   ``batch_size, lr, weight_decay, epochs, steps_per_epoch, patience, mask_lo, mask_hi, masking``
+   (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``. Keys the engine does not know
+   are passed to ``build``; engine keys are not (see :func:`model_hparams`).
+3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
+   card.json}``, and ``core.registry.get_model("mymodel")`` serves it through the Kriger contract.
+
+Honesty: :func:`train` removes ``S_test`` (``core.evaluation.splits.select_test_stations``) from the
+StationSet *before* anything else sees it, trains on days 1–20 and early-stops on days 21–23 of every month.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm.auto import tqdm
+
+from core.data.stationset import active_stations
+from core.engine.checkpoint import git_commit, save_checkpoint
+from core.engine.features import NodeData, make_batch, prepare
+from core.engine.losses import LossWeights, composite_loss
+from core.engine.masking import fixed_hidden, sample_hidden
+from core.errors import InvalidRequest, UnusableData
+from core.evaluation.splits import select_test_stations, time_split
+
+TRAIN_DEFAULTS: dict = {
+    "window": 24, "predict": 24, "batch_size": 8, "lr": 2e-3, "weight_decay": 1e-5, "epochs": 30,
+    "steps_per_epoch": 100, "patience": 6, "mask_lo": 0.1, "mask_hi": 0.9, "masking": "dynamic",
+    "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
+}
+ABLATIONS: dict[str, dict] = {
+    "no-advection": {"use_advection": False},
+    "no-diffusion": {"use_diffusion": False},
+    "no-masking": {"masking": "fixed"},
+    "no-init-loss": {"init_loss": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class ModelAdapter:
+    """How the engine builds and labels one model. ``build(hparams) -> nn.Module``."""
+
+    name: str
+    arch_version: str
+    build: Callable[[dict], torch.nn.Module]
+    defaults: dict = field(default_factory=dict)
+    wind: str = "none"  # "inferred": infers transport without a MetSource; "none": ignores wind
+    uses_measured_wind: bool = False
+
+    def hparams(self, overrides: dict | None = None) -> dict:
+        return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
+
+    def wind_label(self, has_measured: bool) -> str:
+        if self.uses_measured_wind and has_measured:
+            return "measured"
+        return self.wind
+
+
+ADAPTERS: dict[str, ModelAdapter] = {}
+
+
+def register_adapter(adapter: ModelAdapter) -> ModelAdapter:
+    ADAPTERS[adapter.name] = adapter
+    return adapter
+
+
+def get_adapter(name: str) -> ModelAdapter:
+    """The adapter of a trainable model (imports the model modules listed in core.registry)."""
+    from core.registry import available
+
+    available()
+    if name not in ADAPTERS:
+        raise InvalidRequest(f"'{name}' is not a trainable model. Trainable: {', '.join(sorted(ADAPTERS)) or 'none'}.")
+    return ADAPTERS[name]
+
+
+def model_hparams(hp: dict) -> dict:
+    """The hyper-parameters ``build`` receives (engine-only keys removed)."""
+    return {k: v for k, v in hp.items() if k not in TRAIN_DEFAULTS}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" → CUDA when present, else CPU; "cuda" without a GPU is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidRequest("--device cuda asked, but no CUDA GPU is available here; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+@dataclass
+class TrainData:
+    """What the trainer sees: S_test already removed. ``train_starts`` / ``val_starts`` index window starts."""
+
+    nodes: NodeData
+    test_codes: list[str]
+    train_starts: np.ndarray
+    val_starts: np.ndarray
+    aod: np.ndarray | None = None
+
+
+def window_starts(ok_hours: np.ndarray, length: int, stride: int = 1) -> np.ndarray:
+    """Starts ``s`` such that hours ``s … s+length-1`` are all ``ok``."""
+    ok = np.asarray(ok_hours, bool).astype(int)
+    if len(ok) < length:
+        return np.zeros(0, int)
+    run = np.convolve(ok, np.ones(length, int), mode="valid")
+    starts = np.flatnonzero(run == length)
+    if stride > 1 and len(starts):
+        keep, last = [], -stride
+        for s in starts:
+            if s - last >= stride:
+                keep.append(s)
+                last = s
+        starts = np.asarray(keep, int)
+    return starts
+
+
+def prepare_training_data(ds: xr.Dataset, window: int, aod_source=None,
+                          test_codes: list[str] | None = None) -> TrainData:
+    """Active stations minus ``S_test`` → :class:`TrainData` with train/val window starts.
+
+    ``test_codes`` defaults to ``select_test_stations(ds)`` (the evaluation rule and seed).
+    """
+    ds = active_stations(ds)
+    if test_codes is None:
+        test_codes = select_test_stations(ds)
+    keep = ~np.isin(ds["station"].values.astype(str), test_codes)
+    train_ds = ds.isel(station=np.flatnonzero(keep))
+    assert not set(train_ds["station"].values.astype(str)) & set(test_codes), "S_test leaked into training data"
+    nodes = prepare(train_ds)
+    split = time_split(nodes.times)
+    present = train_ds["present"].values if "present" in train_ds.coords else np.ones(len(nodes.times), bool)
+    has_any = np.isfinite(nodes.pm25).any(axis=1) & present
+    train_starts = window_starts(split["train"] & has_any, window)
+    val_starts = window_starts(split["val"] & has_any, window, stride=window)
+    if not len(train_starts):
+        raise UnusableData(f"No {window}-hour window inside the training days (1–20 of each month) has data.")
+    aod = sample_aod(aod_source, nodes) if aod_source is not None else None
+    return TrainData(nodes, list(test_codes), train_starts, val_starts, aod)
+
+
+def sample_aod(aod_source, nodes: NodeData) -> np.ndarray | None:
+    """AOD from an AODSource at the nodes' nearest grid cell → ``(T, N)`` (NaN under clouds), or None."""
+    field_ = aod_source.aod(nodes.times)
+    if field_ is None:
+        return None
+    field_ = field_.reindex(time=nodes.times)
+    iy = np.abs(field_["lat"].values[None, :] - nodes.lat[:, None]).argmin(1)
+    ix = np.abs(field_["lon"].values[None, :] - nodes.lon[:, None]).argmin(1)
+    return field_.values[:, iy, ix].astype("float32")
+
+
+def _loss_mask(batch: dict, hidden: np.ndarray, trainable: np.ndarray, predict: int, device) -> torch.Tensor:
+    lm = torch.from_numpy(hidden & trainable[None, None, :]).to(device).float() * batch["y_mask"]
+    lm[:, : lm.shape[1] - predict] = 0.0
+    return lm
+
+
+@torch.no_grad()
+def validate(module: torch.nn.Module, data: TrainData, hp: dict, device, seed: int = 0) -> dict[str, float]:
+    """MAE (µg/m³) on hidden BTH training stations over validation windows, and IDW's on the same cells."""
+    module.eval()
+    starts = data.val_starts
+    if not len(starts):
+        return {"val_mae": float("nan"), "val_idw_mae": float("nan"), "val_n": 0}
+    if len(starts) > hp["val_windows"]:
+        starts = np.sort(np.random.default_rng(seed).choice(starts, hp["val_windows"], replace=False))
+    nodes = data.nodes
+    cand = nodes.is_bth if nodes.is_bth.any() else np.ones(nodes.n_nodes, bool)
+    hidden_all = fixed_hidden(seed, cand, hp["val_share"], len(starts), hp["window"])
+    err = idw_err = n = 0.0
+    for i in range(0, len(starts), hp["batch_size"]):
+        st, hid = starts[i:i + hp["batch_size"]], hidden_all[i:i + hp["batch_size"]]
+        batch = make_batch(nodes, st, hp["window"], ~hid, aod=None, device=device)
+        lm = _loss_mask(batch, hid, cand, hp["predict"], device)
+        out = module(batch)
+        idw = torch.expm1(batch["init"] + batch["center"].unsqueeze(-1)).clamp_min(0)
+        err += float(((out["pred"] - batch["y"]).abs() * lm).sum())
+        idw_err += float(((idw - batch["y"]).abs() * lm).sum())
+        n += float(lm.sum())
+    module.train()
+    return {"val_mae": err / max(n, 1), "val_idw_mae": idw_err / max(n, 1), "val_n": int(n)}
+
+
+@dataclass
+class TrainResult:
+    module: torch.nn.Module
+    hparams: dict
+    history: list[dict]
+    best: dict
+    out_dir: Path | None
+    test_codes: list[str]
+
+
+def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = None, device: str = "auto",
+          seed: int = 0, max_minutes: float | None = None, aod_source=None, save: bool = True,
+          out_root: Path | None = None, save_as: str | None = None, dataset_name: str = "",
+          progress: bool = True, data: TrainData | None = None) -> TrainResult:
+    """Train ``adapter``'s model on ``ds`` (see module docstring); returns the best-on-validation module."""
+    hp = adapter.hparams(overrides)
+    if aod_source is None:
+        hp["aod_loss"] = 0.0
+    dev = resolve_device(device)
+    seed_everything(seed)
+    data = data or prepare_training_data(ds, hp["window"], aod_source)
+    if data.aod is None:
+        hp["aod_loss"] = 0.0
+    nodes = data.nodes
+    module = adapter.build(model_hparams(hp)).to(dev)
+    opt = torch.optim.AdamW(module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    total_steps = hp["epochs"] * hp["steps_per_epoch"]
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=total_steps, pct_start=0.1)
+    weights = LossWeights(init=hp["init_loss"], aod=hp["aod_loss"])
+    rng = np.random.default_rng(seed)
+    trainable = np.ones(nodes.n_nodes, bool)
+    fixed = (fixed_hidden(seed, trainable, 0.5, 1, hp["window"])[0] if hp["masking"] == "fixed" else None)
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else math.inf
+    history: list[dict] = []
+    best = {"val_mae": math.inf, "epoch": -1}
+    best_state = copy.deepcopy(module.state_dict())
+    bad = 0
+    t0 = time.monotonic()
+    stop_reason = "epochs"
+    for epoch in range(hp["epochs"]):
+        module.train()
+        losses = []
+        bar = tqdm(range(hp["steps_per_epoch"]), desc=f"{adapter.name} epoch {epoch + 1}/{hp['epochs']}",
+                   disable=not progress, leave=False)
+        for _ in bar:
+            starts = rng.choice(data.train_starts, hp["batch_size"])
+            if fixed is not None:
+                hidden = np.repeat(fixed[None], hp["batch_size"], 0)
+            else:
+                hidden = sample_hidden(rng, trainable, hp["batch_size"], hp["window"], hp["mask_lo"], hp["mask_hi"])
+            batch = make_batch(nodes, starts, hp["window"], ~hidden, aod=data.aod, device=dev)
+            batch["loss_mask"] = _loss_mask(batch, hidden, trainable, hp["predict"], dev)
+            out = module(batch)
+            loss, parts = composite_loss(out, batch, weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
+            opt.step()
+            if sched.last_epoch < total_steps - 1:
+                sched.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            if time.monotonic() > deadline:
+                break
+        val = validate(module, data, hp, dev, seed=seed)
+        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **val,
+               "minutes": round((time.monotonic() - t0) / 60, 2)}
+        history.append(rec)
+        if progress:
+            tqdm.write(f"[{adapter.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
+                       f"val MAE {val['val_mae']:.2f} (IDW {val['val_idw_mae']:.2f}) µg/m³  {rec['minutes']} min")
+        if val["val_mae"] < best["val_mae"] or not math.isfinite(best["val_mae"]):
+            best, bad = dict(rec), 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            bad += 1
+            if bad >= hp["patience"]:
+                stop_reason = "early stopping"
+                break
+        if time.monotonic() > deadline:
+            stop_reason = f"time cap {max_minutes} min"
+            break
+    module.load_state_dict(best_state)
+    module.eval()
+    out_dir = None
+    if save:
+        card = {
+            "dataset": dataset_name or ds.attrs.get("source", ""),
+            "data_sha256": ds.attrs.get("input_sha256", ""),
+            "split": {"time": "days 1–20 train, 21–23 validation, 24–end test (every month)",
+                      "train_windows": int(len(data.train_starts)), "val_windows": int(len(data.val_starts)),
+                      "training_stations": [str(c) for c in nodes.codes]},
+            "test_stations": data.test_codes,
+            "seed": seed, "device": str(dev),
+            "wind": adapter.wind_label(nodes.wind is not None),
+            "aod": "used" if hp["aod_loss"] > 0 else "none",
+            "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
+                        "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
+            "history": history, "stopped": stop_reason,
+            "train_minutes": round((time.monotonic() - t0) / 60, 2),
+            "git_commit": git_commit(),
+            "n_parameters": int(sum(p.numel() for p in module.parameters())),
+        }
+        out_dir = save_checkpoint(save_as or adapter.name, adapter.arch_version, hp, module, card, out_root)
+    return TrainResult(module, hp, history, best, out_dir, data.test_codes)
