@@ -14,6 +14,7 @@ key                shape            meaning
                                     observed nodes carry their own value
 ``aux``            (B, L, N, P)     ``log1p`` of PM10, NO2, SO2, O3, CO (÷ AUX_SCALE) where observed, else 0
 ``tfeat``          (B, L, 4)        sin/cos of hour of day and day of year
+``tweek``          (B, L, 2)        sin/cos of day of week (Monday = 0)
 ``static``         (N, S)           emission proxies at the node (population density, see below)
 ``dist``           (N, N)           great-circle km ``[target, source]``
 ``bearing``        (N, N)           rad, source→target (see :mod:`core.graph`)
@@ -83,6 +84,13 @@ def time_features(times: np.ndarray) -> np.ndarray:
     hour = 2 * np.pi * t.hour.values / 24.0
     doy = 2 * np.pi * (t.dayofyear.values - 1) / 365.25
     return np.stack([np.sin(hour), np.cos(hour), np.sin(doy), np.cos(doy)], axis=1).astype("float32")
+
+
+def weekday_features(times: np.ndarray) -> np.ndarray:
+    """Cyclic day of week ``(…, 2)``: sin/cos, Monday = 0 (float32); shape of ``times`` plus one axis."""
+    days = np.asarray(times, "datetime64[D]").astype("int64")
+    ang = 2 * np.pi * ((days + 3) % 7) / 7.0  # 1970-01-01 was a Thursday
+    return np.stack([np.sin(ang), np.cos(ang)], axis=-1).astype("float32")
 
 
 @lru_cache(maxsize=1)
@@ -222,6 +230,7 @@ def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.nd
     batch = {
         "x": x, "mask": mask, "init": init, "aux": aux,
         "tfeat": torch.from_numpy(nodes.tfeat[sl]).to(dev),
+        "tweek": torch.from_numpy(weekday_features(nodes.times[sl])).to(dev),
         "static": torch.from_numpy(nodes.static).to(dev),
         "dist": dist, "bearing": torch.from_numpy(nodes.geom.bearing).to(dev),
         "center": center,

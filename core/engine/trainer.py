@@ -83,6 +83,7 @@ class ModelAdapter:
     defaults: dict = field(default_factory=dict)
     wind: str = "none"  # "inferred": infers transport without a MetSource; "none": ignores wind
     uses_measured_wind: bool = False
+    loss: Callable | None = None  # (out, batch, LossWeights) -> (loss, parts); default composite_loss
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
@@ -158,11 +159,26 @@ def window_starts(ok_hours: np.ndarray, length: int, stride: int = 1) -> np.ndar
     return starts
 
 
+def starts_with_history(scored_ok: np.ndarray, history_ok: np.ndarray, window: int, predict: int,
+                        stride: int = 1) -> np.ndarray:
+    """Window starts whose last ``predict`` hours are all ``scored_ok`` and earlier hours all ``history_ok``."""
+    hist = window - predict
+    s = window_starts(scored_ok, predict, stride) - hist
+    s = s[s >= 0]
+    if hist and len(s):
+        ok = np.concatenate([[0], np.cumsum(np.asarray(history_ok, bool).astype(int))])
+        s = s[ok[s + hist] - ok[s] == hist]
+    return s
+
+
 def prepare_training_data(ds: xr.Dataset, window: int, aod_source=None,
-                          test_codes: list[str] | None = None) -> TrainData:
+                          test_codes: list[str] | None = None, predict: int | None = None) -> TrainData:
     """Active stations minus ``S_test`` → :class:`TrainData` with train/val window starts.
 
     ``test_codes`` defaults to ``select_test_stations(ds)`` (the evaluation rule and seed).
+    With ``predict < window`` (models with history, e.g. aqnet's 14 days) the scored last ``predict``
+    hours must lie in the split and have data; the history before them may have gaps, and lies in
+    training days only for training windows, in training or validation days for validation windows.
     """
     ds = active_stations(ds)
     if test_codes is None:
@@ -174,8 +190,9 @@ def prepare_training_data(ds: xr.Dataset, window: int, aod_source=None,
     split = time_split(nodes.times)
     present = train_ds["present"].values if "present" in train_ds.coords else np.ones(len(nodes.times), bool)
     has_any = np.isfinite(nodes.pm25).any(axis=1) & present
-    train_starts = window_starts(split["train"] & has_any, window)
-    val_starts = window_starts(split["val"] & has_any, window, stride=window)
+    pred = predict or window
+    train_starts = starts_with_history(split["train"] & has_any, split["train"], window, pred)
+    val_starts = starts_with_history(split["val"] & has_any, ~split["test"], window, pred, stride=pred)
     if not len(train_starts):
         raise UnusableData(f"No {window}-hour window inside the training days (1–20 of each month) has data.")
     aod = sample_aod(aod_source, nodes) if aod_source is not None else None
@@ -245,7 +262,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
         hp["aod_loss"] = 0.0
     dev = resolve_device(device)
     seed_everything(seed)
-    data = data or prepare_training_data(ds, hp["window"], aod_source)
+    data = data or prepare_training_data(ds, hp["window"], aod_source, predict=hp["predict"])
     if data.aod is None:
         hp["aod_loss"] = 0.0
     nodes = data.nodes
@@ -278,7 +295,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             batch = make_batch(nodes, starts, hp["window"], ~hidden, aod=data.aod, device=dev)
             batch["loss_mask"] = _loss_mask(batch, hidden, trainable, hp["predict"], dev)
             out = module(batch)
-            loss, parts = composite_loss(out, batch, weights)
+            loss, parts = (adapter.loss or composite_loss)(out, batch, weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
