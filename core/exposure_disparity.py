@@ -76,16 +76,21 @@ def quintile_ratio(h, v, w) -> float:
 def bootstrap(h, v, w, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
     """Percentile bootstrap (units resampled with replacement) of the ratio and the concentration index."""
     h, v, w = _clean(h, v, w)
+    a = (1 - level) / 2 * 100
+    if len(h) < 2 or n_boot < 1:
+        return {"concentration_index_interval": [float("nan")] * 2, "ratio_interval": [float("nan")] * 2,
+                "n_boot": n_boot, "seed": seed, "level": level}
     rng = np.random.default_rng(seed)
     ci, ratio = np.full(n_boot, np.nan), np.full(n_boot, np.nan)
     for b in range(n_boot):
         i = rng.integers(0, len(h), len(h))
         ci[b] = concentration_index(h[i], v[i], w[i])
         ratio[b] = quintile_ratio(h[i], v[i], w[i])
-    a = (1 - level) / 2 * 100
+    with np.errstate(all="ignore"):
+        ci_iv, ratio_iv = np.nanpercentile(ci, [a, 100 - a]), np.nanpercentile(ratio, [a, 100 - a])
     return {
-        "concentration_index_interval": [float(x) for x in np.nanpercentile(ci, [a, 100 - a])],
-        "ratio_interval": [float(x) for x in np.nanpercentile(ratio, [a, 100 - a])],
+        "concentration_index_interval": [float(x) for x in ci_iv],
+        "ratio_interval": [float(x) for x in ratio_iv],
         "n_boot": n_boot, "seed": seed, "level": level,
     }
 

@@ -103,7 +103,9 @@ def _overlay(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 def _areas_km2(geoms: np.ndarray) -> np.ndarray:
     if len(geoms) == 0:
         return np.zeros(0)
-    return gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs(EQUAL_AREA).area.to_numpy() / 1e6
+    # densify first: edges straight in lon/lat (parallels) are curves in the Albers plane
+    dense = shapely.segmentize(geoms, max_segment_length=0.02)
+    return gpd.GeoSeries(dense, crs="EPSG:4326").to_crs(EQUAL_AREA).area.to_numpy() / 1e6
 
 
 def load_population_grid(root: Path | None = None, year: int = 2015) -> xr.DataArray:
