@@ -1,0 +1,44 @@
+"""`python -m core evaluate`: score a model under an evaluation protocol, with the baselines, as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from core.evaluation.protocols import PROTOCOLS
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate_cmd(
+        model: str = typer.Option(..., "--model", help="Registry name (spin, aqnet, ignnk, idw, ok, knn, linear)."),
+        protocol: str = typer.Option(..., "--protocol", help=f"One of: {', '.join(PROTOCOLS)}."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset name under <data>/raw/."),
+        path: Optional[Path] = typer.Option(None, "--path", help="Any folder in a supported layout (all days scored)."),
+        json_out: Path = typer.Option(..., "--json", help="Where to write the report (one JSON object)."),
+        test_stations: Optional[str] = typer.Option(
+            None, "--test-stations", help="Comma-separated station codes, or a file with one code per line."),
+        period: Optional[str] = typer.Option(None, "--period", help="START/END, e.g. 2019-01-01/2019-02-28."),
+        seeds: Optional[int] = typer.Option(None, "--seeds", help="Number of seeds for mask-R (default 5)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    ) -> None:
+        """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
+        from core.evaluation.runner import evaluate
+
+        if (dataset is None) == (path is None):
+            raise typer.BadParameter("give exactly one of --dataset or --path")
+        t0 = time.perf_counter()
+        report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
+                          period=period, seeds=seeds, progress=not no_progress)
+        report["wall_s"] = round(time.perf_counter() - t0, 1)
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+        m = report["metrics"]
+        idw = report["baselines"].get("idw", {})
+        typer.echo(f"{model} {protocol}: MAE {m['mae']:.2f} RMSE {m['rmse']:.2f} R² {m['r2']:.3f} "
+                   f"bias {m['bias']:+.2f} µg/m³ over {report['times']['count']} h; "
+                   f"IDW MAE {idw.get('mae', float('nan')):.2f}; {report['wall_s']} s → {json_out}")

@@ -1,0 +1,331 @@
+"""Run a model (and the baselines) through a protocol and build the evaluation JSON.
+
+Every model — the one evaluated and each baseline — goes through :func:`core.engine.infer.infer`
+with the *same* observed masks and is scored on the same stations and hours. Nodes are the active
+stations of the set (:func:`core.data.stationset.active_stations`); non-BTH stations are inputs.
+
+Scored hours:
+- ``--dataset`` without ``period``: test days of the monthly split (days 24–end), present hours;
+- ``period``: every present hour in the span (the span replaces the split);
+- ``--path`` (another period or station set): every present hour — the shipped checkpoints were
+  trained elsewhere, so none of these hours was seen in training; ``S_test`` is drawn by the same
+  rule and seed on that station set.
+
+Inference runs once per protocol run and per contiguous block of scored hours (``window``); models
+that read history before a window get it from the full StationSet (hidden stations stay blanked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from core.data.load import load_stationset
+from core.data.stationset import active_mask, active_stations
+from core.engine.infer import infer
+from core.engine.result import Window
+from core.errors import InvalidRequest
+from core.evaluation.metrics import SEASONS, all_metrics, season_of
+from core.evaluation.protocols import Run, runs_for
+from core.evaluation.splits import TEST_SEED, select_test_stations, time_split
+from core.paths import REPO_ROOT
+from core.registry import get_model
+
+BASELINES = ("idw", "ok", "knn", "ignnk")
+CONTEXT_HOURS = 15 * 24  # history handed to each call: AQ-Net-style reads up to 14 days
+MAX_GAP_HOURS = 24  # unscored gaps up to a day stay inside one window (fewer calls)
+
+
+@dataclass
+class Scores:
+    """Predictions and truth of one model over all runs, flattened to scored (run, hour, station) cells."""
+
+    pred: list[np.ndarray]
+    truth: list[np.ndarray]
+    times: list[np.ndarray]
+    wind: str = "none"
+
+
+def parse_period(period: str, times: np.ndarray) -> tuple[np.datetime64, np.datetime64]:
+    """``START/END`` (dates or ISO times; a bare END date means its whole day) → inclusive bounds."""
+    parts = period.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise InvalidRequest(f"--period must look like START/END (e.g. 2019-01-01/2019-01-31), got '{period}'.")
+    try:
+        start, end = pd.Timestamp(parts[0]), pd.Timestamp(parts[1])
+    except ValueError as err:
+        raise InvalidRequest(f"--period '{period}': {err}") from None
+    if len(parts[1]) <= 10:
+        end = end + pd.Timedelta(hours=23)
+    if end < start:
+        raise InvalidRequest(f"--period '{period}': end is before start.")
+    t0, t1 = pd.Timestamp(times[0]), pd.Timestamp(times[-1])
+    if end < t0 or start > t1:
+        raise InvalidRequest(
+            f"--period {period} lies outside the data ({t0:%Y-%m-%d %H:00} … {t1:%Y-%m-%d %H:00}).")
+    return np.datetime64(start, "ns"), np.datetime64(end, "ns")
+
+
+def resolve_test_stations(ds: xr.Dataset, test_stations: Sequence[str] | str | Path | None) -> list[str]:
+    """``S_test``: the default rule, or user codes (comma list or a file of codes) checked one by one."""
+    if test_stations is None:
+        return select_test_stations(ds, seed=TEST_SEED)
+    if isinstance(test_stations, (str, Path)):
+        text = str(test_stations)
+        p = Path(text)
+        if p.is_file():
+            text = p.read_text()
+        codes = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip() and not c.startswith("#")]
+    else:
+        codes = [str(c).strip() for c in test_stations]
+    if not codes:
+        raise InvalidRequest("--test-stations is empty.")
+    all_codes = set(ds["station"].values.astype(str))
+    active = set(ds["station"].values[active_mask(ds)].astype(str))
+    for c in codes:
+        if c not in all_codes:
+            raise InvalidRequest(f"Unknown station code '{c}' in --test-stations (not in this dataset).")
+        if c not in active:
+            raise InvalidRequest(
+                f"Station '{c}' in --test-stations is not active (no coordinates or <50 % PM2.5 coverage).")
+    return sorted(set(codes))
+
+
+def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool) -> tuple[np.ndarray, str]:
+    """(time,) bool of hours to score and the rule used ("test-days", "period", "all")."""
+    t = ds["time"].values
+    present = ds["present"].values if "present" in ds.coords else np.ones(len(t), bool)
+    if period:
+        a, b = parse_period(period, t)
+        return present & (t >= a) & (t <= b), "period"
+    if use_split:
+        return present & time_split(t)["test"], "test-days"
+    return present.copy(), "all"
+
+
+def blocks(mask: np.ndarray, max_gap: int = 0) -> list[slice]:
+    """Contiguous runs of True in ``mask`` as index slices; runs separated by ≤ ``max_gap`` False are merged."""
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(m)
+    spans = [[a, b] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a - merged[-1][1] <= max_gap:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    return [slice(int(a), int(b)) for a, b in merged]
+
+
+def windows(hours: np.ndarray) -> list[slice]:
+    """Inference windows: blocks of scored hours, bridging gaps up to :data:`MAX_GAP_HOURS`."""
+    return blocks(hours, MAX_GAP_HOURS)
+
+
+def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
+              tick: Callable[[], None] = lambda: None) -> Scores:
+    """Infer every run × window; collect predictions and truth at the scored stations and hours.
+
+    Each call gets the window plus :data:`CONTEXT_HOURS` of history (models with temporal context read
+    it; the hidden stations are blanked there too), which keeps the per-call copy small.
+    """
+    codes = ds["station"].values.astype(str)
+    pos = {c: i for i, c in enumerate(codes)}
+    times = ds["time"].values
+    truth_all = ds["pm25"].values
+    out = Scores([], [], [])
+    wins = windows(hours)
+    for run in runs:
+        observed = ~np.isin(codes, run.hidden)
+        cols = np.array([pos[c] for c in run.scored])
+        preds, truths, ts = [], [], []
+        for blk in wins:
+            sub = ds.isel(time=slice(max(0, blk.start - CONTEXT_HOURS), blk.stop))
+            win = Window(times[blk.start], times[blk.stop - 1])
+            try:
+                res = infer(model, sub, observed, None, win)
+            except InvalidRequest:  # a window with no observed value at all (source gap): nothing to score
+                tick()
+                continue
+            out.wind = res.wind
+            keep = times[blk][hours[blk]]
+            sp = res.station_pred.sel(station=list(run.scored)).sel(time=keep).values
+            preds.append(sp)
+            truths.append(truth_all[blk][hours[blk]][:, cols])
+            ts.append(np.broadcast_to(keep[:, None], sp.shape))
+            tick()
+        out.pred.append(np.concatenate(preds) if preds else np.zeros((0, len(cols))))
+        out.truth.append(np.concatenate(truths) if truths else np.zeros((0, len(cols))))
+        out.times.append(np.concatenate(ts) if ts else np.zeros((0, len(cols)), "datetime64[ns]"))
+    return out
+
+
+def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
+    """Pooled metrics, per-run (mae, rmse) and per-season metrics of one model."""
+    per_run = []
+    for run, p, t in zip(runs, scores.pred, scores.truth, strict=True):
+        m = all_metrics(p, t)
+        per_run.append({"seed": run.seed, "group": run.group, "hidden_stations": list(run.hidden),
+                        "scored_stations": list(run.scored), "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]})
+    pred = np.concatenate([p.ravel() for p in scores.pred]) if scores.pred else np.zeros(0)
+    truth = np.concatenate([t.ravel() for t in scores.truth]) if scores.truth else np.zeros(0)
+    times = np.concatenate([t.ravel() for t in scores.times]) if scores.times else np.zeros(0, "datetime64[ns]")
+    season = season_of(times)
+    by_season = {s: all_metrics(pred[season == s], truth[season == s]) for s in SEASONS}
+    return {"metrics": all_metrics(pred, truth), "by_season": by_season, "runs": per_run}
+
+
+def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[dict]:
+    """One entry per seed (sparse-30km pools its per-target runs under seed 0)."""
+    out = []
+    for seed in sorted({r.seed for r in runs}):
+        members = [i for i, r in enumerate(runs) if r.seed == seed]
+        p = np.concatenate([scores.pred[i].ravel() for i in members])
+        t = np.concatenate([scores.truth[i].ravel() for i in members])
+        m = all_metrics(p, t)
+        hidden = sorted({c for i in members for c in runs[i].hidden})
+        entry = {"seed": int(seed), "hidden_stations": hidden, "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]}
+        if len(members) > 1:
+            entry["hidden_by_target"] = {runs[i].group: list(runs[i].hidden) for i in members}
+        out.append(entry)
+    return out
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def data_sha256(ds: xr.Dataset) -> str:
+    """The loader's input sha256, else a hash of the PM2.5 array and station codes."""
+    sha = ds.attrs.get("input_sha256", "")
+    if sha:
+        return sha
+    h = hashlib.sha256(np.ascontiguousarray(ds["pm25"].values).tobytes())
+    h.update(",".join(ds["station"].values.astype(str)).encode())
+    return h.hexdigest()
+
+
+def _clean(obj):
+    """JSON-safe: NaN → None, numpy scalars → Python."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def evaluate(
+    model_name: str,
+    protocol: str,
+    dataset: str | None = None,
+    path: str | Path | None = None,
+    test_stations: Sequence[str] | str | Path | None = None,
+    period: str | None = None,
+    seeds: int | None = None,
+    baselines: Sequence[str] = BASELINES,
+    stations: xr.Dataset | None = None,
+    models: dict | None = None,
+    progress: bool = False,
+) -> dict:
+    """Evaluate ``model_name`` under ``protocol``; returns the report (keys fixed by issue 3).
+
+    ``stations``/``models`` let tests pass an in-memory StationSet and ready Krigers (by name);
+    otherwise the data come from ``dataset``/``path`` and the models from the registry.
+    ``seeds``: number of seeds (0..N-1) for mask-R protocols (default 5).
+    """
+    if stations is None:
+        if (dataset is None) == (path is None):
+            raise InvalidRequest("Give exactly one of --dataset or --path.")
+        stations = load_stationset(dataset=dataset, path=path)
+    ds_name = dataset if dataset is not None else (str(path) if path is not None else stations.attrs.get("source", ""))
+    ds = active_stations(stations)
+    s_test = resolve_test_stations(stations, test_stations)
+    hours, rule = scored_hours(ds, period, use_split=path is None)
+    if not hours.any():
+        raise InvalidRequest("No hour to score in the chosen span (no data present there).")
+    seed_list = list(range(seeds)) if seeds is not None else None
+    if seeds is not None and seeds < 1:
+        raise InvalidRequest("--seeds must be ≥ 1.")
+    runs = runs_for(protocol, ds, s_test, seed_list)
+    models = dict(models or {})
+
+    def model(name: str):
+        if name not in models:
+            models[name] = get_model(name)
+        return models[name]
+
+    names = [model_name] + [b for b in baselines if b != model_name]
+    n_blocks = len(windows(hours))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(names) * len(runs) * n_blocks, desc=f"{model_name} {protocol}", unit="infer")
+    def tick() -> None:
+        if bar is not None:
+            bar.update(1)
+
+    main = run_model(model(model_name), ds, runs, hours, tick=tick)
+    summary = summarise(main, runs)
+    results: dict[str, dict] = {model_name: summary}
+    base_out: dict[str, dict] = {}
+    for name in baselines:
+        if name not in results:
+            try:
+                sc = run_model(model(name), ds, runs, hours, tick=tick)
+                results[name] = summarise(sc, runs) | {"_scores": sc}
+            except Exception as err:  # noqa: BLE001 — a missing/broken baseline is recorded, not fatal
+                base_out[name] = {"error": f"{type(err).__name__}: {err}"}
+                if bar is not None:
+                    bar.update(len(runs) * n_blocks - (bar.n % (len(runs) * n_blocks or 1)))
+                continue
+        r = results[name]
+        base_out[name] = r["metrics"] | {
+            "by_season": r["by_season"],
+            "runs": seed_runs(runs, r["runs"], r["_scores"] if "_scores" in r else main),
+        }
+    if bar is not None:
+        bar.close()
+
+    cells = [(t[np.isfinite(p) & np.isfinite(y)]) for t, p, y in zip(main.times, main.pred, main.truth, strict=True)]
+    scored_t = np.unique(np.concatenate(cells)) if cells else np.zeros(0, "datetime64[ns]")
+    report = {
+        "model": model_name,
+        "dataset": ds_name,
+        "protocol": protocol,
+        "wind": main.wind,
+        "test_stations": list(s_test),
+        "times": {
+            "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
+            "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
+            "count": int(len(scored_t)),
+            "rule": rule,
+            "period": period,
+            "tz": "Asia/Shanghai",
+        },
+        "runs": seed_runs(runs, summary["runs"], main),
+        "metrics": summary["metrics"],
+        "by_season": summary["by_season"],
+        "baselines": base_out,
+    }
+    idw_mae = base_out.get("idw", {}).get("mae")
+    report["ratio_to_idw"] = (summary["metrics"]["mae"] / idw_mae) if idw_mae else None
+    report["commit"] = git_commit()
+    report["data_sha256"] = data_sha256(stations)
+    report["stations_active"] = int(ds.sizes["station"])
+    return _clean(report)
