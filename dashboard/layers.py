@@ -1,0 +1,359 @@
+"""Pure builders of map layers and map-derived tables (no ``st.*`` calls: unit-testable).
+
+Everything here takes numpy arrays / DataFrames and returns pydeck objects, PNG bytes or
+DataFrames. Concentrations are PM2.5 in µg/m³; coordinates are WGS84 degrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+from PIL import Image
+from scipy import ndimage
+
+# HJ 633-2012 (Technical Regulation on Ambient Air Quality Index), PM2.5 24-h IAQI breakpoints
+# (µg/m³) and the official category colours (RGB, table 2 of the standard). A value equal to a
+# breakpoint belongs to the lower category (IAQI 50 is still "excellent").
+AQI_BREAKS = (35.0, 75.0, 115.0, 150.0, 250.0)
+AQI_COLORS = (
+    (0, 228, 0),  # 优 excellent, green
+    (255, 255, 0),  # 良 good, yellow
+    (255, 126, 0),  # 轻度污染 lightly polluted, orange
+    (255, 0, 0),  # 中度污染 moderately polluted, red
+    (153, 0, 76),  # 重度污染 heavily polluted, purple
+    (126, 0, 35),  # 严重污染 severely polluted, maroon
+)
+AQI_LABELS = (
+    "0–35 Excellent 优",
+    "35–75 Good 良",
+    "75–115 Lightly polluted 轻度污染",
+    "115–150 Moderately polluted 中度污染",
+    "150–250 Heavily polluted 重度污染",
+    ">250 Severely polluted 严重污染",
+)
+# Hotspot thresholds (24-h mean PM2.5, µg/m³).
+THRESHOLDS = {
+    "GB 3095-2012 Grade II, 24-h (75 µg/m³)": 75.0,
+    "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
+}
+BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
+BUBBLE_M_PER_UG = 250.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
+
+
+def aqi_category(values: np.ndarray) -> np.ndarray:
+    """HJ 633-2012 category index 0..5 per value (any shape); NaN → -1."""
+    v = np.asarray(values, dtype=float)
+    cat = np.digitize(v, AQI_BREAKS, right=True)
+    return np.where(np.isfinite(v), cat, -1)
+
+
+def aqi_rgb(values: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``(..., 3)`` of each value's category; NaN → grey."""
+    cat = aqi_category(values)
+    table = np.array((*AQI_COLORS, (160, 160, 160)), dtype=np.uint8)
+    return table[cat]
+
+
+def hex_color(rgb: Sequence[int]) -> str:
+    return "#{:02X}{:02X}{:02X}".format(*rgb)
+
+
+def legend_html(title: str = "PM2.5 (µg/m³), HJ 633-2012 categories") -> str:
+    """A compact HTML legend of the six AQI categories with their official colours."""
+    rows = "".join(
+        f'<span style="display:inline-block;margin:0 10px 2px 0;white-space:nowrap">'
+        f'<span style="display:inline-block;width:14px;height:14px;background:{hex_color(c)};'
+        f'border:1px solid #555;vertical-align:middle;margin-right:4px"></span>{lab}</span>'
+        for c, lab in zip(AQI_COLORS, AQI_LABELS, strict=True)
+    )
+    return f'<div style="font-size:0.85rem"><b>{title}</b><br>{rows}</div>'
+
+
+# ---------------------------------------------------------------- raster surface
+def _mercator_y(lat_deg: np.ndarray) -> np.ndarray:
+    lat = np.radians(np.clip(lat_deg, -85.0, 85.0))
+    return np.log(np.tan(np.pi / 4 + lat / 2))
+
+
+def mercator_rows(lat: np.ndarray, n_rows: int | None = None) -> np.ndarray:
+    """Source row (index into ascending ``lat``) for each image row, top = north.
+
+    The web map is Web Mercator, so image rows are spaced evenly in Mercator y, not in latitude;
+    resampling here keeps cells where they belong when deck.gl stretches the image over its bounds.
+    """
+    lat = np.asarray(lat, float)
+    n = n_rows or len(lat)
+    res = (lat[-1] - lat[0]) / max(len(lat) - 1, 1)
+    top, bottom = _mercator_y(np.array([lat[-1] + res / 2, lat[0] - res / 2]))
+    y = top - (np.arange(n) + 0.5) * (top - bottom) / n
+    lat_of_row = np.degrees(2 * np.arctan(np.exp(y)) - np.pi / 2)
+    return np.clip(np.rint((lat_of_row - lat[0]) / res).astype(int), 0, len(lat) - 1)
+
+
+def surface_rgba(field: np.ndarray, lat: np.ndarray, alpha: int = 170) -> np.ndarray:
+    """RGBA image ``(rows, lon, 4)`` uint8 of a ``(lat, lon)`` field, north up, NaN transparent."""
+    field = np.asarray(field, float)
+    if field.ndim != 2 or field.shape[0] != len(lat):
+        raise ValueError(f"field shape {field.shape} does not match lat ({len(lat)},)")
+    img_field = field[mercator_rows(lat)]
+    rgba = np.zeros((*img_field.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = aqi_rgb(img_field)
+    rgba[..., 3] = np.where(np.isfinite(img_field), alpha, 0)
+    return rgba
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgba)).decode("ascii")
+
+
+def cell_bounds(lat: np.ndarray, lon: np.ndarray) -> list[float]:
+    """``[W, S, E, N]`` outer edges of a cell-centred regular grid."""
+    dlat = (lat[-1] - lat[0]) / max(len(lat) - 1, 1)
+    dlon = (lon[-1] - lon[0]) / max(len(lon) - 1, 1)
+    return [float(lon[0] - dlon / 2), float(lat[0] - dlat / 2), float(lon[-1] + dlon / 2), float(lat[-1] + dlat / 2)]
+
+
+def surface_layer(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, alpha: int = 170) -> pdk.Layer:
+    """The inferred surface as one BitmapLayer (a PNG data-URI), coloured by AQI category."""
+    return pdk.Layer(
+        "BitmapLayer",
+        id="surface",
+        image=png_data_uri(surface_rgba(field, lat, alpha)),
+        bounds=cell_bounds(lat, lon),
+        pickable=False,
+    )
+
+
+def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int = 3) -> pd.DataFrame:
+    """Every ``step``-th cell centre with its value: invisible pickable targets for "click a place"."""
+    la, lo = np.meshgrid(lat[::step], lon[::step], indexing="ij")
+    vals = np.asarray(field)[::step, ::step]
+    keep = np.isfinite(vals)
+    return pd.DataFrame({"lat": la[keep].round(4), "lon": lo[keep].round(4), "pm25": vals[keep].round(1)})
+
+
+def probe_layer(points: pd.DataFrame, radius_m: float) -> pdk.Layer:
+    # Nearly transparent (alpha 1) but pickable: a click anywhere on the surface picks the nearest probe.
+    return pdk.Layer(
+        "ScatterplotLayer", id="probe", data=points, get_position=["lon", "lat"], get_radius=radius_m,
+        get_fill_color=[0, 0, 0, 1], pickable=True, auto_highlight=True, highlight_color=[0, 0, 0, 60],
+    )
+
+
+# ---------------------------------------------------------------- stations and wind
+def station_frame(codes, names, cities, lat, lon, observed: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """One row per station: identity, position, observed flag, displayed value (µg/m³) and colours."""
+    value = np.asarray(value, float)
+    rgb = aqi_rgb(value)
+    observed = np.asarray(observed, bool)
+    fill = np.concatenate([rgb, np.where(observed, 235, 0)[:, None]], axis=1).astype(int)
+    return pd.DataFrame({
+        "code": np.asarray(codes, str), "name": np.asarray(names, str), "city": np.asarray(cities, str),
+        "lat": np.asarray(lat, float), "lon": np.asarray(lon, float), "observed": observed,
+        "status": np.where(observed, "observed", "hidden"),
+        "pm25": np.round(value, 1), "fill": fill.tolist(),
+        "line": np.where(observed[:, None], [[40, 40, 40, 255]], [[20, 20, 20, 255]]).tolist(),
+    })
+
+
+def station_layer(frame: pd.DataFrame, layer_id: str = "stations") -> pdk.Layer:
+    """Observed stations filled (AQI colour of the observed value), hidden ones hollow rings."""
+    return pdk.Layer(
+        "ScatterplotLayer", id=layer_id, data=frame, get_position=["lon", "lat"],
+        get_fill_color="fill", get_line_color="line", stroked=True, filled=True,
+        get_radius=2500, radius_min_pixels=4, radius_max_pixels=12, line_width_min_pixels=2,
+        pickable=True, auto_highlight=True,
+    )
+
+
+def wind_arrows(lat, lon, u, v, deg_per_ms: float = 0.04, max_len_deg: float = 0.4) -> pd.DataFrame:
+    """Arrow paths (shaft + two head barbs) pointing where the air goes; length ∝ speed (m/s)."""
+    lat, lon, u, v = (np.asarray(a, float) for a in (lat, lon, u, v))
+    ok = np.isfinite(u) & np.isfinite(v) & np.isfinite(lat) & np.isfinite(lon)
+    rows = []
+    for la, lo, uu, vv in zip(lat[ok], lon[ok], u[ok], v[ok], strict=True):
+        speed = math.hypot(uu, vv)
+        if speed < 0.1:
+            continue
+        length = min(speed * deg_per_ms, max_len_deg)
+        # East displacement in degrees of longitude shrinks with cos(lat).
+        dx, dy = uu / speed * length / math.cos(math.radians(la)), vv / speed * length
+        tip = [lo + dx, la + dy]
+        ang = math.atan2(dy, dx)
+        head = length * 0.35
+        barbs = [[tip[0] - head * math.cos(ang + s), tip[1] - head * math.sin(ang + s)] for s in (0.45, -0.45)]
+        rows.append({"path": [[lo, la], tip, barbs[0], tip, barbs[1]], "speed": round(speed, 1)})
+    return pd.DataFrame(rows, columns=["path", "speed"])
+
+
+def wind_layer(arrows: pd.DataFrame, color=(30, 30, 120)) -> pdk.Layer:
+    return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
+                     width_min_pixels=1.5, get_width=1, pickable=False)
+
+
+# ---------------------------------------------------------------- context layers
+def geojson_outline_layer(geojson: dict, layer_id: str, color=(60, 60, 60), width_px: float = 1.0,
+                          fill: Sequence[int] | None = None) -> pdk.Layer:
+    return pdk.Layer(
+        "GeoJsonLayer", id=layer_id, data=geojson, stroked=True, filled=fill is not None,
+        get_fill_color=list(fill) if fill is not None else [0, 0, 0, 0],
+        get_line_color=list(color), line_width_min_pixels=width_px, get_line_width=1, pickable=False,
+    )
+
+
+def labels_layer(places: pd.DataFrame, layer_id: str = "places") -> pdk.Layer:
+    """Place names (ASCII, so deck.gl's default glyph atlas renders them offline)."""
+    return pdk.Layer("TextLayer", id=layer_id, data=places, get_position=["lon", "lat"], get_text="name",
+                     get_size=13, get_color=[20, 20, 20, 230], get_pixel_offset=[0, -14],
+                     font_weight=600, outline_width=2, outline_color=[255, 255, 255, 220],
+                     font_settings={"sdf": True}, pickable=False)
+
+
+def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | None = None,
+         online_basemap: bool = False, height_hint: float = 1.0) -> pdk.Deck:
+    """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``."""
+    w, s, e, n = bbox
+    span = max(e - w, (n - s) * 1.3) / height_hint
+    zoom = max(3.0, min(11.0, math.log2(360.0 / max(span, 1e-3)) + 0.6))
+    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
+    kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
+    return pdk.Deck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
+                    tooltip=tooltip if tooltip is not None else False, **kwargs)
+
+
+# ---------------------------------------------------------------- hotspots
+def cell_area_km2(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Area (km²) of each cell of a regular grid, shape (lat, lon)."""
+    dlat = abs(lat[-1] - lat[0]) / max(len(lat) - 1, 1)
+    dlon = abs(lon[-1] - lon[0]) / max(len(lon) - 1, 1)
+    km_lat = 111.195 * dlat
+    km_lon = 111.195 * dlon * np.cos(np.radians(lat))
+    return np.repeat((km_lat * km_lon)[:, None], len(lon), axis=1)
+
+
+def label_hotspots(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, threshold: float,
+                   district: np.ndarray | None = None, min_cells: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
+    """Connected areas (8-neighbour) where ``field`` > ``threshold``, ranked by excess burden.
+
+    Returns the label image ``(lat, lon)`` (0 = none, k = rank k) and one row per hotspot:
+    rank, area_km2, peak and mean (µg/m³), ``excess`` = Σ (value − threshold)·area (µg/m³·km²,
+    the ranking key), centroid lat/lon and the districts it covers (largest share first).
+    ``district``: optional ``(lat, lon)`` array of district names ('' outside any district).
+    """
+    field = np.asarray(field, float)
+    above = np.isfinite(field) & (field > threshold)
+    labels, n = ndimage.label(above, structure=np.ones((3, 3), int))
+    area = cell_area_km2(lat, lon)
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    rows = []
+    for k in range(1, n + 1):
+        sel = labels == k
+        if sel.sum() < min_cells:
+            continue
+        vals, w = field[sel], area[sel]
+        names = ""
+        if district is not None:
+            d = pd.Series(np.asarray(district)[sel])
+            d = d[d != ""]
+            names = ", ".join(d.value_counts().index[:4]) + (" …" if d.nunique() > 4 else "")
+        rows.append({
+            "label": k, "area_km2": float(w.sum()), "peak": float(vals.max()),
+            "mean": float((vals * w).sum() / w.sum()), "excess": float(((vals - threshold) * w).sum()),
+            "lat": float((la[sel] * w).sum() / w.sum()), "lon": float((lo[sel] * w).sum() / w.sum()),
+            "districts": names,
+        })
+    table = pd.DataFrame(rows, columns=["label", "area_km2", "peak", "mean", "excess", "lat", "lon", "districts"])
+    table = table.sort_values("excess", ascending=False).reset_index(drop=True)
+    ranked = np.zeros_like(labels)
+    for rank, lab in enumerate(table["label"], start=1):
+        ranked[labels == lab] = rank
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return ranked, table.drop(columns="label")
+
+
+def hotspot_layer(table: pd.DataFrame) -> pdk.Layer:
+    """Numbered markers at hotspot centroids (pickable: click → time series there)."""
+    data = table.assign(text=table["rank"].astype(str))
+    return pdk.Layer("TextLayer", id="hotspots", data=data, get_position=["lon", "lat"], get_text="text",
+                     get_size=18, get_color=[0, 0, 0, 255], font_weight=800, outline_width=3,
+                     outline_color=[255, 255, 255, 255], font_settings={"sdf": True}, pickable=True)
+
+
+# ---------------------------------------------------------------- masking lab
+def error_bubbles(frame: pd.DataFrame, m_per_ug: float = BUBBLE_M_PER_UG) -> pd.DataFrame:
+    """Bubble radius (m) ∝ MAE (µg/m³) and colour by sign of the bias (red over-, blue under-estimate).
+
+    ``frame`` needs columns ``mae`` and ``bias``; rows with NaN MAE get radius 0.
+    """
+    out = frame.copy()
+    mae = out["mae"].astype(float).fillna(0.0).clip(lower=0.0)
+    out["radius"] = mae * m_per_ug
+    over = out["bias"].astype(float).fillna(0.0) >= 0
+    out["color"] = [list(BIAS_COLORS["over"] if o else BIAS_COLORS["under"]) + [150] for o in over]
+    return out
+
+
+def bubble_layer(bubbles: pd.DataFrame) -> pdk.Layer:
+    return pdk.Layer("ScatterplotLayer", id="bubbles", data=bubbles, get_position=["lon", "lat"],
+                     get_radius="radius", get_fill_color="color", get_line_color=[0, 0, 0, 200],
+                     stroked=True, line_width_min_pixels=1, radius_min_pixels=3, pickable=True)
+
+
+# ---------------------------------------------------------------- influence
+def influence_frame(src_lat, src_lon, tgt_lat: float, tgt_lon: float, diffusion, advection,
+                    codes, names, top: int = 15) -> pd.DataFrame:
+    """Top-``top`` source stations by total share, with arcs to the target and diffusion share."""
+    diffusion, advection = np.nan_to_num(np.asarray(diffusion, float)), np.nan_to_num(np.asarray(advection, float))
+    total = diffusion + advection
+    order = np.argsort(-total)[:top]
+    order = order[total[order] > 0]
+    frac_diff = np.where(total[order] > 0, diffusion[order] / np.maximum(total[order], 1e-12), 0.0)
+    return pd.DataFrame({
+        "code": np.asarray(codes, str)[order], "name": np.asarray(names, str)[order],
+        "lat": np.asarray(src_lat, float)[order], "lon": np.asarray(src_lon, float)[order],
+        "tlat": tgt_lat, "tlon": tgt_lon, "total": total[order], "diffusion": diffusion[order],
+        "advection": advection[order], "diffusion_share": frac_diff,
+        "width": 1 + 12 * total[order] / max(total[order].max() if len(order) else 1, 1e-12),
+        "color": [[int(230 * (1 - f)), 90, int(230 * f), 200] for f in frac_diff],
+    })
+
+
+def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
+    """Lines from contributing stations to the target; width ∝ share, blue = diffusion, red = advection."""
+    return pdk.Layer("LineLayer", id="influence", data=frame, get_source_position=["lon", "lat"],
+                     get_target_position=["tlon", "tlat"], get_color="color", get_width="width",
+                     width_units="pixels", pickable=True)
+
+
+def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[pdk.Layer]]:
+    """Offline context from the ``geo`` dict of loaders.geo_layers(): (layers under the data, layers over it).
+
+    Under: Natural Earth countries as light land. Over: district, city and province outlines
+    (cnmaps, PRC convention) and city labels.
+    """
+    below, above = [], []
+    if land and geo.get("countries"):
+        below.append(geojson_outline_layer(geo["countries"], "countries", color=(150, 150, 150), width_px=0.8,
+                                           fill=(238, 236, 228, 255)))
+    if geo.get("district"):
+        above.append(geojson_outline_layer(geo["district"], "districts", color=(90, 90, 90, 110), width_px=0.5))
+    if geo.get("city"):
+        above.append(geojson_outline_layer(geo["city"], "cities", color=(50, 50, 50, 200), width_px=1.2))
+    if geo.get("province"):
+        above.append(geojson_outline_layer(geo["province"], "provinces", color=(0, 0, 0, 230), width_px=2.0))
+    places = geo.get("places")
+    if places is not None and len(places):
+        above.append(labels_layer(places))
+    return below, above

@@ -1,0 +1,259 @@
+"""Cached access to core: datasets, models, geo layers, inference results.
+
+- ``st.cache_resource``: objects shared by every session and never mutated — the parsed
+  year of station data (≈90 MB; copying it per session would be wasteful) and the models.
+- ``st.cache_data``: everything derived per scenario (window slices, inference results,
+  geo layers, metrics reports); callers get their own copy.
+
+All inference goes through :func:`core.engine.infer.infer`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from core.data.stationset import active_stations
+from core.engine.infer import infer
+from core.engine.result import InferenceResult, Window
+from core.errors import AirAtlasError, DataNotFound, InvalidRequest
+from core.grid import BTH_BBOX, GridSpec
+from core.paths import METRICS_DIR, MODELS_DIR, data_dir, geo_dir
+
+DEMO = "demo"
+PRIMARY = "cnemc_bth_2019"
+HISTORY_DAYS = 15  # history handed to a model before the chosen day (AQ-Net-style reads up to 14 days)
+BASELINES = ("idw", "ok", "knn", "linear")
+# Raw folders that hold no PM2.5 (met only): not offered as datasets.
+NOT_PM25 = ("isd_lite",)
+
+
+def device_name() -> str:
+    """"GPU (name)" when CUDA is usable, else "CPU" — what the models run on."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    return "CPU"
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def available_datasets() -> list[str]:
+    """Station datasets under ``<data>/raw`` (primary first) plus the synthetic demo."""
+    try:
+        raw = data_dir() / "raw"
+        names = sorted(p.name for p in raw.iterdir() if p.is_dir() and not p.name.startswith(NOT_PM25))
+    except (AirAtlasError, OSError):
+        names = []
+    if PRIMARY in names:
+        names.remove(PRIMARY)
+        names.insert(0, PRIMARY)
+    return [*names, DEMO]
+
+
+def default_dataset() -> str:
+    names = available_datasets()
+    return PRIMARY if PRIMARY in names else DEMO
+
+
+def _demo_stationset() -> xr.Dataset:
+    try:
+        from core.data.synthetic import demo_stationset
+    except ImportError as err:
+        raise DataNotFound(
+            "The synthetic demo scenario needs core/data/synthetic.py (demo_stationset), which this "
+            "checkout does not have yet. Get the real data with `python -m core data fetch`."
+        ) from err
+    return demo_stationset(seed=0)
+
+
+@st.cache_resource(show_spinner="Loading station data …")
+def load_dataset(name: str) -> xr.Dataset:
+    """Active stations of a dataset (shared, read-only). Raises AirAtlasError with a message."""
+    if name == DEMO:
+        ds = _demo_stationset()
+    else:
+        from core.data.load import load_stationset
+
+        ds = load_stationset(dataset=name)
+    return active_stations(ds)
+
+
+@st.cache_data(show_spinner=False)
+def dataset_info(name: str) -> dict:
+    """Facts the sidebar and pages need: date range, days with data, region, provenance."""
+    ds = load_dataset(name)
+    pm = ds["pm25"].values
+    days = pd.DatetimeIndex(ds["time"].values).normalize()
+    has = pd.Series(np.isfinite(pm).any(axis=1), index=days).groupby(level=0).any()
+    lat, lon = ds["lat"].values, ds["lon"].values
+    bth = ds["is_bth"].values
+    if bth.sum() >= 20:
+        bbox = BTH_BBOX
+    else:
+        pad = 0.25
+        bbox = (float(lon.min() - pad), float(lat.min() - pad), float(lon.max() + pad), float(lat.max() + pad))
+    has_wind = "u10" in ds and bool(np.isfinite(ds["u10"].values).any())
+    return {
+        "name": name, "demo": name == DEMO,
+        "start": str(days.min().date()), "end": str(days.max().date()),
+        "days_with_data": [str(d.date()) for d in has.index[has.values]],
+        "n_stations": int(ds.sizes["station"]), "n_bth": int(bth.sum()),
+        "bbox": tuple(float(v) for v in bbox), "wind": "measured" if has_wind else "none",
+        "source": ds.attrs.get("source", name), "citation": ds.attrs.get("citation", ""),
+        "license": ds.attrs.get("license", ""),
+        "cities": sorted({str(c) for c in ds["city"].values if str(c)}),
+    }
+
+
+def grid_for(info: dict) -> GridSpec:
+    """A modest grid (≈0.05° over BTH, finer for small areas) so a surface takes well under a second."""
+    w, s, e, n = info["bbox"]
+    res = 0.05 if (e - w) > 3 else 0.01
+    return GridSpec.from_bbox(tuple(info["bbox"]), res=res)
+
+
+@st.cache_resource(show_spinner="Loading model …")
+def load_model(name: str):
+    """A registry model, shared by all sessions; never mutated after loading."""
+    from core.registry import get_model
+
+    return get_model(name)
+
+
+@st.cache_data(show_spinner=False)
+def model_names() -> list[str]:
+    from core.registry import available
+
+    return available()
+
+
+def window_of(date: str, days: int = 1) -> Window:
+    """The ``days`` days ending with ``date`` (hourly, inclusive, Beijing time)."""
+    d = pd.Timestamp(date)
+    return Window.of(d - pd.Timedelta(days=days - 1), d + pd.Timedelta(hours=23))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def window_slice(dataset: str, date: str, days: int = 1) -> xr.Dataset:
+    """Stations from ``HISTORY_DAYS`` before the window to the end of ``date`` (a copy)."""
+    ds = load_dataset(dataset)
+    d = pd.Timestamp(date)
+    times = ds["time"].values
+    if not (times[0] <= np.datetime64(d + pd.Timedelta(hours=23)) and np.datetime64(d) <= times[-1]):
+        raise InvalidRequest(
+            f"{date} is outside the data ({pd.Timestamp(times[0]).date()} … {pd.Timestamp(times[-1]).date()}); "
+            "pick another date."
+        )
+    start = d - pd.Timedelta(days=HISTORY_DAYS + days - 1)
+    sl = ds.sel(time=slice(start, d + pd.Timedelta(hours=23)))
+    day = sl.sel(time=slice(d, d + pd.Timedelta(hours=23)))
+    if not np.isfinite(day["pm25"].values).any():
+        raise InvalidRequest(f"No PM2.5 data on {date} (archive gap); pick another date.")
+    return sl.load()
+
+
+def observed_mask(ds: xr.Dataset, masked: tuple[str, ...]) -> np.ndarray:
+    """bool (station,): False where the station is hidden."""
+    return ~np.isin(ds["station"].values.astype(str), np.asarray(masked, dtype=str))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], with_grid: bool = True,
+                 days: int = 1) -> InferenceResult:
+    """Inference for one scenario (cached by its arguments), through ``core.engine.infer.infer``.
+
+    ``days`` > 1 infers the ``days`` days ending with ``date`` (the attention page's prediction days).
+    """
+    sl = window_slice(dataset, date, days)
+    obs = observed_mask(sl, masked)
+    if not obs.any():
+        raise InvalidRequest("Every station is hidden: unmask at least one station to infer anything.")
+    grid = grid_for(dataset_info(dataset)) if with_grid else None
+    return infer(load_model(model), sl, obs, grid=grid, window=window_of(date, days))
+
+
+def truth_of(dataset: str, date: str) -> xr.DataArray:
+    """Observed PM2.5 (time, station) on ``date`` — the ground truth at hidden stations."""
+    sl = window_slice(dataset, date)
+    w = window_of(date)
+    return sl["pm25"].sel(time=slice(w.start, w.end))
+
+
+# ---------------------------------------------------------------- geo context
+def _read_geojson(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def geo_layers() -> dict:
+    """Boundaries (cnmaps, WGS84), Natural Earth context and place labels; missing parts are None."""
+    out: dict = {"district": None, "city": None, "province": None, "countries": None, "places": None,
+                 "message": ""}
+    try:
+        g = geo_dir()
+    except AirAtlasError as err:
+        out["message"] = str(err)
+        return out
+    adm = g / "cn_admin_bth_cnmaps"
+    out["district"] = _read_geojson(adm / "bth_district_simplified_wgs84.geojson")
+    out["city"] = _read_geojson(adm / "bth_city_simplified_wgs84.geojson")
+    out["province"] = _read_geojson(adm / "bth_province_simplified_wgs84.geojson")
+    base = g / "basemap_offline"
+    out["countries"] = _read_geojson(base / "east_asia_countries_10m.geojson")
+    try:
+        places = pd.read_csv(base / "bth_geonames_places_pop500.csv")
+        out["places"] = places[places["population"] >= 300_000][["name", "name_zh", "lat", "lon", "population"]]
+    except (OSError, ValueError, KeyError):
+        out["places"] = None
+    if out["district"] is None:
+        out["message"] = f"District boundaries not found under {adm}."
+    return out
+
+
+@st.cache_data(show_spinner=False)
+def district_of_cells(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
+    """District name (城市 区县) of each grid cell centre, ``(lat, lon)``; '' outside BTH districts."""
+    import geopandas as gpd
+
+    gj = geo_layers()["district"]
+    la, lo = np.meshgrid(np.asarray(lat), np.asarray(lon), indexing="ij")
+    names = np.full(la.shape, "", dtype=object)
+    if gj is None:
+        return names
+    districts = gpd.GeoDataFrame.from_features(gj["features"], crs=4326)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lo.ravel(), la.ravel()), crs=4326)
+    joined = gpd.sjoin(pts, districts[["geometry", "city", "name"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    label = (joined["city"].fillna("").str.replace("市", "", regex=False) + " " + joined["name"].fillna("")).str.strip()
+    return label.to_numpy(dtype=object).reshape(la.shape)
+
+
+# ---------------------------------------------------------------- reports and cards
+@st.cache_data(show_spinner=False, ttl=120)
+def metrics_reports() -> list[tuple[str, dict]]:
+    """Every ``assets/metrics/*.json`` as (file name, content); unreadable files are skipped."""
+    out = []
+    for p in sorted(Path(METRICS_DIR).glob("*.json")):
+        try:
+            out.append((p.name, json.loads(p.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+@st.cache_data(show_spinner=False, ttl=120)
+def model_card(name: str) -> dict | None:
+    p = Path(MODELS_DIR) / name / "card.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

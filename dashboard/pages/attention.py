@@ -1,0 +1,108 @@
+"""Attention: what the learned models looked at — AQ-Net-style temporal attention, SPIN spatial influence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.paths import MODELS_DIR
+from dashboard import charts, layers, loaders
+from dashboard.ui import demo_banner, guard, source_caption
+
+ctx = st.session_state.get("ctx")
+st.header("Attention and influence")
+if ctx is None:
+    st.stop()
+sc, info = ctx.scenario, ctx.info
+if info["demo"]:
+    demo_banner()
+
+ds = loaders.load_dataset(sc.dataset)
+codes = ds["station"].values.astype(str)
+label_of = {c: f"{n} ({ci}, {c})" for c, n, ci in zip(codes, ds["name"].values, ds["city"].values, strict=True)}
+models = loaders.model_names()
+hidden_note = f"{len(sc.masked)} station(s) hidden" if sc.masked else "all stations observed"
+
+# ---- temporal attention (aqnet)
+st.subheader("Temporal attention · AQ-Net-style model")
+days_before = sorted(d for d in info["days_with_data"] if d <= sc.date)
+n_days = int(min(7, max(1, len(days_before))))
+if "aqnet" not in models or not (MODELS_DIR / "aqnet" / "model.pt").exists():
+    st.info("The AQ-Net-style model (`aqnet`) has no trained checkpoint in this checkout yet "
+            "(assets/models/aqnet/model.pt); its attention appears here once it does.")
+else:
+    with guard("aqnet attention"):
+        with st.spinner("Running aqnet …"):
+            res = loaders.run_scenario(sc.dataset, sc.date, "aqnet", sc.masked, False, n_days)
+        if res.attention is None:
+            st.info("aqnet returned no attention for this scenario.")
+        else:
+            att = res.attention
+            st_codes = [c for c in att["station"].values.astype(str) if np.isfinite(att.sel(station=c).values).any()]
+            default = st_codes.index(sc.masked[0]) if sc.masked and sc.masked[0] in st_codes else 0
+            pick = st.selectbox("Station", st_codes, index=default, format_func=label_of.get, key="att_station")
+            w = att.sel(station=pick)
+            pred_labels = [str(pd.Timestamp(t).date()) for t in w["pred_day"].values]
+            hist_labels = [f"{int(h)} d" for h in w["hist_day"].values]
+            status = "hidden: mix of its neighbours' attention" if pick in sc.masked else "observed"
+            fig = charts.attention_heatmap(
+                w.values, pred_labels, hist_labels,
+                f"{label_of[pick]} ({status}) · prediction day × history day",
+                source_caption(info, f"aqnet attention, head-averaged, {hidden_note}"))
+            fig.update_yaxes(title="prediction day")
+            fig.update_xaxes(title="history day (days before the prediction day)")
+            st.plotly_chart(fig, width="stretch", key="att_heat")
+            st.caption("Each row: how much the model's 24-h prediction for that day drew on each of the 14 days "
+                       "before it (weights sum to 1; dimensionless).")
+
+# ---- spatial influence (spin; aqnet's kNN weights otherwise)
+st.subheader("Spatial influence · which stations fed an estimate")
+cands = [m for m in ("spin", "aqnet") if m in models and (MODELS_DIR / m / "model.pt").exists()]
+if not cands:
+    st.info("No trained spin / aqnet checkpoint is in this checkout yet (assets/models/<name>/model.pt); "
+            "the spatial influence map appears once one is.")
+    st.stop()
+inf_model = st.selectbox("Model", cands, key="att_inf_model")
+with guard(f"{inf_model} influence"):
+    res = loaders.run_scenario(sc.dataset, sc.date, inf_model, sc.masked, False)
+    inf = res.influence
+    if inf is None:
+        st.info(f"{inf_model} gives no spatial influence. Choose spin (diffusion/advection split) or aqnet (kNN).")
+        st.stop()
+    targets = inf["target"].values.astype(str)
+    default = list(targets).index(sc.masked[0]) if sc.masked and sc.masked[0] in targets else 0
+    tgt = st.selectbox("Target station", targets, index=default, format_func=lambda c: label_of.get(c, c),
+                       key="att_target")
+    sources = inf["source"].values.astype(str)
+    pos = {c: i for i, c in enumerate(codes)}
+    si = np.array([pos[c] for c in sources])
+    if "diffusion" in inf:
+        diff, adv = inf["diffusion"].sel(target=tgt).values, inf["advection"].sel(target=tgt).values
+        split = "blue = diffusion (distance kernel), red = advection (wind kernel)"
+    else:
+        diff, adv = inf[list(inf.data_vars)[0]].sel(target=tgt).values, np.zeros(len(sources))
+        split = f"{list(inf.data_vars)[0]} weights (no diffusion/advection split in {inf_model})"
+    ti = pos[tgt]
+    frame = layers.influence_frame(ds["lat"].values[si], ds["lon"].values[si], float(ds["lat"].values[ti]),
+                                   float(ds["lon"].values[ti]), diff, adv, sources, ds["name"].values[si])
+    tot = float(diff.sum() + adv.sum())
+    if frame.empty or tot <= 0:
+        st.warning("No source station contributed to this target in this scenario.")
+        st.stop()
+    tgt_frame = layers.station_frame([tgt], [ds["name"].values[ti]], [ds["city"].values[ti]], [ds["lat"].values[ti]],
+                                     [ds["lon"].values[ti]], np.array([tgt not in sc.masked]), np.array([np.nan]))
+    below, above = layers.context_layers(loaders.geo_layers())
+    deck = layers.deck([*below, *above, layers.influence_layer(frame), layers.station_layer(tgt_frame, "target")],
+                       info["bbox"], tooltip={"html": "<b>{name}</b> {code}<br>share {total}"})
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.pydeck_chart(deck, key="att_map", height=460)
+        st.caption(f"Lines from the {len(frame)} strongest sources to {label_of.get(tgt, tgt)}; width ∝ share; "
+                   f"{split}. Wind: {res.wind}. Source: {source_caption(info, inf_model)}.")
+    c2.plotly_chart(charts.influence_bars(frame, source_caption(info, inf_model),
+                                          f"Shares in {ds['name'].values[ti]}'s estimate"),
+                    width="stretch", key="att_bars")
+    d_share = float(diff.sum() / tot)
+    st.markdown(f"**Diffusion {100 * d_share:.0f} % · advection {100 * (1 - d_share):.0f} %** of the influence "
+                f"on this target (all sources).")

@@ -1,0 +1,46 @@
+"""Small Streamlit helpers shared by the pages: error guard, banners, source captions."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from core.errors import AirAtlasError
+from core.paths import HOW_TO_GET_DATA
+
+log = logging.getLogger("airatlas.dashboard")
+
+
+@contextmanager
+def guard(what: str) -> Iterator[None]:
+    """Show a problem inside ``with guard(...)`` as a message in the page, never a traceback.
+
+    AirAtlasError messages are written for users and shown as they are; anything else is a bug,
+    logged with its traceback on the server and summarised in the page.
+    """
+    try:
+        yield
+    except AirAtlasError as err:
+        st.error(f"{what}: {err}")
+    except Exception as err:  # noqa: BLE001 — the page must stay usable whatever a model does
+        log.error("%s failed:\n%s", what, traceback.format_exc())
+        st.error(f"{what} failed unexpectedly ({type(err).__name__}: {err}). The details are in the server log.")
+
+
+def demo_banner() -> None:
+    st.info(
+        "**Demo scenario** — these are simulated stations from AirAtlas's advection–diffusion simulator, "
+        f"not real measurements. {HOW_TO_GET_DATA}",
+        icon="🧪",
+    )
+
+
+def source_caption(info: dict, extra: str = "") -> str:
+    """"Source: …" text for figures: dataset provenance plus what the figure adds."""
+    src = "AirAtlas synthetic simulator (demo)" if info.get("demo") else (info.get("citation") or info.get("source"))
+    src = src.split(";")[0][:160]
+    return f"{src}{' · ' + extra if extra else ''}"
