@@ -84,33 +84,59 @@ class WindModel:
                    pulse_phase=float(rng.uniform(0, 2 * np.pi)), diurnal=diurnal, k=k, amp=amp, omega=omega,
                    phase=rng.uniform(0, 2 * np.pi, modes), lat0=lat0, lon0=lon0, start=start)
 
+    def _uniform(self, t_hours: float) -> tuple[float, float, float]:
+        """Domain-wide part: ``(u, v)`` of prevailing + synoptic flow, and the diurnal factor."""
+        theta = self.theta0 + 2 * np.pi * t_hours / self.period_h
+        pulse = self.rotating * (1 + 0.5 * np.sin(2 * np.pi * t_hours / (1.7 * self.period_h) + self.pulse_phase))
+        scale = 1 + self.diurnal * np.cos(2 * np.pi * (local_hour(self.start, t_hours) - 14) / 24)
+        return self.mean[0] + pulse * np.cos(theta), self.mean[1] + pulse * np.sin(theta), float(scale)
+
+    def _xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Local tangent-plane coordinates (m) about the domain centre."""
+        return (R_EARTH * np.cos(np.radians(self.lat0)) * np.radians(lon - self.lon0),
+                R_EARTH * np.radians(lat - self.lat0))
+
     def __call__(self, t_hours: float, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(u, v)`` in m/s at time ``t_hours`` after start, at points ``lat``/``lon`` (broadcastable)."""
         lat, lon = np.broadcast_arrays(np.asarray(lat, float), np.asarray(lon, float))
-        theta = self.theta0 + 2 * np.pi * t_hours / self.period_h
-        pulse = self.rotating * (1 + 0.5 * np.sin(2 * np.pi * t_hours / (1.7 * self.period_h) + self.pulse_phase))
-        u = np.full(lat.shape, self.mean[0] + pulse * np.cos(theta))
-        v = np.full(lat.shape, self.mean[1] + pulse * np.sin(theta))
+        u0, v0, scale = self._uniform(t_hours)
+        u = np.full(lat.shape, u0)
+        v = np.full(lat.shape, v0)
         if len(self.amp):
-            x = R_EARTH * np.cos(np.radians(self.lat0)) * np.radians(lon - self.lon0)
-            y = R_EARTH * np.radians(lat - self.lat0)
-            arg = self.k[:, 0, None] * x.ravel() + self.k[:, 1, None] * y.ravel()
-            arg = arg - (self.omega * t_hours - self.phase)[:, None]
+            x, y = self._xy(lat.ravel(), lon.ravel())
+            arg = self.k[:, 0, None] * x + self.k[:, 1, None] * y - (self.omega * t_hours - self.phase)[:, None]
             cosa = self.amp[:, None] * np.cos(arg)  # (modes, points)
-            u += (-(self.k[:, 1, None] * cosa).sum(0)).reshape(lat.shape)  # u = −∂ψ/∂y
+            u -= (self.k[:, 1, None] * cosa).sum(0).reshape(lat.shape)  # u = −∂ψ/∂y
             v += (self.k[:, 0, None] * cosa).sum(0).reshape(lat.shape)  # v = ∂ψ/∂x
-        scale = 1 + self.diurnal * np.cos(2 * np.pi * (local_hour(self.start, t_hours) - 14) / 24)
+        return u * scale, v * scale
+
+    def grid(self, t_hours: float, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Same as ``self(t, lat[:, None], lon[None, :])`` for 1-D ``lat`` (ny,), ``lon`` (nx,) → (ny, nx),
+        but separable: ``cos(a + b) = cos a cos b − sin a sin b`` turns the mode sum into two small
+        matrix products instead of a cosine per mode and point.
+        """
+        u0, v0, scale = self._uniform(t_hours)
+        u = np.full((len(lat), len(lon)), u0)
+        v = np.full((len(lat), len(lon)), v0)
+        if len(self.amp):
+            x, _ = self._xy(self.lat0, np.asarray(lon, float))
+            _, y = self._xy(np.asarray(lat, float), self.lon0)
+            a = self.k[:, 0, None] * x - (self.omega * t_hours - self.phase)[:, None]  # (modes, nx)
+            b = self.k[:, 1, None] * y  # (modes, ny)
+            ca, sa, cb, sb = np.cos(a), np.sin(a), np.cos(b), np.sin(b)
+            for coef, out, sign in ((self.amp * self.k[:, 1], u, -1.0), (self.amp * self.k[:, 0], v, 1.0)):
+                out += sign * ((cb * coef[:, None]).T @ ca - (sb * coef[:, None]).T @ sa)
         return u * scale, v * scale
 
     def faces(self, t_hours: float, geom: Geometry) -> tuple[np.ndarray, np.ndarray]:
         """Normal velocities on faces: ``u`` (lat, lon+1) on east/west faces, ``v`` (lat+1, lon)."""
-        u, _ = self(t_hours, geom.lat[:, None], geom.lon_faces[None, :])
-        _, v = self(t_hours, geom.lat_faces[:, None], geom.lon[None, :])
+        u, _ = self.grid(t_hours, geom.lat, geom.lon_faces)
+        _, v = self.grid(t_hours, geom.lat_faces, geom.lon)
         return u, v
 
     def centres(self, t_hours: float, geom: Geometry) -> tuple[np.ndarray, np.ndarray]:
         """``(u, v)`` at cell centres, each (lat, lon)."""
-        return self(t_hours, geom.lat[:, None], geom.lon[None, :])
+        return self.grid(t_hours, geom.lat, geom.lon)
 
 
 def _cell_area_01(lat: np.ndarray) -> np.ndarray:

@@ -211,5 +211,6 @@ def cloud_mask(rng: np.random.Generator, shape: tuple[int, int, int], fraction: 
 def smooth_field(rng: np.random.Generator, shape: tuple[int, int, int], scale_cells: float,
                  hours_corr: float) -> np.ndarray:
     """Unit-variance smooth Gaussian random field (time, lat, lon)."""
-    z = gaussian_filter(rng.standard_normal(shape), sigma=(hours_corr, scale_cells, scale_cells), mode="reflect")
+    z = gaussian_filter(rng.standard_normal(shape), sigma=(hours_corr, scale_cells, scale_cells), mode="reflect",
+                        truncate=3.0)
     return z / z.std()
