@@ -44,5 +44,6 @@ if wanted in pages and pages[wanted].url_path != nav.url_path:
     st.switch_page(pages[wanted])
 
 if ctx is not None:
-    st.query_params.from_dict(ctx.scenario.to_query(page=nav.url_path or "hotspots"))
+    page_keys = {k: v for k, v in st.query_params.to_dict().items() if k.startswith("ej_")}  # justice page's link
+    st.query_params.from_dict(page_keys | ctx.scenario.to_query(page=nav.url_path or "hotspots"))
 nav.run()
