@@ -112,6 +112,9 @@ class SimConfig:
             (self.pop_year in (2005, 2015), f"pop_year must be 2005 or 2015: {self.pop_year}"),
             (min(self.noise_rel, self.noise_abs, self.wind_noise) >= 0, "noise levels must be ≥ 0"),
             (all(0 <= h < 24 for h in self.aod_hours), f"aod_hours must be in 0..23: {self.aod_hours}"),
+            (self.release is None or (len(self.release) == 3 and s <= self.release[0] <= n
+                                      and w <= self.release[1] <= e and self.release[2] >= 0),
+             f"release must be (lat, lon, kg ≥ 0) inside the bbox: {self.release}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -139,6 +142,14 @@ class SimConfig:
         return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in raw.items()})
 
 
+def _beijing_times(times: np.ndarray) -> np.ndarray:
+    """Times as naive Beijing-time datetime64[ns] (tz-aware inputs are converted)."""
+    idx = pd.DatetimeIndex(np.atleast_1d(times))
+    if idx.tz is not None:
+        idx = idx.tz_convert(TZ).tz_localize(None)
+    return idx.values.astype("datetime64[ns]")
+
+
 class SimWind:
     """MetSource over the simulated wind: bilinear (u10, v10) of the truth grid, NaN for unknown times."""
 
@@ -147,7 +158,7 @@ class SimWind:
 
     def wind(self, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """``(u, v)`` m/s, each (time, point), at ``times`` (Beijing time) and points ``lat``/``lon`` (point,)."""
-        sub = self._truth[["u10", "v10"]].reindex(time=pd.DatetimeIndex(np.atleast_1d(times)).values)
+        sub = self._truth[["u10", "v10"]].reindex(time=_beijing_times(times))
         idx, w = bilinear(self._truth["lat"].values, self._truth["lon"].values, np.atleast_1d(lat), np.atleast_1d(lon))
         return sample(sub["u10"].values, idx, w), sample(sub["v10"].values, idx, w)
 
@@ -160,7 +171,7 @@ class SimAOD:
 
     def aod(self, times: np.ndarray) -> xr.DataArray | None:
         """AOD (time, lat, lon), dimensionless."""
-        return self._aod.reindex(time=pd.DatetimeIndex(np.atleast_1d(times)).values)
+        return self._aod.reindex(time=_beijing_times(times))
 
 
 @dataclass

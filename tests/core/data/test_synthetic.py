@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from core.data.base import AODSource, MetSource
 from core.data.stationset import load_warnings, summary, validate_stationset
 from core.data.synthetic import SimConfig, SimResult, demo_stationset, simulate
-from core.data.synthetic_fields import SOURCE_RES, mixing_height, regrid_density
+from core.data.synthetic_fields import SOURCE_RES, WindModel, mixing_height, regrid_density
 from core.data.synthetic_obs import bilinear, missing_mask, sample
 from core.data.synthetic_transport import Geometry, advect_diffuse, stable_substeps
 from core.errors import InvalidRequest
@@ -236,6 +236,8 @@ def test_sources_implement_protocols(small: SimResult) -> None:
     assert isinstance(met, MetSource) and isinstance(aod, AODSource)
     t = small.truth
     times = np.concatenate([t["time"].values[:3], [np.datetime64("2030-01-01T00")]])
+    aware = pd.DatetimeIndex(times).tz_localize("Asia/Shanghai").tz_convert("UTC")  # same instants, in UTC
+    np.testing.assert_array_equal(met.wind(aware, [39.0], [116.0])[0], met.wind(times, [39.0], [116.0])[0])
     u, v = met.wind(times, t["lat"].values[[5, 20]], t["lon"].values[[7, 30]])
     assert u.shape == v.shape == (4, 2)
     np.testing.assert_allclose(u[:3, 0], t["u10"].values[:3, 5, 7], rtol=1e-6)
@@ -244,6 +246,19 @@ def test_sources_implement_protocols(small: SimResult) -> None:
     a = aod.aod(times)
     assert isinstance(a, xr.DataArray) and a.dims == ("time", "lat", "lon") and a.sizes["time"] == 4
     assert np.isnan(a.values[3]).all()
+
+
+def test_separable_grid_wind_equals_pointwise_wind() -> None:
+    wind = WindModel.random(np.random.default_rng(4), mean=(1.0, -2.0), rotating=2.0, period_h=96.0, eddy=1.5,
+                            modes=6, diurnal=0.2, lat0=39.0, lon0=116.0, start=pd.Timestamp("2019-01-01"))
+    lat, lon = np.linspace(36, 42, 31), np.linspace(113, 120, 29)
+    for t in (-5.0, 0.0, 13.7):
+        pu, pv = wind(t, lat[:, None], lon[None, :])
+        gu, gv = wind.grid(t, lat, lon)
+        np.testing.assert_allclose(gu, pu, atol=1e-12)
+        np.testing.assert_allclose(gv, pv, atol=1e-12)
+    # the eddies move the air: speed varies in space and time
+    assert np.std(wind.grid(0.0, lat, lon)[0]) > 0.3 and not np.allclose(wind.grid(0.0, lat, lon)[0], pu)
 
 
 def test_bilinear_reproduces_a_plane() -> None:
@@ -273,7 +288,7 @@ def test_regrid_preserves_mean_density() -> None:
 
 @pytest.mark.parametrize("bad", [{"res": 0.0}, {"res": 5.0}, {"missing_rate": 1.0}, {"boundary": "periodic"},
                                  {"cloud_fraction": 1.5}, {"bbox": (120.0, 36.0, 113.0, 42.0)}, {"start": "soon"},
-                                 {"n_hours": 0}, {"pop_year": 2020}])
+                                 {"n_hours": 0}, {"pop_year": 2020}, {"release": (30.0, 116.0, 1.0)}])
 def test_bad_config_is_a_clear_error(bad: dict) -> None:
     with pytest.raises(InvalidRequest, match="SimConfig"):
         SimConfig(**bad)
