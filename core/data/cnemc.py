@@ -173,6 +173,15 @@ class DayFile:
     lines: dict[tuple[np.datetime64, str], int] = field(default_factory=dict)  # where each row came from
 
 
+class CorruptDay(CorruptFile):
+    """One daily file cannot be used; ``reason`` and ``line`` feed the warning when other days survive."""
+
+    def __init__(self, path: Path, line: int | None, reason: str, advice: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}. {advice}")
+
+
 def _read_text(path: Path) -> str:
     """File text (gunzipped if ``.gz``); :class:`CorruptFile` if it cannot be read."""
     try:
@@ -181,33 +190,56 @@ def _read_text(path: Path) -> str:
             raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise CorruptFile(f"{path}: unreadable gzip ({err or type(err).__name__}). Re-download this day.") from None
+        reason = f"unreadable gzip ({err or type(err).__name__})"
+        raise CorruptDay(path, None, reason, "Re-download this day.") from None
     except UnicodeDecodeError as err:
-        raise CorruptFile(f"{path}: not UTF-8 text ({err}). Re-download this day.") from None
+        raise CorruptDay(path, None, f"not UTF-8 text ({err})", "Re-download this day.") from None
 
 
-def _to_float(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-length string rows → ``(values float64, non_numeric bool)``, both ``(row, column)``.
+def _split_lines(text: str):
+    """Yield ``(line number, n_fields, date, hour, type, cells)`` per non-blank line after the header.
+
+    ``cells`` is the raw text after the third comma (fast path) or a list of fields when the file
+    uses CSV quoting (then the csv module splits it). ``n_fields`` counts every field so a ragged
+    row is detected instead of being padded.
+    """
+    if '"' in text:
+        reader = csv.reader(io.StringIO(text))
+        next(reader, None)
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                yield reader.line_num, len(row), *(row + ["", "", ""])[:3], row[3:]
+        return
+    for i, line in enumerate(text.splitlines()[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split(",", 3)
+        yield i, line.count(",") + 1, *(parts + ["", "", ""])[:3], (parts[3] if len(parts) > 3 else "")
+
+
+def _to_float(rows: list, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell rows (raw ``a,b,,c`` text or field lists) → ``(values float64, non_numeric bool)``, ``(row, col)``.
 
     Empty (or blank) cells are NaN and not reported; any other cell that is not a finite
     number is NaN and marked in ``non_numeric``. pandas' C parser does the bulk conversion
     (Python float() per cell is ~20x slower on a year of files).
     """
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    buf.seek(0)
-    n_cols = len(rows[0])
-    df = pd.read_csv(buf, header=None, names=range(n_cols), keep_default_na=False, na_values=[""],
-                     dtype=None, low_memory=False)
-    bad = np.zeros((len(rows), n_cols), bool)
-    text_cols = [j for j, kind in enumerate(df.dtypes.map(lambda d: d.kind)) if kind not in "fiub"]
-    for j in text_cols:  # text in this column: coerce, then tell blanks from garbage
-        col = df[j]
-        num = pd.to_numeric(col, errors="coerce")
-        blank = col.astype(str).str.strip().eq("").to_numpy()
-        bad[:, j] = np.isnan(num.to_numpy(np.float64)) & ~blank
-        df[j] = num
-    vals = df.to_numpy(np.float64)
+    if all(isinstance(r, str) for r in rows):
+        text = "\n".join(rows)
+    else:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(r if isinstance(r, list) else next(csv.reader([r]))
+                                                        for r in rows)
+        text = buf.getvalue()
+    opts = dict(header=None, names=range(n_cols), keep_default_na=False, na_values=[""], skip_blank_lines=False)
+    try:  # the common case: every cell a number or empty
+        vals = pd.read_csv(io.StringIO(text), dtype=np.float64, **opts).to_numpy(np.float64)
+        bad = np.zeros(vals.shape, bool)
+    except ValueError:
+        df = pd.read_csv(io.StringIO(text), dtype=str, **opts)
+        num = df.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        blank = df.fillna("").apply(lambda c: c.str.strip().eq("")).to_numpy()
+        vals, bad = num, np.isnan(num) & ~blank
     inf = np.isinf(vals)
     if inf.any():
         bad |= inf
@@ -215,18 +247,20 @@ def _to_float(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
     return vals, bad
 
 
+def _cell(cells: str | list[str], j: int) -> str:
+    return (cells.split(",") if isinstance(cells, str) else cells)[j]
+
+
 def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> DayFile:
     """Parse one daily file; row-level problems are warned and survived, a hopeless file raises."""
     fname = f"{HOURLY}/{path.name}"
     text = _read_text(path)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header or [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"]:
+    first = text.split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader([first]), None) if first.strip() else None
+    if not header or [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"] or len(header) < 4:
         got = ",".join(header[:4]) if header else "nothing"
-        raise CorruptFile(
-            f"{path}:1: header must start with date,hour,type,<station codes...>; found {got!r}. "
-            "Re-download this day or fix its header."
-        )
+        raise CorruptDay(path, 1, f"header must start with date,hour,type,<station codes...>; found {got!r}",
+                         "Re-download this day or fix its header.")
     n_fields = len(header)
     raw_codes = [h.strip() for h in header[3:]]
     keep_cols: list[int] = []
@@ -251,23 +285,15 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
     date_mismatch: list[int] = []
     other_dates: set[str] = set()
     unknown_types: dict[str, int] = {}
+    dup_hours: set[np.datetime64] = set()
     expected_date = file_date.strftime("%Y%m%d")
-    for row in reader:
-        line = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line (often the last one)
-        if len(row) != n_fields:
-            kind = "truncated" if len(row) < n_fields else "too long"
+    for line, n_row, d, h, typ, cells in _split_lines(text):
+        if n_row != n_fields:
+            kind = "truncated" if n_row < n_fields else "too long"
             warnings.append(DataWarning(
-                fname, line, f"{kind} row: {len(row)} fields, header has {n_fields}; row dropped"))
+                fname, line, f"{kind} row: {n_row} fields, header has {n_fields}; row dropped"))
             continue
-        d, h, typ = row[0].strip(), row[1].strip(), row[2].strip()
-        if IGNORED_TYPE_RE.match(typ):
-            continue
-        var = SPECIES.get(typ)
-        if var is None:
-            unknown_types.setdefault(typ, line)
-            continue
+        d, h, typ = d.strip(), h.strip(), typ.strip()
         try:
             hour = int(float(h))
             if not 0 <= hour <= 23 or float(h) != hour:
@@ -285,16 +311,25 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
             other_dates.add(d)
         else:
             row_date = file_date
+        if IGNORED_TYPE_RE.match(typ):
+            continue
+        var = SPECIES.get(typ)
+        if var is None:
+            unknown_types.setdefault(typ, line)
+            continue
         stamp = np.datetime64(row_date, "h") + np.timedelta64(hour, "h")
         key = (stamp, var)
         if key in day.lines:
-            warnings.append(DataWarning(
-                fname, line,
-                f"{typ} for {str(stamp)[:13]}h repeated (first at line {day.lines[key]}); first kept, row dropped"))
+            if stamp not in dup_hours:  # one warning per repeated hour, not per species row
+                dup_hours.add(stamp)
+                warnings.append(DataWarning(
+                    fname, line,
+                    f"hour {str(stamp)[:13]}h repeated ({typ} first at line {day.lines[key]}); "
+                    "first rows kept, repeated rows dropped"))
             continue
         day.lines[key] = line
         keys.append(key)
-        cell_rows.append(row[3:])
+        cell_rows.append(cells)
     if date_mismatch:
         warnings.append(DataWarning(
             fname, date_mismatch[0],
@@ -306,15 +341,15 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
         warnings.append(DataWarning(fname, None, "no usable data rows: day treated as missing"))
         return day
 
-    vals, bad = _to_float(cell_rows)
+    vals, bad = _to_float(cell_rows, n_fields - 3)
     vals, bad = vals[:, keep_cols], bad[:, keep_cols]
     line_of = np.array([day.lines[k] for k in keys])
     if bad.any():
         r, c = np.nonzero(bad)
         warnings.append(DataWarning(
             fname, int(line_of[r[0]]),
-            f"{bad.sum()} non-numeric cell(s) set to NaN, e.g. {cell_rows[r[0]][keep_cols[c[0]]]!r} for station "
-            f"{codes[c[0]]} "
+            f"{bad.sum()} non-numeric cell(s) set to NaN, e.g. {_cell(cell_rows[r[0]], keep_cols[c[0]])!r} "
+            f"for station {codes[c[0]]} "
             f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
     with np.errstate(invalid="ignore"):
         neg = vals < 0
@@ -394,9 +429,9 @@ def parse_folder(folder: Path) -> xr.Dataset:
     for day, path in days:
         try:
             parsed.append((day, parse_day(path, day, warnings)))
-        except CorruptFile as err:
+        except CorruptDay as err:
             errors.append(str(err))
-            warnings.append(DataWarning(f"{HOURLY}/{path.name}", None, f"{err}; day skipped"))
+            warnings.append(DataWarning(f"{HOURLY}/{path.name}", err.line, f"{err.reason}; day skipped"))
     parsed = [(d, f) for d, f in parsed if f.rows]
     if not parsed:
         detail = errors[0] if errors else "no file has a usable data row"

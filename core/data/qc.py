@@ -26,6 +26,7 @@ RANGE_MAX = 1000.0  # µg/m³; hourly PM2.5 above this is physically possible bu
 SPIKE_HALF_WINDOW = 3  # hours each side used for the local median
 SPIKE_K = 6.0  # robust-scale multiples a spike must exceed
 SPIKE_MIN_JUMP = 100.0  # µg/m³; absolute floor so clean-air noise is never a "spike"
+NEIGHBOUR_SHARE = 0.8  # each adjacent hour must also differ by this share of the threshold
 STUCK_MIN_HOURS = 8  # integer-valued CNEMC data repeat 6 h at clean sites legitimately; 8 h rarely
 
 
@@ -61,8 +62,9 @@ def spike_flags(
 
     A value is a spike when ``|x - m| > max(k * s, min_jump)`` with ``m`` the median of its
     neighbours within ``half`` hours and ``s`` the station's robust scale (1.4826 · MAD of
-    ``x - m``), and it also differs from both adjacent hours (where present) by more than half
-    that threshold in the same direction — so a genuine step change or a ramp is not flagged.
+    ``x - m``), and it also differs from both adjacent hours (where present; at least one must be) by more
+    than ``NEIGHBOUR_SHARE`` of that threshold in the same direction — so a genuine step change,
+    a ramp or a broad episode peak is not flagged.
     """
     x = np.asarray(x, dtype="float64")
     med = _neighbour_median(x, half)
@@ -77,10 +79,12 @@ def spike_flags(
         sign = np.sign(resid)
         d_prev = (x - prev) * sign
         d_next = (x - nxt) * sign
-        # A missing neighbour does not veto; a present one must also be far away on the same side.
-        ok_prev = np.isnan(prev) | (d_prev > thr / 2)
-        ok_next = np.isnan(nxt) | (d_next > thr / 2)
-    return np.isfinite(x) & big & ok_prev & ok_next
+        # A missing neighbour does not veto, a present one must be far away on the same side too,
+        # and at least one must be present (no verdict on a value with no adjacent context).
+        ok_prev = np.isnan(prev) | (d_prev > NEIGHBOUR_SHARE * thr)
+        ok_next = np.isnan(nxt) | (d_next > NEIGHBOUR_SHARE * thr)
+        some = np.isfinite(prev) | np.isfinite(nxt)
+    return np.isfinite(x) & big & ok_prev & ok_next & some
 
 
 def stuck_flags(x: np.ndarray, min_hours: int = STUCK_MIN_HOURS) -> np.ndarray:

@@ -1,0 +1,259 @@
+"""CNEMC daily-archive loader: clean fixture, every archive defect, unusable folders, the real 2019 folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.data.cnemc import CITATION, LICENSE, detect, load_cnemc, parse_folder
+from core.data.load import load_stationset
+from core.data.qc import RANGE
+from core.data.stationset import DataWarning, active_mask, load_warnings, summary
+from core.errors import CorruptFile, DataNotFound, UnusableData
+from tests.data.make_data import STATIONS, make_cnemc_folder, pm25_value
+
+
+def _find(ws: list[DataWarning], text: str) -> list[DataWarning]:
+    return [w for w in ws if text in w.message]
+
+
+def test_clean_folder_round_trips_values_and_metadata(tmp_path: Path) -> None:
+    fx = make_cnemc_folder(tmp_path)
+    ds = load_stationset(path=tmp_path)
+    assert ds.attrs["source"] == "cnemc" and ds.attrs["citation"] == CITATION and ds.attrs["license"] == LICENSE
+    assert list(ds["station"].values) == sorted(fx.codes)
+    assert ds.sizes["time"] == 72 and bool(ds["present"].all())
+    assert str(ds["time"].values[0])[:13] == "2020-03-01T00" and ds["time"].attrs["tz"] == "Asia/Shanghai"
+    got = ds["pm25"].to_pandas()[fx.codes]
+    np.testing.assert_array_equal(got.values, fx.pm25.values.astype("float32"))
+    for var in ("pm10", "so2", "no2", "o3", "co", "qc_pm25"):
+        assert var in ds and ds[var].dims == ("time", "station")
+    assert float(ds["co"].sel(station="1001A").isel(time=0)) == pytest.approx(0.3)
+    by_code = {s[0]: s for s in STATIONS}
+    for code in fx.codes:
+        st = ds.sel(station=code)
+        assert float(st["lat"]) == pytest.approx(by_code[code][4]) and str(st["city"].values) == by_code[code][2]
+    assert ds["is_bth"].sel(station=["1001A", "1015A", "1029A", "1081A"]).values.tolist() == [True, True, True, False]
+    assert load_warnings(ds) == []
+    assert int(ds["qc_pm25"].sum()) == 0
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_detect_accepts_both_compressions(tmp_path: Path, gz: bool) -> None:
+    make_cnemc_folder(tmp_path, gz=gz, n_days=1)
+    assert detect(tmp_path)
+    assert not detect(tmp_path / "hourly")
+
+
+# (defect switches, warning text, defect key in fixture.where)
+DEFECTS = [
+    ({"missing_day": 1}, "day missing", "missing_day"),
+    ({"partial_day": (2, (0, 5, 6))}, "only 3 of 24 hours", "partial_day"),
+    ({"duplicate_hour": (1, 7)}, "repeated", "duplicate_hour"),
+    ({"ragged_last_row": 0}, "truncated row", "ragged_last_row"),
+    ({"non_numeric": (1, 3, "1015A", "n/a")}, "non-numeric", "non_numeric"),
+    ({"non_numeric": (1, 3, "1015A", "12..5")}, "non-numeric", "non_numeric"),
+    ({"negative": (2, 10, "1029A")}, "negative", "negative"),
+    ({"date_mismatch": 1}, "as the file name says", "date_mismatch"),
+    ({"spike": (1, 2, "1081A", 1500.0)}, "> 1000", "spike"),
+    ({"corrupt_gzip": 1}, "unreadable gzip", "corrupt_gzip"),
+    ({"bad_header": 2}, "header must start with date,hour,type", "bad_header"),
+]
+
+
+@pytest.mark.parametrize(("switch", "text", "key"), DEFECTS, ids=[f"{d[2]}-{i}" for i, d in enumerate(DEFECTS)])
+def test_each_defect_is_survived_with_a_located_warning(tmp_path: Path, switch: dict, text: str, key: str) -> None:
+    fx = make_cnemc_folder(tmp_path, **switch)
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), text)
+    assert hits, f"no warning containing {text!r}: {load_warnings(ds)}"
+    fname, line = fx.where[key]
+    assert any(fname in w.file and w.line == line for w in hits), (fname, line, hits)
+    assert fname in str(hits[0]) and (line is None or f":{line}:" in str(hits[0]))
+
+
+def test_missing_day_keeps_a_full_calendar_with_absent_hours(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, missing_day=1)
+    ds = load_cnemc(tmp_path)
+    present = ds["present"].values
+    assert ds.sizes["time"] == 72 and present[:24].all() and not present[24:48].any() and present[48:].all()
+    assert np.isnan(ds["pm25"].values[24:48]).all()
+    assert summary(ds)["hours_present"] == 48
+
+
+def test_partial_day_marks_only_written_hours_present(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, partial_day=(2, (0, 5, 6)))
+    ds = load_cnemc(tmp_path)
+    assert np.flatnonzero(~ds["present"].values).tolist() == [48 + h for h in range(24) if h not in (0, 5, 6)]
+
+
+def test_duplicate_hour_keeps_the_first_values(tmp_path: Path) -> None:
+    fx = make_cnemc_folder(tmp_path, duplicate_hour=(1, 7))
+    ds = load_cnemc(tmp_path)
+    np.testing.assert_array_equal(ds["pm25"].to_pandas()[fx.codes].values, fx.pm25.values.astype("float32"))
+
+
+def test_empty_cells_are_nan_without_warnings(tmp_path: Path) -> None:
+    fx = make_cnemc_folder(tmp_path, empty_cells=((0, 1, "1001A"), (2, 23, "1081A")))
+    ds = load_cnemc(tmp_path)
+    assert load_warnings(ds) == []
+    assert np.isnan(float(ds["pm25"].sel(station="1001A").isel(time=1)))
+    assert np.isnan(float(ds["pm25"].sel(station="1081A").isel(time=71)))
+    assert int(ds["pm25"].isnull().sum()) == int(fx.pm25.isna().sum().sum()) == 2
+
+
+def test_ragged_row_is_dropped_not_padded(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, ragged_last_row=0)
+    ds = load_cnemc(tmp_path)
+    # the cut row is hour 23's CO row: all its stations lose CO, none gets a half-row of values
+    assert np.isnan(ds["co"].values[23]).all()
+    assert np.isfinite(ds["co"].values[22]).all() and np.isfinite(ds["pm25"].values[23]).all()
+
+
+@pytest.mark.parametrize("switch", [{"non_numeric": (1, 3, "1015A", "abc")}, {"negative": (1, 3, "1015A")}])
+def test_bad_cells_become_nan(tmp_path: Path, switch: dict) -> None:
+    make_cnemc_folder(tmp_path, **switch)
+    ds = load_cnemc(tmp_path)
+    assert np.isnan(float(ds["pm25"].sel(station="1015A").isel(time=27)))
+    assert int(ds["pm25"].isnull().sum()) == 1
+
+
+def test_date_mismatch_uses_the_rows_own_date(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=3, date_mismatch=1)
+    ds = load_cnemc(tmp_path)
+    # rows of the middle file say 2020-03-04: they land there; 2020-03-02 is absent
+    assert ds.sizes["time"] == 96
+    present = ds["present"].values
+    assert not present[24:48].any() and present[72:].all()
+    assert float(ds["pm25"].sel(station="1001A").isel(time=72)) == pm25_value(24, 0)
+
+
+def test_dead_stations_get_one_warning_and_stay_inactive(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, dead_stations=("1099A", "1100A"))
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), "never report PM2.5")
+    assert len(hits) == 1 and "1099A" in hits[0].message and "1100A" in hits[0].message
+    act = dict(zip(ds["station"].values, active_mask(ds), strict=True))
+    assert not act["1099A"] and not act["1100A"] and act["1001A"]
+    assert summary(ds)["stations_total"] == 6 and summary(ds)["stations_active"] == 4
+
+
+def test_fireworks_spike_is_kept_and_flagged(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, spike=(1, 2, "1081A", 1500.0))
+    ds = load_cnemc(tmp_path)
+    assert float(ds["pm25"].sel(station="1081A").isel(time=26)) == 1500.0
+    assert int(ds["qc_pm25"].sel(station="1081A").isel(time=26)) & int(RANGE)
+
+
+@pytest.mark.parametrize("switch", [{"corrupt_gzip": 1}, {"bad_header": 1}])
+def test_one_unreadable_day_among_many_is_skipped(tmp_path: Path, switch: dict) -> None:
+    make_cnemc_folder(tmp_path, **switch)
+    ds = load_cnemc(tmp_path)
+    assert ds.sizes["time"] == 72 and not ds["present"].values[24:48].any() and ds["present"].values[48:].all()
+
+
+def test_codes_without_coordinates_are_kept_with_nan(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, extra_codes=("2172A",), no_coords=("1015A",))
+    ds = load_cnemc(tmp_path)
+    for code in ("2172A", "1015A"):
+        assert np.isnan(float(ds["lat"].sel(station=code))) and np.isnan(float(ds["lon"].sel(station=code)))
+    hits = _find(load_warnings(ds), "no coordinates")
+    assert len(hits) == 1 and "2172A" in hits[0].message and "1015A" in hits[0].message
+    assert summary(ds)["stations_active"] == 3  # data but no coordinates: never a graph node
+
+
+def test_is_bth_derived_from_city_when_column_absent(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, with_is_bth=False, n_days=1)
+    ds = load_cnemc(tmp_path)
+    assert ds["is_bth"].sel(station=["1001A", "1015A", "1029A", "1081A"]).values.tolist() == [True, True, True, False]
+
+
+def test_station_columns_are_the_union_over_files(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, drop_station_from_day=(0, "1029A"))
+    ds = load_cnemc(tmp_path)
+    s = ds["pm25"].sel(station="1029A").values
+    assert np.isnan(s[:24]).all() and np.isfinite(s[24:]).all()
+
+
+def test_other_period_and_station_set(tmp_path: Path) -> None:
+    """The normal case: another period (crossing a month end), other stations, plain .csv files."""
+    stations = (STATIONS[1], ("3001A", "某站", "承德", 117.9, 40.97), ("3002A", "另站", "济南", 117.0, 36.7))
+    make_cnemc_folder(tmp_path, start="2021-07-30", n_days=4, stations=stations, gz=False)
+    info = summary(load_stationset(path=tmp_path))
+    assert info["time_start"] == "2021-07-30T00" and info["time_end"] == "2021-08-02T23"
+    assert info["stations_total"] == 3 and info["stations_active"] == 3 and info["bth_active"] == 2
+    assert info["hours_present"] == 96 and info["pm25_missing_rate"] == 0.0 and info["warnings"] == 0
+
+
+# ------------------------------------------------------------------ unusable folders: clear errors
+
+
+def test_no_stations_list_is_a_clear_error(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, station_list=False, n_days=1)
+    with pytest.raises(DataNotFound, match="stations_region.csv"):
+        load_stationset(path=tmp_path)
+
+
+def test_no_daily_files_is_a_clear_error(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=1)
+    for f in (tmp_path / "hourly").iterdir():
+        f.unlink()
+    with pytest.raises(DataNotFound, match=r"china_sites_YYYYMMDD"):
+        load_stationset(path=tmp_path)
+
+
+@pytest.mark.parametrize(("switch", "text"), [({"corrupt_gzip": 0}, "unreadable gzip"),
+                                               ({"bad_header": 0}, "date,hour,type")])
+def test_only_file_unreadable_is_a_clear_error(tmp_path: Path, switch: dict, text: str) -> None:
+    make_cnemc_folder(tmp_path, n_days=1, **switch)
+    with pytest.raises(CorruptFile, match=text) as err:
+        load_cnemc(tmp_path)
+    assert "china_sites_20200301.csv.gz" in str(err.value)
+
+
+def test_stations_list_without_coordinates_columns_is_a_clear_error(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=1)
+    (tmp_path / "stations_region.csv").write_text("code,name,city\n1001A,a,北京\n", encoding="utf-8")
+    with pytest.raises(CorruptFile, match=r"stations_region.csv:1: header lacks column\(s\) lon, lat"):
+        load_cnemc(tmp_path)
+
+
+def test_file_with_only_ignored_rows_is_unusable(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=1, gz=False)
+    f = tmp_path / "hourly" / "china_sites_20200301.csv"
+    f.write_text("date,hour,type,1001A\n20200301,0,AQI,40\n", encoding="utf-8")
+    with pytest.raises(UnusableData, match="no file has a usable data row"):
+        load_cnemc(tmp_path)
+
+
+def test_bad_file_name_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=2)
+    (tmp_path / "hourly" / "china_sites_20201340.csv").write_text("junk\n", encoding="utf-8")
+    ws = load_warnings(parse_folder(tmp_path))
+    assert any("china_sites_20201340.csv" in w.file and "ignored" in w.message for w in ws)
+
+
+# ------------------------------------------------------------------ the real 2019 folder
+
+
+@pytest.mark.realdata
+def test_real_2019_folder_matches_source_facts(shared_data: Path) -> None:
+    ds = load_stationset(path=shared_data / "raw" / "cnemc_bth_2019")
+    info = summary(ds)
+    assert abs(info["stations_active"] - 345) <= 5 and abs(info["bth_active"] - 80) <= 2
+    assert info["time_start"] == "2019-01-01T00" and info["time_end"] == "2019-12-31T23"
+    assert info["stations_total"] == 400 and info["hours_present"] == 8466 and info["wind"] == "none"
+    assert 0.0 < info["pm25_missing_rate"] < 0.07
+    ws = load_warnings(ds)
+    assert _find(ws, "day missing") and "20190408" in _find(ws, "day missing")[0].file
+    fire = _find(ws, "> 1000")
+    assert len(fire) == 1 and "20190205" in fire[0].file and fire[0].line is not None
+    assert "42 station(s) never report PM2.5" in " ".join(w.message for w in ws)
+    assert {"1028A", "2172A", "2177A", "2184A"} <= set(_find(ws, "no coordinates")[0].message.replace(",", " ").split())
+    pm = ds["pm25"].values
+    assert np.nanmax(pm) == pytest.approx(1523) and np.nanmin(pm) >= 0
+    assert int((ds["qc_pm25"].values & int(RANGE)).astype(bool).sum()) == int((pm > 1000).sum()) == 9
+    assert pd.Timestamp(ds["time"].values[0]) == pd.Timestamp("2019-01-01 00:00")
