@@ -85,8 +85,9 @@ def tune_power(
     return best, mae
 
 
-def load_power(card: Path = CARD) -> float:
-    """The tuned power from ``card.json``, or :data:`DEFAULT_POWER` when there is no card."""
+def load_power(card: Path | None = None) -> float:
+    """The tuned power from ``card.json`` (default :data:`CARD`), or :data:`DEFAULT_POWER` without a card."""
+    card = CARD if card is None else card
     if card.is_file():
         return float(json.loads(card.read_text())["power"])
     return DEFAULT_POWER
