@@ -96,3 +96,35 @@ def load_power(card: Path | None = None) -> float:
 @register("idw")
 def make_idw(power: float | None = None) -> IDW:
     return IDW(power if power is not None else load_power())
+
+
+def tune_and_save(dataset: str = "cnemc_bth_2019", card: Path | None = None) -> dict:
+    """Tune the power on the validation days of ``dataset`` (``S_test`` excluded) and write ``card.json``."""
+    import datetime as dt
+
+    from core.data.load import load_stationset
+    from core.data.stationset import active_stations
+    from core.evaluation.runner import data_sha256, git_commit
+    from core.evaluation.splits import select_test_stations, time_split
+
+    raw = load_stationset(dataset=dataset)
+    ds = active_stations(raw)
+    s_test = select_test_stations(raw)
+    allowed = ~np.isin(ds["station"].values.astype(str), s_test)
+    val = time_split(ds["time"].values)["val"]
+    best, table = tune_power(ds, allowed, val)
+    info = {
+        "model": "idw", "power": best, "candidates_mae": table, "tuned_on": dataset, "split": "val (days 21-23)",
+        "hide_share": 0.5, "repeats": 5, "S_test_excluded": s_test, "data_sha256": data_sha256(raw),
+        "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    card = CARD if card is None else card
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(json.dumps(info, ensure_ascii=False, indent=1))
+    return info
+
+
+if __name__ == "__main__":  # python -m core.baselines.idw [dataset]
+    import sys
+
+    print(json.dumps(tune_and_save(*sys.argv[1:2]), ensure_ascii=False, indent=1))

@@ -1,0 +1,187 @@
+"""The README results section, regenerated from ``assets/metrics/*.json`` (never typed by hand).
+
+Reads every evaluation report (JSON with ``model`` and ``protocol``), ``ablations*.json`` and
+``bench.json``, and renders Markdown tables: the masking curve (MAE mean ± std over seeds for
+mask-30…90), holdout / sparse-30km, seasons (holdout and mask-50), ablations and speed.
+Only the text between :data:`START` and :data:`END` in README.md is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import CorruptFile
+
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+MASKS = ("mask-30", "mask-50", "mask-70", "mask-90")
+SEASONS = ("DJF", "MAM", "JJA", "SON")
+BASELINE_ORDER = ("idw", "ok", "knn", "linear", "ignnk")
+
+
+def load_reports(metrics_dir: Path) -> tuple[list[dict], list[tuple[str, dict]], dict | None]:
+    """(evaluation reports, [(file stem, ablation json)], bench json or None) found in ``metrics_dir``."""
+    evals, ablations, bench = [], [], None
+    for f in sorted(Path(metrics_dir).glob("*.json")):
+        try:
+            data = json.loads(f.read_text())
+        except json.JSONDecodeError as err:
+            raise CorruptFile(
+                f"{f}: line {err.lineno}: not valid JSON ({err.msg}); regenerate it with the CLI.") from None
+        if f.name == "bench.json":
+            bench = data
+        elif f.name.startswith("ablations"):
+            ablations.append((f.stem, data))
+        elif isinstance(data, dict) and "model" in data and "protocol" in data:
+            data["_file"] = f.name
+            evals.append(data)
+    return evals, ablations, bench
+
+
+def _fmt(x, nd: int = 2) -> str:
+    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{nd}f}"
+
+
+def _mean_std(runs: list[dict]) -> str:
+    maes = [r["mae"] for r in runs if r.get("mae") is not None]
+    if not maes:
+        return "–"
+    return f"{np.mean(maes):.2f} ± {np.std(maes):.2f}" if len(maes) > 1 else f"{maes[0]:.2f}"
+
+
+def _rows(evals: list[dict], protocol: str) -> dict[str, dict]:
+    """model name → {"metrics", "runs", "by_season", "ratio"} for ``protocol`` (evaluated models first,
+    then baselines taken from the first report that holds them)."""
+    out: dict[str, dict] = {}
+    reps = [e for e in evals if e["protocol"] == protocol]
+    for e in reps:
+        out[e["model"]] = {"metrics": e["metrics"], "runs": e["runs"], "by_season": e.get("by_season", {}),
+                           "ratio": e.get("ratio_to_idw"), "test_stations": e.get("test_stations", [])}
+    for e in reps:
+        idw = (e.get("baselines", {}).get("idw") or {}).get("mae")
+        for name, b in e.get("baselines", {}).items():
+            if name in out or "error" in b:
+                continue
+            out[name] = {"metrics": b, "runs": b.get("runs", []), "by_season": b.get("by_season", {}),
+                         "ratio": (b["mae"] / idw) if idw and b.get("mae") is not None else None}
+    order = [m for m in out if m not in BASELINE_ORDER] + [m for m in BASELINE_ORDER if m in out]
+    return {m: out[m] for m in order}
+
+
+def masking_table(evals: list[dict]) -> str:
+    per = {p: _rows(evals, p) for p in MASKS}
+    models = list(dict.fromkeys(m for p in MASKS for m in per[p]))
+    if not models:
+        return ""
+    lines = ["| model | " + " | ".join(f"{p[5:]} % hidden" for p in MASKS) + " |",
+             "|---|" + "---|" * len(MASKS)]
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(_mean_std(per[p][m]["runs"]) if m in per[p] else "–" for p in MASKS)
+                     + " |")
+    return "\n".join(lines)
+
+
+def protocol_table(evals: list[dict], protocol: str) -> str:
+    rows = _rows(evals, protocol)
+    if not rows:
+        return ""
+    lines = ["| model | MAE | RMSE | R² | bias | MAE / IDW |", "|---|---|---|---|---|---|"]
+    for m, r in rows.items():
+        mt = r["metrics"]
+        lines.append(f"| {m} | {_fmt(mt.get('mae'))} | {_fmt(mt.get('rmse'))} | {_fmt(mt.get('r2'), 3)} | "
+                     f"{_fmt(mt.get('bias'))} | {_fmt(r['ratio'])} |")
+    return "\n".join(lines)
+
+
+def season_table(evals: list[dict], protocol: str) -> str:
+    rows = _rows(evals, protocol)
+    if not rows:
+        return ""
+    lines = ["| model | " + " | ".join(SEASONS) + " |", "|---|" + "---|" * len(SEASONS)]
+    for m, r in rows.items():
+        lines.append(f"| {m} | " + " | ".join(_fmt((r["by_season"].get(s) or {}).get("mae")) for s in SEASONS) + " |")
+    return "\n".join(lines)
+
+
+def _ablation_entries(data) -> list[tuple[str, dict]]:
+    """Variant name → metrics dict, from the shapes an ablation file may take."""
+    if isinstance(data, dict) and isinstance(data.get("variants"), dict):
+        data = data["variants"]
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = [(d.get("variant") or d.get("name") or str(i), d) for i, d in enumerate(data) if isinstance(d, dict)]
+    else:
+        return []
+    out = []
+    for name, v in items:
+        if isinstance(v, dict):
+            m = v.get("metrics", v)
+            if isinstance(m, dict) and "mae" in m:
+                out.append((str(name), m | {"ratio_to_idw": v.get("ratio_to_idw", m.get("ratio_to_idw"))}))
+    return out
+
+
+def ablation_table(ablations: list[tuple[str, dict]]) -> str:
+    rows = [(stem, n, m) for stem, d in ablations for n, m in _ablation_entries(d)]
+    if not rows:
+        return ""
+    lines = ["| file | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|"]
+    for stem, n, m in rows:
+        lines.append(f"| {stem} | {n} | {_fmt(m.get('mae'))} | {_fmt(m.get('rmse'))} | {_fmt(m.get('ratio_to_idw'))} |")
+    return "\n".join(lines)
+
+
+def speed_table(bench: dict | None) -> str:
+    if not bench:
+        return ""
+    lines = ["| spin 24 h, stations + 0.05° grid (s) | ordinary kriging, same (s) | speed-up |", "|---|---|---|",
+             f"| {_fmt(bench.get('spin_s'), 3)} | {_fmt(bench.get('ok_s'), 3)} | {_fmt(bench.get('ratio'), 1)}× |"]
+    return "\n".join(lines)
+
+
+def render(metrics_dir: Path) -> str:
+    """The Markdown that goes between the README markers."""
+    evals, ablations, bench = load_reports(metrics_dir)
+    parts = ["_Generated by `python -m core report` from `assets/metrics/*.json`; do not edit by hand._", ""]
+    if evals:
+        e0 = evals[0]
+        parts += [f"Data `{e0['dataset']}`; hourly PM2.5 MAE etc. in µg/m³ on the held-out test stations "
+                  f"({len(e0.get('test_stations', []))} stations: {', '.join(e0.get('test_stations', []))}), "
+                  f"{e0['times'].get('rule', '')} {e0['times'].get('start', '')} … {e0['times'].get('end', '')} "
+                  f"({e0['times'].get('count', '')} h). Every model and baseline sees the same hidden sets.", ""]
+    sections = [
+        ("Masking curve (MAE, mean ± std over seeds)", masking_table(evals)),
+        ("Holdout (S_test hidden, everything else observed)", protocol_table(evals, "holdout")),
+        ("mask-50", protocol_table(evals, "mask-50")),
+        ("sparse-30km (target and every station within 30 km hidden)", protocol_table(evals, "sparse-30km")),
+        ("Seasons, holdout (MAE)", season_table(evals, "holdout")),
+        ("Seasons, mask-50 (MAE)", season_table(evals, "mask-50")),
+        ("Ablations", ablation_table(ablations)),
+        ("Speed", speed_table(bench)),
+    ]
+    for title, table in sections:
+        if table:
+            parts += [f"#### {title}", "", table, ""]
+    if len(parts) <= 2:
+        parts.append("No evaluation report yet: run `python -m core evaluate ... "
+                     "--json assets/metrics/<model>_<protocol>.json`.")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def update_readme(readme: Path, body: str) -> bool:
+    """Replace the text between the markers (appending the markers if absent); True if the file changed."""
+    text = readme.read_text() if readme.exists() else ""
+    if START not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
+    a = text.index(START) + len(START)
+    b = text.index(END)
+    if b < a:
+        raise CorruptFile(f"{readme}: '{END}' comes before '{START}'; fix the markers by hand.")
+    new = text[:a] + "\n" + body + text[b:]
+    if new != text:
+        readme.write_text(new)
+    return new != text

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from core.baselines.idw import IDW
+from core.baselines.knn import KNN
+from core.baselines.ok import OrdinaryKriging
+from core.errors import CorruptFile
+from core.evaluation.report import END, START, render, update_readme
+from core.evaluation.runner import evaluate
+
+
+@pytest.fixture(scope="module")
+def metrics_dir(region, tmp_path_factory):
+    d = tmp_path_factory.mktemp("metrics")
+    models = {"idw": IDW(2.0), "ok": OrdinaryKriging(), "knn": KNN()}
+    for proto in ("holdout", "mask-30", "mask-50"):
+        rep = evaluate("idw", proto, stations=region, seeds=2, models=models, baselines=("ok", "knn"))
+        (d / f"idw_{proto}.json").write_text(json.dumps(rep))
+    (d / "bench.json").write_text(json.dumps({"spin_s": 0.25, "ok_s": 6.0, "ratio": 24.0}))
+    (d / "ablations.json").write_text(json.dumps({"variants": {"no_advection": {"mae": 7.5, "rmse": 10.0}}}))
+    return d
+
+
+def test_render_tables(metrics_dir):
+    md = render(metrics_dir)
+    for title in ("Masking curve", "Holdout", "Seasons, mask-50", "Ablations", "Speed"):
+        assert title in md
+    assert "sparse-30km (" not in md  # no report for it: no empty table
+    assert " ± " in md and "| no_advection | 7.50 |" in md and "24.0×" in md
+    rep = json.loads((metrics_dir / "idw_mask-50.json").read_text())
+    assert f"{rep['baselines']['ok']['mae']:.2f}" in md
+
+
+def test_readme_only_changes_between_markers(metrics_dir, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nintro\n\n{START}\nold table\n{END}\n\nfooter\n")
+    assert update_readme(readme, render(metrics_dir))
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nintro\n\n") and text.endswith(f"{END}\n\nfooter\n")
+    assert "old table" not in text and "Masking curve" in text
+    assert not update_readme(readme, render(metrics_dir))  # idempotent
+
+
+def test_markers_are_created_when_absent(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n")
+    update_readme(readme, "body\n")
+    assert readme.read_text() == f"# Title\n\n{START}\nbody\n{END}\n"
+
+
+def test_corrupt_json_is_named(tmp_path):
+    (tmp_path / "idw_holdout.json").write_text("{not json")
+    with pytest.raises(CorruptFile, match="idw_holdout.json"):
+        render(tmp_path)
