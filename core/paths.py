@@ -25,8 +25,9 @@ MODELS_DIR = ASSETS / "models"
 METRICS_DIR = ASSETS / "metrics"
 
 HOW_TO_GET_DATA = (
-    "Get the data with `python -m core data fetch` (downloads the public CNEMC archive "
-    f"into ./data/raw), or point ${ENV_DATA} at a folder that holds raw/<dataset>/."
+    "Get the data with `python -m core data fetch --base-url URL --out data/raw/<name>` (a mirror of the "
+    "CNEMC daily archive; see README, section Data), or point "
+    f"${ENV_DATA} at a folder that holds raw/<dataset>/ (e.g. the team's ../shared/data)."
 )
 
 
