@@ -41,7 +41,7 @@ from core.data.stationset import BTH_CITIES, DataWarning, make_stationset
 from core.errors import CorruptFile, DataNotFound, UnusableData
 
 SOURCE = "cnemc"
-LOADER_VERSION = "1"  # part of the cache key: bump when the parsed output changes for the same files
+LOADER_VERSION = "2"  # part of the cache key: bump when the parsed output changes for the same files
 HOURLY = "hourly"
 STATIONS_FILE = "stations_region.csv"
 FILE_RE = re.compile(r"^china_sites_(\d{8})\.csv(\.gz)?$")
@@ -50,6 +50,9 @@ SPECIES = {"PM2.5": "pm25", "PM10": "pm10", "SO2": "so2", "NO2": "no2", "O3": "o
 IGNORED_TYPE_RE = re.compile(r"^(AQI|.*_24h|O3_8h)$")
 CITATION = "CNEMC real-time national air quality release, archived daily by quotsoft.net"
 LICENSE = "none stated (public government monitoring data; no explicit license)"
+ONE_DAY = dt.timedelta(days=1)
+# Headers of the raw CNEMC station lists (站点列表) → our column names.
+STATION_COLUMN_ALIASES = {"监测点编码": "code", "监测点名称": "name", "城市": "city", "经度": "lon", "纬度": "lat"}
 MAX_LISTED = 20  # codes/lines listed in one warning before "..."
 
 
@@ -112,7 +115,10 @@ def read_stations(path: Path, warnings: list[DataWarning]) -> dict[str, StationI
     header = next(reader, None)
     if not header:
         raise CorruptFile(f"{path}: empty file. It needs a header with columns code,name,city,lon,lat[,is_BTH].")
-    cols = {h.strip().lower(): i for i, h in enumerate(header)}
+    cols: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = STATION_COLUMN_ALIASES.get(h.strip(), h.strip().lower())
+        cols.setdefault(key, i)
     missing = [c for c in ("code", "lon", "lat") if c not in cols]
     if missing:
         raise CorruptFile(
@@ -251,8 +257,14 @@ def _cell(cells: str | list[str], j: int) -> str:
     return (cells.split(",") if isinstance(cells, str) else cells)[j]
 
 
-def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> DayFile:
-    """Parse one daily file; row-level problems are warned and survived, a hopeless file raises."""
+def parse_day(
+    path: Path, file_date: dt.date, warnings: list[DataWarning], span: tuple[dt.date, dt.date] | None = None
+) -> DayFile:
+    """Parse one daily file; row-level problems are warned and survived, a hopeless file raises.
+
+    A row whose date differs from the file name is kept at its own date when that date lies within
+    ``span`` (first, last file day) ± 1 day, otherwise dropped.
+    """
     fname = f"{HOURLY}/{path.name}"
     text = _read_text(path)
     first = text.split("\n", 1)[0].rstrip("\r")
@@ -286,6 +298,7 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
     other_dates: set[str] = set()
     unknown_types: dict[str, int] = {}
     dup_hours: set[np.datetime64] = set()
+    far_dates: dict[str, int] = {}
     expected_date = file_date.strftime("%Y%m%d")
     for line, n_row, d, h, typ, cells in _split_lines(text):
         if n_row != n_fields:
@@ -306,6 +319,11 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
                 row_date = dt.datetime.strptime(d, "%Y%m%d").date()
             except ValueError:
                 warnings.append(DataWarning(fname, line, f"date {d!r} is not YYYYMMDD; row dropped"))
+                continue
+            if span is not None and not span[0] - ONE_DAY <= row_date <= span[1] + ONE_DAY:
+                # Far outside the folder's period: a garbled date, not a misnamed file (and trusting
+                # it would stretch the calendar over years).
+                far_dates.setdefault(d, line)
                 continue
             date_mismatch.append(line)
             other_dates.add(d)
@@ -335,6 +353,9 @@ def parse_day(path: Path, file_date: dt.date, warnings: list[DataWarning]) -> Da
             fname, date_mismatch[0],
             f"{len(date_mismatch)} row(s) dated {_fmt_list(sorted(other_dates))}, not {expected_date} as the "
             f"file name says (lines {_fmt_list(date_mismatch)}); the row's own date was used"))
+    for d, line in far_dates.items():
+        warnings.append(DataWarning(
+            fname, line, f"row(s) dated {d}, far outside the folder's period {span[0]}…{span[1]}: dropped"))
     for typ, line in unknown_types.items():
         warnings.append(DataWarning(fname, line, f"unknown row type {typ!r}: ignored"))
     if not cell_rows:
@@ -428,7 +449,7 @@ def parse_folder(folder: Path) -> xr.Dataset:
     errors: list[str] = []
     for day, path in days:
         try:
-            parsed.append((day, parse_day(path, day, warnings)))
+            parsed.append((day, parse_day(path, day, warnings, span=(days[0][0], days[-1][0]))))
         except CorruptDay as err:
             errors.append(str(err))
             warnings.append(DataWarning(f"{HOURLY}/{path.name}", err.line, f"{err.reason}; day skipped"))

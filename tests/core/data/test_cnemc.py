@@ -188,6 +188,69 @@ def test_other_period_and_station_set(tmp_path: Path) -> None:
     assert info["hours_present"] == 96 and info["pm25_missing_rate"] == 0.0 and info["warnings"] == 0
 
 
+def _plain(tmp_path: Path, body: str, day: str = "20200301", header: str = "date,hour,type,1001A,1015A") -> Path:
+    """A one-file folder with hand-written CSV text (the clean fixture's stations list)."""
+    make_cnemc_folder(tmp_path, n_days=0)
+    (tmp_path / "hourly" / f"china_sites_{day}.csv").write_bytes((header + "\n" + body).encode())
+    return tmp_path
+
+
+def test_quoted_fields_and_crlf_are_read(tmp_path: Path) -> None:
+    _plain(tmp_path, '20200301,0,PM2.5,"53",7\r\n20200301,1,PM2.5,"",8\r\n20200301,1,AQI,"x",9\r\n')
+    ds = load_cnemc(tmp_path)
+    assert ds["pm25"].values[:2].tolist() == [[53.0, 7.0], [pytest.approx(np.nan, nan_ok=True), 8.0]]
+    assert [w.message[:25] for w in load_warnings(ds)] == ["only 2 of 24 hours presen"] and ds.sizes["time"] == 24
+
+
+@pytest.mark.parametrize(("body", "text", "line"), [
+    ("20200301,0,PM2.5,1,2,3\n20200301,1,PM2.5,4,5\n", "too long row", 2),
+    ("20200301,0,PM2.5,1,2\n20200301,24,PM2.5,4,5\n", "hour '24' is not 0–23", 3),
+    ("20200301,0,PM2.5,1,2\n2020-03-01,1,PM2.5,4,5\n", "date '2020-03-01' is not YYYYMMDD", 3),
+    ("20200301,0,PM2.5,1,2\n19700101,1,PM2.5,4,5\n", "far outside the folder's period", 3),
+    ("20200301,0,PM2.5,1,2\n20200301,0,PM1,4,5\n", "unknown row type 'PM1'", 3),
+    ("20200301,0,PM2.5,1,inf\n", "non-numeric", 2),
+])
+def test_row_defects_are_dropped_with_their_line(tmp_path: Path, body: str, text: str, line: int) -> None:
+    ds = load_cnemc(_plain(tmp_path, body))
+    hits = _find(load_warnings(ds), text)
+    assert len(hits) == 1 and hits[0].line == line and hits[0].file == "hourly/china_sites_20200301.csv"
+    good_hour, good_value = (1, 4.0) if "too long" in text else (0, 1.0)
+    assert ds.sizes["time"] == 24 and float(ds["pm25"].values[good_hour, 0]) == good_value
+
+
+def test_duplicate_hour_across_files_keeps_the_first_file(tmp_path: Path) -> None:
+    fx = make_cnemc_folder(tmp_path, n_days=2, gz=False)
+    copy = tmp_path / "hourly" / "china_sites_20200303.csv"  # a re-published copy of 2020-03-01
+    copy.write_text(fx.files[fx.days[0]].read_text(encoding="utf-8").replace(",10,", ",99,"), encoding="utf-8")
+    ds = load_cnemc(tmp_path)
+    ws = load_warnings(ds)
+    assert any(w.file.endswith("china_sites_20200303.csv") and "already read from china_sites_20200301.csv"
+               in w.message for w in ws)
+    np.testing.assert_array_equal(ds["pm25"].to_pandas()[fx.codes].values[:48], fx.pm25.values.astype("float32"))
+    assert not ds["present"].values[48:].any()  # the copy contributes nothing new
+
+
+def test_raw_cnemc_station_list_headers_are_understood(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=1)
+    (tmp_path / "stations_region.csv").write_text(
+        "监测点编码,监测点名称,城市,经度,纬度\n1001A,万寿西宫,北京,116.366,39.8673\n1081A,尖草坪,太原,112.487,37.939\n",
+        encoding="utf-8")
+    ds = load_cnemc(tmp_path)
+    assert ds["is_bth"].sel(station=["1001A", "1081A"]).values.tolist() == [True, False]
+    assert float(ds["lat"].sel(station="1001A")) == pytest.approx(39.8673)
+    assert np.isnan(float(ds["lat"].sel(station="1015A")))  # not in this list: kept without coordinates
+
+
+def test_bad_coordinates_in_the_list_are_nan_with_a_warning(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=1)
+    st = tmp_path / "stations_region.csv"
+    st.write_text(st.read_text(encoding="utf-8").replace("39.8673", "399.8"), encoding="utf-8")
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), "invalid coordinates")
+    assert len(hits) == 1 and hits[0].file == "stations_region.csv" and hits[0].line == 2
+    assert np.isnan(float(ds["lat"].sel(station="1001A")))
+
+
 # ------------------------------------------------------------------ unusable folders: clear errors
 
 
