@@ -100,6 +100,20 @@ def ranked_neighbours(available: np.ndarray, order: np.ndarray, k: int) -> tuple
     return idx, ok
 
 
+def ranked_pairs(available: np.ndarray, order: np.ndarray, t_idx: np.ndarray, n_idx: np.ndarray,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ranked_neighbours` for selected (hour, target) pairs only → ``idx``, ``ok`` of shape (M, k)."""
+    avail = available[t_idx[:, None], order[n_idx]]  # (M, C)
+    rank = np.cumsum(avail, axis=1) - 1
+    m_i, c_i = np.nonzero(avail & (rank < k))
+    idx = np.zeros((len(t_idx), k), dtype=np.int64)
+    ok = np.zeros(idx.shape, dtype=bool)
+    r = rank[m_i, c_i]
+    idx[m_i, r] = order[n_idx[m_i], c_i]
+    ok[m_i, r] = True
+    return idx, ok
+
+
 def idw_matrix(values: np.ndarray, dist: np.ndarray, power: float) -> np.ndarray:
     """IDW of (T, S) values at N targets with (N, S) distances → (T, N); NaN where nothing observed.
 

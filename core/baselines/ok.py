@@ -22,7 +22,7 @@ from core.baselines._neighbours import (
     chunks,
     distances,
     make_result,
-    ranked_neighbours,
+    ranked_pairs,
     window_problem,
 )
 from core.engine.result import InferenceResult, Window
@@ -60,27 +60,28 @@ def empirical_variogram(values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     """Binned semivariance per hour.
 
     ``values`` (T, S) µg/m³ with NaN = unavailable. Returns bin centres (B,) km, semivariance
-    (T, B) (µg/m³)² and pair counts (T, B).
+    (T, B) (µg/m³)² and pair counts (T, B). Per bin b with symmetric pair indicator B_b, masked
+    values Z and availability M: Σ_pairs ½(z_i − z_j)² = ½[Σ Z²·(M B_b) − Σ Z·(Z B_b)] and
+    #pairs = ½ Σ M·(M B_b) — two matrix products per bin instead of a loop over pairs.
     """
     d = haversine_km(lat, lon, lat, lon)
-    i, j = np.triu_indices(len(lat), k=1)
-    keep = d[i, j] < max_lag
-    i, j, dij = i[keep], j[keep], d[i, j][keep]
     edges = np.linspace(0.0, max_lag, n_bins + 1)
-    b = np.clip(np.digitize(dij, edges) - 1, 0, n_bins - 1)
-    onehot = np.zeros((len(dij), n_bins))
-    onehot[np.arange(len(dij)), b] = 1.0
-    centres = np.array([dij[b == k].mean() if (b == k).any() else (edges[k] + edges[k + 1]) / 2
-                        for k in range(n_bins)])
-    sums = np.zeros((values.shape[0], n_bins))
-    counts = np.zeros_like(sums)
-    for sl in chunks(values.shape[0], max(1, 4_000_000 // max(1, len(dij)))):
-        diff = values[sl][:, i] - values[sl][:, j]
-        ok = np.isfinite(diff)
-        sums[sl] = np.where(ok, 0.5 * diff**2, 0.0) @ onehot
-        counts[sl] = ok.astype(float) @ onehot
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gamma = np.where(counts > 0, sums / counts, 0.0)
+    b = np.digitize(d, edges) - 1  # (S, S); ≥ n_bins beyond max_lag
+    np.fill_diagonal(b, -1)
+    m = np.isfinite(values).astype(float)
+    z = np.where(m > 0, values, 0.0)
+    z2 = z * z
+    gamma = np.zeros((values.shape[0], n_bins))
+    counts = np.zeros_like(gamma)
+    centres = np.empty(n_bins)
+    for k in range(n_bins):
+        bk = (b == k).astype(float)
+        centres[k] = d[b == k].mean() if bk.any() else (edges[k] + edges[k + 1]) / 2
+        mb = m @ bk
+        sums = 0.5 * ((z2 * mb).sum(1) - (z * (z @ bk)).sum(1))
+        counts[:, k] = 0.5 * (m * mb).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gamma[:, k] = np.where(counts[:, k] > 0, np.maximum(sums, 0.0) / counts[:, k], 0.0)
     return centres, gamma, counts
 
 
@@ -144,29 +145,26 @@ class OrdinaryKriging:
         out[:, :n_s] = np.where(avail, p.values, np.nan)
         n_fallback = 0
         fallback_hours = np.zeros(n_t, bool)
-        for sl in chunks(n_t, max(1, 2_000_000 // order.size)):
-            idx, ok = ranked_neighbours(avail[sl], order, self.k)  # (t, N, k)
-            need = np.ones(idx.shape[:2], bool)
-            need[:, :n_s] = ~avail[sl]
-            ti, ni = np.nonzero(need)
-            for m in chunks(len(ti), 20_000):
-                t_m, n_m = ti[m], ni[m]
-                h = t_m + sl.start
-                i_m, ok_m = idx[t_m, n_m], ok[t_m, n_m]  # (M, k)
-                z = np.where(ok_m, p.values[h[:, None], i_m], 0.0)
-                pred = self._krige(i_m, ok_m, z, dist[n_m[:, None], i_m], d_ss, nug[h], psill[h], rng[h])
-                if self.guard:
-                    zmin = np.where(ok_m, z, np.inf).min(axis=1)
-                    zmax = np.where(ok_m, z, -np.inf).max(axis=1)
-                    spread = zmax - zmin
-                    bad = ok_m.any(axis=1) & (~np.isfinite(pred) | (pred < zmin - spread) | (pred > zmax + spread))
-                    if bad.any():
-                        w = np.where(ok_m[bad], dist[n_m[bad][:, None], i_m[bad]] ** -2.0, 0.0)
-                        pred[bad] = (w * z[bad]).sum(1) / w.sum(1)
-                        n_fallback += int(bad.sum())
-                        fallback_hours[h[bad]] = True
-                    pred = np.maximum(pred, 0.0)
-                out[h, n_m] = pred
+        need = np.ones((n_t, dist.shape[0]), bool)
+        need[:, :n_s] = ~avail
+        ti, ni = np.nonzero(need)
+        for m in chunks(len(ti), 20_000):
+            h, n_m = ti[m], ni[m]
+            i_m, ok_m = ranked_pairs(avail, order, h, n_m, self.k)  # (M, k)
+            z = np.where(ok_m, p.values[h[:, None], i_m], 0.0)
+            pred = self._krige(i_m, ok_m, z, dist[n_m[:, None], i_m], d_ss, nug[h], psill[h], rng[h])
+            if self.guard:
+                zmin = np.where(ok_m, z, np.inf).min(axis=1)
+                zmax = np.where(ok_m, z, -np.inf).max(axis=1)
+                spread = zmax - zmin
+                bad = ok_m.any(axis=1) & (~np.isfinite(pred) | (pred < zmin - spread) | (pred > zmax + spread))
+                if bad.any():
+                    w = np.where(ok_m[bad], dist[n_m[bad][:, None], i_m[bad]] ** -2.0, 0.0)
+                    pred[bad] = (w * z[bad]).sum(1) / w.sum(1)
+                    n_fallback += int(bad.sum())
+                    fallback_hours[h[bad]] = True
+                pred = np.maximum(pred, 0.0)
+            out[h, n_m] = pred
         extras = {
             "n_neighbours": self.k,
             "fallback_values": n_fallback,
@@ -175,7 +173,6 @@ class OrdinaryKriging:
             "variogram": {"nugget": nug, "psill": psill, "range_km": rng},
         }
         return make_result(p, out, grid, self.name, extras)
-
 
     def _krige(self, idx: np.ndarray, ok: np.ndarray, z: np.ndarray, d0: np.ndarray, d_ss: np.ndarray,
                nug: np.ndarray, psill: np.ndarray, rng: np.ndarray) -> np.ndarray:
