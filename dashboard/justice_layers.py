@@ -19,6 +19,7 @@ import pydeck as pdk
 import shapely
 
 from core.exposure_census import CITATIONS, VULNERABILITY
+from core.exposure_disparity import fractional_rank
 
 # 3 × 3 bivariate palette (rows: exposure tercile low→high, columns: vulnerability tercile low→high).
 # Exposure runs to pink, vulnerability to teal, both high to dark blue-purple.
@@ -44,20 +45,18 @@ def hex_rgb(color: str, alpha: int = 255) -> list[int]:
 
 
 def weighted_terciles(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Population-weighted terciles: class 0/1/2 per unit (−1 for NaN) and the two cut values.
+    """Population-weighted terciles: class 0/1/2 per unit (−1 for NaN) and the upper values of classes 0 and 1.
 
-    Cuts are chosen so each class holds about a third of the people, not a third of the units.
+    A unit's class is set by the middle of its block of people in the population ranking (ties share a
+    block), so each class holds about a third of the people, not a third of the units.
     """
     v, w = np.asarray(values, float), np.asarray(weights, float)
     ok = np.isfinite(v) & np.isfinite(w) & (w > 0)
     cls = np.full(len(v), -1)
     if not ok.any():
         return cls, (float("nan"), float("nan"))
-    order = np.argsort(v[ok], kind="stable")
-    vs, cw = v[ok][order], np.cumsum(w[ok][order])
-    cw = cw / cw[-1]
-    cuts = tuple(float(vs[min(np.searchsorted(cw, q), len(vs) - 1)]) for q in (1 / 3, 2 / 3))
-    cls[ok] = np.searchsorted(np.asarray(cuts), v[ok], side="left").clip(0, 2)
+    cls[ok] = np.clip(np.floor(3 * fractional_rank(v[ok], w[ok])), 0, 2).astype(int)
+    cuts = tuple(float(v[ok][cls[ok] == k].max()) if (cls[ok] == k).any() else float("nan") for k in (0, 1))
     return cls, cuts
 
 
@@ -121,9 +120,10 @@ def legend_html(indicator: str, exp_cuts: Sequence[float], vul_cuts: Sequence[fl
     return (
         '<div style="display:flex;align-items:center;gap:10px;font-size:12px">'
         '<div style="writing-mode:vertical-rl;transform:rotate(180deg)">PM2.5 → '
-        f'(cuts {_fmt(exp_cuts[0])} / {_fmt(exp_cuts[1])} µg/m³)</div>'
+        f'(low ≤ {_fmt(exp_cuts[0])}, mid ≤ {_fmt(exp_cuts[1])} µg/m³)</div>'
         f'<div><div style="display:grid;grid-template-columns:repeat(3,26px);gap:1px">{grid}</div>'
-        f'<div style="margin-top:3px">{lab} → (cuts {_fmt(100 * vul_cuts[0])} / {_fmt(100 * vul_cuts[1])} %)</div>'
+        f'<div style="margin-top:3px">{lab} → (low ≤ {_fmt(100 * vul_cuts[0])} %, '
+        f'mid ≤ {_fmt(100 * vul_cuts[1])} %)</div>'
         '</div><div style="max-width:260px;color:#555">Terciles are population-weighted (each holds about a third '
         'of the people). Dark blue-purple: most polluted and most vulnerable.</div></div>'
     )
