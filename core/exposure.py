@@ -129,7 +129,7 @@ def unit_exposure(surface: xr.Dataset, units: gpd.GeoDataFrame, population: xr.D
     ``population``: persons per cell used to spread people inside units, or None for uniform.
     """
     check_surface(surface)
-    join_census(units[["CODE", "geometry"]], pd.DataFrame(units.drop(columns="geometry")),
+    join_census(units[["CODE", "geometry"]], pd.DataFrame(units.drop(columns=["geometry"])),
                 crs=surface_crs(surface))  # CRS and code checks with clear messages
     if start is not None or end is not None:
         surface = surface.sel(time=slice(start, end))
@@ -147,7 +147,7 @@ def unit_exposure(surface: xr.Dataset, units: gpd.GeoDataFrame, population: xr.D
         msgs.append(f"{int(part.sum())} unit(s) are less than 95 % inside the grid; their exposure is the mean "
                     f"over the covered part: {', '.join(codes[part][:20])}.")
     daily = {}
-    table = units[["CODE", "NAME", "geometry"]].copy()
+    table = units[["CODE", "NAME", *(["ENG_NAME"] if "ENG_NAME" in units else []), "geometry"]].copy()
     table["population"] = units["POPU"].astype(float).to_numpy()
     for b in bounds:
         hourly = xr.DataArray(_unit_hourly(surface[b].values, w), dims=("time", "unit"),

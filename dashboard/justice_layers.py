@@ -78,10 +78,22 @@ def _fmt(x: float, nd: int = 1) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{nd}f}"
 
 
+def english_names(table: pd.DataFrame) -> pd.Series:
+    """ENG_NAME where the polygons carry one; development zones (codes XXYY7Z) have none upstream and get
+    "development zone <code>"; otherwise the Chinese NAME (a browser without CJK fonts shows boxes for it)."""
+    zone = table["CODE"].astype(str).str.fullmatch(r"\d{4}7\d")
+    fallback = table["NAME"].where(~zone, "development zone " + table["CODE"].astype(str))
+    if "ENG_NAME" not in table:
+        return fallback
+    has = table["ENG_NAME"].notna() & table["ENG_NAME"].astype(str).str.strip().ne("")
+    return table["ENG_NAME"].where(has, fallback)
+
+
 def choropleth_geojson(table: gpd.GeoDataFrame, indicator: str, exposure: str = "pm25",
                        tolerance: float = 0.003) -> dict:
     """FeatureCollection (EPSG:4326) with per-unit fill colour and tooltip fields; geometries simplified."""
     cls = bivariate_classes(table, indicator, exposure)
+    english = english_names(table).to_numpy()
     geoms = shapely.simplify(table.geometry.values, tolerance, preserve_topology=True)
     feats = []
     for i, (row, geom) in enumerate(zip(table.itertuples(index=False), geoms, strict=True)):
@@ -90,7 +102,8 @@ def choropleth_geojson(table: gpd.GeoDataFrame, indicator: str, exposure: str = 
             "type": "Feature",
             "geometry": shapely.geometry.mapping(geom),
             "properties": {
-                "code": rec["CODE"], "name": rec["NAME"], "fill": hex_rgb(cls["bivar_color"].iloc[i], 215),
+                "code": rec["CODE"], "name": rec["NAME"], "name_en": str(english[i]),
+                "fill": hex_rgb(cls["bivar_color"].iloc[i], 215),
                 "pm25": _fmt(float(rec[exposure])), "vul": _fmt(100 * float(rec[indicator])),
                 "population": f"{float(rec['population']):,.0f}", "klass": cls["bivar_label"].iloc[i],
             },
@@ -104,28 +117,27 @@ def choropleth_layer(geojson: dict) -> pdk.Layer:
                      line_width_min_pixels=0.6, pickable=True, auto_highlight=True)
 
 
-TOOLTIP = {"html": "<b>{name}</b> ({code})<br>PM2.5 {pm25} µg/m³ · vulnerability {vul} %<br>"
+TOOLTIP = {"html": "<b>{name_en} {name}</b> ({code})<br>PM2.5 {pm25} µg/m³ · vulnerability {vul} %<br>"
                    "{population} people (NBS 2020)<br>{klass}", "style": {"fontSize": "12px"}}
 
 
 def legend_html(indicator: str, exp_cuts: Sequence[float], vul_cuts: Sequence[float]) -> str:
-    """A 3 × 3 colour legend: PM2.5 terciles up, vulnerability terciles right, with the cut values."""
+    """A 3 × 3 colour legend (PM2.5 terciles up, vulnerability terciles right) with the class limits."""
     cells = []
     for r in (2, 1, 0):
         for c in range(3):
             cells.append(f'<div title="{TERCILE[r]} PM2.5 · {TERCILE[c]} vulnerability" '
                          f'style="width:26px;height:26px;background:{BIVARIATE[r][c]}"></div>')
-    grid = "".join(cells)
     lab = html.escape(indicator_label(indicator))
     return (
-        '<div style="display:flex;align-items:center;gap:10px;font-size:12px">'
-        '<div style="writing-mode:vertical-rl;transform:rotate(180deg)">PM2.5 → '
-        f'(low ≤ {_fmt(exp_cuts[0])}, mid ≤ {_fmt(exp_cuts[1])} µg/m³)</div>'
-        f'<div><div style="display:grid;grid-template-columns:repeat(3,26px);gap:1px">{grid}</div>'
-        f'<div style="margin-top:3px">{lab} → (low ≤ {_fmt(100 * vul_cuts[0])} %, '
-        f'mid ≤ {_fmt(100 * vul_cuts[1])} %)</div>'
-        '</div><div style="max-width:260px;color:#555">Terciles are population-weighted (each holds about a third '
-        'of the people). Dark blue-purple: most polluted and most vulnerable.</div></div>'
+        '<div style="display:flex;align-items:center;gap:12px;font-size:12px;line-height:1.35">'
+        '<div style="display:flex;align-items:center;gap:4px"><div style="text-align:right">PM2.5<br>↑</div><div>'
+        f'<div style="display:grid;grid-template-columns:repeat(3,26px);gap:1px">{"".join(cells)}</div>'
+        f'<div style="text-align:center">{lab} →</div></div></div>'
+        f'<div><b>PM2.5</b>: low ≤ {_fmt(exp_cuts[0])}, mid ≤ {_fmt(exp_cuts[1])}, high above (µg/m³)<br>'
+        f'<b>{lab}</b>: low ≤ {_fmt(100 * vul_cuts[0])} %, mid ≤ {_fmt(100 * vul_cuts[1])} %, high above<br>'
+        '<span style="color:#555">Population-weighted terciles (each holds about a third of the people). '
+        'Dark blue-purple: most polluted and most vulnerable; grey: no data.</span></div></div>'
     )
 
 
@@ -139,7 +151,7 @@ def scatter_figure(table: pd.DataFrame, indicator: str, exposure: str = "pm25") 
         x=100 * table[indicator].to_numpy(float)[ok], y=table[exposure].to_numpy(float)[ok], mode="markers",
         marker={"size": size[ok], "color": cls["bivar_color"].to_numpy()[ok], "line": {"width": 0.6, "color": "#444"},
                 "opacity": 0.85},
-        text=table["NAME"].to_numpy()[ok],
+        text=english_names(table).to_numpy()[ok],
         customdata=np.stack([table["CODE"].to_numpy()[ok], pop[ok]], axis=1),
         hovertemplate="<b>%{text}</b> (%{customdata[0]})<br>vulnerability %{x:.1f} %<br>PM2.5 %{y:.1f} µg/m³"
                       "<br>%{customdata[1]:,.0f} people<extra></extra>",
@@ -156,7 +168,7 @@ def ranked_table(table: pd.DataFrame, indicator: str, exposure: str = "pm25") ->
     """Units ranked by exposure (highest first) with population, vulnerability and bivariate class."""
     cls = bivariate_classes(table, indicator, exposure)
     out = pd.DataFrame({
-        "unit": table["NAME"], "code": table["CODE"],
+        "unit": english_names(table), "名称": table["NAME"], "code": table["CODE"],
         "province": table["CODE"].astype(str).str[:2].map(PROVINCE).fillna(""),
         "population": table["population"].round(0).astype("int64"),
         "PM2.5 (µg/m³)": table[exposure].round(1),
@@ -257,7 +269,7 @@ def brief_html(summary: dict, table: gpd.GeoDataFrame, indicator: str, period: s
                     f"<td>{_fmt(rec['concentration_index'], 3)}</td><td>{_fmt(lo, 3)} … {_fmt(hi, 3)}</td></tr>")
     top = ranked_table(table, indicator).head(10)
     top_rows = "".join(
-        f"<tr><td>{r['rank']}</td><td>{esc(str(r['unit']))}</td><td>{esc(r['province'])}</td>"
+        f"<tr><td>{r['rank']}</td><td>{esc(str(r['unit']))} {esc(str(r['名称']))}</td><td>{esc(r['province'])}</td>"
         f"<td>{r['population']:,}</td><td>{_fmt(r['PM2.5 (µg/m³)'])}</td></tr>" for _, r in top.iterrows())
     e_cls, e_cuts = weighted_terciles(table["pm25"].to_numpy(float), table["population"].to_numpy(float))
     _, v_cuts = weighted_terciles(table[indicator].to_numpy(float), table["population"].to_numpy(float))

@@ -22,7 +22,7 @@ def result():
     """Nine 0.5°-square units over a 3 × 3 grid; PM2.5 rises eastwards, 65+ share rises northwards."""
     lat, lon = np.array([39.25, 39.75, 40.25]), np.array([116.25, 116.75, 117.25])
     boxes = [shapely.box(x - 0.25, y - 0.25, x + 0.25, y + 0.25) for y in lat for x in lon]
-    codes = [f"13{i:04d}" for i in range(9)]
+    codes = [f"13{i:04d}" for i in range(8)] + ["130171"]  # the last one is a development zone
     units = gpd.GeoDataFrame({"CODE": codes}, geometry=boxes, crs="EPSG:4326")
     table = pd.DataFrame({"CODE": codes, "NAME": [f"县{i}" for i in range(9)],
                           "POPU": [1000.0 * (i + 1) for i in range(9)],
@@ -61,13 +61,14 @@ def test_bivariate_classes_and_geojson(result):
 def test_legend_has_nine_cells():
     html = jl.legend_html("rural", (10.0, 20.0), (0.2, 0.4))
     assert html.count("width:26px;height:26px") == 9
-    assert "Rural share" in html and "low ≤ 20.0 %, mid ≤ 40.0 %" in html
+    assert "Rural share" in html and "low ≤ 20.0 %, mid ≤ 40.0 %" in html and "low ≤ 10.0, mid ≤ 20.0" in html
 
 
 def test_ranked_table_and_scatter(result):
     ranked = jl.ranked_table(result.table, "age65p")
     assert ranked["PM2.5 (µg/m³)"].is_monotonic_decreasing and ranked["rank"].tolist() == list(range(1, 10))
     assert (ranked["province"] == "Hebei").all()
+    assert (ranked["unit"] == "development zone 130171").sum() == 1  # zones have no English name upstream
     fig = jl.scatter_figure(result.table, "age65p")
     assert len(fig.data) == 1 and len(fig.data[0].x) == 9
 
