@@ -82,7 +82,7 @@ def time_features(times: np.ndarray) -> np.ndarray:
     """Cyclic time ``(T, 4)``: sin/cos of hour-of-day and of day-of-year (float32)."""
     t = pd.DatetimeIndex(times)
     hour = 2 * np.pi * t.hour.values / 24.0
-    doy = 2 * np.pi * (t.dayofyear.values - 1) / 365.25
+    doy = 2 * np.pi * (t.day_of_year.values - 1) / 365.25
     return np.stack([np.sin(hour), np.cos(hour), np.sin(doy), np.cos(doy)], axis=1).astype("float32")
 
 

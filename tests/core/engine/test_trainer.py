@@ -1,0 +1,69 @@
+"""Trainer: S_test never reaches training, same seed → same weights, AOD loss only with AOD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import core.engine.trainer as trainer_mod
+from core.data.stationset import active_stations
+from core.engine.trainer import ABLATIONS, get_adapter, prepare_training_data, train
+from core.evaluation.splits import select_test_stations
+
+
+def test_s_test_never_reaches_training(sim, tiny_hp, monkeypatch: pytest.MonkeyPatch) -> None:
+    s_test = set(select_test_stations(active_stations(sim.stations)))
+    assert s_test
+    seen: set[str] = set()
+    real = trainer_mod.make_batch
+
+    def spy(nodes, *args, **kwargs):  # every batch the trainer builds, training and validation
+        seen.update(nodes.codes.tolist())
+        return real(nodes, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod, "make_batch", spy)
+    res = train(get_adapter("spin"), sim.stations, overrides=tiny_hp, device="cpu", save=False, progress=False)
+    assert seen and not seen & s_test
+    assert set(res.test_codes) == s_test
+
+
+def test_training_data_excludes_s_test(sim) -> None:
+    data = prepare_training_data(sim.stations, 12)
+    assert not set(data.nodes.codes) & set(data.test_codes)
+    assert len(data.train_starts) and len(data.val_starts)
+
+
+def test_same_seed_same_result(sim, tiny_hp) -> None:
+    runs = [train(get_adapter("spin"), sim.stations, overrides=tiny_hp, device="cpu", seed=7, save=False,
+                  progress=False) for _ in range(2)]
+    for k, v in runs[0].module.state_dict().items():
+        torch.testing.assert_close(v, runs[1].module.state_dict()[k], rtol=0, atol=0)
+    assert runs[0].history == [dict(h, minutes=runs[0].history[i]["minutes"]) for i, h in enumerate(runs[1].history)]
+
+
+def test_aod_loss_runs_and_changes_result(sim, tiny_hp) -> None:
+    hp = dict(tiny_hp, aod_loss=1.0)
+    with_aod = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
+                     progress=False, aod_source=sim.aod_source)
+    without = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
+                    progress=False)
+    assert with_aod.hparams["aod_loss"] == 1.0 and without.hparams["aod_loss"] == 0.0
+    a, b = with_aod.module.state_dict(), without.module.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablations_train(sim, tiny_hp, ablation: str) -> None:
+    hp = {**tiny_hp, "epochs": 1, "steps_per_epoch": 1, **ABLATIONS[ablation]}
+    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
+    assert np.isfinite(res.history[0]["train_loss"])
+
+
+def test_cuda_request_without_gpu_is_clear() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    from core.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="no CUDA"):
+        trainer_mod.resolve_device("cuda")

@@ -1,0 +1,98 @@
+"""Graph kernels: geometry convention, diffusion decay/threshold, advection only downwind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.graph import (
+    Geometry,
+    advection_kernel,
+    advection_kernel_knn,
+    diffusion_kernel,
+    knn_sources,
+)
+
+# a source at the centre and four targets ~55 km N, E, S, W of it
+SRC = (39.0, 116.0)
+TARGETS = {"N": (39.5, 116.0), "E": (39.0, 116.64), "S": (38.5, 116.0), "W": (39.0, 115.36)}
+
+
+@pytest.fixture
+def star() -> Geometry:
+    lat = np.array([t[0] for t in TARGETS.values()])
+    lon = np.array([t[1] for t in TARGETS.values()])
+    return Geometry.between(lat, lon, np.array([SRC[0]]), np.array([SRC[1]]))
+
+
+def test_bearing_is_from_source_to_target(star: Geometry) -> None:
+    b = np.degrees(star.bearing[:, 0]) % 360
+    np.testing.assert_allclose(b, [0, 90, 180, 270], atol=0.5)
+
+
+@pytest.mark.parametrize(
+    ("u", "v", "downwind"),
+    [(3.0, 0.0, "E"), (-3.0, 0.0, "W"), (0.0, 2.0, "N"), (0.0, -2.0, "S")],
+)
+def test_advection_positive_only_downwind(star: Geometry, u: float, v: float, downwind: str) -> None:
+    w = advection_kernel(torch.tensor([u]), torch.tensor([v]), torch.from_numpy(star.dist_km),
+                         torch.from_numpy(star.bearing))[:, 0].numpy()
+    names = list(TARGETS)
+    assert w[names.index(downwind)] > 0
+    others = [w[i] for i, n in enumerate(names) if n != downwind]
+    # the upwind target gets exactly zero; perpendicular ones ~0 (great-circle bearings on a sphere
+    # are off 90° by a fraction of a degree at 55 km, so allow 1 % of the downwind weight)
+    assert min(others) >= 0 and max(others) < 0.01 * w.max()
+    assert w[names.index({"E": "W", "W": "E", "N": "S", "S": "N"}[downwind])] == 0
+
+
+def test_advection_scales_with_wind_and_distance() -> None:
+    geom = Geometry.between(np.array([39.0, 39.0]), np.array([116.3, 117.0]), np.array([39.0]), np.array([116.0]))
+    d, b = torch.from_numpy(geom.dist_km), torch.from_numpy(geom.bearing)
+    w1 = advection_kernel(torch.tensor([1.0]), torch.tensor([0.0]), d, b)[:, 0]
+    w2 = advection_kernel(torch.tensor([2.0]), torch.tensor([0.0]), d, b)[:, 0]
+    torch.testing.assert_close(w2, 2 * w1)
+    assert w1[0] > w1[1]  # nearer downwind target gets more
+
+
+def test_advection_knn_matches_dense() -> None:
+    rng = np.random.default_rng(0)
+    lat, lon = 38 + rng.random(12) * 2, 115 + rng.random(12) * 2
+    geom = Geometry.among(lat, lon)
+    idx, valid = knn_sources(geom.dist_km, 4, exclude_self=True)
+    u, v = torch.randn(3, 12), torch.randn(3, 12)
+    dense = advection_kernel(u, v, torch.from_numpy(geom.dist_km), torch.from_numpy(geom.bearing))
+    knn = advection_kernel_knn(u, v, torch.from_numpy(idx), torch.from_numpy(np.take_along_axis(geom.dist_km, idx, 1)),
+                               torch.from_numpy(np.take_along_axis(geom.bearing, idx, 1)), torch.from_numpy(valid))
+    torch.testing.assert_close(knn, torch.gather(dense, 2, torch.from_numpy(idx).expand(3, 12, 4)))
+
+
+@pytest.mark.parametrize("bandwidth", [20.0, 80.0])
+def test_diffusion_decays_and_respects_threshold(bandwidth: float) -> None:
+    d = torch.tensor([0.0, 10.0, 50.0, 150.0, 199.0, 201.0, 500.0])
+    w = diffusion_kernel(d, torch.tensor(bandwidth), threshold_km=200.0)
+    assert w[0] == 0  # no self-loop
+    assert torch.all(w[1:5][:-1] > w[1:5][1:])  # strictly decaying inside the threshold
+    assert w[4] > 0 and w[5] == 0 and w[6] == 0
+
+
+def test_diffusion_bandwidth_is_learnable() -> None:
+    log_bw = torch.tensor(np.log(30.0), requires_grad=True)
+    w = diffusion_kernel(torch.tensor([10.0, 40.0]), log_bw.exp())
+    w.sum().backward()
+    assert log_bw.grad is not None and log_bw.grad > 0  # wider kernel → larger weights
+
+
+def test_knn_sources_threshold_and_self() -> None:
+    d = np.array([[0.0, 5.0, 300.0], [5.0, 0.0, 100.0], [300.0, 100.0, 0.0]])
+    idx, valid = knn_sources(d, 2, threshold_km=200.0, exclude_self=True)
+    assert idx[0, 0] == 1 and valid[0].tolist() == [True, False]
+    assert 2 not in idx[2][valid[2]].tolist() and idx[2, 0] == 1
+
+
+def test_advection_zero_for_perpendicular_wind() -> None:
+    d = torch.tensor([[50.0]])
+    for bearing, (u, v) in [(np.pi / 2, (0.0, 4.0)), (0.0, (4.0, 0.0)), (np.pi, (-4.0, 0.0))]:
+        w = advection_kernel(torch.tensor([u]), torch.tensor([v]), d, torch.tensor([[bearing]]))
+        assert float(w.abs().max()) < 1e-6
