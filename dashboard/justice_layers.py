@@ -280,7 +280,8 @@ def brief_html(summary: dict, table: gpd.GeoDataFrame, indicator: str, period: s
 <title>AirAtlas — PM2.5 exposure and vulnerability, {esc(period)}</title>
 <style>body{{font:13px/1.4 system-ui,sans-serif;max-width:900px;margin:18px auto;color:#222}}
 h1{{font-size:19px;margin:0 0 4px}}h2{{font-size:14px;margin:14px 0 4px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+td:first-child,th:first-child,.names td:nth-child(2){{text-align:left}}
 .cols{{display:flex;gap:18px}}.small{{font-size:11px;color:#555}}@media print{{body{{margin:0}}}}</style></head><body>
 <h1>Who breathes the pollution? PM2.5 exposure across Beijing–Tianjin–Hebei</h1>
 <div class="small">{esc(period)} · surface: {esc(model)} · indicator: {esc(indicator_label(indicator))} ·
@@ -294,7 +295,8 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th
 annual value — indicative when the period is shorter than a year.</p>
 <h2>Disparity (most vs least vulnerable population quintile)</h2><table><tr><th>indicator</th><th>ratio</th>
 <th>conc. index</th><th>95 % bootstrap</th></tr>{"".join(disp)}</table>
-<h2>Most exposed units</h2><table><tr><th>#</th><th>unit</th><th>province</th><th>people</th><th>PM2.5</th></tr>
+<h2>Most exposed units</h2><table class="names">
+<tr><th>#</th><th>unit</th><th>province</th><th>people</th><th>PM2.5</th></tr>
 {top_rows}</table></div></div>
 {f"<h2>Warnings</h2><ul>{warn}</ul>" if warn else ""}
 <h2>Method</h2><p class="small">{esc(summary.get("method", ""))}</p>
