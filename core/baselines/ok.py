@@ -60,28 +60,34 @@ def empirical_variogram(values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     """Binned semivariance per hour.
 
     ``values`` (T, S) µg/m³ with NaN = unavailable. Returns bin centres (B,) km, semivariance
-    (T, B) (µg/m³)² and pair counts (T, B). Per bin b with symmetric pair indicator B_b, masked
-    values Z and availability M: Σ_pairs ½(z_i − z_j)² = ½[Σ Z²·(M B_b) − Σ Z·(Z B_b)] and
-    #pairs = ½ Σ M·(M B_b) — two matrix products per bin instead of a loop over pairs.
+    (T, B) (µg/m³)² and pair counts (T, B). Pairs closer than ``max_lag`` are sorted by bin once,
+    so each hour's bin sums are one ``np.add.reduceat`` over a (T, pairs) array.
     """
     d = haversine_km(lat, lon, lat, lon)
+    i, j = np.triu_indices(len(lat), k=1)
+    dij = d[i, j]
+    keep = dij < max_lag
+    i, j, dij = i[keep], j[keep], dij[keep]
     edges = np.linspace(0.0, max_lag, n_bins + 1)
-    b = np.digitize(d, edges) - 1  # (S, S); ≥ n_bins beyond max_lag
-    np.fill_diagonal(b, -1)
-    m = np.isfinite(values).astype(float)
-    z = np.where(m > 0, values, 0.0)
-    z2 = z * z
+    b = np.clip(np.digitize(dij, edges) - 1, 0, n_bins - 1)
+    order = np.argsort(b, kind="stable")
+    i, j, dij, b = i[order], j[order], dij[order], b[order]
+    present = np.unique(b)
+    starts = np.searchsorted(b, present)
+    centres = (edges[:-1] + edges[1:]) / 2
+    centres[present] = np.add.reduceat(dij, starts) / np.diff(np.r_[starts, len(b)])
     gamma = np.zeros((values.shape[0], n_bins))
     counts = np.zeros_like(gamma)
-    centres = np.empty(n_bins)
-    for k in range(n_bins):
-        bk = (b == k).astype(float)
-        centres[k] = d[b == k].mean() if bk.any() else (edges[k] + edges[k + 1]) / 2
-        mb = m @ bk
-        sums = 0.5 * ((z2 * mb).sum(1) - (z * (z @ bk)).sum(1))
-        counts[:, k] = 0.5 * (m * mb).sum(1)
+    if len(dij) == 0:
+        return centres, gamma, counts
+    for sl in chunks(values.shape[0], max(1, 2_000_000 // len(dij))):
+        diff = values[sl][:, i] - values[sl][:, j]  # (t, P)
+        ok = np.isfinite(diff)
+        sq = np.where(ok, 0.5 * diff * diff, 0.0)
+        counts[sl, present] = np.add.reduceat(ok.astype(np.float64), starts, axis=1)
+        sums = np.add.reduceat(sq, starts, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            gamma[:, k] = np.where(counts[:, k] > 0, np.maximum(sums, 0.0) / counts[:, k], 0.0)
+            gamma[sl, present] = np.where(counts[sl][:, present] > 0, sums / counts[sl][:, present], 0.0)
     return centres, gamma, counts
 
 
