@@ -27,7 +27,7 @@ import xarray as xr
 from pyproj import CRS
 
 from core.errors import UnusableData
-from core.exposure_census import CITATIONS, VULNERABILITY, join_census, vulnerability_indicators
+from core.exposure_census import CITATIONS, DEFINITIONS, VULNERABILITY, join_census, vulnerability_indicators
 from core.exposure_disparity import concentration_index, disparity, quintile_ratio
 from core.exposure_weights import CellWeights, cell_weights
 
@@ -232,7 +232,8 @@ def disparities(result: ExposureResult, n_boot: int = 1000, seed: int = 0) -> di
     for name, (label, fld, _) in VULNERABILITY.items():
         ok = _usable(tab)
         h, v, w = (tab[c].to_numpy(float)[ok] for c in ("pm25", name, "population"))
-        rec = {"label": label, "census_field": fld} | disparity(h, v, w, n_boot=n_boot, seed=seed)
+        rec = {"label": label, "census_field": fld, "definition": DEFINITIONS[name]} | disparity(
+            h, v, w, n_boot=n_boot, seed=seed)
         for b in result.bounds[1:]:  # the same figures on the surface's lower / upper bound
             okb = _usable(tab, b)
             hb, vb, wb = (tab[c].to_numpy(float)[okb] for c in (b, name, "population"))

@@ -60,6 +60,15 @@ VULNERABILITY: dict[str, tuple[str, str, str]] = {
     "no_tap_water": ("Households without running water", "HOUS_SAMP_WATR", "1-x"),
 }
 
+DEFINITIONS = {
+    "age65p": "AGES_65P: share of the resident population aged 65 and over (NBS 2020 census).",
+    "age0_14": "AGES_0-14: share of the resident population aged 0-14.",
+    "illiteracy": "EDUC_LITR: illiterate persons as a share of the population aged 15+ (checked: reproduces the "
+                  "official 37.75 M illiterates nationally when multiplied by the 15+ population).",
+    "rural": "1 - POPU_URB: share not living in urban areas (urbanisation rate on a township level).",
+    "no_tap_water": "1 - HOUS_SAMP_WATR: share of households (long-form sample) without running water.",
+}
+
 KEEP_FIELDS = ("CODE", "NAME", "POPU", *sorted({f for _, f, _ in VULNERABILITY.values()}))
 
 

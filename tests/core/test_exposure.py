@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.engine.result import grid_dataset
 from core.errors import UnusableData
@@ -177,6 +179,18 @@ def test_disparity_signs_and_quintiles():
     m = quantile_means(np.arange(10.0) + 1, v, w)
     np.testing.assert_allclose(m, [1.5, 3.5, 5.5, 7.5, 9.5])
     assert quintile_ratio(np.arange(10.0) + 1, v, w) == pytest.approx(9.5 / 1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(1, 500), st.floats(0, 1), st.floats(1, 1e6)), min_size=2, max_size=30),
+       st.floats(0.1, 10))
+def test_concentration_index_bounds_and_scale_invariance(rows, scale):
+    h, v, w = (np.array(c) for c in zip(*rows, strict=True))
+    ci = concentration_index(h, v, w)
+    assert -1 < ci < 1
+    assert concentration_index(h * scale, v, w) == pytest.approx(ci, abs=1e-9)
+    # ranking by the same indicator with weights doubled changes nothing
+    assert concentration_index(h, v, 2 * w) == pytest.approx(ci, abs=1e-9)
 
 
 def test_vulnerability_indicators_are_shares(two_zones):
