@@ -14,20 +14,29 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard.sidebar import render_sidebar  # noqa: E402
+from dashboard.sidebar import frame  # noqa: E402
 from dashboard.state import K_PAGE  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-PAGES = (  # (file stem = url path, title, icon)
-    ("hotspots", "Hotspots", "🗺️"),
-    ("masking_lab", "Masking lab", "🧪"),
-    ("robustness", "Robustness", "📉"),
-    ("attention", "Attention", "🔍"),
-    ("justice", "Environmental justice", "⚖️"),
-    ("about", "About", "ℹ️"),
+PAGES = (  # (file stem = url path, title, icon: Material Symbols ship with Streamlit, emoji fonts may not)
+    ("hotspots", "Hotspots", ":material/map:"),
+    ("masking_lab", "Masking lab", ":material/visibility_off:"),
+    ("robustness", "Robustness", ":material/show_chart:"),
+    ("attention", "Attention", ":material/grid_on:"),
+    ("justice", "Environmental justice", ":material/balance:"),
+    ("about", "About", ":material/info:"),
 )
 
-st.set_page_config(page_title="AirAtlas — PM2.5 across Beijing–Tianjin–Hebei", page_icon="🌫️", layout="wide")
+def _favicon():
+    """A local favicon (a Material/emoji icon would make the browser fetch it from a font CDN)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    ImageDraw.Draw(img).ellipse((2, 2, 30, 30), fill=(255, 126, 0, 255), outline=(80, 80, 80, 255), width=2)
+    return img
+
+
+st.set_page_config(page_title="AirAtlas — PM2.5 across Beijing–Tianjin–Hebei", page_icon=_favicon(), layout="wide")
 
 pages = {
     stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem, default=stem == "hotspots")
@@ -35,15 +44,10 @@ pages = {
     if (PAGES_DIR / f"{stem}.py").exists()  # justice.py is written by another team member; shown when present
 }
 nav = st.navigation(list(pages.values()))
-ctx = render_sidebar()
-st.session_state["ctx"] = ctx
+ctx = frame(nav.url_path or "hotspots")
 
 # A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
 wanted = st.session_state.pop(K_PAGE, None)
 if wanted in pages and pages[wanted].url_path != nav.url_path:
     st.switch_page(pages[wanted])
-
-if ctx is not None:
-    page_keys = {k: v for k, v in st.query_params.to_dict().items() if k.startswith("ej_")}  # justice page's link
-    st.query_params.from_dict(page_keys | ctx.scenario.to_query(page=nav.url_path or "hotspots"))
 nav.run()

@@ -130,7 +130,8 @@ def surface_layer(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, alpha: in
     return pdk.Layer(
         "BitmapLayer",
         id="surface",
-        image=png_data_uri(surface_rgba(field, lat, alpha)),
+        # A typed string: pydeck would otherwise treat a plain str as a deck.gl accessor expression.
+        image=pdk.types.String(png_data_uri(surface_rgba(field, lat, alpha)), quote_type=""),
         bounds=cell_bounds(lat, lon),
         pickable=False,
     )
@@ -221,13 +222,21 @@ def labels_layer(places: pd.DataFrame, layer_id: str = "places") -> pdk.Layer:
                      font_settings={"sdf": True}, pickable=False)
 
 
+def fit_zoom(bbox: Sequence[float], width_px: float = 900, height_px: float = 560) -> float:
+    """Web-Mercator zoom at which ``bbox = (W, S, E, N)`` fits a ``width_px`` × ``height_px`` map (512-px tiles)."""
+    w, s, e, n = bbox
+    lat = math.radians((s + n) / 2)
+    z_w = math.log2(360.0 * width_px / (512.0 * max(e - w, 1e-6)))
+    z_h = math.log2(360.0 * math.cos(lat) * height_px / (512.0 * max(n - s, 1e-6)))
+    return max(2.0, min(14.0, min(z_w, z_h)))
+
+
 def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | None = None,
-         online_basemap: bool = False, height_hint: float = 1.0) -> pdk.Deck:
+         online_basemap: bool = False, height_px: float = 560, width_px: float = 900) -> pdk.Deck:
     """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``."""
     w, s, e, n = bbox
-    span = max(e - w, (n - s) * 1.3) / height_hint
-    zoom = max(3.0, min(11.0, math.log2(360.0 / max(span, 1e-3)) + 0.6))
-    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
+    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=round(fit_zoom(bbox, width_px, height_px), 2),
+                         pitch=0)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
     return pdk.Deck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
                     tooltip=tooltip if tooltip is not None else False, **kwargs)

@@ -186,11 +186,32 @@ def truth_of(dataset: str, date: str) -> xr.DataArray:
 
 
 # ---------------------------------------------------------------- geo context
-def _read_geojson(path: Path) -> dict | None:
+DISPLAY_TOLERANCE = 0.01  # degrees (~1 km): outlines for display; keeps every map's JSON small
+CONTEXT_BOX = (108.0, 32.0, 126.0, 46.0)  # W, S, E, N: Natural Earth context kept around BTH
+
+
+def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tuple | None = None) -> dict | None:
+    """A GeoJSON dict simplified for display (shared borders stay shared) with 3-decimal coordinates.
+
+    The files hold ~3 MB of vertices; sent with every map render they would dominate the time a
+    rerun takes in the browser, so outlines are simplified to ~1 km once and cached.
+    """
+    import geopandas as gpd
+    import shapely
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        gdf = gpd.read_file(path)
+    except Exception:  # noqa: BLE001 — a missing/corrupt context layer only removes that layer
         return None
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    if clip is not None:
+        gdf = gdf.clip(clip)
+        geoms = gdf.geometry.simplify(tolerance * 2).values
+    else:
+        geoms = shapely.coverage_simplify(gdf.geometry.values, tolerance)
+    gdf = gdf.set_geometry(shapely.transform(geoms, lambda c: np.round(c, 3)))
+    return json.loads(gdf.to_json(drop_id=True))
 
 
 @st.cache_data(show_spinner=False)
@@ -204,18 +225,18 @@ def geo_layers() -> dict:
         out["message"] = str(err)
         return out
     adm = g / "cn_admin_bth_cnmaps"
-    out["district"] = _read_geojson(adm / "bth_district_simplified_wgs84.geojson")
-    out["city"] = _read_geojson(adm / "bth_city_simplified_wgs84.geojson")
-    out["province"] = _read_geojson(adm / "bth_province_simplified_wgs84.geojson")
+    out["district"] = _display_geojson(adm / "bth_district_simplified_wgs84.geojson")
+    out["city"] = _display_geojson(adm / "bth_city_simplified_wgs84.geojson")
+    out["province"] = _display_geojson(adm / "bth_province_simplified_wgs84.geojson")
     base = g / "basemap_offline"
-    out["countries"] = _read_geojson(base / "east_asia_countries_10m.geojson")
+    out["countries"] = _display_geojson(base / "east_asia_countries_10m.geojson", clip=CONTEXT_BOX)
     try:
         places = pd.read_csv(base / "bth_geonames_places_pop500.csv")
-        out["places"] = places[places["population"] >= 300_000][["name", "name_zh", "lat", "lon", "population"]]
+        out["places"] = places[places["population"] >= 700_000][["name", "name_zh", "lat", "lon", "population"]]
     except (OSError, ValueError, KeyError):
         out["places"] = None
     if out["district"] is None:
-        out["message"] = f"District boundaries not found under {adm}."
+        out["message"] = f"District boundaries not found under {adm}; maps show no admin boundaries."
     return out
 
 
@@ -224,12 +245,14 @@ def district_of_cells(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndar
     """District name (城市 区县) of each grid cell centre, ``(lat, lon)``; '' outside BTH districts."""
     import geopandas as gpd
 
-    gj = geo_layers()["district"]
     la, lo = np.meshgrid(np.asarray(lat), np.asarray(lon), indexing="ij")
     names = np.full(la.shape, "", dtype=object)
-    if gj is None:
+    try:
+        districts = gpd.read_file(geo_dir() / "cn_admin_bth_cnmaps" / "bth_district_simplified_wgs84.geojson")
+    except Exception:  # noqa: BLE001 — without boundaries hotspots are simply unnamed
         return names
-    districts = gpd.GeoDataFrame.from_features(gj["features"], crs=4326)
+    if districts.crs is None:
+        districts = districts.set_crs(4326)
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lo.ravel(), la.ravel()), crs=4326)
     joined = gpd.sjoin(pts, districts[["geometry", "city", "name"]], how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]

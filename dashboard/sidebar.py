@@ -23,6 +23,7 @@ from dashboard.state import (
     K_MASKED,
     K_MODEL,
     K_PENDING,
+    QUERY_KEYS,
     Scenario,
     query_to_state,
 )
@@ -145,3 +146,17 @@ def render_sidebar() -> Context | None:
     scenario = Scenario(dataset=dataset, date=date.isoformat(), hour=None if hour == DAILY_MEAN else int(hour),
                         model=model, masked=masked)
     return Context(scenario=scenario, info=info, device=device)
+
+
+def frame(page: str) -> Context | None:
+    """What every page run needs first: the sidebar, ``ctx`` in session state, the URL mirrored.
+
+    Pages read ``st.session_state["ctx"]`` (None when nothing can be shown; the reason is on screen).
+    """
+    ctx = render_sidebar()
+    st.session_state["ctx"] = ctx
+    if ctx is not None:
+        # Keys the frame does not own (e.g. the justice page's ``ej_*``) stay in the link.
+        own = {k: v for k, v in st.query_params.to_dict().items() if k not in QUERY_KEYS}
+        st.query_params.from_dict(own | ctx.scenario.to_query(page=page))
+    return ctx

@@ -35,7 +35,7 @@ def demo_banner() -> None:
     st.info(
         "**Demo scenario** — these are simulated stations from AirAtlas's advection–diffusion simulator, "
         f"not real measurements. {HOW_TO_GET_DATA}",
-        icon="🧪",
+        icon=":material/science:",
     )
 
 

@@ -45,6 +45,9 @@ with guard("Inference"):
                                     sl["lat"].values, sl["lon"].values, obs_mask, np.where(obs_mask, shown, np.nan))
 
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
+    inside = district != ""
+    if inside.any():  # show and rank only inside BTH districts (no surface over the sea or other provinces)
+        field = np.where(inside, field, np.nan)
     _, table = layers.label_hotspots(field, lat, lon, threshold, district=district)
 
     # Wind: measured at stations when the dataset has it, else the model's inferred field if it gives one.
@@ -72,11 +75,11 @@ with guard("Inference"):
     map_layers += [layers.probe_layer(layers.probe_points(field, lat, lon), res_m),
                    layers.station_layer(stations), layers.hotspot_layer(table)]
     tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³", "style": {"fontSize": "12px"}}
-    deck = layers.deck(map_layers, info["bbox"], tooltip=tooltip, online_basemap=online)
+    deck = layers.deck(map_layers, info["bbox"], tooltip=tooltip, online_basemap=online, height_px=600)
 
     st.markdown(f"**{sc.model}** · {sc.date} {when} · {int(obs_mask.sum())} stations observed, "
                 f"{int((~obs_mask).sum())} hidden · {wind_note}")
-    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=560)
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
     st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"),
                 unsafe_allow_html=True)
     st.caption(

@@ -1,0 +1,144 @@
+"""Pure builders of dashboard/layers.py: AQI colours, raster PNG, hotspot labelling, bubbles, wind, zoom."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+import pytest
+from PIL import Image
+
+from dashboard import layers
+
+# (value µg/m³, expected HJ 633-2012 category, RGB): both sides of every breakpoint; a value on a
+# breakpoint belongs to the lower category (IAQI 50 at 35 µg/m³ is still "excellent").
+CASES = [
+    (0.0, 0, (0, 228, 0)), (35.0, 0, (0, 228, 0)), (35.01, 1, (255, 255, 0)), (75.0, 1, (255, 255, 0)),
+    (75.5, 2, (255, 126, 0)), (115.0, 2, (255, 126, 0)), (115.1, 3, (255, 0, 0)), (150.0, 3, (255, 0, 0)),
+    (150.1, 4, (153, 0, 76)), (250.0, 4, (153, 0, 76)), (250.1, 5, (126, 0, 35)), (1500.0, 5, (126, 0, 35)),
+]
+
+
+@pytest.mark.parametrize(("value", "cat", "rgb"), CASES)
+def test_aqi_category_and_colour_at_each_boundary(value: float, cat: int, rgb: tuple[int, int, int]) -> None:
+    assert layers.aqi_category(np.array([value]))[0] == cat
+    assert tuple(layers.aqi_rgb(np.array([value]))[0]) == rgb
+
+
+def test_aqi_nan_is_grey_and_legend_lists_all_categories() -> None:
+    assert layers.aqi_category(np.array([np.nan]))[0] == -1
+    assert tuple(layers.aqi_rgb(np.array([np.nan]))[0]) == (160, 160, 160)
+    html = layers.legend_html()
+    for c in layers.AQI_COLORS:
+        assert layers.hex_color(c) in html
+    assert "#00E400" in html and "#7E0023" in html
+
+
+@pytest.mark.parametrize(("n_lat", "n_lon"), [(134, 130), (20, 7), (3, 50)])
+def test_raster_png_shape_orientation_and_transparency(n_lat: int, n_lon: int) -> None:
+    lat = np.linspace(36.0, 42.7, n_lat)
+    lon = np.linspace(113.4, 119.9, n_lon)
+    field = np.full((n_lat, n_lon), 20.0)  # green everywhere …
+    field[-1, :] = 300.0  # … maroon along the northernmost row
+    field[0, 0] = np.nan  # south-west corner missing
+    uri = layers.png_data_uri(layers.surface_rgba(field, lat, alpha=170))
+    assert uri.startswith("data:image/png;base64,")
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert img.shape == (n_lat, n_lon, 4)
+    assert tuple(img[0, 0, :3]) == (126, 0, 35)  # north is the image's top row
+    assert tuple(img[-1, -1, :3]) == (0, 228, 0)
+    assert img[-1, 0, 3] == 0 and img[-1, -1, 3] == 170  # NaN transparent, data at the chosen alpha
+
+
+def test_mercator_rows_put_mid_latitude_north_of_the_linear_middle() -> None:
+    lat = np.round(np.arange(36.025, 42.7, 0.05), 3)
+    rows = layers.mercator_rows(lat)
+    assert rows[0] == len(lat) - 1 and rows[-1] == 0
+    assert np.all(np.diff(rows) <= 0)
+    # In Mercator, the image's middle row lies north of the mean latitude.
+    assert lat[rows[len(rows) // 2]] > lat.mean()
+
+
+def test_surface_layer_is_one_bitmap_with_grid_edges() -> None:
+    lat, lon = np.array([36.05, 36.15, 36.25]), np.array([113.45, 113.55])
+    layer = layers.surface_layer(np.ones((3, 2)) * 50, lat, lon)
+    spec = json.loads(pdk.Deck(layers=[layer], map_provider=None).to_json())["layers"][0]
+    assert spec["@@type"] == "BitmapLayer"
+    assert spec["image"].startswith("data:image/png;base64,")  # a literal, not an accessor expression
+    assert spec["bounds"] == pytest.approx([113.4, 36.0, 113.6, 36.3])
+
+
+def test_label_hotspots_finds_ranks_and_names_connected_areas() -> None:
+    lat = np.arange(10) * 0.1 + 38.0
+    lon = np.arange(12) * 0.1 + 115.0
+    f = np.full((10, 12), 40.0)
+    f[1:3, 1:3] = 90.0  # small, mild: 4 cells
+    f[5:9, 6:11] = 200.0  # large, strong: 20 cells
+    f[5, 5] = 120.0  # touches the large one diagonally → same hotspot with 8-connectivity
+    district = np.full(f.shape, "A区", dtype=object)
+    district[:, 6:] = "B区"
+    labels, table = layers.label_hotspots(f, lat, lon, 75.0, district=district)
+    assert list(table["rank"]) == [1, 2]
+    assert table.loc[0, "peak"] == 200.0 and table.loc[1, "peak"] == 90.0
+    assert (labels == 1).sum() == 21 and (labels == 2).sum() == 4
+    assert table.loc[0, "districts"].startswith("B区") and "A区" in table.loc[0, "districts"]
+    assert table.loc[1, "districts"] == "A区"
+    assert table.loc[0, "area_km2"] > table.loc[1, "area_km2"] > 0
+
+
+@pytest.mark.parametrize("threshold", [15.0, 75.0])
+def test_label_hotspots_none_when_nothing_exceeds(threshold: float) -> None:
+    lat, lon = np.arange(4) * 0.1, np.arange(4) * 0.1
+    labels, table = layers.label_hotspots(np.full((4, 4), threshold), lat, lon, threshold)
+    assert table.empty and not labels.any()
+
+
+def test_error_bubbles_radius_proportional_to_mae_and_colour_by_bias_sign() -> None:
+    frame = pd.DataFrame({"mae": [5.0, 10.0, 20.0, np.nan], "bias": [3.0, -4.0, 0.0, 1.0]})
+    out = layers.error_bubbles(frame, m_per_ug=100.0)
+    assert list(out["radius"]) == [500.0, 1000.0, 2000.0, 0.0]
+    assert out.loc[0, "color"][:3] == list(layers.BIAS_COLORS["over"])
+    assert out.loc[1, "color"][:3] == list(layers.BIAS_COLORS["under"])
+
+
+def test_station_frame_fills_observed_and_hollows_hidden() -> None:
+    fr = layers.station_frame(["A", "B"], ["a", "b"], ["北京", "天津"], [39.9, 39.1], [116.4, 117.2],
+                              np.array([True, False]), np.array([80.0, np.nan]))
+    assert fr.loc[0, "fill"] == [255, 126, 0, 235]
+    assert fr.loc[1, "fill"][3] == 0 and list(fr["status"]) == ["observed", "hidden"]
+
+
+@pytest.mark.parametrize(("u", "v", "dx_sign", "dy_sign"), [(3.0, 0.0, 1, 0), (0.0, -2.0, 0, -1), (-1.0, 1.0, -1, 1)])
+def test_wind_arrows_point_downwind_with_length_by_speed(u: float, v: float, dx_sign: int, dy_sign: int) -> None:
+    arrows = layers.wind_arrows([39.0], [116.0], [u], [v])
+    (x0, y0), (x1, y1) = arrows.loc[0, "path"][:2]
+    assert np.sign(round(x1 - x0, 9)) == dx_sign and np.sign(round(y1 - y0, 9)) == dy_sign
+    assert arrows.loc[0, "speed"] == pytest.approx(np.hypot(u, v), abs=0.05)
+
+
+def test_wind_arrows_skip_calm_and_missing() -> None:
+    assert layers.wind_arrows([39.0, 39.0], [116.0, 116.1], [0.0, np.nan], [0.05, 1.0]).empty
+
+
+@pytest.mark.parametrize(("bbox", "lo", "hi"), [((113.4, 36.0, 119.9, 42.7), 5.0, 6.2), ((116.0, 39.6, 116.8, 40.4), 8.0, 9.5)])
+def test_fit_zoom_frames_the_region(bbox, lo: float, hi: float) -> None:
+    assert lo <= layers.fit_zoom(bbox, 900, 560) <= hi
+
+
+def test_deck_is_offline_by_default() -> None:
+    d = layers.deck([], (113.4, 36.0, 119.9, 42.7))
+    assert d.map_provider is None
+    assert layers.deck([], (113.4, 36.0, 119.9, 42.7), online_basemap=True).map_provider == "carto"
+
+
+def test_influence_frame_orders_sources_and_splits_shares() -> None:
+    fr = layers.influence_frame([39.0, 39.5, 40.0], [116.0, 116.5, 117.0], 39.9, 116.4,
+                                diffusion=[0.1, 0.5, 0.0], advection=[0.3, 0.1, 0.0], codes=["a", "b", "c"],
+                                names=["A", "B", "C"])
+    assert list(fr["code"]) == ["b", "a"]  # zero-share source dropped
+    assert fr.loc[0, "diffusion_share"] == pytest.approx(0.5 / 0.6)
+    assert fr.loc[0, "width"] > fr.loc[1, "width"]
