@@ -235,8 +235,8 @@ def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | 
          online_basemap: bool = False, height_px: float = 560, width_px: float = 900) -> pdk.Deck:
     """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``."""
     w, s, e, n = bbox
-    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=round(fit_zoom(bbox, width_px, height_px), 2),
-                         pitch=0)
+    zoom = round(fit_zoom(bbox, width_px, height_px), 2)
+    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
     return pdk.Deck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
                     tooltip=tooltip if tooltip is not None else False, **kwargs)

@@ -41,7 +41,6 @@ def test_aqi_nan_is_grey_and_legend_lists_all_categories() -> None:
 @pytest.mark.parametrize(("n_lat", "n_lon"), [(134, 130), (20, 7), (3, 50)])
 def test_raster_png_shape_orientation_and_transparency(n_lat: int, n_lon: int) -> None:
     lat = np.linspace(36.0, 42.7, n_lat)
-    lon = np.linspace(113.4, 119.9, n_lon)
     field = np.full((n_lat, n_lon), 20.0)  # green everywhere …
     field[-1, :] = 300.0  # … maroon along the northernmost row
     field[0, 0] = np.nan  # south-west corner missing
@@ -124,7 +123,8 @@ def test_wind_arrows_skip_calm_and_missing() -> None:
     assert layers.wind_arrows([39.0, 39.0], [116.0, 116.1], [0.0, np.nan], [0.05, 1.0]).empty
 
 
-@pytest.mark.parametrize(("bbox", "lo", "hi"), [((113.4, 36.0, 119.9, 42.7), 5.0, 6.2), ((116.0, 39.6, 116.8, 40.4), 8.0, 9.5)])
+@pytest.mark.parametrize(("bbox", "lo", "hi"),
+                         [((113.4, 36.0, 119.9, 42.7), 5.0, 6.2), ((116.0, 39.6, 116.8, 40.4), 8.0, 9.5)])
 def test_fit_zoom_frames_the_region(bbox, lo: float, hi: float) -> None:
     assert lo <= layers.fit_zoom(bbox, 900, 560) <= hi
 
