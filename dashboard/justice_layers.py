@@ -187,6 +187,13 @@ def _millions(x: float) -> str:
     return _fmt(x / 1e6, 1) + " M"
 
 
+def _bounds(summary: dict) -> str:
+    lo, hi = summary.get("pop_weighted_pm25_lo"), summary.get("pop_weighted_pm25_hi")
+    if lo is None or hi is None:
+        return ""
+    return f" (model interval {_fmt(lo)}–{_fmt(hi)} µg/m³)"
+
+
 def key_sentences(summary: dict, indicator: str, period: str, model: str) -> list[str]:
     """Short plain-language sentences with the key numbers (NBS population, model surface)."""
     a = summary["above"]
@@ -196,7 +203,7 @@ def key_sentences(summary: dict, indicator: str, period: str, model: str) -> lis
     out = [
         f"Over {period}, the {summary['units_with_exposure']} census units ({_millions(summary['population_total'])} "
         f"people, NBS 2020 census) breathed a population-weighted mean of {_fmt(summary['pop_weighted_pm25'])} µg/m³ "
-        f"of PM2.5 according to {model}.",
+        f"of PM2.5 according to {model}{_bounds(summary)}.",
         f"On an average day {_millions(who['people'])} people ({_fmt(100 * who['share'], 0)} %) were above the "
         f"WHO 2021 24-hour guideline (15 µg/m³) and {_millions(gb['people'])} ({_fmt(100 * gb['share'], 0)} %) "
         "above the GB 3095-2012 Grade II 24-hour limit (75 µg/m³).",

@@ -133,7 +133,10 @@ with guard("Exposure analysis"):
 
     m1, m2, m3, m4 = st.columns(4)
     d = summary["disparity"][indicator]
-    m1.metric("Population-weighted PM2.5", f"{summary['pop_weighted_pm25']:.1f} µg/m³")
+    band = (f"Model interval {summary['pop_weighted_pm25_lo']:.1f}–{summary['pop_weighted_pm25_hi']:.1f} µg/m³. "
+            if "pop_weighted_pm25_lo" in summary else f"{sc.model} gives no uncertainty bounds. ")
+    m1.metric("Population-weighted PM2.5", f"{summary['pop_weighted_pm25']:.1f} µg/m³",
+              help=band + "Unit means weighted by census population (NBS 2020).")
     m2.metric("People / day above WHO 24-h", f"{summary['above']['WHO2021_24h_15']['people'] / 1e6:.1f} M")
     m3.metric("People / day above GB Grade II 24-h", f"{summary['above']['GB3095_II_24h_75']['people'] / 1e6:.1f} M")
     m4.metric("Quintile ratio (most / least vulnerable)", f"{d['ratio']:.2f}",

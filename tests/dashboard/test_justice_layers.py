@@ -17,8 +17,8 @@ from core.grid import GridSpec
 from dashboard import justice_layers as jl
 
 
-@pytest.fixture
-def result():
+@pytest.fixture(params=[False, True], ids=["no-bounds", "bounds"])
+def result(request):
     """Nine 0.5°-square units over a 3 × 3 grid; PM2.5 rises eastwards, 65+ share rises northwards."""
     lat, lon = np.array([39.25, 39.75, 40.25]), np.array([116.25, 116.75, 117.25])
     boxes = [shapely.box(x - 0.25, y - 0.25, x + 0.25, y + 0.25) for y in lat for x in lon]
@@ -30,7 +30,9 @@ def result():
                           "POPU_URB": 0.6, "HOUS_SAMP_WATR": 0.95})
     field = np.tile(np.array([20.0, 60.0, 100.0]), (3, 1))
     times = pd.date_range("2019-01-01", periods=48, freq="h").values
-    surf = grid_dataset(times, GridSpec(lat=lat, lon=lon), np.broadcast_to(field, (48, 3, 3)).copy())
+    pm = np.broadcast_to(field, (48, 3, 3)).copy()
+    bounds = {"lo": pm * 0.8, "hi": pm * 1.3} if request.param else {}
+    surf = grid_dataset(times, GridSpec(lat=lat, lon=lon), pm, **bounds)
     return unit_exposure(surf, join_census(units, table))
 
 
@@ -78,6 +80,9 @@ def test_sentences_and_brief(result):
     sentences = jl.key_sentences(s, "age65p", "2019-01-01 … 2019-01-02", "idw")
     assert "NBS 2020 census" in sentences[0] and f"{s['pop_weighted_pm25']:.1f}" in sentences[0]
     assert any("WHO 2021" in x and "GB 3095-2012" in x for x in sentences)
+    if "pop_weighted_pm25_lo" in s:  # the surface's bounds are carried into the text
+        assert f"model interval {s['pop_weighted_pm25_lo']:.1f}–{s['pop_weighted_pm25_hi']:.1f}" in sentences[0]
+        assert "uncertainty bounds the ratio ranges" in sentences[-1]
     query = {"dataset": "cnemc_bth_2019", "page": "justice", "ej_indicator": "age65p"}
     link = jl.scenario_link("http://host:8501", query)
     assert link == "http://host:8501/?dataset=cnemc_bth_2019&page=justice&ej_indicator=age65p"
