@@ -12,6 +12,7 @@ from torch import nn
 
 from core.nn.layers import MLP
 
+SPARSE_MIN_EDGES = 20_000  # above this many (target, source) pairs, inference uses a sparse product
 ADV_NORM = 0.05  # advection rows are divided by (Σ + ADV_NORM): weak transport → weak message
 
 
@@ -26,10 +27,26 @@ def gather_sum(w: torch.Tensor, z: torch.Tensor, idx: torch.Tensor) -> torch.Ten
     batched product (few large ops are much cheaper on a busy CPU than k small ones).
     """
     m, k = idx.shape
-    zk = z.index_select(2, idx.reshape(-1)).unflatten(2, (m, k))  # (B, L, M, k, R)
     if w.dim() == 2:
         w = w.expand(*z.shape[:2], m, k)
+    if not torch.is_grad_enabled() and m * k > SPARSE_MIN_EDGES:
+        return _sparse_gather_sum(w, z, idx)
+    zk = z.index_select(2, idx.reshape(-1)).unflatten(2, (m, k))  # (B, L, M, k, R)
     return (w.unsqueeze(-2) @ zk).squeeze(-2)
+
+
+def _sparse_gather_sum(w: torch.Tensor, z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Same as :func:`gather_sum` as one block-diagonal CSR × dense product (inference on big grids:
+    never materialises the (B, L, M, k, R) gather)."""
+    b, n_h, n, r = z.shape
+    m, k = idx.shape
+    blocks = b * n_h
+    offs = (torch.arange(blocks, device=z.device) * n).view(blocks, 1, 1)
+    col = (idx.unsqueeze(0) + offs).reshape(-1)
+    crow = torch.arange(0, blocks * m * k + 1, k, device=z.device)
+    mat = torch.sparse_csr_tensor(crow, col, w.reshape(-1).contiguous(), size=(blocks * m, blocks * n),
+                                  check_invariants=False)
+    return (mat @ z.reshape(blocks * n, r)).view(b, n_h, m, r)
 
 
 class Propagation(nn.Module):

@@ -1,0 +1,56 @@
+"""Checkpoints: round trip through the registry path, refusal of a mismatched or altered file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.engine.checkpoint import load_checkpoint, save_checkpoint
+from core.engine.infer import infer
+from core.engine.neural_kriger import NeuralKriger
+from core.engine.result import Window
+from core.engine.trainer import model_hparams
+from core.errors import CheckpointMismatch, DataNotFound
+from core.nn.models.spin import ADAPTER
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_hp):
+    torch.manual_seed(0)
+    hp = ADAPTER.hparams(tiny_hp)
+    module = ADAPTER.build(model_hparams(hp))
+    save_checkpoint("spin", ADAPTER.arch_version, hp, module, {"test_stations": ["X"]}, root=tmp_path)
+    return tmp_path, module, hp
+
+
+def test_round_trip_gives_identical_predictions(saved, sim) -> None:
+    root, module, hp = saved
+    loaded = NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
+    fresh = NeuralKriger(ADAPTER, module, hp, device="cpu")
+    obs = np.isfinite(sim.stations["pm25"].values)
+    obs[:, :5] = False
+    w = Window.of(sim.stations["time"].values[0], sim.stations["time"].values[23])
+    a = infer(loaded, sim.stations, obs, None, w).station_pred.values
+    b = infer(fresh, sim.stations, obs, None, w).station_pred.values
+    np.testing.assert_array_equal(a, b)
+    assert loaded.card["test_stations"] == ["X"]
+
+
+def test_refuses_other_architecture_version(saved) -> None:
+    root, _, _ = saved
+    with pytest.raises(CheckpointMismatch, match="architecture version"):
+        load_checkpoint("spin", "spin-999", root)
+
+
+def test_refuses_altered_file(saved) -> None:
+    root, _, _ = saved
+    pt = root / "spin" / "model.pt"
+    pt.write_bytes(pt.read_bytes() + b"\0")
+    with pytest.raises(CheckpointMismatch, match="sha256"):
+        load_checkpoint("spin", ADAPTER.arch_version, root)
+
+
+def test_missing_checkpoint_says_how_to_train(tmp_path) -> None:
+    with pytest.raises(DataNotFound, match="python -m core train --model spin"):
+        load_checkpoint("spin", ADAPTER.arch_version, tmp_path)
