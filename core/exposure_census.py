@@ -140,6 +140,10 @@ def join_census(units: gpd.GeoDataFrame, table: pd.DataFrame, crs: str | CRS = "
             "Use the indicator table that matches the boundary file (both from census2020_county_tudigong)."
         )
     fields = [f for f in KEEP_FIELDS if f != "CODE"]
+    absent = [f for f in fields if f not in table.columns]
+    if absent:
+        raise UnusableData(f"The census table lacks the fields {', '.join(absent)} (needed for population and "
+                           "vulnerability); use bth_census2020_county_indicators.csv.")
     names = ["ENG_NAME"] if "ENG_NAME" in units.columns and "ENG_NAME" not in table.columns else []
     joined = units[["CODE", *names, "geometry"]].merge(table[["CODE", *fields]], on="CODE", how="left", validate="1:1")
     bad = joined.loc[~np.isfinite(joined["POPU"].astype(float)) | (joined["POPU"] < 0), "CODE"].tolist()

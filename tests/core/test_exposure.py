@@ -142,6 +142,19 @@ def test_crs_mismatch_is_a_clear_error():
         join_census(g.set_crs(None, allow_override=True), t)
 
 
+def test_surface_in_another_crs_is_refused(two_zones):
+    surf = _surface(WEST_EAST)
+    surf.attrs["crs"] = "EPSG:4490"  # CGCS2000 lon/lat: close to WGS84 but not the same datum
+    with pytest.raises(UnusableData, match=r"CRS mismatch.*EPSG:4326.*EPSG:4490"):
+        unit_exposure(surf, two_zones)
+
+
+def test_census_table_without_needed_fields():
+    g, t = _units([(116, 39, 117, 40)], [1.0], [0.1])
+    with pytest.raises(UnusableData, match="lacks the fields HOUS_SAMP_WATR"):
+        join_census(g, t.drop(columns="HOUS_SAMP_WATR"))
+
+
 def test_units_missing_from_census_table_are_named():
     g, t = _units([(116, 39, 117, 40), (117, 39, 118, 40), (116, 39.5, 117, 40)], [1.0, 2.0, 3.0], [0.1] * 3)
     with pytest.raises(UnusableData, match=r"2 census unit\(s\).*101, 102"):
