@@ -27,6 +27,7 @@ class IDW:
     """Kriger: inverse-distance weighting with power ``power`` over all observed stations."""
 
     name = "idw"
+    history_hours = 0  # per-hour method: reads nothing before the window
 
     def __init__(self, power: float = DEFAULT_POWER) -> None:
         if not power > 0:

@@ -25,6 +25,7 @@ class KNN:
     """Kriger: unweighted mean of the ``k`` nearest observed stations (fewer if fewer are observed)."""
 
     name = "knn"
+    history_hours = 0  # per-hour method: reads nothing before the window
 
     def __init__(self, k: int = DEFAULT_K) -> None:
         if k < 1:

@@ -69,6 +69,7 @@ class LinearNeighbours:
     """Kriger: ridge regression on the ``k`` nearest observed neighbours (pooled + per-target)."""
 
     name = "linear"
+    history_hours = None  # fits on the whole series outside the window
 
     def __init__(self, k: int = 8, alpha: float = 1e-3, min_rows: int = 200, seed: int = 0) -> None:
         self.k, self.alpha, self.min_rows, self.seed = int(k), float(alpha), int(min_rows), int(seed)

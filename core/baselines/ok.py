@@ -128,6 +128,7 @@ class OrdinaryKriging:
     """Kriger: ordinary kriging, per-hour spherical variogram, ``n_neighbours`` nearest observed stations."""
 
     name = "ok"
+    history_hours = 0  # per-hour method: reads nothing before the window
 
     def __init__(self, n_neighbours: int = 16, guard: bool = True) -> None:
         self.k = int(n_neighbours)

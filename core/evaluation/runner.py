@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +130,26 @@ def windows(hours: np.ndarray) -> list[slice]:
     return blocks(hours, MAX_GAP_HOURS)
 
 
+def history_hours(model) -> int | None:
+    """Hours of history a model reads before its window (None = the whole series).
+
+    Models declare ``history_hours``; neural Krigers imply it by ``hparams`` (window − predict);
+    otherwise :data:`CONTEXT_HOURS`. Handing each call only what it reads keeps calls cheap.
+    """
+    if hasattr(model, "history_hours"):
+        return model.history_hours
+    hp = getattr(model, "hparams", None)
+    if isinstance(hp, dict) and "window" in hp and "predict" in hp:
+        return max(0, int(hp["window"]) - int(hp["predict"]))
+    return CONTEXT_HOURS
+
+
 def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
               tick: Callable[[], None] = lambda: None) -> Scores:
     """Infer every run × window; collect predictions and truth at the scored stations and hours.
 
-    Each call gets the window plus :data:`CONTEXT_HOURS` of history (models with temporal context read
-    it; the hidden stations are blanked there too), which keeps the per-call copy small.
+    Each call gets the window plus the history the model reads (:func:`history_hours`; the hidden
+    stations are blanked there too), which keeps the per-call copy small.
     """
     codes = ds["station"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
@@ -142,12 +157,13 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
     truth_all = ds["pm25"].values
     out = Scores([], [], [])
     wins = windows(hours)
+    hist = history_hours(model)
     for run in runs:
         observed = ~np.isin(codes, run.hidden)
         cols = np.array([pos[c] for c in run.scored])
         preds, truths, ts = [], [], []
         for blk in wins:
-            sub = ds.isel(time=slice(max(0, blk.start - CONTEXT_HOURS), blk.stop))
+            sub = ds.isel(time=slice(0 if hist is None else max(0, blk.start - hist), blk.stop))
             win = Window(times[blk.start], times[blk.stop - 1])
             try:
                 res = infer(model, sub, observed, None, win)
@@ -280,14 +296,19 @@ def evaluate(
         if bar is not None:
             bar.update(1)
 
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
     main = run_model(model(model_name), ds, runs, hours, tick=tick)
+    timing[model_name] = round(time.perf_counter() - t0, 2)
     summary = summarise(main, runs)
     results: dict[str, dict] = {model_name: summary}
     base_out: dict[str, dict] = {}
     for name in baselines:
         if name not in results:
             try:
+                t0 = time.perf_counter()
                 sc = run_model(model(name), ds, runs, hours, tick=tick)
+                timing[name] = round(time.perf_counter() - t0, 2)
                 results[name] = summarise(sc, runs) | {"_scores": sc}
             except Exception as err:  # noqa: BLE001 — a missing/broken baseline is recorded, not fatal
                 base_out[name] = {"error": f"{type(err).__name__}: {err}"}
@@ -328,4 +349,6 @@ def evaluate(
     report["commit"] = git_commit()
     report["data_sha256"] = data_sha256(stations)
     report["stations_active"] = int(ds.sizes["station"])
+    report["n_inference_calls"] = len(runs) * n_blocks
+    report["timing_s"] = timing
     return _clean(report)
