@@ -142,6 +142,7 @@ class TrainData:
     train_starts: np.ndarray
     val_starts: np.ndarray
     aod: np.ndarray | None = None
+    input_hours: np.ndarray | None = None  # (T,) hours training batches may read (None: all); see below
 
 
 def window_starts(ok_hours: np.ndarray, length: int, stride: int = 1) -> np.ndarray:
@@ -180,8 +181,9 @@ def prepare_training_data(ds: xr.Dataset, window: int, aod_source=None,
 
     ``test_codes`` defaults to ``select_test_stations(ds)`` (the evaluation rule and seed).
     With ``predict < window`` (models with history, e.g. aqnet's 14 days) the scored last ``predict``
-    hours must lie in the split and have data; the history before them may have gaps, and lies in
-    training days only for training windows, in training or validation days for validation windows.
+    hours must lie in the split and have data; the history before them may have gaps. Training windows
+    read values of training days only (other hours are blanked through ``input_hours``); validation
+    windows' history lies in training or validation days.
     ``margin_deg``: keep only nodes within the BTH box grown by this many degrees (a cheaper training
     graph; the models are inductive, so inference still uses every station it is given).
     """
@@ -200,12 +202,15 @@ def prepare_training_data(ds: xr.Dataset, window: int, aod_source=None,
     present = train_ds["present"].values if "present" in train_ds.coords else np.ones(len(nodes.times), bool)
     has_any = np.isfinite(nodes.pm25).any(axis=1) & present
     pred = predict or window
-    train_starts = starts_with_history(split["train"] & has_any, split["train"], window, pred)
+    # With history (pred < window) a training window may reach back before a month's day 1: the values
+    # of non-training hours in it are blanked (``input_hours``), so no validation/test hour is ever read.
+    train_starts = starts_with_history(split["train"] & has_any, np.ones_like(split["train"]), window, pred)
+    input_hours = split["train"] if pred < window else None
     val_starts = starts_with_history(split["val"] & has_any, ~split["test"], window, pred, stride=pred)
     if not len(train_starts):
         raise UnusableData(f"No {window}-hour window inside the training days (1–20 of each month) has data.")
     aod = sample_aod(aod_source, nodes) if aod_source is not None else None
-    return TrainData(nodes, list(test_codes), train_starts, val_starts, aod)
+    return TrainData(nodes, list(test_codes), train_starts, val_starts, aod, input_hours=input_hours)
 
 
 def sample_aod(aod_source, nodes: NodeData) -> np.ndarray | None:
@@ -306,7 +311,10 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
                 hidden = np.repeat(fixed[None], hp["batch_size"], 0)
             else:
                 hidden = sample_hidden(rng, trainable, hp["batch_size"], hp["window"], hp["mask_lo"], hp["mask_hi"])
-            batch = make_batch(nodes, starts, hp["window"], ~hidden, aod=data.aod, device=dev)
+            observed = ~hidden
+            if data.input_hours is not None:
+                observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
+            batch = make_batch(nodes, starts, hp["window"], observed, aod=data.aod, device=dev)
             batch["loss_mask"] = _loss_mask(batch, hidden, trainable, hp["predict"], dev)
             out = module(batch)
             loss, parts = (adapter.loss or composite_loss)(out, batch, weights)
@@ -331,9 +339,8 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             best_state = copy.deepcopy(module.state_dict())
         else:
             bad += 1
-            for group in opt.param_groups:
-                group["lr"] *= 0.5
-            sched.base_lrs = [b * 0.5 for b in sched.base_lrs]
+            if bad % 2 == 0:  # two epochs without progress: halve the learning rate
+                sched.base_lrs = [b * 0.5 for b in sched.base_lrs]
             if bad >= hp["patience"]:
                 stop_reason = "early stopping"
                 break

@@ -189,3 +189,29 @@ def test_same_seed_same_result(trained: tuple[Path, xr.Dataset], tmp_path: Path)
     a = torch.load(root / "aqnet" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "aqnet" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_reads_only_training_hours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """History windows may start in the previous month, but validation/test hours stay blanked."""
+    import core.engine.trainer as trainer
+    from core.evaluation.splits import time_split
+
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    real = trainer.make_batch
+
+    def spy(nodes, starts, length, observed, **kw):
+        seen.append((np.asarray(starts).copy(), np.asarray(observed).copy()))
+        return real(nodes, starts, length, observed, **kw)
+
+    monkeypatch.setattr(trainer, "make_batch", spy)
+    ds = _stations(8, 59, seed=6)  # January and February
+    train(ADAPTER, ds, overrides={**SMALL, "val_windows": 0}, device="cpu", seed=0, save=False, progress=False)
+    split = time_split(ds["time"].values)
+    training = [(s, o) for s, o in seen if o.shape[1] == SPAN]
+    assert training
+    reached_back = False
+    for starts, observed in training:
+        hours = starts[:, None] + np.arange(SPAN)[None, :]
+        assert not observed[~split["train"][hours]].any()
+        reached_back |= bool((~split["train"][hours]).any())
+    assert reached_back  # some window did reach into days 21–31 of January (blanked)
