@@ -89,7 +89,7 @@ def ranked_neighbours(available: np.ndarray, order: np.ndarray, k: int) -> tuple
     ``k`` candidates were available; ``idx`` then points at candidate 0 and must be ignored).
     """
     avail = available[:, order]  # (T, N, C)
-    rank = np.cumsum(avail, axis=2) - 1  # rank among available candidates
+    rank = np.cumsum(avail, axis=2, dtype=np.int16) - 1  # rank among available candidates (C ≤ 32767)
     take = avail & (rank < k)
     t_i, n_i, c_i = np.nonzero(take)
     idx = np.zeros(available.shape[:1] + order.shape[:1] + (k,), dtype=np.int64)
@@ -104,7 +104,7 @@ def ranked_pairs(available: np.ndarray, order: np.ndarray, t_idx: np.ndarray, n_
                  k: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ranked_neighbours` for selected (hour, target) pairs only → ``idx``, ``ok`` of shape (M, k)."""
     avail = available[t_idx[:, None], order[n_idx]]  # (M, C)
-    rank = np.cumsum(avail, axis=1) - 1
+    rank = np.cumsum(avail, axis=1, dtype=np.int16) - 1
     m_i, c_i = np.nonzero(avail & (rank < k))
     idx = np.zeros((len(t_idx), k), dtype=np.int64)
     ok = np.zeros(idx.shape, dtype=bool)
