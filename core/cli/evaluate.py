@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
         test_stations: Optional[str] = typer.Option(
             None, "--test-stations", help="Comma-separated station codes, or a file with one code per line."),
         period: Optional[str] = typer.Option(None, "--period", help="START/END, e.g. 2019-01-01/2019-02-28."),
-        seeds: Optional[int] = typer.Option(None, "--seeds", help="Number of seeds for mask-R (default 5)."),
+        seeds: Optional[int] = typer.Option(
+            None, "--seeds", help="Seeds 0..N-1 for mask-R (default 5); holdout and sparse-30km are deterministic."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
