@@ -61,6 +61,7 @@ def test_clear_errors(folder, tmp_path, extra, message):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # parses the year of CNEMC files into the test session's own cache
 def test_real_month_idw_holdout(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRATLAS_DATA", str(shared_data))
     out = tmp_path / "r.json"
