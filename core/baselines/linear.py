@@ -18,6 +18,8 @@ read, so a station hidden at every hour (``S_test``) is never a fitting target.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import xarray as xr
 
@@ -73,6 +75,7 @@ class LinearNeighbours:
 
     def __init__(self, k: int = 8, alpha: float = 1e-3, min_rows: int = 200, seed: int = 0) -> None:
         self.k, self.alpha, self.min_rows, self.seed = int(k), float(alpha), int(min_rows), int(seed)
+        self._cache: tuple[bytes, tuple[np.ndarray, dict]] | None = None  # last fit (windows of one run share it)
 
     def _fit_hours(self, stations: xr.Dataset, window: Window) -> np.ndarray:
         t = stations["time"].values
@@ -86,9 +89,13 @@ class LinearNeighbours:
     def fit(self, stations: xr.Dataset, observed: np.ndarray, window: Window) -> tuple[np.ndarray, dict]:
         """Pooled coefficients (F,) and per-station coefficients {station index: (F,)}."""
         hrs = self._fit_hours(stations, window)
-        vals = stations["pm25"].values[hrs].astype(float)
         obs = np.asarray(observed, bool)
+        vals = stations["pm25"].values[hrs].astype(float)
         vals = np.where(obs[hrs] if obs.ndim == 2 else obs[None, :], vals, np.nan)
+        key = hashlib.sha256(b"".join([stations["time"].values[hrs].tobytes(), vals.tobytes(),
+                                       stations["lat"].values.tobytes(), stations["lon"].values.tobytes()])).digest()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         p = Problem(stations["time"].values[hrs], vals, stations["lat"].values.astype(float),
                     stations["lon"].values.astype(float), stations["station"].values.astype(str))
         dist = distances(p, None)
@@ -116,6 +123,7 @@ class LinearNeighbours:
             rows = who == j
             if rows.sum() >= self.min_rows:
                 own[int(j)] = ridge(x[rows], y[rows], max(self.alpha, 1e-2), prior=pooled)
+        self._cache = (key, (pooled, own))
         return pooled, own
 
     def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None,
