@@ -20,6 +20,8 @@ def load_conf(name: str) -> dict:
 
 
 def register(app: typer.Typer) -> None:
+    register_ablate(app)
+
     @app.command("train")
     def train_cmd(
         model: str = typer.Option(..., "--model", help="Trainable model: spin, aqnet, ignnk."),
@@ -57,3 +59,64 @@ def register(app: typer.Typer) -> None:
                     dataset_name=name or str(path))
         typer.echo(json.dumps({"model": model, "ablation": ablation, "out": str(res.out_dir), **res.best},
                               ensure_ascii=False))
+
+
+def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
+                  which: list[str], out_root: Path) -> dict:
+    """Train each ablation of ``model`` (same budget and seed), then score all of them — and the shipped
+    full model — under ``protocol`` with IDW from the same runs. Ablated checkpoints go to ``out_root``."""
+    from core.data.load import load_stationset
+    from core.engine.neural_kriger import NeuralKriger
+    from core.engine.trainer import ABLATIONS, get_adapter, train
+    from core.evaluation.runner import evaluate
+
+    adapter = get_adapter(model)
+    ds = load_stationset(dataset=dataset)
+    krigers = {model: NeuralKriger.from_checkpoint(adapter)}
+    trained = {}
+    for abl in which:
+        overrides = {**load_conf(model), **ABLATIONS[abl]}
+        res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
+                    save_as=f"{model}-{abl}", dataset_name=dataset)
+        trained[abl] = res.best
+        krigers[f"{model}-{abl}"] = NeuralKriger.from_checkpoint(adapter, root=out_root, name=f"{model}-{abl}")
+    report: dict = {"model": model, "protocol": protocol, "dataset": dataset, "seed": seed,
+                    "train_minutes_cap": max_minutes, "variants": {}}
+    for name, kriger in krigers.items():
+        rep = evaluate(name, protocol, dataset=dataset, seeds=seeds, baselines=("idw",), stations=ds,
+                       models={name: kriger})
+        report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
+                                    "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
+                                    "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
+                                    "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()}}
+    report["test_stations"] = rep["test_stations"]
+    report["times"] = rep["times"]
+    return report
+
+
+def register_ablate(app: typer.Typer) -> None:
+    @app.command("ablate")
+    def ablate_cmd(
+        model: str = typer.Option("spin", "--model", help="Model whose ablations to train (spin)."),
+        protocol: str = typer.Option("mask-50", help="Evaluation protocol for every variant."),
+        dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
+        max_minutes: float = typer.Option(8.0, "--max-minutes", help="Training time cap per ablation."),
+        seed: int = typer.Option(0, help="Training seed (same for every variant)."),
+        seeds: int = typer.Option(2, help="Masking seeds of the protocol."),
+        only: Optional[str] = typer.Option(None, help="Comma-separated subset of ablations."),
+        json_out: Path = typer.Option(Path("assets/metrics/ablations.json"), "--json", help="Report path."),
+        out: Optional[Path] = typer.Option(None, help="Folder for ablated checkpoints (default: cache dir)."),
+    ) -> None:
+        """Train the ablations (no-advection, no-diffusion, no-masking, no-init-loss); score them vs the full model."""
+        from core.engine.trainer import ABLATIONS
+        from core.paths import cache_dir
+
+        which = only.split(",") if only else list(ABLATIONS)
+        bad = [w for w in which if w not in ABLATIONS]
+        if bad:
+            raise typer.BadParameter(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
+        report = run_ablations(model, protocol, dataset, max_minutes, seed, seeds, which,
+                               out or cache_dir() / "ablations")
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+        typer.echo(json.dumps({k: v["mae"] for k, v in report["variants"].items()}))
