@@ -22,6 +22,15 @@ from core.registry import get_model
 SPAN = 15 * 24  # 14 history days + the prediction day
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One OpenMP thread: on the shared 2-core CPU more threads spin-wait and run several times slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _stations(n: int, days: int, seed: int, start: str = "2019-01-01") -> xr.Dataset:
     """A smooth synthetic PM2.5 field (µg/m³): regional daily cycle × a west–east gradient, plus noise."""
     rng = np.random.default_rng(seed)

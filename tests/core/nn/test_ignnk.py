@@ -31,6 +31,15 @@ from core.nn.models.ignnk import (
 from core.registry import get_model
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One OpenMP thread: on the shared 2-core CPU more threads spin-wait and run several times slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _coords(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return 38 + rng.uniform(0, 2, n), 115 + rng.uniform(0, 2, n)
