@@ -12,10 +12,11 @@ hours; the last 24 hours are the *prediction day*, the 14 days before it the his
 2. **Hourly source embedding** — attention context + the hour's value relative to the regional
    mean of observed stations (batch ``x``) + observed flag + cyclic hour → ``e_j(t)``.
 3. **Neural kNN** — every target (station or grid cell) takes its k nearest *observed* stations;
-   the score ``-p·log(1 + d/10 km) + MLP(distance, bearing, displacement, rank, e_j(t))`` is
+   the score ``-p·log(1 + d/10 km) + MLP(distance, bearing, displacement, rank, population proxies
+   at source and target, e_j(t))`` is
    softmax-normalised over neighbours with a value at hour t (starts as inverse-distance
    weighting, which the network corrects). Prediction (normalised log scale) =
-   ``Σ w·x_j + residual(Σ w·e_j)``; + regional mean → µg/m³.
+   ``Σ w·x_j + residual(Σ w·e_j, nearest distance, target proxies)``; + regional mean → µg/m³.
 
 Only geometry and observed values enter — no per-station embedding — so it runs on station
 sets and grids it has never seen. Hours before the prediction day are returned as the batch's
@@ -28,18 +29,20 @@ import torch
 from torch import nn
 
 from core.engine.adapters_aqnet import AQNetKriger
-from core.engine.features import to_ugm3
+from core.engine.features import STATIC_FEATURES, to_ugm3
 from core.engine.trainer import ModelAdapter, register_adapter
 from core.registry import register
 
-ARCH_VERSION = "aqnet-1"
+ARCH_VERSION = "aqnet-2"
 DAY = 24
 HIST_DAYS = 14
 LOG_REF = 3.5  # log1p(~32 µg/m³): standardises absolute log values for the day summaries
 N_SUMMARY = 5  # observed fraction, mean, std, min, max
 N_CALENDAR = 4  # weekday sin/cos, day-of-year sin/cos
 DAY_FEATURES = N_SUMMARY + N_CALENDAR
-REL_FEATURES = 7  # log-distance, bearing sin/cos, displacement east/north, rank / k, 10 / (d + 10)
+GEOM_FEATURES = 7  # log-distance, bearing sin/cos, displacement east/north, rank / k, 10 / (d + 10)
+N_STATIC = len(STATIC_FEATURES)  # emission proxies (population) at a place, from the engine batch
+REL_FEATURES = GEOM_FEATURES + 2 * N_STATIC  # + source's and target's emission proxies
 
 
 def daily_summaries(z: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
@@ -156,7 +159,8 @@ class AQNet(nn.Module):
         self.history = HistoryAttention(d, heads)
         self.hourly = nn.Sequential(nn.Linear(d + 4, d), nn.GELU(), nn.Linear(d, d))
         self.knn = NeuralKNN(d, knn_hidden)
-        self.residual = nn.Sequential(nn.Linear(knn_hidden + 1, knn_hidden), nn.GELU(), nn.Linear(knn_hidden, 1))
+        self.residual = nn.Sequential(nn.Linear(knn_hidden + 1 + N_STATIC, knn_hidden), nn.GELU(),
+                                      nn.Linear(knn_hidden, 1))
         nn.init.zeros_(self.residual[-1].weight)
         nn.init.zeros_(self.residual[-1].bias)
 
@@ -203,7 +207,9 @@ class AQNet(nn.Module):
         exclude = tgt.unsqueeze(1) == torch.arange(n, device=x.device).unsqueeze(0)  # not its own neighbour
         nbr, d_n = nearest_sources(dist[tgt], source, self.k, exclude=exclude)
         b_n = torch.gather(bearing[tgt].unsqueeze(0).expand(b, -1, -1), 2, nbr)
-        z_t, w_st = self._interpolate(xp, okp, emb, nbr, pair_features(d_n, b_n), None)
+        static = batch["static"]
+        rel = self._with_static(pair_features(d_n, b_n), static[nbr], static[tgt])
+        z_t, w_st = self._interpolate(xp, okp, emb, nbr, rel, None)
         c_day = last_span(center)[:, -DAY:]
         z_st = (init[:, -DAY:] if length >= DAY else last_span(init)[:, -DAY:]).clone()
         z_st[:, :, tgt] = z_t
@@ -224,10 +230,17 @@ class AQNet(nn.Module):
 
         if "tgt_idx" in batch:
             idx = batch["tgt_idx"].unsqueeze(0).expand(b, -1, -1)
-            rel = pair_features(batch["tgt_dist"], batch["tgt_bearing"]).unsqueeze(0).expand(b, -1, -1, -1)
+            rel = self._with_static(pair_features(batch["tgt_dist"], batch["tgt_bearing"]).unsqueeze(0),
+                                    static[batch["tgt_idx"]].unsqueeze(0), batch["tgt_static"]).expand(b, -1, -1, -1)
             z_g, _ = self._interpolate(xp, okp, emb, idx, rel, batch["tgt_valid"])
             out["grid_pred"] = self._full(to_ugm3(batch["tgt_init"], center), to_ugm3(z_g, c_day), keep)
         return out
+
+    @staticmethod
+    def _with_static(geom: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Pair features: geometry (…, M, k, 7) + source proxies (…, M, k, S) + target proxies (M, S)."""
+        tgt = tgt.unsqueeze(-2).expand(*src.shape[:-1], tgt.shape[-1])
+        return torch.cat([geom, src, tgt], -1)
 
     @staticmethod
     def _full(history: torch.Tensor, day: torch.Tensor, keep: int) -> torch.Tensor:
@@ -249,8 +262,8 @@ class AQNet(nn.Module):
         emb_n = torch.gather(emb, 2, flat.unsqueeze(-1).expand(-1, -1, -1, emb.shape[-1])).reshape(b, t, m, k, -1)
         w = self.knn(rel, emb_n, ok_n)
         pooled = (w.unsqueeze(-1) * emb_n).sum(-2)
-        near = rel[:, :, 0, 0].unsqueeze(1).expand(b, t, m).unsqueeze(-1)
-        res = self.residual(torch.cat([pooled, near], -1)).squeeze(-1)
+        site = torch.cat([rel[:, :, 0, :1], rel[:, :, 0, -N_STATIC:]], -1)  # nearest distance, target proxies
+        res = self.residual(torch.cat([pooled, site.unsqueeze(1).expand(b, t, m, -1)], -1)).squeeze(-1)
         return (w * torch.where(ok_n, x_n, torch.zeros_like(x_n))).sum(-1) + res, w
 
 
