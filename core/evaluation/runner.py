@@ -52,6 +52,14 @@ class Scores:
     truth: list[np.ndarray]
     times: list[np.ndarray]
     wind: str = "none"
+    params: dict = None  # scalar extras of the model (power, k, …); "fallback*" counts summed over calls
+
+    def note(self, extras: dict) -> None:
+        self.params = self.params or {}
+        for k, v in extras.items():
+            if isinstance(v, (bool, str)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                continue
+            self.params[k] = self.params.get(k, 0) + v if k.startswith("fallback") else v
 
 
 def parse_period(period: str, times: np.ndarray) -> tuple[np.datetime64, np.datetime64]:
@@ -171,6 +179,7 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
                 tick()
                 continue
             out.wind = res.wind
+            out.note(res.extras)
             keep = times[blk][hours[blk]]
             sp = res.station_pred.sel(station=list(run.scored)).sel(time=keep).values
             preds.append(sp)
@@ -316,7 +325,9 @@ def evaluate(
                     bar.update(len(runs) * n_blocks - (bar.n % (len(runs) * n_blocks or 1)))
                 continue
         r = results[name]
+        sc_used = r["_scores"] if "_scores" in r else main
         base_out[name] = r["metrics"] | {
+            "params": sc_used.params or {},
             "by_season": r["by_season"],
             "runs": seed_runs(runs, r["runs"], r["_scores"] if "_scores" in r else main),
         }
@@ -349,6 +360,7 @@ def evaluate(
     report["commit"] = git_commit()
     report["data_sha256"] = data_sha256(stations)
     report["stations_active"] = int(ds.sizes["station"])
+    report["params"] = main.params or {}
     report["n_inference_calls"] = len(runs) * n_blocks
     report["timing_s"] = timing
     return _clean(report)

@@ -138,3 +138,10 @@ def test_blocks_merge_small_gaps():
     m = np.array([1, 1, 0, 1, 0, 0, 0, 1], bool)
     assert blocks(m) == [slice(0, 2), slice(3, 4), slice(7, 8)]
     assert blocks(m, max_gap=1) == [slice(0, 4), slice(7, 8)]
+
+
+def test_model_parameters_are_recorded(mask50):
+    rep, _ = mask50
+    assert rep["baselines"]["idw"]["params"]["power"] == 2.0
+    assert rep["baselines"]["knn"]["params"]["k"] == 5
+    assert rep["baselines"]["ok"]["params"]["fallback_values"] >= 0
