@@ -224,3 +224,23 @@ def test_training_reads_only_training_hours(monkeypatch: pytest.MonkeyPatch, tmp
         assert not observed[~split["train"][hours]].any()
         reached_back |= bool((~split["train"][hours]).any())
     assert reached_back  # some window did reach into days 21–31 of January (blanked)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["aqnet", "ignnk"])
+def test_shipped_checkpoint_on_a_real_test_day(shared_data: Path, name: str) -> None:
+    """The shipped checkpoints load and infer a real test day (S_test hidden) with sane errors."""
+    from core.data.load import load_stationset
+    from core.data.stationset import active_stations
+    from core.evaluation.splits import select_test_stations
+
+    full = active_stations(load_stationset(path=shared_data / "raw" / "cnemc_bth_2019"))
+    hidden = np.isin(full["station"].values, select_test_stations(full))
+    ds = full.sel(time=slice("2019-03-10", "2019-03-25T23"))
+    res = infer(get_model(name, device="cpu"), ds, ~hidden, window=Window.of("2019-03-25", "2019-03-25T23"))
+    truth = ds["pm25"].sel(time=slice("2019-03-25", "2019-03-25T23")).values[:, hidden]
+    err = np.nanmean(np.abs(res.station_pred.values[:, hidden] - truth))
+    assert err < 0.5 * np.nanmean(truth)
+    if name == "aqnet":
+        np.testing.assert_allclose(res.attention.sum("hist_day").values, 1.0, atol=1e-4)
