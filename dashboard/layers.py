@@ -43,7 +43,7 @@ THRESHOLDS = {
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
 BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
-BUBBLE_M_PER_UG = 250.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
+BUBBLE_M_PER_UG = 1500.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
 
 
 def aqi_category(values: np.ndarray) -> np.ndarray:
@@ -199,9 +199,9 @@ def wind_arrows(lat, lon, u, v, deg_per_ms: float = 0.04, max_len_deg: float = 0
     return pd.DataFrame(rows, columns=["path", "speed"])
 
 
-def wind_layer(arrows: pd.DataFrame, color=(30, 30, 120)) -> pdk.Layer:
+def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 190)) -> pdk.Layer:
     return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
-                     width_min_pixels=1.5, get_width=1, pickable=False)
+                     width_min_pixels=1, width_max_pixels=1.5, get_width=1, pickable=False)
 
 
 # ---------------------------------------------------------------- context layers
@@ -228,7 +228,7 @@ def fit_zoom(bbox: Sequence[float], width_px: float = 900, height_px: float = 56
     lat = math.radians((s + n) / 2)
     z_w = math.log2(360.0 * width_px / (512.0 * max(e - w, 1e-6)))
     z_h = math.log2(360.0 * math.cos(lat) * height_px / (512.0 * max(n - s, 1e-6)))
-    return max(2.0, min(14.0, min(z_w, z_h)))
+    return max(2.0, min(14.0, min(z_w, z_h) - 0.12))  # a small margin around the region
 
 
 def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | None = None,
@@ -334,7 +334,7 @@ def influence_frame(src_lat, src_lon, tgt_lat: float, tgt_lon: float, diffusion,
         "lat": np.asarray(src_lat, float)[order], "lon": np.asarray(src_lon, float)[order],
         "tlat": tgt_lat, "tlon": tgt_lon, "total": total[order], "diffusion": diffusion[order],
         "advection": advection[order], "diffusion_share": frac_diff,
-        "width": 1 + 12 * total[order] / max(total[order].max() if len(order) else 1, 1e-12),
+        "width": 1 + 5 * total[order] / max(total[order].max() if len(order) else 1, 1e-12),
         "color": [[int(230 * (1 - f)), 90, int(230 * f), 200] for f in frac_diff],
     })
 
@@ -343,7 +343,7 @@ def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
     """Lines from contributing stations to the target; width ∝ share, blue = diffusion, red = advection."""
     return pdk.Layer("LineLayer", id="influence", data=frame, get_source_position=["lon", "lat"],
                      get_target_position=["tlon", "tlat"], get_color="color", get_width="width",
-                     width_units="pixels", pickable=True)
+                     width_units="pixels", width_min_pixels=1, width_max_pixels=7, pickable=True)
 
 
 def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[pdk.Layer]]:

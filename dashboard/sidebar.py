@@ -63,10 +63,18 @@ def _default_date(info: dict) -> str:
 
 
 def _default_model(models: list[str]) -> str:
-    """The best model that can run here: a learned one with a shipped checkpoint, else IDW."""
+    """The best model that loads here: a learned one whose checkpoint loads, else IDW."""
     for m in PREFERRED_MODELS:
-        if m in models and (m in loaders.BASELINES or (MODELS_DIR / m / "model.pt").exists()):
+        if m not in models:
+            continue
+        if m in loaders.BASELINES:
             return m
+        if (MODELS_DIR / m / "model.pt").exists():
+            try:
+                loaders.load_model(m)
+                return m
+            except AirAtlasError:  # e.g. a checkpoint from an older architecture: skip it by default
+                continue
     return models[0]
 
 

@@ -94,7 +94,8 @@ with guard(f"{inf_model} influence"):
                                      [ds["lon"].values[ti]], np.array([tgt not in sc.masked]), np.array([np.nan]))
     below, above = layers.context_layers(loaders.geo_layers())
     deck = layers.deck([*below, *above, layers.influence_layer(frame), layers.station_layer(tgt_frame, "target")],
-                       info["bbox"], tooltip={"html": "<b>{name}</b> {code}<br>share {total}"})
+                       info["bbox"], tooltip={"html": "<b>{name}</b> {code}<br>share {total}"}, height_px=460,
+                       width_px=560)
     c1, c2 = st.columns([3, 2])
     with c1:
         st.pydeck_chart(deck, key="att_map", height=460)

@@ -74,12 +74,20 @@ if changed:
 # ---- run the chosen model and the baselines on the same hidden set
 applied = sc.masked
 models = [sc.model] + [b for b in loaders.BASELINES if b in loaders.model_names() and b != sc.model]
-results, problems = {}, []
-if applied:
-    with st.spinner(f"Inferring {len(applied)} hidden stations with {', '.join(models)} …"):
-        for m in models:
-            with guard(f"{m}"):
+results = {}
+
+
+def run_models(names: list[str]) -> None:
+    """Infer the applied hidden set with each model (cached per scenario); failures become messages."""
+    for m in names:
+        with guard(f"{m}"):
+            with st.spinner(f"Inferring {len(applied)} hidden stations with {m} …"):
                 results[m] = loaders.run_scenario(sc.dataset, sc.date, m, applied, False)
+
+
+# The chosen model first, so the map with its error bubbles is drawn before the baselines run.
+if applied and not all(c in applied for c in codes):
+    run_models(models[:1])
 
 with guard("Masking lab"):
     sl = loaders.window_slice(sc.dataset, sc.date)
@@ -105,7 +113,7 @@ with guard("Masking lab"):
     map_layers.append(layers.station_layer(stations))
     tooltip = {"html": "<b>{name}</b> {code}<br>{status} · daily mean {pm25} µg/m³<br>MAE {mae} · bias {bias}",
                "style": {"fontSize": "12px"}}
-    event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip), on_select="rerun",
+    event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip, height_px=520), on_select="rerun",
                             selection_mode="single-object", key="lab_map", height=520)
     st.caption(
         f"Error bubbles at hidden stations: radius ∝ {sc.model}'s MAE over {sc.date} "
@@ -129,8 +137,10 @@ with guard("Masking lab"):
     if obs_mask.sum() == 0:
         st.error("Every station is hidden: nothing is left to infer from. Unhide some stations.")
         st.stop()
+    run_models(models[1:])
     if not results:
         st.stop()
+    preds = {m: r.station_pred.sel(time=truth_da["time"]).values for m, r in results.items()}
 
     st.subheader(f"Scores at the {int(hidden.sum())} hidden stations · {sc.date}, hourly values")
     table = scoring.summary_table(truth, preds, hidden)

@@ -1,0 +1,197 @@
+"""Real-browser test: `streamlit run dashboard/app.py` on 127.0.0.1, driven by Debian's headless Chromium.
+
+Loads every page, masks stations and reruns, saves screenshots, and fails on any exception box or any
+request to a host other than localhost. Prints first-load and after-rerun times (no timing asserts;
+speed belongs to `python -m core bench`).
+
+- screenshots go to a tmp folder; with ``AIRATLAS_SCREENSHOTS`` set they are also copied (downsized
+  PNGs) to assets/screenshots/;
+- ``AIRATLAS_BROWSER_DATASET`` picks the dataset (default: the offline demo, so the test needs no data),
+  ``AIRATLAS_BROWSER_MODEL`` the model (default idw);
+- without /usr/bin/chromium the test is skipped, unless ``AIRATLAS_REQUIRE_BROWSER=1`` (CI) makes it fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+import pytest
+
+from core.paths import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+SCREENSHOT_DIR = REPO_ROOT / "assets" / "screenshots"
+DATASET = os.environ.get("AIRATLAS_BROWSER_DATASET", "demo")
+MODEL = os.environ.get("AIRATLAS_BROWSER_MODEL", "idw")  # a baseline by default: always present, no checkpoint
+PAGES = ["hotspots", "masking_lab", "robustness", "attention", "justice", "about"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("AIRATLAS_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required (AIRATLAS_REQUIRE_BROWSER=1) but /usr/bin/chromium is missing; "
+                        "run .ci/install-browser.sh")
+        pytest.skip("Debian chromium not installed (.ci/install-browser.sh installs it)")
+    pytest.importorskip("playwright.sync_api")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A streamlit server on a free local port; yields its base URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = dict(os.environ)
+    if DATASET != "demo":  # real data: reuse the user's parsed-data cache instead of the tests' empty one
+        env.pop("AIRATLAS_CACHE", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
+           "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited early:\n{log.read_text()}")
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"streamlit did not start within 60 s:\n{log.read_text()}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        print(f"\n--- streamlit log ({log}) ---\n{log.read_text()[-3000:]}")
+
+
+def _save(page, out_dir: Path, name: str) -> Path:
+    path = out_dir / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("AIRATLAS_SCREENSHOTS"):
+        from PIL import Image
+
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        img = Image.open(path).convert("RGB")
+        img.thumbnail((1100, 1600))
+        img.quantize(colors=128).save(SCREENSHOT_DIR / f"{name}.png", optimize=True)
+    return path
+
+
+def _wait_idle(page, timeout_s: float = 120) -> None:
+    """Until the script run has finished (Streamlit marks the app div with its script state)."""
+    page.wait_for_timeout(150)
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout_s * 1000)
+
+
+def _exceptions(page) -> list[str]:
+    return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    external: list[str] = []
+    timings: dict[str, float] = {}
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    query = urlencode({"dataset": DATASET, "model": MODEL})
+
+    def on_request(req) -> None:
+        u = urlparse(req.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL_HOSTS:
+            external.append(req.url)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1700})
+        page = ctx.new_page()
+        page.on("request", on_request)
+        page.set_default_timeout(120_000)
+
+        # ---- every page: first load (server warm after the first one)
+        for name in PAGES:
+            if name == "justice" and not (REPO_ROOT / "dashboard" / "pages" / "justice.py").exists():
+                continue
+            t0 = time.perf_counter()
+            page.goto(f"{server}/{'' if name == 'hotspots' else name}?{query}")
+            _wait_idle(page, 180)
+            if name in ("hotspots", "masking_lab", "justice"):
+                page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+            timings[f"first_load_{name}_s"] = round(time.perf_counter() - t0, 2)
+            print(f"{name}: first load {timings[f'first_load_{name}_s']} s", flush=True)
+            page.wait_for_timeout(1200)  # let deck.gl / plotly paint before the screenshot
+            _save(page, shots, name)
+            assert not _exceptions(page), f"{name}: {_exceptions(page)}"
+            assert page.locator('[data-testid="stHeading"]').count() >= 1, f"{name}: no heading rendered"
+
+        # ---- masking lab: hide a random half, Rerun, time until the scores and bubbles are back
+        page.goto(f"{server}/masking_lab?{query}")
+        _wait_idle(page)
+        page.get_by_role("tab", name="Random share").click()
+        page.get_by_role("button", name="Hide a random share").click()
+        _wait_idle(page)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Rerun").click()
+        _wait_idle(page)
+        page.wait_for_selector('[data-testid="stDataFrame"]', state="attached")
+        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        timings["rerun_masking_lab_s"] = round(time.perf_counter() - t0, 2)
+        page.wait_for_timeout(1200)
+        _save(page, shots, "masking_lab_rerun")
+        assert not _exceptions(page), _exceptions(page)
+        assert "masked=" in page.url  # the scenario is in the link
+
+        # ---- the same mask on the hotspot map (new session from the copied link), then a rerun by hour
+        t0 = time.perf_counter()
+        page.goto(page.url.replace("/masking_lab", "/").replace("page=masking_lab", "page=hotspots"))
+        _wait_idle(page)
+        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        timings["load_masked_hotspots_s"] = round(time.perf_counter() - t0, 2)
+        assert page.get_by_text("hidden ·").count() >= 1
+        page.wait_for_timeout(1200)
+        _save(page, shots, "hotspots_masked")
+        assert not _exceptions(page), _exceptions(page)
+
+        # A widget rerun of the hotspot map (inference cached): toggle the wind arrows.
+        t0 = time.perf_counter()
+        page.get_by_text("Wind arrows").click()
+        _wait_idle(page)
+        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        timings["rerun_hotspots_widget_s"] = round(time.perf_counter() - t0, 2)
+        assert not _exceptions(page), _exceptions(page)
+
+        browser.close()
+
+    print("\nbrowser timings:", json.dumps(timings))
+    (tmp_path / "timings.json").write_text(json.dumps(timings, indent=1))
+    if os.environ.get("AIRATLAS_SCREENSHOTS"):
+        shutil.copy(tmp_path / "timings.json", SCREENSHOT_DIR / "timings.json")
+    assert not external, f"requests to non-local hosts: {sorted(set(external))[:10]}"
