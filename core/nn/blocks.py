@@ -105,7 +105,10 @@ class BipartiteReadout(nn.Module):
         z = self.proj(h)  # (B, L, N, R)
         m_src = src_mask[..., idx] * valid.to(h.dtype)  # (B, L, M, k)
         w = torch.zeros_like(m_src)
-        g = torch.sigmoid(self.gate(torch.cat([static.expand(*init.shape, -1), init.unsqueeze(-1)], -1)))
+        # the gate and the head's first layer are split by input block (same weights, same result), so the
+        # per-cell and per-hour parts are computed once instead of on every (hour, cell) row
+        gw, n_s = self.gate.weight[0], static.shape[-1]
+        g = torch.sigmoid((static @ gw[:n_s] + self.gate.bias) + init * gw[n_s]).unsqueeze(-1)
         if use_diffusion:
             wd = torch.exp(-dist / bandwidth) * m_src
             wd = wd / (wd.sum(-1, keepdim=True) + 1e-6)
@@ -115,6 +118,9 @@ class BipartiteReadout(nn.Module):
             wa = normalise_advection(wa)
             w = w + ((1 - g) if use_diffusion else 1.0) * wa
         msg = gather_sum(w, z, idx)
-        feats = [msg, init.unsqueeze(-1), static.expand(*init.shape, -1),
-                 tfeat.unsqueeze(2).expand(*init.shape, tfeat.shape[-1])]
-        return self.head(torch.cat(feats, -1)).squeeze(-1)
+        first, act, last = self.head
+        r = msg.shape[-1]
+        wm, wi, ws, wt = first.weight.split([r, 1, n_s, tfeat.shape[-1]], dim=1)
+        pre = (msg @ wm.T + init.unsqueeze(-1) * wi[:, 0] + (static @ ws.T + first.bias)
+               + (tfeat @ wt.T).unsqueeze(2))
+        return last(act(pre)).squeeze(-1)

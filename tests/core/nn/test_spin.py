@@ -86,3 +86,27 @@ def test_ablated_branch_still_runs(world, flag: str) -> None:
     assert torch.isfinite(out["grid_pred"]).all()
     key = "influence_diffusion" if flag == "use_diffusion" else "influence_advection"
     assert float(out[key].abs().sum()) == 0.0
+
+
+def test_split_readout_equals_concatenated_head() -> None:
+    """The readout computes its gate/head by input block for speed; it must equal the plain MLP on the concat."""
+    from core.graph import advection_kernel_knn
+    from core.nn.blocks import BipartiteReadout, gather_sum, normalise_advection
+
+    torch.manual_seed(0)
+    m = BipartiteReadout(8, 4, 3, 4)
+    b, n_h, n, n_t, k = 2, 5, 10, 7, 3
+    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
+    idx, valid = torch.randint(0, n, (n_t, k)), torch.ones(n_t, k, dtype=torch.bool)
+    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
+    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, 3), torch.randn(b, n_h, 4)
+    u, v, bw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0)
+    out = m(h, src, u, v, idx, valid, dist, bear, bw, init, static, tf)
+    ms = src[..., idx]
+    g = torch.sigmoid(m.gate(torch.cat([static.expand(b, n_h, n_t, 3), init.unsqueeze(-1)], -1)))
+    wd = torch.exp(-dist / bw) * ms
+    wd = wd / (wd.sum(-1, keepdim=True) + 1e-6)
+    wa = normalise_advection(advection_kernel_knn(u, v, idx, dist, bear, valid) * ms)
+    msg = gather_sum(g * wd + (1 - g) * wa, m.proj(h), idx)
+    feats = [msg, init.unsqueeze(-1), static.expand(b, n_h, n_t, 3), tf.unsqueeze(2).expand(b, n_h, n_t, 4)]
+    torch.testing.assert_close(out, m.head(torch.cat(feats, -1)).squeeze(-1))
