@@ -43,7 +43,7 @@ THRESHOLDS = {
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
 BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
-BUBBLE_M_PER_UG = 1500.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
+BUBBLE_M_PER_UG = 600.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
 
 
 def aqi_category(values: np.ndarray) -> np.ndarray:

@@ -54,6 +54,7 @@ if ctx is not None and ctx.info["demo"]:
 for p in sources:
     text = Path(p).read_text(encoding="utf-8", errors="replace")
     title = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")), p.parent.name)
+    title = title.removeprefix(p.parent.name).lstrip(" —-:")  # headings often repeat the folder name
     with st.expander(f"{p.parent.parent.name}/{p.parent.name} — {title}"):
         cites = citation_lines(text)
         if cites:

@@ -93,8 +93,14 @@ with guard(f"{inf_model} influence"):
     tgt_frame = layers.station_frame([tgt], [ds["name"].values[ti]], [ds["city"].values[ti]], [ds["lat"].values[ti]],
                                      [ds["lon"].values[ti]], np.array([tgt not in sc.masked]), np.array([np.nan]))
     below, above = layers.context_layers(loaders.geo_layers())
+    # Frame the target and its sources (padded), not the whole region: sources are often a few km away.
+    pad = 0.25
+    view_box = (float(min(frame["lon"].min(), frame["tlon"].iloc[0])) - pad,
+                float(min(frame["lat"].min(), frame["tlat"].iloc[0])) - pad,
+                float(max(frame["lon"].max(), frame["tlon"].iloc[0])) + pad,
+                float(max(frame["lat"].max(), frame["tlat"].iloc[0])) + pad)
     deck = layers.deck([*below, *above, layers.influence_layer(frame), layers.station_layer(tgt_frame, "target")],
-                       info["bbox"], tooltip={"html": "<b>{name}</b> {code}<br>share {total}"}, height_px=460,
+                       view_box, tooltip={"html": "<b>{name}</b> {code}<br>share {total}"}, height_px=460,
                        width_px=560)
     c1, c2 = st.columns([3, 2])
     with c1:

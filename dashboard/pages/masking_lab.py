@@ -113,7 +113,7 @@ with guard("Masking lab"):
     map_layers.append(layers.station_layer(stations))
     tooltip = {"html": "<b>{name}</b> {code}<br>{status} · daily mean {pm25} µg/m³<br>MAE {mae} · bias {bias}",
                "style": {"fontSize": "12px"}}
-    event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip, height_px=520), on_select="rerun",
+    event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip, height_px=470), on_select="rerun",
                             selection_mode="single-object", key="lab_map", height=520)
     st.caption(
         f"Error bubbles at hidden stations: radius ∝ {sc.model}'s MAE over {sc.date} "

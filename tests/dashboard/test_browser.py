@@ -100,8 +100,10 @@ def _save(page, out_dir: Path, name: str) -> Path:
 
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         img = Image.open(path).convert("RGB")
-        img.thumbnail((1100, 1600))
-        img.quantize(colors=128).save(SCREENSHOT_DIR / f"{name}.png", optimize=True)
+        img.thumbnail((1000, 1500))
+        # 256-colour palette without dithering: ~80 kB per page, AQI colours kept exact.
+        img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            SCREENSHOT_DIR / f"{name}.png", optimize=True)
     return path
 
 
