@@ -115,8 +115,9 @@ with guard("Masking lab"):
                "style": {"fontSize": "12px"}}
     event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip, height_px=470), on_select="rerun",
                             selection_mode="single-object", key="lab_map", height=520)
+    n_bubbles = f"{int(per['mae'].notna().sum())} error bubbles" if per is not None else "Error bubbles"
     st.caption(
-        f"Error bubbles at hidden stations: radius ∝ {sc.model}'s MAE over {sc.date} "
+        f"{n_bubbles} at hidden stations: radius ∝ {sc.model}'s MAE over {sc.date} "
         f"({layers.BUBBLE_M_PER_UG / 1000:.2f} km per µg/m³); red = over-estimate (bias > 0), blue = under-estimate. "
         "Filled circles: observed (colour = measured daily-mean PM2.5, HJ 633-2012); hollow rings: to hide. "
         f"Source: {source_caption(info, 'estimates by AirAtlas models')}."

@@ -33,6 +33,17 @@ runpy.run_path({pages!r} + "/" + page + ".py", run_name="__page__")
 """
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_streamlit_caches():
+    """Streamlit caches are process-wide: start from empty ones (other modules may have cached a demo built
+    without data, whose station codes differ) and leave empty ones behind."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
 def make_app(page: str = "hotspots", **query: str) -> AppTest:
     """The frame + one page, on the demo dataset unless the query says otherwise."""
     script = HARNESS.format(root=str(REPO_ROOT), page=page, pages=str(REPO_ROOT / "dashboard" / "pages"))
@@ -229,6 +240,7 @@ def test_without_any_data_it_opens_the_demo_with_fetch_instructions(tmp_path: Pa
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRATLAS_DATA", str(tmp_path))  # an empty data folder: no raw/, no geo/
     st.cache_data.clear()
+    st.cache_resource.clear()
     try:
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.query_params["dataset"] = "cnemc_bth_2019"  # a link from a machine with data
@@ -240,4 +252,5 @@ def test_without_any_data_it_opens_the_demo_with_fetch_instructions(tmp_path: Pa
         assert any("'cnemc_bth_2019' is not available here" in w.value for w in at.warning)
         assert any("Geographic layers not found" in w.value for w in at.warning)
     finally:
-        st.cache_data.clear()  # later tests must see the real geo layers again
+        st.cache_data.clear()  # later tests must see the real data and geo layers again
+        st.cache_resource.clear()
