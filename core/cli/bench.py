@@ -2,8 +2,8 @@
 
 One run times, through the common ``infer(...)`` step, a 24-hour window over every station of the
 region (all observed values used) plus the BTH grid at 0.05° (~17k cells), for the shipped ``spin``
-(one torch thread by default: on a busy 2-core machine OpenMP spin-waits made two threads ~4× slower)
-checkpoint and for ``ok`` (ordinary kriging). Each model gets one untimed warm-up call on another
+checkpoint and for ``ok`` (ordinary kriging). Spin runs on one torch thread by default: on a busy
+2-core machine OpenMP spin-waits made two threads ~4× slower. Each model gets one untimed warm-up call on another
 day (caches, lazy imports); the figure is the median of ``--repeats`` timed calls.
 JSON keys: ``spin_s``, ``ok_s``, ``ratio`` (= ok_s / spin_s), plus the setting.
 """
