@@ -89,10 +89,9 @@ def run_item(spec: ReanalysisSpec, item: WorkItem) -> xr.Dataset:
     times = spec.times()[item.i0:item.i1]
     window = Window.of(times[0], times[-1])
     grid = spec.grid()
-    avail = stations["time"].values
-    in_data = np.isin(times, avail)
-    if not in_data.any():
-        # Hours outside the data's span: a clear NaN block rather than an error, recorded in attrs.
+    in_window = np.isin(stations["time"].values, times)
+    if not np.isfinite(stations["pm25"].values[in_window]).any():
+        # Hours outside the data's span or a day absent from the archive: NaN, not an invented surface.
         nan = np.full((len(times), *grid.shape), np.nan, np.float32)
         return grid_dataset(times, grid, nan, model=spec.model)
     res = infer(_model(spec.model), stations, np.ones(stations.sizes["station"], bool), grid, window)

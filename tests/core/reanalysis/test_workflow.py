@@ -123,3 +123,12 @@ def test_geotiff_export_is_georeferenced(folder: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(band, ds["pm25"].sel(time="2020-03-01T05").values[::-1], rtol=1e-6)
     with pytest.raises(InvalidRequest, match="No surface"):
         write_geotiff(ds, "2021-01-01T00", tmp_path / "x.tif")
+
+
+def test_a_day_missing_from_the_archive_stays_nan(tmp_path: Path) -> None:
+    gap = make_cnemc_folder(tmp_path / "gap", n_days=3, missing_day=1).path
+    spec = ReanalysisSpec(model="idw", start="2020-03-01T00:00", end="2020-03-03T23:00", res=0.5, bbox=BBOX,
+                          path=str(gap), block_hours=24)
+    pm = xr.open_zarr(run_local(spec, tmp_path / "gap.zarr", progress=False))["pm25"].values
+    assert np.isnan(pm[24:48]).all()
+    assert np.isfinite(pm[:24]).all() and np.isfinite(pm[48:]).all()
