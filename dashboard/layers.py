@@ -142,7 +142,11 @@ def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int 
     la, lo = np.meshgrid(lat[::step], lon[::step], indexing="ij")
     vals = np.asarray(field)[::step, ::step]
     keep = np.isfinite(vals)
-    return pd.DataFrame({"lat": la[keep].round(4), "lon": lo[keep].round(4), "pm25": vals[keep].round(1)})
+    la, lo = la[keep].round(4), lo[keep].round(4)
+    # The same fields as station rows, so one tooltip template serves both layers.
+    return pd.DataFrame({"lat": la, "lon": lo, "pm25": vals[keep].astype(float).round(1), "name": "grid cell",
+                         "city": "", "code": [f"{a:.2f}°N {b:.2f}°E" for a, b in zip(la, lo, strict=True)],
+                         "status": "inferred"})
 
 
 def probe_layer(points: pd.DataFrame, radius_m: float) -> pdk.Layer:
@@ -164,7 +168,7 @@ def station_frame(codes, names, cities, lat, lon, observed: np.ndarray, value: n
         "code": np.asarray(codes, str), "name": np.asarray(names, str), "city": np.asarray(cities, str),
         "lat": np.asarray(lat, float), "lon": np.asarray(lon, float), "observed": observed,
         "status": np.where(observed, "observed", "hidden"),
-        "pm25": np.round(value, 1), "fill": fill.tolist(),
+        "pm25": np.round(value.astype(float), 1), "fill": fill.tolist(),
         "line": np.where(observed[:, None], [[40, 40, 40, 255]], [[20, 20, 20, 255]]).tolist(),
     })
 

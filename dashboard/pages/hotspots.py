@@ -68,7 +68,8 @@ with guard("Inference"):
 
     geo = loaders.geo_layers()
     below, above = layers.context_layers(geo, land=not online)
-    res_m = float(abs(lat[1] - lat[0])) * 111_000 * 1.6 if len(lat) > 1 else 3000.0
+    # Probe circles every 3rd cell, radius 0.75 × spacing: they overlap, so a click anywhere hits one.
+    res_m = float(abs(lat[1] - lat[0])) * 3 * 111_000 * 0.75 if len(lat) > 1 else 3000.0
     map_layers = [*below, layers.surface_layer(field, lat, lon), *above]
     if arrows is not None and len(arrows):
         map_layers.append(layers.wind_layer(arrows))
@@ -116,6 +117,7 @@ with guard("Inference"):
                 picked = ("point", (o["lat"], o["lon"]), f"{o['lat']:.2f}°N {o['lon']:.2f}°E")
     if picked is not None:
         st.session_state[K_PLACE] = picked
+        st.caption(f"Picked on the map: {picked[2]}")
 
     st.subheader("Time series at a place")
     choices = [("station", c, f"{n} ({ci}, {c})") for c, n, ci in

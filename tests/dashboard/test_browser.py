@@ -14,6 +14,7 @@ speed belongs to `python -m core bench`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
+from core.grid import BTH_BBOX
 from core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.browser
@@ -113,6 +115,39 @@ def _wait_idle(page, timeout_s: float = 120) -> None:
     page.wait_for_selector(IDLE, state="attached", timeout=timeout_s * 1000)
 
 
+def _pixel_of(box: dict, bbox: tuple, height_px: float, lat: float, lon: float) -> tuple[float, float]:
+    """Screen pixel of (lat, lon) on a deck framed by dashboard.layers.deck(bbox, height_px=…) (Web Mercator)."""
+    from dashboard.layers import fit_zoom
+
+    scale = 512 * 2 ** round(fit_zoom(bbox, 900, height_px), 2) / (2 * math.pi)
+
+    def merc(lo: float, la: float) -> tuple[float, float]:
+        return scale * math.radians(lo), scale * math.log(math.tan(math.pi / 4 + math.radians(la) / 2))
+
+    cx, cy = merc((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
+    x, y = merc(lon, lat)
+    return box["x"] + box["width"] / 2 + (x - cx), box["y"] + box["height"] / 2 - (y - cy)
+
+
+def _click_map(page, where, expect: str, tries: int = 3) -> None:
+    """Click the first deck map at ``where(box)`` until ``expect`` shows up (deck.gl may still be
+    initialising its picking buffer right after the script run ends)."""
+    for attempt in range(tries):
+        page.wait_for_timeout(1500)
+        box = page.locator('[data-testid="stDeckGlJsonChart"]').first.bounding_box()
+        x, y = where(box)
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            page.wait_for_selector(expect, state="attached", timeout=20_000)
+            _wait_idle(page)
+            return
+        except Exception:  # noqa: BLE001 — retry, fail below
+            if attempt == tries - 1:
+                raise
+
+
 def _exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
 
@@ -154,9 +189,23 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
             assert not _exceptions(page), f"{name}: {_exceptions(page)}"
             assert page.locator('[data-testid="stHeading"]').count() >= 1, f"{name}: no heading rendered"
 
-        # ---- masking lab: hide a random half, Rerun, time until the scores and bubbles are back
+        # ---- click a place on the hotspot map → its time series (pydeck selection)
+        page.goto(f"{server}/?{query}")
+        _wait_idle(page)
+        _click_map(page, lambda box: (box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.62),
+                   "text=Picked on the map")
+        assert not _exceptions(page), _exceptions(page)
+
+        # ---- masking lab: click a Beijing station on the map → it is queued for hiding
         page.goto(f"{server}/masking_lab?{query}")
         _wait_idle(page)
+        # Dongsi, central Beijing: dense with stations, any of them will do.
+        _click_map(page, lambda box: _pixel_of(box, BTH_BBOX, 470, 39.8745, 116.434), "text=1 station(s) to hide")
+        page.get_by_role("tab", name="List / clear").click()
+        page.locator('[data-testid="stBaseButton-secondary"]', has_text="Clear all").click()
+        _wait_idle(page)
+
+        # ---- masking lab: hide a random half, Rerun, time until the scores and bubbles are back
         page.get_by_role("tab", name="Random share").click()
         page.get_by_role("button", name="Hide a random share").click()
         _wait_idle(page)
