@@ -227,7 +227,7 @@ def geo_layers() -> dict:
     adm = g / "cn_admin_bth_cnmaps"
     out["district"] = _display_geojson(adm / "bth_district_simplified_wgs84.geojson")
     out["city"] = _display_geojson(adm / "bth_city_simplified_wgs84.geojson")
-    out["province"] = _display_geojson(adm / "bth_province_simplified_wgs84.geojson")
+    out["province"] = _display_geojson(adm / "bth_province_simplified_wgs84.geojson", tolerance=0.03)
     base = g / "basemap_offline"
     out["countries"] = _display_geojson(base / "east_asia_countries_10m.geojson", clip=CONTEXT_BOX)
     try:
