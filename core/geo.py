@@ -29,7 +29,10 @@ def wind_to_uv(direction_deg: np.ndarray, speed: np.ndarray) -> tuple[np.ndarray
     """Meteorological wind (direction it blows *from*, degrees clockwise from north) → (u, v) m/s.
 
     u is eastward, v northward: a north wind (0°) blows toward the south, so v < 0.
+    Calm (speed 0) is u = v = 0 whatever the direction says, even when it is missing (NaN).
     """
     rad = np.radians(np.asarray(direction_deg, float))
     speed = np.asarray(speed, float)
-    return -speed * np.sin(rad), -speed * np.cos(rad)
+    u, v = -speed * np.sin(rad), -speed * np.cos(rad)
+    calm = speed == 0
+    return np.where(calm, 0.0, u), np.where(calm, 0.0, v)

@@ -33,7 +33,7 @@ import xarray as xr
 from core.data.base import register_source
 from core.data.cache import cached_load
 from core.data.stationset import BTH_CITIES, make_stationset
-from core.data.textio import WarningLog, columns, read_rows, require_columns, to_float
+from core.data.textio import WarningLog, columns, drop_duplicate_hours, read_rows, require_columns, to_float
 from core.errors import CorruptFile, DataNotFound, UnusableData
 from core.geo import wind_to_uv
 
@@ -175,16 +175,10 @@ def _station_frame(file: Path, log: WarningLog) -> pd.DataFrame:
         log.add(file, int(lines[i]), f"wind direction 0 (calm) with speed {ws[i]:g} m/s; wind set to missing",
                 kind="calm direction with non-zero speed")
     wd[(wd == MISSING) | bad_wd | contradictory] = np.nan
-    u, v = wind_to_uv(wd, ws)   # NaN direction → NaN u, v
-    calm = ws == 0              # calm needs no direction
-    u[calm], v[calm] = 0.0, 0.0
+    u, v = wind_to_uv(wd, ws)   # NaN direction → NaN u, v; calm → 0, 0
     df = pd.DataFrame({"u10": u, "v10": v, "t2m": t2m, "td2m": td2m, "_line": lines},
                       index=pd.DatetimeIndex(utc) + UTC_OFFSET)
-    df = df[~bad_t]
-    dup = df.index.duplicated(keep="first")
-    for ln in df["_line"].to_numpy()[dup]:
-        log.add(file, int(ln), "duplicated hour; first record kept", kind="duplicated hour")
-    return df[~dup].drop(columns="_line")
+    return drop_duplicate_hours(df[~bad_t], log, file)
 
 
 def _parse(path: Path, files: list[Path], stations_file: Path) -> xr.Dataset:

@@ -151,3 +151,14 @@ def to_float(
         log.add(path, int(lines[i]), f"column {column_name}: unparseable value {str(values[i])!r} set to missing",
                 kind=f"unparseable value in column {column_name}")
     return out
+
+
+def drop_duplicate_hours(df, log: WarningLog, file: Path, what: str = "first record kept"):
+    """Keep the first row of each repeated time index, warn at the line of each dropped one.
+
+    ``df`` has a DatetimeIndex and a ``_line`` column (source line numbers), which is dropped.
+    """
+    dup = df.index.duplicated(keep="first")
+    for ln in df["_line"].to_numpy()[dup]:
+        log.add(file, int(ln), f"duplicated hour; {what}", kind="duplicated hour")
+    return df[~dup].drop(columns="_line")

@@ -24,7 +24,7 @@ import xarray as xr
 from core.data.base import register_source
 from core.data.cache import cached_load
 from core.data.stationset import BTH_CITIES, make_stationset
-from core.data.textio import WarningLog, column, columns, read_rows, require_columns, to_float
+from core.data.textio import WarningLog, column, columns, drop_duplicate_hours, read_rows, require_columns, to_float
 from core.errors import CorruptFile, DataNotFound, UnusableData
 from core.geo import wind_to_uv
 
@@ -134,17 +134,11 @@ def _read_site_file(file: Path, site: str, log: WarningLog) -> pd.DataFrame | No
         for i in np.flatnonzero(unknown):
             log.add(file, int(lines[i]), f"column wd: unknown compass direction {str(wd[i])!r} set to missing",
                     kind="unknown compass direction")
-        u, v = wind_to_uv(deg, speed)
-        calm = speed == 0  # calm: no direction needed
-        u[calm], v[calm] = 0.0, 0.0
+        u, v = wind_to_uv(deg, speed)  # calm → 0, 0
         df["u10"], df["v10"] = u, v
     df.index = pd.DatetimeIndex(time)
     df["_line"] = lines
-    df = df[~bad_t]
-    dup = df.index.duplicated(keep="first")
-    for ln in df["_line"].to_numpy()[dup]:
-        log.add(file, int(ln), "duplicated hour; first occurrence kept", kind="duplicated hour")
-    return df[~dup].drop(columns="_line")
+    return drop_duplicate_hours(df[~bad_t], log, file, "first occurrence kept")
 
 
 def _parse(path: Path, files: list[Path], coords_file: Path) -> xr.Dataset:
