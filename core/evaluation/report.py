@@ -143,6 +143,31 @@ def speed_table(bench: dict | None) -> str:
     return "\n".join(lines)
 
 
+def reanalysis_table(metrics_dir: Path) -> str:
+    """Batch reanalysis benchmark (``python -m core.reanalysis.bench``) and its national projection."""
+    f = Path(metrics_dir) / "reanalysis_bench.json"
+    if not f.exists():
+        return ""
+    b = json.loads(f.read_text())
+    sp = b["spec"]
+    lines = [f"{sp['model']}, {sp['start'][:10]} … {sp['end'][:10]} hourly, BTH at {sp['res']}° "
+             f"({b['grid'][0]}×{b['grid'][1]} cells, {b['cell_hours']:,} cell-hours, store {b['store_mb']} MB):", "",
+             "| run | wall (s) | cell-hours/s | peak RSS, all processes (MB) |", "|---|---|---|---|"]
+    lines += [f"| {r['mode']} | {r['wall_s']} | {r['cell_hours_per_s']:,} | {r['peak_rss_mb']} |" for r in b["runs"]]
+    p = b["projection"]
+    lines += ["", f"Projection, national 1 km ({p['cells']:,} cells × 8,760 h), from the measured "
+              f"{p['per_worker_cell_hours_per_s']:,} cell-hours/s per worker: "
+              f"{p['hours_with_8_workers']} h on 8 workers, {p['hours_with_32_workers']} h on 32, "
+              f"{p['hours_with_128_workers']} h on 128; storage {p['storage_tb_compressed']} TB as written "
+              f"({p['storage_tb_raw_float32']} TB raw float32); memory per worker "
+              f"{p['memory_per_worker_gb_for_250x250_tile']} GB for 250×250-cell × 24 h work items "
+              f"({p['memory_per_worker_gb_for_1000x1000_tile']} GB for 1000×1000), from the measured slope "
+              f"{b['memory_model']['bytes_per_cell_per_item']:,} bytes per cell per 24-h item + "
+              f"{b['memory_model']['fixed_mb']} MB fixed. Work items are time blocks over the whole grid today; "
+              "a national run needs spatial tiles as work items too (not built yet)."]
+    return "\n".join(lines)
+
+
 def render(metrics_dir: Path) -> str:
     """The Markdown that goes between the README markers."""
     evals, ablations, bench = load_reports(metrics_dir)
@@ -162,6 +187,7 @@ def render(metrics_dir: Path) -> str:
         ("Seasons, mask-50 (MAE)", season_table(evals, "mask-50")),
         ("Ablations", ablation_table(ablations)),
         ("Speed", speed_table(bench)),
+        ("Batch reanalysis (Dask)", reanalysis_table(metrics_dir)),
     ]
     for title, table in sections:
         if table:

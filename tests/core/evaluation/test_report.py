@@ -53,3 +53,24 @@ def test_corrupt_json_is_named(tmp_path):
     (tmp_path / "idw_holdout.json").write_text("{not json")
     with pytest.raises(CorruptFile, match="idw_holdout.json"):
         render(tmp_path)
+
+
+def test_reanalysis_benchmark_section(tmp_path):
+    import json
+
+    from core.evaluation.report import reanalysis_table
+
+    assert reanalysis_table(tmp_path) == ""
+    bench = {"spec": {"model": "idw", "start": "2019-01-01T00:00", "end": "2019-01-02T23:00", "res": 0.1},
+             "grid": [67, 65], "cell_hours": 209040, "store_mb": 1.0,
+             "runs": [{"mode": "single process", "wall_s": 2.0, "cell_hours_per_s": 104520, "peak_rss_mb": 900}],
+             "memory_model": {"bytes_per_cell_per_item": 100, "fixed_mb": 600},
+             "projection": {"cells": 10, "per_worker_cell_hours_per_s": 104520, "hours_with_8_workers": 1.0,
+                            "hours_with_32_workers": 0.5, "hours_with_128_workers": 0.1,
+                            "storage_tb_compressed": 0.1, "storage_tb_raw_float32": 0.2,
+                            "memory_per_worker_gb_for_250x250_tile": 0.6,
+                            "memory_per_worker_gb_for_1000x1000_tile": 0.7}}
+    (tmp_path / "reanalysis_bench.json").write_text(json.dumps(bench))
+    text = reanalysis_table(tmp_path)
+    assert "| single process | 2.0 | 104,520 | 900 |" in text
+    assert "1.0 h on 8 workers" in text
