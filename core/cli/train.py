@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop training after M minutes."),
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
-            None, help="no-advection | no-diffusion | no-masking | no-init-loss (saved as <model>-<ablation>)."),
+            None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind "
+                       "(saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
     ) -> None:
@@ -79,7 +80,8 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
         overrides = {**load_conf(model), **ABLATIONS.get(abl, {})}  # "control": the full model, same budget
         res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
                     save_as=f"{model}-{abl}", dataset_name=dataset)
-        trained[abl] = res.best
+        trained[abl] = res.best | {"train_minutes": res.history[-1]["minutes"] if res.history else 0.0,
+                                   "epochs_run": len(res.history)}
         krigers[f"{model}-{abl}"] = NeuralKriger.from_checkpoint(adapter, root=out_root, name=f"{model}-{abl}")
     report: dict = {"model": model, "protocol": protocol, "dataset": dataset, "seed": seed,
                     "train_minutes_cap": max_minutes, "variants": {}}
@@ -89,7 +91,12 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
         report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
                                     "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
                                     "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
-                                    "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()}}
+                                    "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()},
+                                    "wind": rep["wind"],
+                                    "runs": [{k: r[k] for k in ("seed", "hidden_stations", "mae")}
+                                             for r in rep["runs"]],
+                                    "idw_runs": [{k: r[k] for k in ("seed", "mae")}
+                                                 for r in rep["baselines"]["idw"]["runs"]]}
     report["test_stations"] = rep["test_stations"]
     report["times"] = rep["times"]
     return report
@@ -109,7 +116,8 @@ def register_ablate(app: typer.Typer) -> None:
         json_out: Path = typer.Option(Path("assets/metrics/ablations.json"), "--json", help="Report path."),
         out: Optional[Path] = typer.Option(None, help="Folder for ablated checkpoints (default: cache dir)."),
     ) -> None:
-        """Train the ablations (no-advection, no-diffusion, no-masking, no-init-loss); score them vs the full model."""
+        """Train the ablations (no-advection, no-diffusion, no-masking, no-init-loss, inferred-wind); score them vs
+        the full model."""
         from core.engine.trainer import ABLATIONS
         from core.paths import cache_dir
 

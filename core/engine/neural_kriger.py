@@ -105,7 +105,7 @@ class NeuralKriger:
                                     name="pm25", attrs={"units": "ug m-3"})
         result = InferenceResult(
             station_pred=station_pred, model=self.name,
-            wind=self.adapter.wind_label(nodes.wind is not None), device=str(self.device),
+            wind=self.adapter.wind_label(nodes.wind is not None, self.hparams), device=str(self.device),
             extras={"arch_version": self.adapter.arch_version, "aod": self.card.get("aod", "none")},
         )
         if grid_out is not None:

@@ -72,6 +72,7 @@ ABLATIONS: dict[str, dict] = {
     "no-diffusion": {"use_diffusion": False},
     "no-masking": {"masking": "fixed"},
     "no-init-loss": {"init_loss": 0.0},
+    "inferred-wind": {"use_measured_wind": False},  # ignore measured u10/v10: the network infers transport
 }
 
 
@@ -90,8 +91,9 @@ class ModelAdapter:
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
 
-    def wind_label(self, has_measured: bool) -> str:
-        if self.uses_measured_wind and has_measured:
+    def wind_label(self, has_measured: bool, hparams: dict | None = None) -> str:
+        """"measured" only when the data has wind and the model (hparams ``use_measured_wind``) reads it."""
+        if self.uses_measured_wind and has_measured and (hparams or {}).get("use_measured_wind", True):
             return "measured"
         return self.wind
 
@@ -359,7 +361,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
                       "training_stations": [str(c) for c in nodes.codes]},
             "test_stations": data.test_codes,
             "seed": seed, "device": str(dev),
-            "wind": adapter.wind_label(nodes.wind is not None),
+            "wind": adapter.wind_label(nodes.wind is not None, hp),
             "aod": "used" if hp["aod_loss"] > 0 else "none",
             "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
                         "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
