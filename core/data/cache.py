@@ -14,6 +14,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from core.hashing import update_from_file
 from core.paths import cache_dir
 
 CACHE_VERSION = "1"  # bump when a loader's output changes for the same inputs
@@ -25,9 +26,7 @@ def sha256_files(files: Iterable[Path], root: Path) -> str:
     for f in sorted(Path(p) for p in files):
         h.update(str(f.relative_to(root)).encode())
         h.update(b"\0")
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        update_from_file(h, f)
         h.update(b"\0")
     return h.hexdigest()
 

@@ -29,7 +29,6 @@ names each one (the partial report is on ``err.report``).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import time
@@ -42,6 +41,7 @@ import urllib3
 from tqdm.auto import tqdm
 
 from core.errors import FetchError, InvalidRequest
+from core.hashing import sha256_file
 from core.paths import REPO_ROOT
 
 ENV_URL = "AIRATLAS_ARCHIVE_URL"
@@ -94,15 +94,6 @@ def parse_manifest(text: str) -> dict[str, str]:
         if m and not line.startswith("#"):
             out[m.group(2).removeprefix("./")] = m.group(1).lower()
     return out
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _day(s: str | dt.date, what: str) -> dt.date:

@@ -9,7 +9,6 @@ card, or whose architecture version differs from the code's.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
@@ -18,15 +17,8 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointMismatch, DataNotFound
+from core.hashing import sha256_file
 from core.paths import MODELS_DIR, REPO_ROOT
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_commit() -> str:
