@@ -17,7 +17,9 @@ import streamlit as st  # noqa: E402
 from dashboard.sidebar import frame  # noqa: E402
 from dashboard.state import K_PAGE  # noqa: E402
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# Page files live in views/, not pages/: that folder name turns on Streamlit's legacy page discovery,
+# which serves deep links (e.g. /justice) on a fresh server without this frame.
+PAGES_DIR = Path(__file__).resolve().parent / "views"
 PAGES = (  # (file stem = url path, title, icon: Material Symbols ship with Streamlit, emoji fonts may not)
     ("hotspots", "Hotspots", ":material/map:"),
     ("masking_lab", "Masking lab", ":material/visibility_off:"),

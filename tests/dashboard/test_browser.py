@@ -175,7 +175,7 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
 
         # ---- every page: first load (server warm after the first one)
         for name in PAGES:
-            if name == "justice" and not (REPO_ROOT / "dashboard" / "pages" / "justice.py").exists():
+            if name == "justice" and not (REPO_ROOT / "dashboard" / "views" / "justice.py").exists():
                 continue
             t0 = time.perf_counter()
             page.goto(f"{server}/{'' if name == 'hotspots' else name}?{query}")

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.paths import REPO_ROOT
 
 APP = str(REPO_ROOT / "dashboard" / "app.py")
-PAGE = "pages/justice.py"
+PAGE = "views/justice.py"
 
 
 @pytest.fixture

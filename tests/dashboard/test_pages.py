@@ -3,8 +3,7 @@
 Pages render without exception or error, widgets change what is shown, masking changes the scores,
 a URL query restores a scenario, and bad input gives a message instead of a traceback.
 
-``AppTest.switch_page`` runs a ``pages/`` file without the ``st.navigation`` frame around it (AppTest
-treats dashboard/pages/ as a v1 pages folder), so pages are driven through a harness that runs
+Pages (dashboard/views/) are driven through a harness that runs
 the same frame as dashboard/app.py (:func:`dashboard.sidebar.frame`) and then the page file.
 The real frame is tested with ``AppTest.from_file("dashboard/app.py")`` on its default page.
 """
@@ -46,7 +45,7 @@ def _fresh_streamlit_caches():
 
 def make_app(page: str = "hotspots", **query: str) -> AppTest:
     """The frame + one page, on the demo dataset unless the query says otherwise."""
-    script = HARNESS.format(root=str(REPO_ROOT), page=page, pages=str(REPO_ROOT / "dashboard" / "pages"))
+    script = HARNESS.format(root=str(REPO_ROOT), page=page, pages=str(REPO_ROOT / "dashboard" / "views"))
     at = AppTest.from_string(script, default_timeout=TIMEOUT)
     at.query_params["dataset"] = "demo"
     at.query_params["model"] = "idw"  # fast and always present; tests that need another model say so
