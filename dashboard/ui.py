@@ -44,3 +44,18 @@ def source_caption(info: dict, extra: str = "") -> str:
     src = "AirAtlas synthetic simulator (demo)" if info.get("demo") else (info.get("citation") or info.get("source"))
     src = src.split(";")[0][:160]
     return f"{src}{' · ' + extra if extra else ''}"
+
+
+def page_context(title: str):
+    """Header, the scenario the shared sidebar built (or stop with a hint), and the demo banner.
+
+    Every page starts with this, so the sidebar → page hand-over lives in one place.
+    """
+    st.header(title)
+    ctx = st.session_state.get("ctx")
+    if ctx is None:
+        st.info("Choose a dataset and a model in the sidebar first.")
+        st.stop()
+    if ctx.info["demo"]:
+        demo_banner()
+    return ctx

@@ -8,15 +8,10 @@ import streamlit as st
 
 from core.paths import MODELS_DIR
 from dashboard import charts, layers, loaders
-from dashboard.ui import demo_banner, guard, source_caption
+from dashboard.ui import guard, page_context, source_caption
 
-ctx = st.session_state.get("ctx")
-st.header("Attention and influence")
-if ctx is None:
-    st.stop()
+ctx = page_context("Attention and influence")
 sc, info = ctx.scenario, ctx.info
-if info["demo"]:
-    demo_banner()
 
 ds = loaders.load_dataset(sc.dataset)
 codes = ds["station"].values.astype(str)

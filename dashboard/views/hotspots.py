@@ -8,15 +8,10 @@ import streamlit as st
 
 from dashboard import charts, layers, loaders
 from dashboard.state import K_PLACE
-from dashboard.ui import demo_banner, guard, source_caption
+from dashboard.ui import guard, page_context, source_caption
 
-ctx = st.session_state.get("ctx")
-st.header("PM2.5 hotspots")
-if ctx is None:
-    st.stop()
+ctx = page_context("PM2.5 hotspots")
 sc, info = ctx.scenario, ctx.info
-if info["demo"]:
-    demo_banner()
 
 c1, c2, c3 = st.columns([2, 1, 1])
 thr_label = c1.selectbox("Hotspot threshold", list(layers.THRESHOLDS), key="hot_threshold",

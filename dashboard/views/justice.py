@@ -20,7 +20,7 @@ from core.exposure_weights import load_population_grid
 from core.grid import GridSpec
 from dashboard import justice_layers as jl
 from dashboard import layers, loaders
-from dashboard.ui import demo_banner, guard
+from dashboard.ui import guard, page_context
 
 RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
 N_BOOT = 500
@@ -72,14 +72,9 @@ def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, 
     return result.table, summarize(result, n_boot=N_BOOT, seed=0), list(result.warnings)
 
 
-st.header("Environmental justice: who breathes the pollution?")
-ctx = st.session_state.get("ctx")
-if ctx is None:
-    st.info("Choose a dataset and a model in the sidebar first.")
-    st.stop()
+ctx = page_context("Environmental justice: who breathes the pollution?")
 sc, info = ctx.scenario, ctx.info
 if info["demo"]:
-    demo_banner()
     st.warning("The demo stations are simulated: exposure figures below use real census people but a synthetic "
                "pollution field — do not quote them.")
 elif info["n_bth"] < 20:

@@ -8,15 +8,10 @@ import streamlit as st
 
 from dashboard import charts, layers, loaders, masking, scoring
 from dashboard.state import K_MASKED, K_PENDING
-from dashboard.ui import demo_banner, guard, source_caption
+from dashboard.ui import guard, page_context, source_caption
 
-ctx = st.session_state.get("ctx")
-st.header("Masking lab")
-if ctx is None:
-    st.stop()
+ctx = page_context("Masking lab")
 sc, info = ctx.scenario, ctx.info
-if info["demo"]:
-    demo_banner()
 st.caption("Hide stations, press **Rerun**: every model infers the hidden stations from the others only "
            "(values are blanked before any model sees them), and is scored against what those stations measured.")
 

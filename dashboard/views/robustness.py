@@ -7,15 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, loaders, masking, reports, scoring
-from dashboard.ui import demo_banner, guard, source_caption
+from dashboard.ui import guard, page_context, source_caption
 
-ctx = st.session_state.get("ctx")
-st.header("Robustness to missing stations")
-if ctx is None:
-    st.stop()
+ctx = page_context("Robustness to missing stations")
 sc, info = ctx.scenario, ctx.info
-if info["demo"]:
-    demo_banner()
 
 table = reports.long_table(loaders.metrics_reports())
 st.subheader("From the evaluation reports (assets/metrics)")
