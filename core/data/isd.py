@@ -33,7 +33,15 @@ import xarray as xr
 from core.data.base import register_source
 from core.data.cache import cached_load
 from core.data.stationset import BTH_CITIES, make_stationset
-from core.data.textio import WarningLog, columns, drop_duplicate_hours, read_rows, require_columns, to_float
+from core.data.textio import (
+    WarningLog,
+    columns,
+    drop_duplicate_hours,
+    merge_station_frames,
+    read_rows,
+    require_columns,
+    to_float,
+)
 from core.errors import CorruptFile, DataNotFound, UnusableData
 from core.geo import wind_to_uv
 
@@ -194,13 +202,7 @@ def _parse(path: Path, files: list[Path], stations_file: Path) -> xr.Dataset:
         if df.empty:
             log.add(f, None, "no usable records; station has no data")
         frames.setdefault(f"{m['usaf']}-{m['wban']}", []).append(df)
-    merged: dict[str, pd.DataFrame] = {}
-    for sid, dfs in frames.items():
-        df = pd.concat(dfs).sort_index()
-        dup = df.index.duplicated(keep="first")
-        if dup.any():
-            log.add(path, None, f"station {sid}: {int(dup.sum())} hours in more than one file; first kept")
-        merged[sid] = df[~dup]
+    merged: dict[str, pd.DataFrame] = merge_station_frames(frames, log, path, "station")
     nonempty = [df for df in merged.values() if len(df)]
     if not nonempty:
         raise UnusableData(f"{path / DATA_DIR}: no file has a usable ISD-Lite record; "

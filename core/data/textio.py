@@ -162,3 +162,20 @@ def drop_duplicate_hours(df, log: WarningLog, file: Path, what: str = "first rec
     for ln in df["_line"].to_numpy()[dup]:
         log.add(file, int(ln), f"duplicated hour; {what}", kind="duplicated hour")
     return df[~dup].drop(columns="_line")
+
+
+def merge_station_frames(frames: dict[str, list], log: WarningLog, root: Path, label: str) -> dict:
+    """Concatenate each station's per-file frames in time order; an hour in several files keeps the first.
+
+    ``label`` names the station kind in the warning ("station", "site").
+    """
+    import pandas as pd
+
+    merged = {}
+    for sid, dfs in frames.items():
+        df = pd.concat(dfs).sort_index()
+        dup = df.index.duplicated(keep="first")
+        if dup.any():
+            log.add(root, None, f"{label} {sid}: {int(dup.sum())} hours appear in more than one file; first kept")
+        merged[sid] = df[~dup]
+    return merged

@@ -24,7 +24,16 @@ import xarray as xr
 from core.data.base import register_source
 from core.data.cache import cached_load
 from core.data.stationset import BTH_CITIES, make_stationset
-from core.data.textio import WarningLog, column, columns, drop_duplicate_hours, read_rows, require_columns, to_float
+from core.data.textio import (
+    WarningLog,
+    column,
+    columns,
+    drop_duplicate_hours,
+    merge_station_frames,
+    read_rows,
+    require_columns,
+    to_float,
+)
 from core.errors import CorruptFile, DataNotFound, UnusableData
 from core.geo import wind_to_uv
 
@@ -153,13 +162,7 @@ def _parse(path: Path, files: list[Path], coords_file: Path) -> xr.Dataset:
     if not per_site:
         raise UnusableData(f"{path}: none of the {len(files)} PRSA_Data files has usable rows; "
                            "see the file names in the warnings above or re-download the UCI archive.")
-    frames: dict[str, pd.DataFrame] = {}
-    for site, dfs in per_site.items():
-        df = pd.concat(dfs).sort_index()
-        dup = df.index.duplicated(keep="first")
-        if dup.any():
-            log.add(path, None, f"site {site}: {int(dup.sum())} hours appear in more than one file; first kept")
-        frames[site] = df[~dup]
+    frames: dict[str, pd.DataFrame] = merge_station_frames(per_site, log, path, "site")
     t0 = min(df.index.min() for df in frames.values())
     t1 = max(df.index.max() for df in frames.values())
     axis = pd.date_range(t0, t1, freq="h")
