@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[int] = typer.Option(
             None, "--seeds", help="Seeds 0..N-1 for mask-R (default 5); holdout and sparse-30km are deterministic."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+        split: str = typer.Option(
+            "test", "--split", help="test (days 24–end, score S_test) or val (days 21–23, S_test removed, "
+                                    "score S_val): make design choices on val, report test."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
         from core.evaluation.runner import evaluate
@@ -34,7 +37,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give exactly one of --dataset or --path")
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
-                          period=period, seeds=seeds, progress=not no_progress)
+                          period=period, seeds=seeds, progress=not no_progress, split=split)
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1))

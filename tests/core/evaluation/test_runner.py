@@ -145,3 +145,23 @@ def test_model_parameters_are_recorded(mask50):
     assert rep["baselines"]["idw"]["params"]["power"] == 2.0
     assert rep["baselines"]["knn"]["params"]["k"] == 5
     assert rep["baselines"]["ok"]["params"]["fallback_values"] >= 0
+
+
+@pytest.mark.parametrize("protocol", ["holdout", "mask-50"])
+def test_val_split_never_sees_s_test_and_scores_val_days(region, protocol):
+    spy = Spy()
+    rep = evaluate("spy", protocol, stations=region, seeds=2, split="val", models=models() | {"spy": spy})
+    s_test = set(select_test_stations(region))
+    assert rep["split"] == "val" and rep["times"]["rule"] == "val-days"
+    assert rep["val_stations"] and not set(rep["val_stations"]) & s_test
+    for codes, _, _ in spy.calls:  # S_test is removed from the set, not merely hidden
+        assert not set(codes) & s_test
+    days = {int(str(r)[8:10]) for r in (rep["times"]["start"], rep["times"]["end"])}
+    assert days <= {21, 22, 23}
+    for r in rep["runs"]:
+        assert set(rep["val_stations"]) <= set(r["hidden_stations"])
+
+
+def test_val_split_refuses_path(tmp_path):
+    with pytest.raises(InvalidRequest, match="--split val needs --dataset"):
+        evaluate("idw", "holdout", path=tmp_path, split="val")
