@@ -262,6 +262,31 @@ def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     return {"metrics": metrics, "by_season": by_season, "runs": per_run}
 
 
+def flagged_cells(ds: xr.Dataset, runs: Sequence[Run], scores: Scores) -> dict[str, int]:
+    """Scored cells (finite prediction and truth) whose truth carries a ``qc_pm25`` flag, in total and per flag.
+
+    A flagged truth may be an instrument fault rather than air; the report says how many were scored.
+    """
+    from core.data.qc import FLAG_NAMES
+
+    counts = {"total": 0} | {name: 0 for name in FLAG_NAMES.values()}
+    if "qc_pm25" not in ds:
+        return counts
+    qc = ds["qc_pm25"].values.astype(np.uint8)
+    t_index = pd.Index(ds["time"].values)
+    pos = {c: i for i, c in enumerate(ds["station"].values.astype(str))}
+    for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
+        if not p.size:
+            continue
+        cols = np.array([pos[c] for c in run.scored])
+        f = qc[t_index.get_indexer(t[:, 0])][:, cols]
+        f = np.where(np.isfinite(p) & np.isfinite(y), f, 0)
+        counts["total"] += int((f > 0).sum())
+        for bit, name in FLAG_NAMES.items():
+            counts[name] += int(((f & bit) > 0).sum())
+    return counts
+
+
 def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[dict]:
     """One entry per seed (sparse-30km pools its per-target runs under seed 0)."""
     out = []
@@ -434,4 +459,7 @@ def evaluate(
     report["params"] = main.params or {}
     report["n_inference_calls"] = len(runs) * n_blocks
     report["timing_s"] = timing
+    flags = flagged_cells(ds, runs, main)
+    report["flagged_cells_scored"] = flags.pop("total")
+    report["flagged_cells_by_flag"] = flags
     return _clean(report)
