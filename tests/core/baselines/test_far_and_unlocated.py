@@ -8,13 +8,15 @@ import pytest
 from core.baselines.idw import IDW
 from core.baselines.knn import KNN
 from core.baselines.linear import LinearNeighbours
+from core.baselines.logok import LogOrdinaryKriging
 from core.baselines.ok import OrdinaryKriging
 from core.engine.infer import infer
 from core.engine.result import Window
 from core.geo import haversine_km
 from tests.core.baselines.conftest import stationset
 
-MODELS = {"idw": lambda: IDW(2.0), "knn": KNN, "ok": OrdinaryKriging, "linear": LinearNeighbours}
+MODELS = {"idw": lambda: IDW(2.0), "knn": KNN, "ok": OrdinaryKriging, "logok": LogOrdinaryKriging,
+          "linear": LinearNeighbours}
 
 
 def _window(ds):
@@ -37,7 +39,7 @@ def test_only_far_stations_observed_still_gives_a_value_everywhere(chain, name, 
     obs[observed_idx] = True
     pred = infer(MODELS[name](), chain, obs, None, _window(chain)).station_pred.values
     assert np.isfinite(pred).all(), f"{name}: {int(np.isnan(pred).sum())} NaN"
-    if len(observed_idx) == 1 and name != "linear":  # one input: every estimate is that station's value
+    if len(observed_idx) == 1 and name in ("idw", "knn", "ok"):  # one input: every estimate is that station's value
         np.testing.assert_allclose(pred, np.repeat(chain["pm25"].values[:, observed_idx], 100, axis=1), rtol=1e-5)
 
 
