@@ -21,7 +21,7 @@ import hashlib
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,9 @@ class Scores:
     times: list[np.ndarray]
     wind: str = "none"
     params: dict = None  # scalar extras of the model (power, k, …); "fallback*" counts summed over calls
+    lo: list[np.ndarray] = field(default_factory=list)  # interval bounds per run (NaN: model gave none)
+    hi: list[np.ndarray] = field(default_factory=list)
+    level: float | None = None
 
     def note(self, extras: dict) -> None:
         self.params = self.params or {}
@@ -107,16 +110,37 @@ def resolve_test_stations(ds: xr.Dataset, test_stations: Sequence[str] | str | P
     return sorted(set(codes))
 
 
-def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool) -> tuple[np.ndarray, str]:
-    """(time,) bool of hours to score and the rule used ("test-days", "period", "all")."""
+SPLITS = ("test", "val")
+
+
+def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool, split: str = "test") -> tuple[np.ndarray, str]:
+    """(time,) bool of hours to score and the rule used ("test-days", "val-days", "period", "all").
+
+    ``split="val"`` scores validation days (21–23 of each month); with ``period`` too, their intersection.
+    """
     t = ds["time"].values
     present = ds["present"].values if "present" in ds.coords else np.ones(len(t), bool)
+    if split == "val":
+        hours = present & time_split(t)["val"]
+        if period:
+            a, b = parse_period(period, t)
+            hours &= (t >= a) & (t <= b)
+        return hours, "val-days"
     if period:
         a, b = parse_period(period, t)
         return present & (t >= a) & (t <= b), "period"
     if use_split:
         return present & time_split(t)["test"], "test-days"
     return present.copy(), "all"
+
+
+def validation_view(ds: xr.Dataset, s_test: Sequence[str]) -> tuple[xr.Dataset, list[str]]:
+    """The station set design choices are made on: ``S_test`` removed entirely (as in training), and
+    ``S_val`` drawn from the rest by the same rule and seed as ``S_test``. Protocols then hide and score
+    ``S_val`` exactly as they hide and score ``S_test`` on test days."""
+    keep = ~np.isin(ds["station"].values.astype(str), list(s_test))
+    view = ds.isel(station=np.flatnonzero(keep))
+    return view, select_test_stations(view, seed=TEST_SEED)
 
 
 def blocks(mask: np.ndarray, max_gap: int = 0) -> list[slice]:
@@ -169,7 +193,7 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
     for run in runs:
         observed = ~np.isin(codes, run.hidden)
         cols = np.array([pos[c] for c in run.scored])
-        preds, truths, ts = [], [], []
+        preds, truths, ts, los, his = [], [], [], [], []
         for blk in wins:
             sub = ds.isel(time=slice(0 if hist is None else max(0, blk.start - hist), blk.stop))
             win = Window(times[blk.start], times[blk.stop - 1])
@@ -183,28 +207,84 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
             keep = times[blk][hours[blk]]
             sp = res.station_pred.sel(station=list(run.scored)).sel(time=keep).values
             preds.append(sp)
+            for bound, store in ((res.station_lo, los), (res.station_hi, his)):
+                store.append(np.full(sp.shape, np.nan) if bound is None
+                             else bound.sel(station=list(run.scored)).sel(time=keep).values)
+            if res.station_lo is not None:
+                out.level = (res.extras.get("interval") or {}).get("level", out.level)
             truths.append(truth_all[blk][hours[blk]][:, cols])
             ts.append(np.broadcast_to(keep[:, None], sp.shape))
             tick()
         out.pred.append(np.concatenate(preds) if preds else np.zeros((0, len(cols))))
         out.truth.append(np.concatenate(truths) if truths else np.zeros((0, len(cols))))
         out.times.append(np.concatenate(ts) if ts else np.zeros((0, len(cols)), "datetime64[ns]"))
+        out.lo.append(np.concatenate(los) if los else np.zeros((0, len(cols))))
+        out.hi.append(np.concatenate(his) if his else np.zeros((0, len(cols))))
     return out
+
+
+def interval_metrics(pred: np.ndarray, truth: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     level: float | None) -> dict:
+    """``coverage`` (share of scored cells inside [lo, hi]), ``interval_width`` (mean hi − lo, µg/m³), ``level``.
+
+    Scored cells are those with a finite prediction and truth (as for MAE); None when the model gave no interval.
+    """
+    pred, truth, lo, hi = (np.asarray(a, float).ravel() for a in (pred, truth, lo, hi))
+    cells = np.isfinite(pred) & np.isfinite(truth)
+    has = cells & np.isfinite(lo) & np.isfinite(hi)
+    if not has.any():
+        return {"coverage": None, "interval_width": None, "level": None}
+    inside = (truth[has] >= lo[has]) & (truth[has] <= hi[has])
+    return {"coverage": float(inside.mean()), "interval_width": float((hi[has] - lo[has]).mean()),
+            "level": level}
 
 
 def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     """Pooled metrics, per-run (mae, rmse) and per-season metrics of one model."""
     per_run = []
-    for run, p, t in zip(runs, scores.pred, scores.truth, strict=True):
+    lv = scores.level
+    for run, p, t, lo, hi in zip(runs, scores.pred, scores.truth, scores.lo, scores.hi, strict=True):
         m = all_metrics(p, t)
         per_run.append({"seed": run.seed, "group": run.group, "hidden_stations": list(run.hidden),
-                        "scored_stations": list(run.scored), "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]})
-    pred = np.concatenate([p.ravel() for p in scores.pred]) if scores.pred else np.zeros(0)
-    truth = np.concatenate([t.ravel() for t in scores.truth]) if scores.truth else np.zeros(0)
-    times = np.concatenate([t.ravel() for t in scores.times]) if scores.times else np.zeros(0, "datetime64[ns]")
+                        "scored_stations": list(run.scored), "mae": m["mae"], "rmse": m["rmse"], "n": m["n"],
+                        **interval_metrics(p, t, lo, hi, lv)})
+
+    def flat(parts: list[np.ndarray], dtype="float64") -> np.ndarray:
+        return np.concatenate([a.ravel() for a in parts]) if parts else np.zeros(0, dtype)
+
+    pred, truth, lo, hi = flat(scores.pred), flat(scores.truth), flat(scores.lo), flat(scores.hi)
+    times = flat(scores.times, "datetime64[ns]")
     season = season_of(times)
-    by_season = {s: all_metrics(pred[season == s], truth[season == s]) for s in SEASONS}
-    return {"metrics": all_metrics(pred, truth), "by_season": by_season, "runs": per_run}
+    by_season = {s: all_metrics(pred[season == s], truth[season == s])
+                 | interval_metrics(pred[season == s], truth[season == s], lo[season == s], hi[season == s], lv)
+                 for s in SEASONS}
+    metrics = all_metrics(pred, truth) | interval_metrics(pred, truth, lo, hi, lv)
+    return {"metrics": metrics, "by_season": by_season, "runs": per_run}
+
+
+def flagged_cells(ds: xr.Dataset, runs: Sequence[Run], scores: Scores) -> dict[str, int]:
+    """Scored cells (finite prediction and truth) whose truth carries a ``qc_pm25`` flag, in total and per flag.
+
+    A flagged truth may be an instrument fault rather than air; the report says how many were scored.
+    """
+    from core.data.qc import FLAG_NAMES
+
+    counts = {"total": 0} | {name: 0 for name in FLAG_NAMES.values()}
+    if "qc_pm25" not in ds:
+        return counts
+    qc = ds["qc_pm25"].values.astype(np.uint8)
+    t_index = pd.Index(ds["time"].values)
+    pos = {c: i for i, c in enumerate(ds["station"].values.astype(str))}
+    for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
+        if not p.size:
+            continue
+        cols = np.array([pos[c] for c in run.scored])
+        f = qc[t_index.get_indexer(t[:, 0])][:, cols]
+        f = np.where(np.isfinite(p) & np.isfinite(y), f, 0)
+        counts["total"] += int((f > 0).sum())
+        for bit, name in FLAG_NAMES.items():
+            counts[name] += int(((f & bit) > 0).sum())
+    return counts
 
 
 def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[dict]:
@@ -214,9 +294,12 @@ def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[
         members = [i for i, r in enumerate(runs) if r.seed == seed]
         p = np.concatenate([scores.pred[i].ravel() for i in members])
         t = np.concatenate([scores.truth[i].ravel() for i in members])
+        lo = np.concatenate([scores.lo[i].ravel() for i in members])
+        hi = np.concatenate([scores.hi[i].ravel() for i in members])
         m = all_metrics(p, t)
         hidden = sorted({c for i in members for c in runs[i].hidden})
-        entry = {"seed": int(seed), "hidden_stations": hidden, "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]}
+        entry = {"seed": int(seed), "hidden_stations": hidden, "mae": m["mae"], "rmse": m["rmse"], "n": m["n"],
+                 **interval_metrics(p, t, lo, hi, scores.level)}
         if len(members) > 1:
             entry["hidden_by_target"] = {runs[i].group: list(runs[i].hidden) for i in members}
         out.append(entry)
@@ -266,13 +349,21 @@ def evaluate(
     stations: xr.Dataset | None = None,
     models: dict | None = None,
     progress: bool = False,
+    split: str = "test",
 ) -> dict:
     """Evaluate ``model_name`` under ``protocol``; returns the report (keys fixed by issue 3).
+
+    ``split="val"``: the same protocol on validation days over the station set without ``S_test``,
+    scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen.
 
     ``stations``/``models`` let tests pass an in-memory StationSet and ready Krigers (by name);
     otherwise the data come from ``dataset``/``path`` and the models from the registry.
     ``seeds``: number of seeds (0..N-1) for mask-R protocols (default 5).
     """
+    if split not in SPLITS:
+        raise InvalidRequest(f"Unknown split '{split}'. Known: {', '.join(SPLITS)}.")
+    if split == "val" and path is not None:
+        raise InvalidRequest("--split val needs --dataset: a --path folder has no validation days of its own.")
     if stations is None:
         if (dataset is None) == (path is None):
             raise InvalidRequest("Give exactly one of --dataset or --path.")
@@ -280,13 +371,16 @@ def evaluate(
     ds_name = dataset if dataset is not None else (str(path) if path is not None else stations.attrs.get("source", ""))
     ds = active_stations(stations)
     s_test = resolve_test_stations(stations, test_stations)
-    hours, rule = scored_hours(ds, period, use_split=path is None)
+    s_val: list[str] = []
+    if split == "val":
+        ds, s_val = validation_view(ds, s_test)
+    hours, rule = scored_hours(ds, period, use_split=path is None, split=split)
     if not hours.any():
         raise InvalidRequest("No hour to score in the chosen span (no data present there).")
     seed_list = list(range(seeds)) if seeds is not None else None
     if seeds is not None and seeds < 1:
         raise InvalidRequest("--seeds must be ≥ 1.")
-    runs = runs_for(protocol, ds, s_test, seed_list)
+    runs = runs_for(protocol, ds, s_val if split == "val" else s_test, seed_list)
     models = dict(models or {})
 
     def model(name: str):
@@ -340,8 +434,10 @@ def evaluate(
         "model": model_name,
         "dataset": ds_name,
         "protocol": protocol,
+        "split": split,
         "wind": main.wind,
         "test_stations": list(s_test),
+        **({"val_stations": list(s_val), "test_stations_excluded": True} if split == "val" else {}),
         "times": {
             "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
             "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
@@ -363,4 +459,7 @@ def evaluate(
     report["params"] = main.params or {}
     report["n_inference_calls"] = len(runs) * n_blocks
     report["timing_s"] = timing
+    flags = flagged_cells(ds, runs, main)
+    report["flagged_cells_scored"] = flags.pop("total")
+    report["flagged_cells_by_flag"] = flags
     return _clean(report)
