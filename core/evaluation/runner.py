@@ -37,9 +37,9 @@ from core.evaluation.metrics import SEASONS, all_metrics, season_of
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.splits import TEST_SEED, select_test_stations, time_split
 from core.paths import REPO_ROOT
-from core.registry import get_model
+from core.registry import accepts, get_model
 
-BASELINES = ("idw", "ok", "knn", "ignnk")
+BASELINES = ("idw", "ok", "logok", "knn", "ignnk")
 CONTEXT_HOURS = 15 * 24  # history handed to each call: AQ-Net-style reads up to 14 days
 MAX_GAP_HOURS = 24  # unscored gaps up to a day stay inside one window (fewer calls)
 
@@ -384,8 +384,8 @@ def evaluate(
     models = dict(models or {})
 
     def model(name: str):
-        if name not in models:
-            models[name] = get_model(name)
+        if name not in models:  # settings tuned per protocol on validation days (e.g. IDW's power)
+            models[name] = get_model(name, **({"protocol": protocol} if accepts(name, "protocol") else {}))
         return models[name]
 
     names = [model_name] + [b for b in baselines if b != model_name]
