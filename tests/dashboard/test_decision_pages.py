@@ -93,3 +93,26 @@ def test_compare_scores_hidden_stations_when_some_are_masked():
     at.run()
     assert_clean(at)
     assert "a fair test" in texts(at)
+
+
+def test_day_player_slider_and_play_toggle():
+    at = make_app()
+    at.run()
+    assert_clean(at)
+    assert any("(hour 1 of 24)" in c.value for c in at.caption)
+    at.slider(key="anim_hour").set_value(7).run()
+    assert_clean(at)
+    assert any("07:00 (hour 8 of 24)" in c.value for c in at.caption)
+    at.toggle(key="anim_play").set_value(True).run()
+    assert_clean(at)  # playing: each run advances one hour
+    assert any("(hour 9 of 24)" in c.value for c in at.caption)
+
+
+def test_hourly_images_one_png_per_hour():
+    import numpy as np
+
+    from dashboard.animation import hourly_images
+
+    imgs = hourly_images(np.random.default_rng(0).uniform(0, 300, (24, 5, 6)), np.linspace(39, 40, 5))
+    assert len(imgs) == 24 and all(i.startswith("data:image/png;base64,") for i in imgs)
+    assert len(set(imgs)) == 24
