@@ -10,8 +10,8 @@ DAY_COLORS = ((255, 255, 229), (254, 227, 145), (254, 178, 76), (240, 59, 32), (
 
 
 def day_breaks(n_days: int) -> tuple[float, ...]:
-    """Class edges for 0 … n_days: none, then five equal shares of the period (at least 1 day apart)."""
-    step = max(1.0, n_days / 5)
+    """Class edges for 0 … n_days: none, then five equal shares of the period."""
+    step = n_days / 5
     return (0.5, *(round(step * k, 1) for k in range(1, 5)))
 
 
@@ -27,7 +27,7 @@ def days_rgba(days: np.ndarray, lat: np.ndarray, n_days: int, alpha: int = 200) 
 
 def days_legend_html(title: str, n_days: int) -> str:
     b = day_breaks(n_days)
-    labels = ["0", f"1–{b[1]:.0f}", *[f"{b[k]:.0f}–{b[k + 1]:.0f}" for k in range(1, 4)], f"> {b[4]:.0f}"]
+    labels = ["0", f"1–{b[1]:g}", *[f"{b[k]:g}–{b[k + 1]:g}" for k in range(1, 4)], f"> {b[4]:g}"]
     rows = "".join(
         f'<span style="display:inline-block;margin:0 10px 2px 0;white-space:nowrap">'
         f'<span style="display:inline-block;width:14px;height:14px;background:{hex_color(c)};'
