@@ -116,3 +116,16 @@ def test_hourly_images_one_png_per_hour():
     imgs = hourly_images(np.random.default_rng(0).uniform(0, 300, (24, 5, 6)), np.linspace(39, 40, 5))
     assert len(imgs) == 24 and all(i.startswith("data:image/png;base64,") for i in imgs)
     assert len(set(imgs)) == 24
+
+
+def test_exceedance_page_counts_days_over_the_period():
+    at = make_app(page="exceedance")
+    at.run()
+    assert_clean(at)
+    assert "2019-01-01 … 2019-01-05 (5 days)" in texts(at)  # the demo's month is its 5 days
+    table = at.dataframe[0].value
+    assert len(table) == 2 and "people × days above" in table
+    at.radio(key="exc_period").set_value("days ending on the chosen date").run()
+    at.slider(key="exc_days").set_value(3).run()
+    assert_clean(at)
+    assert "(3 days)" in texts(at)
