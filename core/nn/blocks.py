@@ -2,7 +2,9 @@
 
 Kernels come from :mod:`core.graph` (``[target, source]`` convention) in a k-nearest-source layout
 (dense N × N tensors per hour were ~10× slower on CPU): ``idx`` (N, k) source indices, diffusion
-weights ``kd`` (N, k) row-normalised, advection weights ``ka`` (B, L, N, k) normalised; ``h`` (B, L, N, H).
+weights ``kd`` (N, k) or (B, L, N, k) row-normalised, advection weights ``ka`` (B, L, N, k) normalised;
+``h`` (B, L, N, H). Per-hour weights let a model drop sources that are hidden that hour (spin-2 multiplies
+both kernels by the source's observed mask before normalising, so hidden nodes send nothing).
 """
 
 from __future__ import annotations
@@ -98,8 +100,12 @@ class BipartiteReadout(nn.Module):
     def forward(self, h: torch.Tensor, src_mask: torch.Tensor, u: torch.Tensor | None, v: torch.Tensor | None,
                 idx: torch.Tensor, valid: torch.Tensor, dist: torch.Tensor, bearing: torch.Tensor,
                 bandwidth: torch.Tensor, init: torch.Tensor, static: torch.Tensor, tfeat: torch.Tensor,
-                use_diffusion: bool = True, use_advection: bool = True) -> torch.Tensor:
-        """Normalised-log correction target values (B, L, M). ``idx`` etc. are (M, k); ``init`` (B, L, M)."""
+                use_diffusion: bool = True, use_advection: bool = True,
+                src_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised-log correction target values (B, L, M). ``idx`` etc. are (M, k); ``init`` (B, L, M).
+
+        ``src_weight`` (M, k): optional extra factor on the diffusion weights (spin-2: terrain similarity).
+        """
         from core.graph import advection_kernel_knn
 
         z = self.proj(h)  # (B, L, N, R)
@@ -111,6 +117,8 @@ class BipartiteReadout(nn.Module):
         g = torch.sigmoid((static @ gw[:n_s] + self.gate.bias) + init * gw[n_s]).unsqueeze(-1)
         if use_diffusion:
             wd = torch.exp(-dist / bandwidth) * m_src
+            if src_weight is not None:
+                wd = wd * src_weight
             wd = wd / (wd.sum(-1, keepdim=True) + 1e-6)
             w = w + (g if use_advection else 1.0) * wd
         if use_advection and u is not None:

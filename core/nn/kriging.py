@@ -1,0 +1,94 @@
+"""Differentiable local ordinary kriging in torch (the ``spin`` initial estimate).
+
+Values are on the normalised log scale of :mod:`core.engine.features` (``log1p(µg/m³) − center``).
+The variogram is one global spherical model with unit sill, ``γ(h) = c0 + (1 − c0)·sph(h / a)``
+(``c0`` nugget fraction, ``a`` range km, ``γ(h < 0.01 km) = 0`` so kriging is exact at a source);
+ordinary-kriging weights do not depend on the sill, so the per-hour spread needs no parameter.
+Each target solves one ``(k+1) × (k+1)`` system over its ``k`` candidate sources; candidates not
+observed at that hour are decoupled from the system (weight 0, as :mod:`core.baselines.ok` does).
+A target with no observed candidate gets NaN (callers fall back to IDW).
+"""
+
+from __future__ import annotations
+
+import torch
+
+ZERO_LAG_KM = 0.01
+DEDUPE_MIN_SYSTEMS = 50_000  # without autograd, above this many systems solve each distinct one once
+
+
+def spherical_unit(h: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor) -> torch.Tensor:
+    """Unit-sill spherical variogram of distances ``h`` km (any shape)."""
+    x = (h / range_km).clamp(max=1.0)
+    g = nugget + (1.0 - nugget) * (1.5 * x - 0.5 * x**3)
+    return torch.where(h < ZERO_LAG_KM, torch.zeros_like(g), g)
+
+
+def ok_weights(d0: torch.Tensor, dcc: torch.Tensor, ok: torch.Tensor, nugget: torch.Tensor,
+               range_km: torch.Tensor) -> torch.Tensor:
+    """Kriging weights ``(…, k)`` (0 on unobserved candidates; each row sums to 1 when any is observed).
+
+    ``d0`` (…, k) target–candidate km; ``dcc`` (…, k, k) candidate–candidate km; ``ok`` (…, k) 1/0.
+    """
+    k = d0.shape[-1]
+    okf = ok.to(d0.dtype)
+    pair = okf.unsqueeze(-1) * okf.unsqueeze(-2)
+    eye = torch.eye(k, dtype=d0.dtype, device=d0.device)
+    # unobserved candidates: identity row/column (decoupled, weight 0); observed diagonal γ(0) = 0 with a tiny
+    # negative jitter (as the numpy OK) that keeps co-located candidates solvable
+    g = spherical_unit(dcc, nugget, range_km) * pair * (1 - eye) + eye * (1 - 1.000001 * okf).unsqueeze(-1)
+    ones = okf.unsqueeze(-1)
+    top = torch.cat([g, ones], -1)
+    has = okf.sum(-1, keepdim=True) > 0
+    last = torch.cat([okf, (~has).to(d0.dtype)], -1).unsqueeze(-2)  # no observed candidate: dummy row
+    a = torch.cat([top, last], -2)
+    rhs = torch.cat([spherical_unit(d0, nugget, range_km) * okf, torch.ones_like(d0[..., :1])], -1)
+    lam = torch.linalg.solve(a, rhs.unsqueeze(-1)).squeeze(-1)[..., :k]
+    return lam * okf
+
+
+def krige(z: torch.Tensor, ok: torch.Tensor, d0: torch.Tensor, dcc: torch.Tensor, nugget: torch.Tensor,
+          range_km: torch.Tensor) -> torch.Tensor:
+    """OK estimate ``(…)`` from candidate values ``z`` (…, k); NaN where no candidate is observed.
+
+    Guarded like the numpy OK: an estimate outside the observed candidates' range widened by their spread
+    is clipped to that band (kriging weights can be negative; a near-singular system must not explode).
+    """
+    return _guarded(ok_weights(d0, dcc, ok, nugget, range_km), z, ok)
+
+
+def _guarded(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    okb = ok > 0
+    est = torch.nan_to_num((lam * z).sum(-1))
+    big = torch.finfo(z.dtype).max
+    zmin = torch.where(okb, z, torch.full_like(z, big)).amin(-1)
+    zmax = torch.where(okb, z, torch.full_like(z, -big)).amax(-1)
+    has = okb.any(-1)
+    zmin, zmax = zmin.where(has, torch.zeros_like(zmin)), zmax.where(has, torch.zeros_like(zmax))
+    spread = zmax - zmin
+    est = torch.maximum(torch.minimum(est, zmax + spread), zmin - spread)
+    return torch.where(has, est, torch.full_like(est, float("nan")))
+
+
+def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor,
+                  d0: torch.Tensor, d_ss: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor) -> torch.Tensor:
+    """OK at ``M`` targets with fixed candidate lists ``idx``/``valid``/``d0`` (M, k) from ``N`` sources.
+
+    ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M).
+    Without autograd and with many systems, every distinct (target, observed-pattern) system is solved
+    once (on a map the pattern rarely changes between hours), which keeps grid inference cheap.
+    """
+    b, n_h, _ = z_src.shape
+    m, k = idx.shape
+    ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
+    z = z_src[..., idx]
+    dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
+    if torch.is_grad_enabled() or b * n_h * m < DEDUPE_MIN_SYSTEMS or k > 60:
+        return krige(z, ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
+    bits = (ok > 0).long() * (2 ** torch.arange(k, device=ok.device))
+    key = bits.sum(-1) * m + torch.arange(m, device=ok.device)  # (B, L, M): pattern × target
+    uniq, inv = torch.unique(key.reshape(-1), return_inverse=True)
+    tgt = uniq % m
+    okv = ((uniq // m).unsqueeze(-1) >> torch.arange(k, device=ok.device)) & 1
+    lam = ok_weights(d0[tgt], dcc[tgt], okv.to(z.dtype), nugget, range_km)  # (U, k)
+    return _guarded(lam[inv].view(b, n_h, m, k), z, ok)
