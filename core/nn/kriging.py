@@ -54,10 +54,11 @@ def krige(z: torch.Tensor, ok: torch.Tensor, d0: torch.Tensor, dcc: torch.Tensor
     Guarded like the numpy OK: an estimate outside the observed candidates' range widened by their spread
     is clipped to that band (kriging weights can be negative; a near-singular system must not explode).
     """
-    return _guarded(ok_weights(d0, dcc, ok, nugget, range_km), z, ok)
+    return guarded_estimate(ok_weights(d0, dcc, ok, nugget, range_km), z, ok)
 
 
-def _guarded(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+def guarded_estimate(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """``Σ lam·z`` (…) clipped to the observed candidates' range ± their spread; NaN without any candidate."""
     okb = ok > 0
     est = torch.nan_to_num((lam * z).sum(-1))
     big = torch.finfo(z.dtype).max
@@ -83,7 +84,7 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
     z = z_src[..., idx]
     dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
-    if torch.is_grad_enabled() or b * n_h * m < DEDUPE_MIN_SYSTEMS or k > 60:
+    if (torch.is_grad_enabled() and nugget.requires_grad) or b * n_h * m < DEDUPE_MIN_SYSTEMS or k > 60:
         return krige(z, ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
     bits = (ok > 0).long() * (2 ** torch.arange(k, device=ok.device))
     key = bits.sum(-1) * m + torch.arange(m, device=ok.device)  # (B, L, M): pattern × target
@@ -91,4 +92,4 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     tgt = uniq % m
     okv = ((uniq // m).unsqueeze(-1) >> torch.arange(k, device=ok.device)) & 1
     lam = ok_weights(d0[tgt], dcc[tgt], okv.to(z.dtype), nugget, range_km)  # (U, k)
-    return _guarded(lam[inv].view(b, n_h, m, k), z, ok)
+    return guarded_estimate(lam[inv].view(b, n_h, m, k), z, ok)

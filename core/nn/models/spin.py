@@ -5,8 +5,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
 
 1. initial estimate from OBSERVED nodes only: local ordinary kriging on the normalised log scale
    (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates, with one global
-   spherical variogram (nugget fraction + range) fitted on training days by the adapter and learnable
-   (``learn_variogram``); IDW (the batch's ``init``) where no candidate is observed. Grid cells
+   spherical variogram (nugget fraction + range) fitted on training days by the adapter (learnable with
+   ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
+   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW (the batch's ``init``) where no candidate is observed. Grid cells
    (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
 2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →
    Linear → TCN over hours (dilations 1 … 2^(tcn_layers−1): 1–16 with 5 layers, receptive field 63 h).
@@ -39,7 +40,7 @@ from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
-from core.nn.kriging import krige, krige_targets
+from core.nn.kriging import guarded_estimate, krige_targets, ok_weights
 from core.nn.layers import MLP, TCN
 from core.registry import register
 
@@ -55,7 +56,7 @@ class SPIN(nn.Module):
                  threshold_km: float = DEFAULT_THRESHOLD_KM,
                  use_diffusion: bool = True, use_advection: bool = True, use_measured_wind: bool = True,
                  wind_scale: float = 1.0, init_mode: str = "logok", ok_k: int = 10, ok_candidates: int = 32,
-                 ok_nugget: float = 0.2, ok_range_km: float = 150.0, learn_variogram: bool = True,
+                 ok_nugget: float = 0.2, ok_range_km: float = 150.0, learn_variogram: bool = False,
                  mp_observed_only: bool = True, use_terrain: bool = True, terrain_km: float = 0.3):
         super().__init__()
         if init_mode not in ("logok", "idw"):
@@ -106,17 +107,32 @@ class SPIN(nn.Module):
         cand, cvalid = self._station_knn(dist, self.ok_candidates)  # (N, K) sorted by distance
         b, n_h, n = x.shape
         d_c = torch.gather(dist, 1, cand)  # (N, K)
-        ok_c = mask[..., cand] * cvalid.to(x.dtype)  # (B, L, N, K)
+        ok_c = (mask[..., cand] * cvalid.to(x.dtype)) > 0  # (B, L, N, K)
         k = min(self.ok_k, cand.shape[1])
-        # the k nearest OBSERVED candidates of every node and hour (unobserved ones sort last)
-        key = torch.where(ok_c > 0, d_c.expand_as(ok_c), torch.full_like(ok_c, float("inf")))
-        key_sel, sel = torch.topk(key, k, dim=-1, largest=False)
-        src = torch.gather(cand.expand(b, n_h, n, -1), -1, sel)  # (B, L, N, k) node indices
+        nug, rng = self.variogram
+        rows = ok_c.reshape(-1, cand.shape[1])
+        node = torch.arange(n, device=x.device).repeat(b * n_h)
+        if torch.is_grad_enabled() and nug.requires_grad:
+            uniq_node, uniq_ok, inv = node, rows, None
+        else:  # the system depends only on (node, which candidates are observed): solve each distinct one once
+            bits = (rows.long() << torch.arange(rows.shape[1], device=x.device)).sum(-1)
+            key, inv = torch.unique(bits * n + node, return_inverse=True)
+            first = torch.full((len(key),), len(node), device=x.device).scatter_reduce(
+                0, inv, torch.arange(len(node), device=x.device), "amin")
+            uniq_node, uniq_ok = node[first], rows[first]
+        # the k nearest OBSERVED candidates of each system (unobserved ones sort last)
+        d_u = d_c[uniq_node]
+        key_d = torch.where(uniq_ok, d_u, torch.full_like(d_u, float("inf")))
+        key_sel, sel = torch.topk(key_d, k, dim=-1, largest=False)
+        src = torch.gather(cand[uniq_node], -1, sel)  # (U, k) node indices
         ok = torch.isfinite(key_sel).to(x.dtype)
         d0 = torch.where(ok > 0, key_sel, torch.zeros_like(key_sel))
+        lam = ok_weights(d0, dist[src.unsqueeze(-1), src.unsqueeze(-2)], ok, nug, rng)
+        if inv is not None:
+            lam, src, ok = lam[inv], src[inv], ok[inv]
+        lam, src, ok = (t.view(b, n_h, n, k) for t in (lam, src, ok))
         z = torch.gather(x.unsqueeze(2).expand(b, n_h, n, n), -1, src)
-        dcc = dist[src.unsqueeze(-1), src.unsqueeze(-2)]  # (B, L, N, k, k)
-        est = krige(z, ok, d0, dcc, *self.variogram)
+        est = guarded_estimate(lam, z, ok)
         est = torch.where(torch.isnan(est), batch["init"], est)
         return torch.where(mask > 0, x, est)
 
@@ -239,7 +255,7 @@ DEFAULTS = {
     "hidden": 32, "n_layers": 2, "tcn_layers": 5, "readout_dim": 8, "target_k": 8, "graph_k": 16, "bandwidth_km": 40.0,
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
     "use_measured_wind": True, "wind_scale": 1.0, "init_mode": "logok", "ok_k": 10, "ok_candidates": 32,
-    "ok_nugget": 0.2, "ok_range_km": 150.0, "learn_variogram": True, "mp_observed_only": True,
+    "ok_nugget": 0.2, "ok_range_km": 150.0, "learn_variogram": False, "mp_observed_only": True,
     "use_terrain": True, "terrain_km": 0.3, "window": 48, "predict": 48,
 }
 
