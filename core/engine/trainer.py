@@ -96,6 +96,7 @@ class ModelAdapter:
     # (hparams, NodeData, training-hours bool (T,)) -> hparams: data-dependent hyper-parameters fitted on
     # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
     fit: Callable | None = None
+    notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
@@ -432,6 +433,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             "train_minutes": round((time.monotonic() - t0) / 60, 2),
             "git_commit": git_commit(),
             "n_parameters": int(sum(p.numel() for p in module.parameters())),
+            **adapter.notes,
         }
         out_dir = save_checkpoint(save_as or adapter.name, adapter.arch_version, hp, module, card, out_root)
     return TrainResult(module, hp, history, best, out_dir, data.test_codes)

@@ -7,7 +7,8 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates, with one global
    spherical variogram (nugget fraction + range) fitted on training days by the adapter (learnable with
    ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
-   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW (the batch's ``init``) where no candidate is observed. Grid cells
+   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW
+   (the batch's ``init``) where no candidate is observed. Grid cells
    (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
 2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →
    Linear → TCN over hours (dilations 1 … 2^(tcn_layers−1): 1–16 with 5 layers, receptive field 63 h).
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.data.terrain import CITATION as TERRAIN_CITATION
 from core.engine.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
@@ -262,6 +264,9 @@ DEFAULTS = {
 ADAPTER = register_adapter(ModelAdapter(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram,
+    notes={"terrain": TERRAIN_CITATION,
+           "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
+                   "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},
 ))
 
 
