@@ -42,6 +42,9 @@ def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
                             "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"), "run": str(r)}
                            for _, r, c in cands]
+    from core.engine.trainer import get_adapter
+
+    card.update({k: v for k, v in get_adapter(model).notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]
     card["selection"] = "lowest validation MAE (fixed hidden sets of the card's 'validation' block) among seeds_tried"
     out = model_dir(model, dest)
