@@ -13,10 +13,13 @@ COMMAND_MODULES = (
     "core.cli.data",
     "core.cli.train",
     "core.cli.evaluate",
+    "core.cli.calibrate",
+    "core.cli.tune",
     "core.cli.bench",
     "core.cli.reanalyze",
     "core.cli.exposure",
     "core.cli.report",
+    "core.cli.siting",
 )
 
 app = typer.Typer(help="AirAtlas: PM2.5 where no monitor stands.", no_args_is_help=True, add_completion=False)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 from PIL import Image
-from scipy import ndimage
 
 # HJ 633-2012 (Technical Regulation on Ambient Air Quality Index), PM2.5 24-h IAQI breakpoints
 # (µg/m³) and the official category colours (RGB, table 2 of the standard). A value equal to a
@@ -247,55 +246,6 @@ def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | 
 
 
 # ---------------------------------------------------------------- hotspots
-def cell_area_km2(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Area (km²) of each cell of a regular grid, shape (lat, lon)."""
-    dlat = abs(lat[-1] - lat[0]) / max(len(lat) - 1, 1)
-    dlon = abs(lon[-1] - lon[0]) / max(len(lon) - 1, 1)
-    km_lat = 111.195 * dlat
-    km_lon = 111.195 * dlon * np.cos(np.radians(lat))
-    return np.repeat((km_lat * km_lon)[:, None], len(lon), axis=1)
-
-
-def label_hotspots(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, threshold: float,
-                   district: np.ndarray | None = None, min_cells: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
-    """Connected areas (8-neighbour) where ``field`` > ``threshold``, ranked by excess burden.
-
-    Returns the label image ``(lat, lon)`` (0 = none, k = rank k) and one row per hotspot:
-    rank, area_km2, peak and mean (µg/m³), ``excess`` = Σ (value − threshold)·area (µg/m³·km²,
-    the ranking key), centroid lat/lon and the districts it covers (largest share first).
-    ``district``: optional ``(lat, lon)`` array of district names ('' outside any district).
-    """
-    field = np.asarray(field, float)
-    above = np.isfinite(field) & (field > threshold)
-    labels, n = ndimage.label(above, structure=np.ones((3, 3), int))
-    area = cell_area_km2(lat, lon)
-    la, lo = np.meshgrid(lat, lon, indexing="ij")
-    rows = []
-    for k in range(1, n + 1):
-        sel = labels == k
-        if sel.sum() < min_cells:
-            continue
-        vals, w = field[sel], area[sel]
-        names = ""
-        if district is not None:
-            d = pd.Series(np.asarray(district)[sel])
-            d = d[d != ""]
-            names = ", ".join(d.value_counts().index[:4]) + (" …" if d.nunique() > 4 else "")
-        rows.append({
-            "label": k, "area_km2": float(w.sum()), "peak": float(vals.max()),
-            "mean": float((vals * w).sum() / w.sum()), "excess": float(((vals - threshold) * w).sum()),
-            "lat": float((la[sel] * w).sum() / w.sum()), "lon": float((lo[sel] * w).sum() / w.sum()),
-            "districts": names,
-        })
-    table = pd.DataFrame(rows, columns=["label", "area_km2", "peak", "mean", "excess", "lat", "lon", "districts"])
-    table = table.sort_values("excess", ascending=False).reset_index(drop=True)
-    ranked = np.zeros_like(labels)
-    for rank, lab in enumerate(table["label"], start=1):
-        ranked[labels == lab] = rank
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return ranked, table.drop(columns="label")
-
-
 def hotspot_layer(table: pd.DataFrame) -> pdk.Layer:
     """Numbered markers at hotspot centroids (pickable: click → time series there)."""
     data = table.assign(text=table["rank"].astype(str))

