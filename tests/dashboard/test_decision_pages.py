@@ -93,3 +93,50 @@ def test_compare_scores_hidden_stations_when_some_are_masked():
     at.run()
     assert_clean(at)
     assert "a fair test" in texts(at)
+
+
+def test_day_player_slider_and_play_toggle():
+    at = make_app()
+    at.run()
+    assert_clean(at)
+    assert any("(hour 1 of 24)" in c.value for c in at.caption)
+    at.slider(key="anim_hour").set_value(7).run()
+    assert_clean(at)
+    assert any("07:00 (hour 8 of 24)" in c.value for c in at.caption)
+    at.toggle(key="anim_play").set_value(True).run()
+    assert_clean(at)  # playing: each run advances one hour
+    assert any("(hour 9 of 24)" in c.value for c in at.caption)
+
+
+def test_hourly_images_one_png_per_hour():
+    import numpy as np
+
+    from dashboard.animation import hourly_images
+
+    imgs = hourly_images(np.random.default_rng(0).uniform(0, 300, (24, 5, 6)), np.linspace(39, 40, 5))
+    assert len(imgs) == 24 and all(i.startswith("data:image/png;base64,") for i in imgs)
+    assert len(set(imgs)) == 24
+
+
+def test_exceedance_page_counts_days_over_the_period():
+    at = make_app(page="exceedance")
+    at.run()
+    assert_clean(at)
+    assert "2019-01-01 … 2019-01-05 (5 days)" in texts(at)  # the demo's month is its 5 days
+    table = at.dataframe[0].value
+    assert len(table) == 2 and "people × days above" in table
+    at.radio(key="exc_period").set_value("days ending on the chosen date").run()
+    at.slider(key="exc_days").set_value(3).run()
+    assert_clean(at)
+    assert "(3 days)" in texts(at)
+
+
+def test_hotspot_downloads_are_prepared_on_request():
+    at = make_app()
+    at.run()
+    assert "hot_files" not in at.session_state
+    at.button(key="hot_prepare").click().run()
+    assert_clean(at)
+    files = at.session_state["hot_files"][1]
+    assert files["png"][:4] == b"\x89PNG" and files["pdf"][:4] == b"%PDF"
+    assert files["tif"][:2] in (b"II", b"MM") and files["nc"][:4] == b"\x89HDF"
