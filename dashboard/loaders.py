@@ -28,7 +28,7 @@ from core.paths import METRICS_DIR, MODELS_DIR, data_dir, geo_dir
 DEMO = "demo"
 PRIMARY = "cnemc_bth_2019"
 HISTORY_DAYS = 15  # history handed to a model before the chosen day (AQ-Net-style reads up to 14 days)
-BASELINES = ("idw", "ok", "knn", "linear")
+BASELINES = ("idw", "ok", "logok", "knn", "linear")
 # Raw folders that hold no PM2.5 (met only): not offered as datasets.
 NOT_PM25 = ("isd_lite",)
 
