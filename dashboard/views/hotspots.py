@@ -12,6 +12,7 @@ from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_tabl
 from dashboard import charts, decision, layers, loaders
 from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
+from dashboard.search import search
 from dashboard.state import K_PLACE
 from dashboard.ui import guard, page_context, source_caption
 from dashboard.uncertainty_layers import (
@@ -112,6 +113,19 @@ with guard("Inference"):
                    layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
     tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
                "style": {"fontSize": "12px"}}
+    query = st.text_input("Find a place", key="hot_search", placeholder="district, city or station (海淀, Baoding, "
+                          "1001A) or 'lat, lon'")
+    if query:
+        found, msg = search(query, decision.place_index(sc.dataset), tuple(info["bbox"]))
+        if msg:
+            st.warning(msg)
+        else:
+            hit = found.iloc[0]
+            if len(found) > 1:
+                pick = st.selectbox("Matches", found["label"].tolist(), key="hot_search_pick")
+                hit = found[found["label"] == pick].iloc[0]
+            st.session_state["hot_focus"] = (float(hit["lat"]), float(hit["lon"]))
+            st.session_state[K_PLACE] = ("point", (float(hit["lat"]), float(hit["lon"])), str(hit["label"]))
     focus = st.session_state.get("hot_focus")
     bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
     deck = layers.deck(map_layers, bbox, tooltip=tooltip, online_basemap=online, height_px=600)
