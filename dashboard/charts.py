@@ -26,7 +26,7 @@ def _layout(fig: go.Figure, title: str, source: str, y_title: str, height: int =
 
 def timeseries_figure(times: np.ndarray, observed: np.ndarray | None, predicted: Mapping[str, np.ndarray],
                       title: str, source: str, lo: np.ndarray | None = None, hi: np.ndarray | None = None,
-                      band_label: str = "80% interval") -> go.Figure:
+                      band_label: str = "90% interval") -> go.Figure:
     """Hourly PM2.5 (µg/m³): observed (black dots), each model's estimate, optional band for the first model."""
     fig = go.Figure()
     t = pd.to_datetime(times)

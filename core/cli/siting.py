@@ -25,8 +25,10 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(5, help="Stations restored per seed in the validation."),
         hide_share: float = typer.Option(0.5, help="Share of non-test BTH stations hidden per seed."),
         draws: int = typer.Option(4, help="Random restorations per seed."),
-        uncertainty: str = typer.Option("interval", help="'interval' (90 % width; distance when the model gives "
-                                                         "none) or 'distance' (to the nearest monitor)."),
+        # default chosen on validation days: restoring the distance-ranked top 5 cut MAE to 0.937× random (5/5
+        # seeds) vs 0.997× for the interval-width ranking (widths scale with the level, so they chase pollution)
+        uncertainty: str = typer.Option("distance", help="'distance' (to the nearest monitor; better on validation "
+                                                         "days) or 'interval' (90 % width)."),
     ) -> None:
         """Rank places for new monitors: 90 % interval width (or distance to a monitor) × people living there."""
         from core.data.load import load_stationset
