@@ -42,6 +42,26 @@ THRESHOLDS = {
     "GB 3095-2012 Grade II, 24-h (75 µg/m³)": 75.0,
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
+INTERVAL_LEVEL = 90  # % — the level of every model's pm25_lo/pm25_hi and station_lo/station_hi (the contract)
+
+
+def threshold_label(value: str | float) -> str | None:
+    """The :data:`THRESHOLDS` label whose value is ``value`` (e.g. ``'75'``), or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return next((lab for lab, t in THRESHOLDS.items() if t == v), None)
+
+
+def interval_text(lo, hi) -> np.ndarray:
+    """``' · 90 % interval 40–80 µg/m³'`` per value (for tooltips); '' where an end is missing."""
+    lo, hi = np.atleast_1d(np.asarray(lo, float)), np.atleast_1d(np.asarray(hi, float))
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    return np.where(ok, [f" · {INTERVAL_LEVEL} % interval {a:,.0f}–{b:,.0f} µg/m³" for a, b in
+                         zip(np.nan_to_num(lo), np.nan_to_num(hi), strict=True)], "")
+
+
 BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
 BUBBLE_M_PER_UG = 600.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
 
@@ -137,16 +157,24 @@ def surface_layer(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, alpha: in
     )
 
 
-def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int = 3) -> pd.DataFrame:
-    """Every ``step``-th cell centre with its value: invisible pickable targets for "click a place"."""
+def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int = 3,
+                 lo_field: np.ndarray | None = None, hi_field: np.ndarray | None = None) -> pd.DataFrame:
+    """Every ``step``-th cell centre with its value: invisible pickable targets for "click a place".
+
+    With ``lo_field``/``hi_field`` (the model's interval, same shape as ``field``) the tooltip shows it.
+    """
     la, lo = np.meshgrid(lat[::step], lon[::step], indexing="ij")
     vals = np.asarray(field)[::step, ::step]
     keep = np.isfinite(vals)
     la, lo = la[keep].round(4), lo[keep].round(4)
+    if lo_field is not None and hi_field is not None:
+        interval = interval_text(np.asarray(lo_field)[::step, ::step][keep], np.asarray(hi_field)[::step, ::step][keep])
+    else:
+        interval = ""
     # The same fields as station rows, so one tooltip template serves both layers.
     return pd.DataFrame({"lat": la, "lon": lo, "pm25": vals[keep].astype(float).round(1), "name": "grid cell",
                          "city": "", "code": [f"{a:.2f}°N {b:.2f}°E" for a, b in zip(la, lo, strict=True)],
-                         "status": "inferred"})
+                         "status": "inferred", "interval": interval})
 
 
 def probe_layer(points: pd.DataFrame, radius_m: float) -> pdk.Layer:
@@ -170,6 +198,7 @@ def station_frame(codes, names, cities, lat, lon, observed: np.ndarray, value: n
         "status": np.where(observed, "observed", "hidden"),
         "pm25": np.round(value.astype(float), 1), "fill": fill.tolist(),
         "line": np.where(observed[:, None], [[40, 40, 40, 255]], [[20, 20, 20, 255]]).tolist(),
+        "interval": "",
     })
 
 
@@ -203,9 +232,17 @@ def wind_arrows(lat, lon, u, v, deg_per_ms: float = 0.04, max_len_deg: float = 0
     return pd.DataFrame(rows, columns=["path", "speed"])
 
 
-def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 190)) -> pdk.Layer:
+def arrow_scale(bbox: Sequence[float], speeds: np.ndarray, share: float = 0.07) -> float:
+    """Degrees per m/s so the fastest arrow spans ``share`` of the map width: readable on any extent
+    (a fixed scale draws hair-thin arrows on a city-sized map)."""
+    top = float(np.nanmax(speeds)) if np.isfinite(speeds).any() else 0.0
+    return share * (bbox[2] - bbox[0]) / max(top, 0.5)
+
+
+def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 220)) -> pdk.Layer:
     return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
-                     width_min_pixels=1, width_max_pixels=1.5, get_width=1, pickable=False)
+                     width_units="pixels", get_width=2.5, width_min_pixels=2, cap_rounded=True,
+                     joint_rounded=True, pickable=False)
 
 
 # ---------------------------------------------------------------- context layers
