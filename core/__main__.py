@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "core.cli.reanalyze",
     "core.cli.exposure",
     "core.cli.report",
+    "core.cli.siting",
 )
 
 app = typer.Typer(help="AirAtlas: PM2.5 where no monitor stands.", no_args_is_help=True, add_completion=False)

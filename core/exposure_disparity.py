@@ -18,7 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import InvalidRequest
+
 N_QUANTILES = 5
+MIN_BOOT = 2  # a percentile interval needs at least two resamples (1000 is the default)
+
+
+def check_n_boot(n_boot: int) -> int:
+    """``n_boot`` if usable, else :class:`InvalidRequest` (never an interval of NaN)."""
+    if int(n_boot) < MIN_BOOT:
+        raise InvalidRequest(f"--n-boot {n_boot}: the bootstrap needs at least {MIN_BOOT} resamples for an "
+                             "interval; use e.g. --n-boot 1000 (the default).")
+    return int(n_boot)
 
 
 def _clean(h, v, w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,9 +86,10 @@ def quintile_ratio(h, v, w) -> float:
 
 def bootstrap(h, v, w, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
     """Percentile bootstrap (units resampled with replacement) of the ratio and the concentration index."""
+    check_n_boot(n_boot)
     h, v, w = _clean(h, v, w)
     a = (1 - level) / 2 * 100
-    if len(h) < 2 or n_boot < 1:
+    if len(h) < 2:
         return {"concentration_index_interval": [float("nan")] * 2, "ratio_interval": [float("nan")] * 2,
                 "n_boot": n_boot, "seed": seed, "level": level}
     rng = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from core.cli.outputs import check_output_file
 from core.evaluation.protocols import PROTOCOLS
 
 
@@ -26,18 +27,26 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[int] = typer.Option(
             None, "--seeds", help="Seeds 0..N-1 for mask-R (default 5); holdout and sparse-30km are deterministic."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+        split: str = typer.Option(
+            "test", "--split", help="test (days 24–end, score S_test) or val (days 21–23, S_test removed, "
+                                    "score S_val): make design choices on val, report test."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
         from core.evaluation.runner import evaluate
 
         if (dataset is None) == (path is None):
             raise typer.BadParameter("give exactly one of --dataset or --path")
+        check_output_file(json_out, "--json")  # before the run: a bad path must not lose the result
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
-                          period=period, seeds=seeds, progress=not no_progress)
+                          period=period, seeds=seeds, progress=not no_progress, split=split)
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+        if report.get("flagged_cells_scored"):
+            typer.secho(f"warning: {report['flagged_cells_scored']} scored cell(s) carry a QC flag in qc_pm25 "
+                        f"({report.get('flagged_cells_by_flag', {})}); their truth may be a fault",
+                        fg=typer.colors.YELLOW, err=True)
         m = report["metrics"]
         idw = report["baselines"].get("idw", {})
         typer.echo(f"{model} {protocol}: MAE {m['mae']:.2f} RMSE {m['rmse']:.2f} R² {m['r2']:.3f} "

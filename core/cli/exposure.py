@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from core.cli.outputs import check_output_file
+
 
 def _finite(obj):
     """JSON-safe copy: NaN/inf → null (json.dumps would write invalid NaN)."""
@@ -42,13 +44,16 @@ def register(app: typer.Typer) -> None:
         path: Optional[Path] = typer.Option(None, help="Station folder in any supported layout (overrides --dataset)."),
         res: float = typer.Option(0.1, help="Grid resolution in degrees."),
         population: str = typer.Option("grid", help="Inside units spread people by the 'grid' or 'uniform'."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples for the disparity intervals."),
+        n_boot: int = typer.Option(1000, help="Bootstrap resamples for the disparity intervals (≥ 2)."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Exposure of the 222 BTH census units (NBS 2020 census, GHSL) to a model's PM2.5 surface."""
         from core.exposure import summarize
+        from core.exposure_disparity import check_n_boot
         from core.exposure_run import run_exposure
 
+        check_n_boot(n_boot)  # before the surface is built: a bad value must not cost the run
+        check_output_file(json_out, "--json")
         t0 = time.perf_counter()
         result, surface = run_exposure(model, start, end, dataset=dataset, path=path, res=res, population=population)
         facts = summarize(result, n_boot=n_boot, seed=seed)

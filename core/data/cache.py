@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from core.hashing import update_from_file
 from core.paths import cache_dir
 
 CACHE_VERSION = "1"  # bump when a loader's output changes for the same inputs
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read and was rebuilt from the input files."""
 
 
 def sha256_files(files: Iterable[Path], root: Path) -> str:
@@ -40,14 +45,21 @@ def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], 
         try:
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 out = ds.load()
+            if out.attrs.get("input_sha256") != digest:
+                raise ValueError("entry does not record the sha256 of these input files")
             out["time"].attrs["tz"] = "Asia/Shanghai"
             return out
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)  # unreadable cache entry: rebuild it
+        # netCDF4 reports flipped bytes as RuntimeError ("NetCDF: HDF error"), a truncated file as
+        # OSError, a wrong layout as ValueError/KeyError: any of them means "rebuild", never a crash.
+        except (OSError, ValueError, RuntimeError, KeyError) as err:
+            warnings.warn(f"parsed-data cache entry {path} is unreadable ({type(err).__name__}: {err}); "
+                          "discarded and rebuilt from the input files", CacheWarning, stacklevel=2)
+            path.unlink(missing_ok=True)
     ds = parse()
     ds.attrs["input_sha256"] = digest
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    enc = {v: {"zlib": True, "complevel": 1} for v in ds.data_vars}
+    # fletcher32: a flipped byte inside a data chunk fails its checksum on read instead of giving other numbers
+    enc = {v: {"zlib": True, "complevel": 1, "fletcher32": True} for v in ds.data_vars}
     ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     os.replace(tmp, path)
     return ds

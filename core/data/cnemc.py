@@ -13,10 +13,14 @@ before).
 The loader survives the archive's known defects and records each as a
 :class:`~core.data.stationset.DataWarning` naming file and line: missing days, days with
 1–23 hours, duplicated hours (first kept), ragged/truncated rows (dropped), non-numeric or
-negative cells (→ NaN), a date inside a file that disagrees with its name (the row's own
-date is used), stations that never report PM2.5, codes without coordinates (kept, NaN
-lat/lon), values > 1000 µg/m³ (kept, flagged in ``qc_pm25``), and a corrupt file among
-many (skipped). A folder with nothing usable raises a :class:`~core.errors.AirAtlasError`.
+negative cells (→ NaN), values above a physical ceiling (``qc.PHYSICAL_MAX``, e.g. 2,000
+µg/m³ PM2.5 → NaN), a date inside a file that disagrees with its name (the row's own date
+is used unless the file of that date has the same hour: then the row dated like its file
+wins), days whose PM2.5 is entirely empty, stations that never report PM2.5, a station
+listed twice (first entry used; the warning says whether the coordinates differ), codes
+without coordinates (kept, NaN lat/lon), PM2.5 values > 1000 µg/m³ (kept, flagged in
+``qc_pm25``), and an empty or corrupt file among many (skipped). A folder with nothing
+usable raises a :class:`~core.errors.AirAtlasError`.
 """
 
 from __future__ import annotations
@@ -36,12 +40,12 @@ import xarray as xr
 
 from core.data.base import register_source
 from core.data.cache import cached_load
-from core.data.qc import RANGE_MAX, qc_pm25
+from core.data.qc import PHYSICAL_MAX, RANGE_MAX, qc_pm25
 from core.data.stationset import BTH_CITIES, DataWarning, make_stationset
 from core.errors import CorruptFile, DataNotFound, UnusableData
 
 SOURCE = "cnemc"
-LOADER_VERSION = "2"  # part of the cache key: bump when the parsed output changes for the same files
+LOADER_VERSION = "3"  # part of the cache key: bump when the parsed output changes for the same files
 HOURLY = "hourly"
 STATIONS_FILE = "stations_region.csv"
 FILE_RE = re.compile(r"^china_sites_(\d{8})\.csv(\.gz)?$")
@@ -128,6 +132,7 @@ def read_stations(path: Path, warnings: list[DataWarning]) -> dict[str, StationI
     i_code, i_lon, i_lat = cols["code"], cols["lon"], cols["lat"]
     i_name, i_city, i_bth = cols.get("name"), cols.get("city"), cols.get("is_bth")
     out: dict[str, StationInfo] = {}
+    first_line: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
@@ -139,10 +144,18 @@ def read_stations(path: Path, warnings: list[DataWarning]) -> dict[str, StationI
         if not code:
             warnings.append(DataWarning(fname, line, "empty station code: row dropped"))
             continue
-        if code in out:
-            warnings.append(DataWarning(fname, line, f"station {code} listed again: first entry kept"))
-            continue
         lat, lon = _coord(row[i_lat]), _coord(row[i_lon])
+        if code in out:
+            first = out[code]
+            same = np.allclose([lat, lon], [first.lat, first.lon], rtol=0, atol=1e-6, equal_nan=True)
+            what = ("with the same coordinates" if same else
+                    f"with different coordinates (lat={row[i_lat].strip()!r} lon={row[i_lon].strip()!r}; "
+                    f"first entry at line {first_line[code]}: lat={first.lat:g} lon={first.lon:g})")
+            warnings.append(DataWarning(
+                fname, line, f"station {code} listed again {what}: the first entry (line {first_line[code]}) "
+                "is used" + ("" if same else "; fix the list if it is the wrong one")))
+            continue
+        first_line[code] = line
         if (row[i_lat].strip() or row[i_lon].strip()) and (
             not np.isfinite(lat) or not np.isfinite(lon) or not (-90 <= lat <= 90) or not (-180 <= lon <= 180)
         ):
@@ -177,6 +190,7 @@ class DayFile:
     codes: list[str]
     rows: dict[tuple[np.datetime64, str], np.ndarray] = field(default_factory=dict)
     lines: dict[tuple[np.datetime64, str], int] = field(default_factory=dict)  # where each row came from
+    misdated: set[tuple[np.datetime64, str]] = field(default_factory=set)  # rows dated unlike the file name
 
 
 class CorruptDay(CorruptFile):
@@ -243,7 +257,8 @@ def _to_float(rows: list, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
         bad = np.zeros(vals.shape, bool)
     except ValueError:
         df = pd.read_csv(io.StringIO(text), dtype=str, **opts)
-        num = df.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        # np.array copies: pandas may hand back a read-only view, and inf cells are overwritten below
+        num = np.array(df.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64), dtype=np.float64)
         blank = df.fillna("").apply(lambda c: c.str.strip().eq("")).to_numpy()
         vals, bad = num, np.isnan(num) & ~blank
     inf = np.isinf(vals)
@@ -267,6 +282,10 @@ def parse_day(
     """
     fname = f"{HOURLY}/{path.name}"
     text = _read_text(path)
+    if not text.strip():
+        size = path.stat().st_size
+        what = "file is empty (0 bytes)" if size == 0 else f"file is empty ({size} bytes, no text)"
+        raise CorruptDay(path, None, what, "Re-download this day (`python -m core data fetch --force`).")
     first = text.split("\n", 1)[0].rstrip("\r")
     header = next(csv.reader([first]), None) if first.strip() else None
     if not header or [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"] or len(header) < 4:
@@ -346,13 +365,16 @@ def parse_day(
                     "first rows kept, repeated rows dropped"))
             continue
         day.lines[key] = line
+        if row_date != file_date:
+            day.misdated.add(key)
         keys.append(key)
         cell_rows.append(cells)
     if date_mismatch:
         warnings.append(DataWarning(
             fname, date_mismatch[0],
             f"{len(date_mismatch)} row(s) dated {_fmt_list(sorted(other_dates))}, not {expected_date} as the "
-            f"file name says (lines {_fmt_list(date_mismatch)}); the row's own date was used"))
+            f"file name says (lines {_fmt_list(date_mismatch)}); the row's own date was used "
+            "(unless the file of that date has the same hour)"))
     for d, line in far_dates.items():
         warnings.append(DataWarning(
             fname, line, f"row(s) dated {d}, far outside the folder's period {span[0]}…{span[1]}: dropped"))
@@ -381,7 +403,25 @@ def parse_day(
             f"{neg.sum()} negative value(s) set to NaN, e.g. {vals[r[0], c[0]]:g} for station {codes[c[0]]} "
             f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
         vals[neg] = np.nan
+    ceiling = np.array([PHYSICAL_MAX.get(k[1], np.inf) for k in keys])[:, None]
+    with np.errstate(invalid="ignore"):
+        impossible = vals > ceiling
+    if impossible.any():
+        for var in sorted({keys[i][1] for i in np.nonzero(impossible.any(axis=1))[0]}):
+            rows_v = np.array([k[1] == var for k in keys])[:, None]
+            r, c = np.nonzero(impossible & rows_v)
+            unit = "mg/m³" if var == "co" else "µg/m³"
+            warnings.append(DataWarning(
+                fname, int(line_of[r[0]]),
+                f"{len(r)} {var} value(s) above the physical ceiling {PHYSICAL_MAX[var]:g} {unit} set to NaN "
+                f"(instrument or transmission fault), e.g. {vals[r[0], c[0]]:g} for station {codes[c[0]]} "
+                f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+        vals[impossible] = np.nan
     is_pm25 = np.array([k[1] == "pm25" for k in keys])
+    if not np.isfinite(vals[is_pm25]).any():
+        warnings.append(DataWarning(
+            fname, None, "PM2.5 is empty for the whole day (no station reports a value): the day's PM2.5 "
+            "is missing; check the file or re-download it"))
     with np.errstate(invalid="ignore"):
         high = (vals > RANGE_MAX) & is_pm25[:, None]
     if high.any():
@@ -480,29 +520,40 @@ def parse_folder(folder: Path) -> xr.Dataset:
     n_t, n_s = len(time), len(codes)
     data = {v: np.full((n_t, n_s), np.nan, np.float32) for v in SPECIES.values()}
     present = np.zeros(n_t, bool)
+    filled_misdated: dict[tuple[int, str], bool] = {}
+    col_idx = {day: np.array([col[c] for c in f.codes], dtype=np.int64) for day, f in parsed}
     filled: dict[tuple[int, str], str] = {}  # (hour index, var) → file that supplied it (cross-file duplicates)
     path_of = dict(days)
-    for day, f in parsed:
+    hours_of: dict[dt.date, set[np.datetime64]] = {day: set() for day, _ in parsed}
+    # Rows dated like their file go first, so a row misdated into the next day never replaces that
+    # day's own row; among equals the earlier file wins.
+    entries = [(key in f.misdated, day, f, key) for day, f in parsed for key in f.rows]
+    entries.sort(key=lambda e: (e[0], e[1]))
+    for misdated, day, f, (stamp, var) in entries:
         fname = f"{HOURLY}/{path_of[day].name}"
-        idx = np.array([col[c] for c in f.codes], dtype=np.int64)
-        hours_here = set()
-        for (stamp, var), vals in f.rows.items():
-            ti = int((stamp - time[0]).astype(int))
-            if (ti, var) in filled:
-                warnings.append(DataWarning(
-                    fname, f.lines[(stamp, var)],
-                    f"{var} for {str(stamp)[:13]}h already read from {filled[(ti, var)]}; first kept"))
-                continue
-            filled[(ti, var)] = path_of[day].name
-            data[var][ti, idx] = vals
-            present[ti] = True
-            hours_here.add(stamp)
-        in_day = {s for s in hours_here if s.astype("datetime64[D]") == np.datetime64(day)}
+        ti = int((stamp - time[0]).astype(int))
+        if (ti, var) in filled:
+            if misdated and not filled_misdated[(ti, var)]:
+                msg = (f"{var} for {str(stamp)[:13]}h already read from {filled[(ti, var)]}, whose date matches "
+                       "that row; this row is dated unlike its own file: dropped, the matching row kept")
+            else:
+                msg = f"{var} for {str(stamp)[:13]}h already read from {filled[(ti, var)]}; first kept"
+            warnings.append(DataWarning(fname, f.lines[(stamp, var)], msg))
+            continue
+        filled[(ti, var)] = path_of[day].name
+        filled_misdated[(ti, var)] = misdated
+        idx = col_idx[day]
+        data[var][ti, idx] = f.rows[(stamp, var)]
+        present[ti] = True
+        hours_of[day].add(stamp)
+    for day, _ in parsed:
+        in_day = {s for s in hours_of[day] if s.astype("datetime64[D]") == np.datetime64(day)}
         if 0 < len(in_day) < 24:
             got = {int((s - np.datetime64(day, "h")).astype(int)) for s in in_day}
             gone = [h for h in range(24) if h not in got]
             warnings.append(DataWarning(
-                fname, None, f"only {len(in_day)} of 24 hours present; hours {_fmt_list(gone, 24)} absent"))
+                f"{HOURLY}/{path_of[day].name}", None,
+                f"only {len(in_day)} of 24 hours present; hours {_fmt_list(gone, 24)} absent"))
 
     # Stations: coordinates and metadata from the list; codes without coordinates kept as NaN.
     no_coord = [c for c in codes if c not in stations or not np.isfinite(stations[c].lat)]

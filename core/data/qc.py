@@ -23,6 +23,19 @@ STUCK = np.uint8(4)
 FLAG_NAMES = {int(RANGE): "range", int(SPIKE): "spike", int(STUCK): "stuck"}
 
 RANGE_MAX = 1000.0  # µg/m³; hourly PM2.5 above this is physically possible but exceptional
+
+# Physical ceilings (hourly means, the variable's unit): a value above one is an instrument or
+# transmission fault, not air, so loaders set it to NaN (with a warning) instead of flagging it.
+# Each sits well above the highest hourly value the BTH network has reported, so no real episode
+# is ever cut.
+PHYSICAL_MAX = {
+    "pm25": 2000.0,  # µg/m³; Spring-Festival fireworks peaks reach ~1,523, dust storms ~1,000
+    "pm10": 10000.0,  # µg/m³; dust storms (e.g. March 2021) reach several thousand; analysers top out at 10,000
+    "so2": 5000.0,  # µg/m³; winter coal-heating peaks stay below ~2,000
+    "no2": 2000.0,  # µg/m³; traffic/industry peaks stay below ~500
+    "o3": 1500.0,  # µg/m³; summer photochemical peaks stay below ~500
+    "co": 100.0,  # mg/m³; winter peaks stay below ~20
+}
 SPIKE_HALF_WINDOW = 3  # hours each side used for the local median
 SPIKE_K = 6.0  # robust-scale multiples a spike must exceed
 SPIKE_MIN_JUMP = 100.0  # µg/m³; absolute floor so clean-air noise is never a "spike"

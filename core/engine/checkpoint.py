@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import subprocess
+import zipfile
 from pathlib import Path
 
 import torch
@@ -63,7 +65,18 @@ def load_checkpoint(name: str, arch_version: str, root: Path | None = None) -> t
         raise CheckpointMismatch(
             f"{pt}: sha256 {digest[:12]}… does not match card.json ({card['model_sha256'][:12]}…); the file was "
             f"changed or truncated. Re-train with `python -m core train --model {name}`.")
-    payload = torch.load(pt, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(pt, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, AttributeError) as err:
+        # weights_only=True refuses anything but tensors and plain containers; never retry unsafely
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointMismatch(
+            f"{pt}: not a weights-only checkpoint, torch.load(weights_only=True) refused it ({first[:200]}). "
+            f"The file was written by another tool or holds Python objects, which AirAtlas does not execute. "
+            f"Re-train with `python -m core train --model {name}` (or restore model.pt from git).") from None
+    if not isinstance(payload, dict):
+        raise CheckpointMismatch(f"{pt}: holds a {type(payload).__name__}, not a checkpoint dict. "
+                                 f"Re-train with `python -m core train --model {name}`.")
     found = payload.get("arch_version")
     if found != arch_version:
         raise CheckpointMismatch(

@@ -107,16 +107,37 @@ def resolve_test_stations(ds: xr.Dataset, test_stations: Sequence[str] | str | P
     return sorted(set(codes))
 
 
-def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool) -> tuple[np.ndarray, str]:
-    """(time,) bool of hours to score and the rule used ("test-days", "period", "all")."""
+SPLITS = ("test", "val")
+
+
+def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool, split: str = "test") -> tuple[np.ndarray, str]:
+    """(time,) bool of hours to score and the rule used ("test-days", "val-days", "period", "all").
+
+    ``split="val"`` scores validation days (21–23 of each month); with ``period`` too, their intersection.
+    """
     t = ds["time"].values
     present = ds["present"].values if "present" in ds.coords else np.ones(len(t), bool)
+    if split == "val":
+        hours = present & time_split(t)["val"]
+        if period:
+            a, b = parse_period(period, t)
+            hours &= (t >= a) & (t <= b)
+        return hours, "val-days"
     if period:
         a, b = parse_period(period, t)
         return present & (t >= a) & (t <= b), "period"
     if use_split:
         return present & time_split(t)["test"], "test-days"
     return present.copy(), "all"
+
+
+def validation_view(ds: xr.Dataset, s_test: Sequence[str]) -> tuple[xr.Dataset, list[str]]:
+    """The station set design choices are made on: ``S_test`` removed entirely (as in training), and
+    ``S_val`` drawn from the rest by the same rule and seed as ``S_test``. Protocols then hide and score
+    ``S_val`` exactly as they hide and score ``S_test`` on test days."""
+    keep = ~np.isin(ds["station"].values.astype(str), list(s_test))
+    view = ds.isel(station=np.flatnonzero(keep))
+    return view, select_test_stations(view, seed=TEST_SEED)
 
 
 def blocks(mask: np.ndarray, max_gap: int = 0) -> list[slice]:
@@ -207,6 +228,31 @@ def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     return {"metrics": all_metrics(pred, truth), "by_season": by_season, "runs": per_run}
 
 
+def flagged_cells(ds: xr.Dataset, runs: Sequence[Run], scores: Scores) -> dict[str, int]:
+    """Scored cells (finite prediction and truth) whose truth carries a ``qc_pm25`` flag, in total and per flag.
+
+    A flagged truth may be an instrument fault rather than air; the report says how many were scored.
+    """
+    from core.data.qc import FLAG_NAMES
+
+    counts = {"total": 0} | {name: 0 for name in FLAG_NAMES.values()}
+    if "qc_pm25" not in ds:
+        return counts
+    qc = ds["qc_pm25"].values.astype(np.uint8)
+    t_index = pd.Index(ds["time"].values)
+    pos = {c: i for i, c in enumerate(ds["station"].values.astype(str))}
+    for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
+        if not p.size:
+            continue
+        cols = np.array([pos[c] for c in run.scored])
+        f = qc[t_index.get_indexer(t[:, 0])][:, cols]
+        f = np.where(np.isfinite(p) & np.isfinite(y), f, 0)
+        counts["total"] += int((f > 0).sum())
+        for bit, name in FLAG_NAMES.items():
+            counts[name] += int(((f & bit) > 0).sum())
+    return counts
+
+
 def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[dict]:
     """One entry per seed (sparse-30km pools its per-target runs under seed 0)."""
     out = []
@@ -266,13 +312,21 @@ def evaluate(
     stations: xr.Dataset | None = None,
     models: dict | None = None,
     progress: bool = False,
+    split: str = "test",
 ) -> dict:
     """Evaluate ``model_name`` under ``protocol``; returns the report (keys fixed by issue 3).
+
+    ``split="val"``: the same protocol on validation days over the station set without ``S_test``,
+    scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen.
 
     ``stations``/``models`` let tests pass an in-memory StationSet and ready Krigers (by name);
     otherwise the data come from ``dataset``/``path`` and the models from the registry.
     ``seeds``: number of seeds (0..N-1) for mask-R protocols (default 5).
     """
+    if split not in SPLITS:
+        raise InvalidRequest(f"Unknown split '{split}'. Known: {', '.join(SPLITS)}.")
+    if split == "val" and path is not None:
+        raise InvalidRequest("--split val needs --dataset: a --path folder has no validation days of its own.")
     if stations is None:
         if (dataset is None) == (path is None):
             raise InvalidRequest("Give exactly one of --dataset or --path.")
@@ -280,13 +334,16 @@ def evaluate(
     ds_name = dataset if dataset is not None else (str(path) if path is not None else stations.attrs.get("source", ""))
     ds = active_stations(stations)
     s_test = resolve_test_stations(stations, test_stations)
-    hours, rule = scored_hours(ds, period, use_split=path is None)
+    s_val: list[str] = []
+    if split == "val":
+        ds, s_val = validation_view(ds, s_test)
+    hours, rule = scored_hours(ds, period, use_split=path is None, split=split)
     if not hours.any():
         raise InvalidRequest("No hour to score in the chosen span (no data present there).")
     seed_list = list(range(seeds)) if seeds is not None else None
     if seeds is not None and seeds < 1:
         raise InvalidRequest("--seeds must be ≥ 1.")
-    runs = runs_for(protocol, ds, s_test, seed_list)
+    runs = runs_for(protocol, ds, s_val if split == "val" else s_test, seed_list)
     models = dict(models or {})
 
     def model(name: str):
@@ -340,8 +397,10 @@ def evaluate(
         "model": model_name,
         "dataset": ds_name,
         "protocol": protocol,
+        "split": split,
         "wind": main.wind,
         "test_stations": list(s_test),
+        **({"val_stations": list(s_val), "test_stations_excluded": True} if split == "val" else {}),
         "times": {
             "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
             "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
@@ -363,4 +422,7 @@ def evaluate(
     report["params"] = main.params or {}
     report["n_inference_calls"] = len(runs) * n_blocks
     report["timing_s"] = timing
+    flags = flagged_cells(ds, runs, main)
+    report["flagged_cells_scored"] = flags.pop("total")
+    report["flagged_cells_by_flag"] = flags
     return _clean(report)

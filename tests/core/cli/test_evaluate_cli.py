@@ -72,3 +72,41 @@ def test_real_month_idw_holdout(shared_data, tmp_path, monkeypatch):
     assert len(rep["test_stations"]) == 20 and 160 <= rep["times"]["count"] <= 7 * 24  # a few source hours absent
     assert 2 < rep["metrics"]["mae"] < 20  # summer week, IDW: single-digit µg/m³ expected
     assert rep["baselines"]["ok"]["mae"] > 0
+
+
+@pytest.mark.parametrize("where", ["existing_dir", "parent_is_a_file"])
+def test_an_unwritable_json_path_is_refused_before_the_evaluation(folder, tmp_path, where, monkeypatch, capsys):
+    import sys
+
+    import core.evaluation.runner as runner
+    from core.__main__ import main
+
+    if where == "existing_dir":
+        out = tmp_path / "reports"
+        out.mkdir()
+    else:
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "r.json"
+    called = []
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: called.append(1))  # must never be reached
+    monkeypatch.setattr(sys, "argv", ["core", "evaluate", "--model", "idw", "--protocol", "holdout", "--path",
+                                      str(folder), "--json", str(out), "--no-progress"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and not called
+    assert "--json" in err and str(out) in err and "Traceback" not in err
+    assert ("existing directory" if where == "existing_dir" else "cannot be written") in err
+
+
+def test_an_impossible_value_in_an_input_station_never_reaches_the_scores(tmp_path):
+    clean = make_cnemc_folder(tmp_path / "clean", start="2019-01-20", n_days=3).path
+    bad = make_cnemc_folder(tmp_path / "bad", start="2019-01-20", n_days=3, spike=(1, 5, "1001A", 1e9)).path
+    reps = []
+    for f in (clean, bad):
+        out = tmp_path / f"{f.name}.json"
+        res = run("--model", "idw", "--protocol", "holdout", "--path", f, "--json", out, "--test-stations", "1015A")
+        assert res.exit_code == 0, res.output
+        reps.append(json.loads(out.read_text()))
+    assert reps[1]["metrics"]["mae"] < 100 and reps[1]["flagged_cells_scored"] == 0
+    assert reps[1]["metrics"]["n"] == reps[0]["metrics"]["n"]

@@ -60,3 +60,31 @@ def test_exposure_cli_real_data(shared_data, tmp_path, monkeypatch):
     table = pd.read_csv(out.with_suffix(".csv"), dtype={"CODE": str})
     assert len(table) == 222 and table["pm25"].notna().all()
     assert table["population"].sum() == pytest.approx(110_369_339)
+
+
+@pytest.mark.parametrize("n_boot", ["0", "-5", "1"])
+def test_a_bootstrap_without_resamples_is_refused_with_exit_2(tmp_path, n_boot, monkeypatch, capsys):
+    import sys
+
+    import core.exposure_run as exposure_run
+    from core.__main__ import main
+
+    monkeypatch.setattr(exposure_run, "run_exposure", lambda *a, **k: pytest.fail("ran before validating"))
+    monkeypatch.setattr(sys, "argv", ["core", "exposure", "--start", "2019-01-01", "--end", "2019-01-02",
+                                      "--model", "idw", "--json", str(tmp_path / "e.json"), "--n-boot", n_boot])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"--n-boot {n_boot}" in err and "at least 2" in err
+    assert not (tmp_path / "e.json").exists()
+
+
+@pytest.mark.parametrize("n_boot", [0, -1, 1])
+def test_the_library_bootstrap_refuses_too_few_resamples(n_boot):
+    import numpy as np
+
+    from core.exposure_disparity import bootstrap
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(InvalidRequest, match="at least 2"):
+        bootstrap(rng.random(20), rng.random(20), np.ones(20), n_boot=n_boot)

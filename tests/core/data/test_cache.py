@@ -73,15 +73,56 @@ def test_any_input_change_invalidates(folder: Path, cache: Path, change: str) ->
         assert float(after["lon"].sel(station="1001A")) == pytest.approx(116.4)
 
 
-def test_unreadable_cache_entry_is_rebuilt(folder: Path, cache: Path) -> None:
+def _flip(data: bytes, start: float, n: int = 2000) -> bytes:
+    b = bytearray(data)
+    i0 = int(len(b) * start)
+    for i in range(i0, min(len(b), i0 + n)):
+        b[i] ^= 0xFF
+    return bytes(b)
+
+
+# How a cache entry gets damaged: each must be discarded and rebuilt with a warning, never crash.
+DAMAGE = {
+    "not_netcdf": lambda b: b"not a netcdf file",
+    "empty": lambda b: b"",
+    "truncated": lambda b: b[: len(b) // 2],
+    "flipped_bytes_middle": lambda b: _flip(b, 1 / 3),  # RuntimeError: NetCDF: HDF error before the fix
+    "flipped_bytes_late": lambda b: _flip(b, 0.7),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_unreadable_cache_entry_is_rebuilt_with_a_warning(folder: Path, cache: Path, damage: str) -> None:
+    from core.data.cache import CacheWarning
+
     parse = CountingParse(folder)
-    cached_load("t", folder, input_files(folder), parse)
+    first = cached_load("t", folder, input_files(folder), parse)
     (entry,) = cache.glob("t-*.nc")
-    entry.write_bytes(b"not a netcdf file")
-    again = cached_load("t", folder, input_files(folder), parse)
-    assert parse.calls == 2 and "pm25" in again
-    reread = cached_load("t", folder, input_files(folder), parse)
+    entry.write_bytes(DAMAGE[damage](entry.read_bytes()))
+    with pytest.warns(CacheWarning, match="discarded and rebuilt"):
+        again = cached_load("t", folder, input_files(folder), parse)
+    assert parse.calls == 2
+    xr.testing.assert_identical(first, again)
+    reread = cached_load("t", folder, input_files(folder), parse)  # the rebuilt entry is good again
     assert parse.calls == 2 and reread.sizes == again.sizes
+
+
+@pytest.mark.parametrize("where", [0.02, 0.1, 0.2, 0.45, 0.6, 0.8, 0.95])
+def test_flipped_bytes_anywhere_never_give_other_data(folder: Path, cache: Path, where: float) -> None:
+    """A flip either lands in unused bytes (same data back) or is detected (rebuilt with a warning)."""
+    import warnings
+
+    from core.data.cache import CacheWarning
+
+    parse = CountingParse(folder)
+    first = cached_load("t", folder, input_files(folder), parse)
+    (entry,) = cache.glob("t-*.nc")
+    entry.write_bytes(_flip(entry.read_bytes(), where, n=500))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = cached_load("t", folder, input_files(folder), parse)
+    xr.testing.assert_identical(first, again)
+    assert (parse.calls == 2) == any(issubclass(w.category, CacheWarning) for w in caught)
 
 
 def test_digest_is_order_independent_and_content_sensitive(folder: Path) -> None:

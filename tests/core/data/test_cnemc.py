@@ -320,3 +320,97 @@ def test_real_2019_folder_matches_source_facts(shared_data: Path) -> None:
     assert np.nanmax(pm) == pytest.approx(1523) and np.nanmin(pm) >= 0
     assert int((ds["qc_pm25"].values & int(RANGE)).astype(bool).sum()) == int((pm > 1000).sum()) == 9
     assert pd.Timestamp(ds["time"].values[0]) == pd.Timestamp("2019-01-01 00:00")
+
+
+# --------------------------------------------------------------------------- issue 11: reliability
+
+
+@pytest.mark.parametrize("cells", [("inf", "abc"), ("-inf", "n/a"), ("abc", "inf"), ("1e999", "—")])
+def test_inf_and_non_numeric_cells_in_one_file_become_nan(tmp_path: Path, cells: tuple[str, str]) -> None:
+    ds = load_cnemc(_plain(tmp_path, f"20200301,0,PM2.5,{cells[0]},{cells[1]}\n20200301,1,PM2.5,4,5\n"))
+    hits = _find(load_warnings(ds), "2 non-numeric cell(s)")
+    assert len(hits) == 1 and hits[0].line == 2
+    assert np.isnan(ds["pm25"].values[0]).all() and ds["pm25"].values[1].tolist() == [4.0, 5.0]
+
+
+@pytest.mark.parametrize(("typ", "var", "ceiling"), [
+    ("PM2.5", "pm25", 2000.0), ("PM10", "pm10", 10000.0), ("SO2", "so2", 5000.0),
+    ("NO2", "no2", 2000.0), ("O3", "o3", 1500.0), ("CO", "co", 100.0),
+])
+def test_values_above_the_physical_ceiling_become_nan_with_file_and_line(
+        tmp_path: Path, typ: str, var: str, ceiling: float) -> None:
+    from core.data.qc import PHYSICAL_MAX
+
+    assert PHYSICAL_MAX[var] == ceiling
+    body = f"20200301,0,{typ},{ceiling * 1.01:g},{ceiling:g}\n20200301,1,{typ},1e9,3\n"
+    ds = load_cnemc(_plain(tmp_path, body))
+    hits = _find(load_warnings(ds), "above the physical ceiling")
+    assert len(hits) == 1 and hits[0].line == 2 and hits[0].file == "hourly/china_sites_20200301.csv"
+    assert "2 " + var in hits[0].message and "lines 2, 3" in hits[0].message
+    got = ds[var].values[:2]
+    assert np.isnan(got[:, 0]).all() and got[:, 1].tolist() == [ceiling, 3.0]  # the ceiling itself is allowed
+
+
+def test_a_real_fireworks_peak_is_kept_and_flagged_not_removed(tmp_path: Path) -> None:
+    ds = load_cnemc(_plain(tmp_path, "20200301,0,PM2.5,1523,5\n"))
+    assert float(ds["pm25"].values[0, 0]) == 1523.0 and int(ds["qc_pm25"].values[0, 0]) & int(RANGE)
+    assert not _find(load_warnings(ds), "physical ceiling")
+
+
+def test_an_impossible_value_never_reaches_the_flags_or_the_data(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, spike=(1, 2, "1081A", 1e9))
+    ds = load_cnemc(tmp_path)
+    assert float(ds["pm25"].max()) < 2000 and int(ds["qc_pm25"].sum()) == 0
+
+
+@pytest.mark.parametrize(("lon2", "differ"), [("117.5", True), ("116.366", False)])
+def test_a_station_listed_twice_says_whether_the_coordinates_differ(tmp_path: Path, lon2: str, differ: bool) -> None:
+    make_cnemc_folder(tmp_path, n_days=1)
+    st = tmp_path / "stations_region.csv"
+    lines = st.read_text(encoding="utf-8").splitlines()
+    lines.append(lines[1].replace("116.366", lon2))
+    st.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), "station 1001A listed again")
+    assert len(hits) == 1 and hits[0].line == len(lines) and "first entry (line 2) is used" in hits[0].message
+    assert ("different coordinates" in hits[0].message) is differ
+    if differ:
+        assert "117.5" in hits[0].message and "116.366" in hits[0].message
+    assert float(ds["lon"].sel(station="1001A")) == pytest.approx(116.366)
+
+
+def test_a_row_misdated_into_the_next_day_does_not_replace_that_days_row(tmp_path: Path) -> None:
+    fx = make_cnemc_folder(tmp_path, n_days=2, gz=False)
+    first = fx.files[fx.days[0]]
+    lines = first.read_text(encoding="utf-8").splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("20200301,5,PM2.5,"))
+    lines[k] = "20200302,5,PM2.5," + ",".join(["999"] * len(fx.codes))
+    first.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ds = load_cnemc(tmp_path)
+    got = ds["pm25"].to_pandas()[fx.codes]
+    np.testing.assert_array_equal(got.loc["2020-03-02T05"].values, fx.pm25.loc["2020-03-02T05"].values)
+    assert np.isnan(got.loc["2020-03-01T05"].values).all()  # the misdated row's own hour is not invented
+    hits = _find(load_warnings(ds), "whose date matches that row")
+    assert len(hits) == 1 and hits[0].file == "hourly/china_sites_20200301.csv" and hits[0].line == k + 1
+
+
+def test_a_day_with_entirely_empty_pm25_is_warned(tmp_path: Path) -> None:
+    make_cnemc_folder(tmp_path, n_days=2, empty_cells=tuple((1, h, c) for h in range(24) for c in
+                                                           [s[0] for s in STATIONS]))
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), "PM2.5 is empty for the whole day")
+    assert [w.file for w in hits] == ["hourly/china_sites_20200302.csv.gz"]
+    assert np.isfinite(ds["pm10"].values[24:]).all()  # other species of that day are kept
+
+
+@pytest.mark.parametrize(("name", "content"), [("china_sites_20200302.csv", b""),
+                                               ("china_sites_20200302.csv.gz", None)])
+def test_an_empty_file_is_reported_as_empty(tmp_path: Path, name: str, content: bytes | None) -> None:
+    import gzip
+
+    fx = make_cnemc_folder(tmp_path, n_days=2, gz=name.endswith(".gz"))
+    fx.files[fx.days[1]].write_bytes(gzip.compress(b"") if content is None else content)
+    ds = load_cnemc(tmp_path)
+    hits = _find(load_warnings(ds), "file is empty")
+    assert len(hits) == 1 and hits[0].file == f"hourly/{name}" and "day skipped" in hits[0].message
+    assert not _find(load_warnings(ds), "header must start")

@@ -54,3 +54,40 @@ def test_refuses_altered_file(saved) -> None:
 def test_missing_checkpoint_says_how_to_train(tmp_path) -> None:
     with pytest.raises(DataNotFound, match="python -m core train --model spin"):
         load_checkpoint("spin", ADAPTER.arch_version, tmp_path)
+
+
+class NotWeights:
+    """A Python object torch.load(weights_only=True) must refuse to unpickle."""
+
+    def __init__(self) -> None:
+        self.x = 1
+
+
+def _torch_bytes(obj) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(lambda: _torch_bytes({"name": "spin", "arch_version": ADAPTER.arch_version, "obj": NotWeights()}),
+                 id="pickled-object"),
+    pytest.param(lambda: __import__("pickle").dumps({"name": "spin", "obj": NotWeights()}), id="plain-pickle"),
+    pytest.param(lambda: bytes(range(256)) * 4, id="garbage"),
+    pytest.param(lambda: _torch_bytes(torch.zeros(3)), id="a-tensor-not-a-dict"),
+])
+def test_a_refused_checkpoint_names_the_file_and_what_to_do(saved, content) -> None:
+    import json
+
+    from core.hashing import sha256_file
+
+    root, _, _ = saved
+    pt = root / "spin" / "model.pt"
+    pt.write_bytes(content())
+    card = root / "spin" / "card.json"  # the card agrees with the file: only the unpickling can refuse it
+    card.write_text(json.dumps(json.loads(card.read_text()) | {"model_sha256": sha256_file(pt)}))
+    with pytest.raises(CheckpointMismatch) as err:
+        load_checkpoint("spin", ADAPTER.arch_version, root)
+    assert str(pt) in str(err.value) and "python -m core train --model spin" in str(err.value)

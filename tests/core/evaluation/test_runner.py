@@ -145,3 +145,51 @@ def test_model_parameters_are_recorded(mask50):
     assert rep["baselines"]["idw"]["params"]["power"] == 2.0
     assert rep["baselines"]["knn"]["params"]["k"] == 5
     assert rep["baselines"]["ok"]["params"]["fallback_values"] >= 0
+
+
+@pytest.mark.parametrize("protocol", ["holdout", "mask-50"])
+def test_val_split_never_sees_s_test_and_scores_val_days(region, protocol):
+    spy = Spy()
+    rep = evaluate("spy", protocol, stations=region, seeds=2, split="val", models=models() | {"spy": spy})
+    s_test = set(select_test_stations(region))
+    assert rep["split"] == "val" and rep["times"]["rule"] == "val-days"
+    assert rep["val_stations"] and not set(rep["val_stations"]) & s_test
+    for codes, _, _ in spy.calls:  # S_test is removed from the set, not merely hidden
+        assert not set(codes) & s_test
+    days = {int(str(r)[8:10]) for r in (rep["times"]["start"], rep["times"]["end"])}
+    assert days <= {21, 22, 23}
+    for r in rep["runs"]:
+        assert set(rep["val_stations"]) <= set(r["hidden_stations"])
+
+
+def test_val_split_refuses_path(tmp_path):
+    with pytest.raises(InvalidRequest, match="--split val needs --dataset"):
+        evaluate("idw", "holdout", path=tmp_path, split="val")
+
+
+def test_the_report_counts_the_qc_flagged_cells_it_scored(region):
+    from core.data.qc import RANGE, SPIKE, STUCK
+
+    ds = region.copy(deep=True)
+    qc = np.zeros(ds["pm25"].shape, np.uint8)
+    codes = list(ds["station"].values.astype(str))
+    times = ds["time"].values
+    a, b, c = codes.index("1003A"), codes.index("1010A"), codes.index("1005A")
+    in_period = np.flatnonzero((times >= np.datetime64("2019-01-02")) & (times < np.datetime64("2019-01-06")))
+    finite = np.isfinite(ds["pm25"].values)
+    rows_a = [t for t in in_period if finite[t, a]][:4]
+    qc[rows_a[:3], a] = RANGE
+    qc[rows_a[3], a] = SPIKE | STUCK
+    qc[next(t for t in in_period if finite[t, b]), b] = STUCK
+    qc[next(t for t in in_period if finite[t, c]), c] = RANGE  # an input station: not scored
+    qc[0, a] = RANGE  # outside the period: not scored
+    ds["pm25"].values[in_period[-1], a] = np.nan
+    qc[in_period[-1], a] = RANGE  # no truth there: not scored
+    ds["qc_pm25"] = (("time", "station"), qc)
+    rep = evaluate("idw", "holdout", stations=ds, models=models(), baselines=(),
+                   test_stations="1003A,1010A", period="2019-01-02/2019-01-05")
+    assert rep["flagged_cells_scored"] == 5
+    assert rep["flagged_cells_by_flag"] == {"range": 3, "spike": 1, "stuck": 2}
+    clean = evaluate("idw", "holdout", stations=region, models=models(), baselines=(),
+                     test_stations="1003A,1010A", period="2019-01-02/2019-01-05")
+    assert clean["flagged_cells_scored"] == 0
