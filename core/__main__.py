@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "core.cli.data",
     "core.cli.train",
     "core.cli.evaluate",
+    "core.cli.calibrate",
     "core.cli.bench",
     "core.cli.reanalyze",
     "core.cli.exposure",

@@ -15,6 +15,7 @@ from core.errors import InvalidRequest
 MODEL_MODULES = (
     "core.baselines.idw",
     "core.baselines.ok",
+    "core.baselines.logok",
     "core.baselines.knn",
     "core.baselines.linear",
     "core.nn.models.ignnk",
@@ -49,9 +50,21 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def get_model(name: str, **kwargs):
-    """A Kriger by registry name; unknown names list what exists."""
+def get_model(name: str, calibrated: bool = True, **kwargs):
+    """A Kriger by registry name; unknown names list what exists.
+
+    ``calibrated``: wrap it in :class:`core.intervals.CalibratedKriger` when its shipped interval
+    calibration (``<models>/<name>/intervals.json``, fitted for this very checkpoint) exists, so every
+    consumer gets ``station_lo``/``station_hi`` and grid ``pm25_lo``/``pm25_hi``.
+    """
     _import_all()
     if name not in _FACTORIES:
         raise InvalidRequest(f"Unknown model '{name}'. Available: {', '.join(sorted(_FACTORIES))}.")
-    return _FACTORIES[name](**kwargs)
+    model = _FACTORIES[name](**kwargs)
+    if calibrated:
+        from core.intervals import CalibratedKriger, load_table
+
+        table = load_table(name, kwargs.get("root"))
+        if table is not None:
+            return CalibratedKriger(model, table)
+    return model

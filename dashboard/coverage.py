@@ -55,7 +55,7 @@ def far_is_alarming(share_now: float, share_all: float) -> bool:
 
 
 def far_message(dist_km: np.ndarray, shown: np.ndarray, width: np.ndarray | None = None,
-                limit_km: float = FAR_KM, level: int = 90) -> str | None:
+                limit_km: float = FAR_KM, level: str = "90 %") -> str | None:
     """A message when part of the shown area is farther than ``limit_km`` from every reporting station.
 
     ``shown``: bool (lat, lon) cells on the map; ``width``: optional interval width (µg/m³) per cell,
@@ -75,7 +75,7 @@ def far_message(dist_km: np.ndarray, shown: np.ndarray, width: np.ndarray | None
             else float("nan")
         w_near = float(np.nanmedian(np.where(near, width, np.nan))) if near.any() else float("nan")
         if np.isfinite(w_far):
-            msg += (f" Median {level} % interval width there: {w_far:,.0f} µg/m³"
+            msg += (f" Median {level} interval width there: {w_far:,.0f} µg/m³"
                     + (f" (vs {w_near:,.0f} µg/m³ within {limit_km:.0f} km of a station)." if np.isfinite(w_near)
                        else "."))
     return msg

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 from PIL import Image
-from scipy import ndimage
 
 # HJ 633-2012 (Technical Regulation on Ambient Air Quality Index), PM2.5 24-h IAQI breakpoints
 # (µg/m³) and the official category colours (RGB, table 2 of the standard). A value equal to a
@@ -42,9 +41,6 @@ THRESHOLDS = {
     "GB 3095-2012 Grade II, 24-h (75 µg/m³)": 75.0,
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
-INTERVAL_LEVEL = 90  # % — the level of every model's pm25_lo/pm25_hi and station_lo/station_hi (the contract)
-
-
 def threshold_label(value: str | float) -> str | None:
     """The :data:`THRESHOLDS` label whose value is ``value`` (e.g. ``'75'``), or None."""
     try:
@@ -52,14 +48,6 @@ def threshold_label(value: str | float) -> str | None:
     except (TypeError, ValueError):
         return None
     return next((lab for lab, t in THRESHOLDS.items() if t == v), None)
-
-
-def interval_text(lo, hi) -> np.ndarray:
-    """``' · 90 % interval 40–80 µg/m³'`` per value (for tooltips); '' where an end is missing."""
-    lo, hi = np.atleast_1d(np.asarray(lo, float)), np.atleast_1d(np.asarray(hi, float))
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    return np.where(ok, [f" · {INTERVAL_LEVEL} % interval {a:,.0f}–{b:,.0f} µg/m³" for a, b in
-                         zip(np.nan_to_num(lo), np.nan_to_num(hi), strict=True)], "")
 
 
 BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
@@ -157,24 +145,16 @@ def surface_layer(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, alpha: in
     )
 
 
-def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int = 3,
-                 lo_field: np.ndarray | None = None, hi_field: np.ndarray | None = None) -> pd.DataFrame:
-    """Every ``step``-th cell centre with its value: invisible pickable targets for "click a place".
-
-    With ``lo_field``/``hi_field`` (the model's interval, same shape as ``field``) the tooltip shows it.
-    """
+def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, step: int = 3) -> pd.DataFrame:
+    """Every ``step``-th cell centre with its value: invisible pickable targets for "click a place"."""
     la, lo = np.meshgrid(lat[::step], lon[::step], indexing="ij")
     vals = np.asarray(field)[::step, ::step]
     keep = np.isfinite(vals)
     la, lo = la[keep].round(4), lo[keep].round(4)
-    if lo_field is not None and hi_field is not None:
-        interval = interval_text(np.asarray(lo_field)[::step, ::step][keep], np.asarray(hi_field)[::step, ::step][keep])
-    else:
-        interval = ""
     # The same fields as station rows, so one tooltip template serves both layers.
     return pd.DataFrame({"lat": la, "lon": lo, "pm25": vals[keep].astype(float).round(1), "name": "grid cell",
                          "city": "", "code": [f"{a:.2f}°N {b:.2f}°E" for a, b in zip(la, lo, strict=True)],
-                         "status": "inferred", "interval": interval})
+                         "status": "inferred"})
 
 
 def probe_layer(points: pd.DataFrame, radius_m: float) -> pdk.Layer:
@@ -198,7 +178,6 @@ def station_frame(codes, names, cities, lat, lon, observed: np.ndarray, value: n
         "status": np.where(observed, "observed", "hidden"),
         "pm25": np.round(value.astype(float), 1), "fill": fill.tolist(),
         "line": np.where(observed[:, None], [[40, 40, 40, 255]], [[20, 20, 20, 255]]).tolist(),
-        "interval": "",
     })
 
 
@@ -284,55 +263,6 @@ def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | 
 
 
 # ---------------------------------------------------------------- hotspots
-def cell_area_km2(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Area (km²) of each cell of a regular grid, shape (lat, lon)."""
-    dlat = abs(lat[-1] - lat[0]) / max(len(lat) - 1, 1)
-    dlon = abs(lon[-1] - lon[0]) / max(len(lon) - 1, 1)
-    km_lat = 111.195 * dlat
-    km_lon = 111.195 * dlon * np.cos(np.radians(lat))
-    return np.repeat((km_lat * km_lon)[:, None], len(lon), axis=1)
-
-
-def label_hotspots(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, threshold: float,
-                   district: np.ndarray | None = None, min_cells: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
-    """Connected areas (8-neighbour) where ``field`` > ``threshold``, ranked by excess burden.
-
-    Returns the label image ``(lat, lon)`` (0 = none, k = rank k) and one row per hotspot:
-    rank, area_km2, peak and mean (µg/m³), ``excess`` = Σ (value − threshold)·area (µg/m³·km²,
-    the ranking key), centroid lat/lon and the districts it covers (largest share first).
-    ``district``: optional ``(lat, lon)`` array of district names ('' outside any district).
-    """
-    field = np.asarray(field, float)
-    above = np.isfinite(field) & (field > threshold)
-    labels, n = ndimage.label(above, structure=np.ones((3, 3), int))
-    area = cell_area_km2(lat, lon)
-    la, lo = np.meshgrid(lat, lon, indexing="ij")
-    rows = []
-    for k in range(1, n + 1):
-        sel = labels == k
-        if sel.sum() < min_cells:
-            continue
-        vals, w = field[sel], area[sel]
-        names = ""
-        if district is not None:
-            d = pd.Series(np.asarray(district)[sel])
-            d = d[d != ""]
-            names = ", ".join(d.value_counts().index[:4]) + (" …" if d.nunique() > 4 else "")
-        rows.append({
-            "label": k, "area_km2": float(w.sum()), "peak": float(vals.max()),
-            "mean": float((vals * w).sum() / w.sum()), "excess": float(((vals - threshold) * w).sum()),
-            "lat": float((la[sel] * w).sum() / w.sum()), "lon": float((lo[sel] * w).sum() / w.sum()),
-            "districts": names,
-        })
-    table = pd.DataFrame(rows, columns=["label", "area_km2", "peak", "mean", "excess", "lat", "lon", "districts"])
-    table = table.sort_values("excess", ascending=False).reset_index(drop=True)
-    ranked = np.zeros_like(labels)
-    for rank, lab in enumerate(table["label"], start=1):
-        ranked[labels == lab] = rank
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return ranked, table.drop(columns="label")
-
-
 def hotspot_layer(table: pd.DataFrame) -> pdk.Layer:
     """Numbered markers at hotspot centroids (pickable: click → time series there)."""
     data = table.assign(text=table["rank"].astype(str))

@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from core.baselines._neighbours import (
+    Problem,
     candidate_order,
     chunks,
     distances,
@@ -137,7 +138,7 @@ class OrdinaryKriging:
     def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None,
               window: Window) -> InferenceResult:
         """``station_pred`` (time, station) µg/m³; extras: variogram parameters and fallback counts."""
-        p = window_problem(stations, observed, window)
+        p = self._transform(window_problem(stations, observed, window))
         n_t = len(p.times)
         dist = distances(p, grid)  # (N, S)
         d_ss = haversine_km(p.lat, p.lon, p.lat, p.lon).astype(np.float32)  # float32: halves the (t,N,k,k) cost
@@ -150,6 +151,7 @@ class OrdinaryKriging:
         # OK is an exact interpolator (γ(0) = 0): at a station observed that hour the kriged value
         # is its own value, so those systems need not be solved.
         out[:, :n_s] = np.where(avail, p.values, np.nan)
+        var = np.zeros_like(out)  # kriging variance (value units²); 0 where the value is observed
         n_fallback = 0
         fallback_hours = np.zeros(n_t, bool)
         need = np.ones((n_t, dist.shape[0]), bool)
@@ -159,7 +161,7 @@ class OrdinaryKriging:
             h, n_m = ti[m], ni[m]
             i_m, ok_m = ranked_pairs(avail, order, h, n_m, self.k)  # (M, k)
             z = np.where(ok_m, p.values[h[:, None], i_m], 0.0)
-            pred = self._krige(i_m, ok_m, z, dist[n_m[:, None], i_m], d_ss, nug[h], psill[h], rng[h])
+            pred, var_m = self._krige(i_m, ok_m, z, dist[n_m[:, None], i_m], d_ss, nug[h], psill[h], rng[h])
             if self.guard:
                 zmin = np.where(ok_m, z, np.inf).min(axis=1)
                 zmax = np.where(ok_m, z, -np.inf).max(axis=1)
@@ -170,8 +172,10 @@ class OrdinaryKriging:
                     pred[bad] = (w * z[bad]).sum(1) / w.sum(1)
                     n_fallback += int(bad.sum())
                     fallback_hours[h[bad]] = True
+                    var_m[bad] = (nug[h] + psill[h])[bad]  # IDW fallback: no kriging variance, use the sill
                 pred = np.maximum(pred, 0.0)
             out[h, n_m] = pred
+            var[h, n_m] = var_m
         extras = {
             "n_neighbours": self.k,
             "fallback_values": n_fallback,
@@ -179,7 +183,16 @@ class OrdinaryKriging:
             "hours": n_t,
             "variogram": {"nugget": nug, "psill": psill, "range_km": rng},
         }
-        return make_result(p, out, grid, self.name, extras)
+        return self._result(p, out, var, grid, extras)
+
+    # Hooks for kriging a transform of PM2.5 (core.baselines.logok): identity here.
+    def _transform(self, p: Problem) -> Problem:
+        return p
+
+    def _result(self, p: Problem, pred: np.ndarray, var: np.ndarray, grid: GridSpec | None,
+                extras: dict) -> InferenceResult:
+        """Wrap (T, N_targets) predictions; ``var`` (kriging variance) is unused by plain OK."""
+        return make_result(p, pred, grid, self.name, extras)
 
     def _krige(self, idx: np.ndarray, ok: np.ndarray, z: np.ndarray, d0: np.ndarray, d_ss: np.ndarray,
                nug: np.ndarray, psill: np.ndarray, rng: np.ndarray) -> np.ndarray:
@@ -187,7 +200,8 @@ class OrdinaryKriging:
 
         ``idx``/``ok``/``z``/``d0``: (M, k) neighbour indices, availability, values (µg/m³) and
         distances to the target (km); ``nug``/``psill``/``rng``: (M,) variogram of each system's hour.
-        Returns (M,) predictions, NaN where no neighbour is available.
+        Returns (M,) predictions and (M,) kriging variances σ² = Σ λ_i γ_i0 + μ, NaN where no
+        neighbour is available.
         """
         m, k = idx.shape
         par32 = [q[:, None, None].astype(np.float32) for q in (nug, psill, rng)]
@@ -207,7 +221,8 @@ class OrdinaryKriging:
             lam = np.linalg.solve(a, b[..., None])[..., 0]
         except np.linalg.LinAlgError:
             lam = np.einsum("...ij,...j->...i", np.linalg.pinv(a), b)
-        return np.where(has, (lam[:, :k] * z).sum(axis=1), np.nan)
+        var = np.maximum((lam[:, :k] * np.where(ok, g_n0, 0.0)).sum(axis=1) + lam[:, k], 0.0)
+        return np.where(has, (lam[:, :k] * z).sum(axis=1), np.nan), np.where(has, var, np.nan)
 
 
 @register("ok")

@@ -26,12 +26,18 @@ def broadcast_observed(observed: np.ndarray, n_time: int, n_station: int) -> np.
 
 
 def mask_hidden(stations: xr.Dataset, observed: np.ndarray) -> xr.Dataset:
-    """Copy of ``stations`` with every pollutant blanked where ``observed`` is False."""
+    """Copy of ``stations`` with everything derived from the hidden truth blanked where ``observed`` is False.
+
+    Pollutants become NaN; QC flags (``qc_*``, computed from the very values being hidden — a flag
+    would leak e.g. "a spike happened here") become 0. Meteorology is not derived from PM2.5 and stays.
+    """
     keep = xr.DataArray(observed, dims=("time", "station"))
     out = stations.copy()
-    for var in POLLUTANTS:
-        if var in out:
+    for var in out.data_vars:
+        if var in POLLUTANTS:
             out[var] = out[var].where(keep)
+        elif str(var).startswith("qc_"):
+            out[var] = out[var].where(keep, 0).astype(out[var].dtype)
     return out
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
+from core.seasons import SEASONS, season_of
+
+__all__ = ["SEASONS", "season_of", "mae", "rmse", "r2", "bias", "all_metrics"]
 
 
 def _pairs(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,12 +49,3 @@ def all_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     p, _ = _pairs(pred, truth)
     return {"mae": mae(pred, truth), "rmse": rmse(pred, truth), "r2": r2(pred, truth),
             "bias": bias(pred, truth), "n": int(p.size)}
-
-
-def season_of(times: np.ndarray) -> np.ndarray:
-    """Meteorological season label (DJF/MAM/JJA/SON) per datetime64."""
-    month = np.asarray(times, "datetime64[M]").astype(int) % 12 + 1
-    out = np.empty(month.shape, dtype="<U3")
-    for name, months in SEASONS.items():
-        out[np.isin(month, months)] = name
-    return out

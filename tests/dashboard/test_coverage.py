@@ -19,7 +19,7 @@ def test_nearest_km_and_far_message_with_intervals() -> None:
     assert d[0, 0] == pytest.approx(0.0) and d[10, 0] == pytest.approx(111.2, rel=0.01)  # 1° north
     shown = np.ones(d.shape, bool)
     width = np.where(d > 50, 80.0, 20.0)
-    msg = coverage.far_message(d, shown, width, level=90)
+    msg = coverage.far_message(d, shown, width, level="90 %")
     assert msg and "more than 50 km from any reporting station" in msg
     assert "90 % interval width there: 80 µg/m³ (vs 20 µg/m³ within 50 km" in msg
     assert coverage.far_share(d, shown) > 90

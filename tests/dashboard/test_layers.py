@@ -71,31 +71,6 @@ def test_surface_layer_is_one_bitmap_with_grid_edges() -> None:
     assert spec["bounds"] == pytest.approx([113.4, 36.0, 113.6, 36.3])
 
 
-def test_label_hotspots_finds_ranks_and_names_connected_areas() -> None:
-    lat = np.arange(10) * 0.1 + 38.0
-    lon = np.arange(12) * 0.1 + 115.0
-    f = np.full((10, 12), 40.0)
-    f[1:3, 1:3] = 90.0  # small, mild: 4 cells
-    f[5:9, 6:11] = 200.0  # large, strong: 20 cells
-    f[5, 5] = 120.0  # touches the large one diagonally → same hotspot with 8-connectivity
-    district = np.full(f.shape, "A区", dtype=object)
-    district[:, 6:] = "B区"
-    labels, table = layers.label_hotspots(f, lat, lon, 75.0, district=district)
-    assert list(table["rank"]) == [1, 2]
-    assert table.loc[0, "peak"] == 200.0 and table.loc[1, "peak"] == 90.0
-    assert (labels == 1).sum() == 21 and (labels == 2).sum() == 4
-    assert table.loc[0, "districts"].startswith("B区") and "A区" in table.loc[0, "districts"]
-    assert table.loc[1, "districts"] == "A区"
-    assert table.loc[0, "area_km2"] > table.loc[1, "area_km2"] > 0
-
-
-@pytest.mark.parametrize("threshold", [15.0, 75.0])
-def test_label_hotspots_none_when_nothing_exceeds(threshold: float) -> None:
-    lat, lon = np.arange(4) * 0.1, np.arange(4) * 0.1
-    labels, table = layers.label_hotspots(np.full((4, 4), threshold), lat, lon, threshold)
-    assert table.empty and not labels.any()
-
-
 def test_error_bubbles_radius_proportional_to_mae_and_colour_by_bias_sign() -> None:
     frame = pd.DataFrame({"mae": [5.0, 10.0, 20.0, np.nan], "bias": [3.0, -4.0, 0.0, 1.0]})
     out = layers.error_bubbles(frame, m_per_ug=100.0)

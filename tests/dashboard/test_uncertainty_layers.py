@@ -1,0 +1,60 @@
+"""Uncertainty views: category-spanning cells, width classes, hatch, tooltips with the 90 % interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.uncertainty_layers import (
+    HATCH,
+    VIEWS,
+    how_sure_rgba,
+    interval_text,
+    probe_points,
+    spans_categories,
+    view_layer,
+    width_rgba,
+)
+
+LAT = np.array([39.0, 39.1, 39.2])
+LON = np.array([116.0, 116.1])
+
+
+@pytest.mark.parametrize(("lo", "hi", "spans"), [(40, 70, False), (70, 80, True), (10, 300, True),
+                                                  (75, 75, False), (np.nan, 80, False)])
+def test_spans_categories(lo, hi, spans):
+    assert bool(spans_categories(np.array([lo]), np.array([hi]))[0]) is spans
+
+
+def test_width_classes_and_transparent_nan():
+    w = np.array([[5.0, 15.0], [30.0, 60.0], [100.0, np.nan]])
+    img = width_rgba(w, LAT)
+    assert img.shape == (3, 2, 4)
+    assert img[2, 1, 3] == 0 or img[0, 1, 3] == 0  # the NaN cell (top row = north) is clear
+    assert len({tuple(px) for px in img[..., :3].reshape(-1, 3)}) == 5  # five distinct classes present
+
+
+def test_how_sure_fades_and_hatches_only_uncertain_cells():
+    field = np.full((3, 2), 50.0)
+    lo, hi = field - 5, field + 5
+    hi[0, 0] = 90.0  # spans good → lightly polluted; the southmost row is the image's bottom
+    img = how_sure_rgba(field, lo, hi, LAT)
+    assert img.shape == (3 * HATCH, 2 * HATCH, 4)
+    cell = img[2 * HATCH:, :HATCH]  # south-west cell
+    sure = img[:HATCH, HATCH:]
+    assert (cell[..., 3] < 200).any() and ((cell[..., :3] == 60).all(axis=-1)).any()  # faded + hatch pixels
+    assert (sure[..., 3] == 190).all()
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view_builds_one_bitmap(view):
+    field = np.full((3, 2), 50.0)
+    layer = view_layer(view, field, LAT, LON, field - 10, field + 30)
+    assert layer.type == "BitmapLayer" and str(layer.image).startswith("data:image/png;base64,")
+
+
+def test_tooltips_carry_the_interval_or_say_there_is_none():
+    assert interval_text(np.array([40.2]), np.array([75.6]), 1) == ["90 % interval 40–76 µg/m³"]
+    assert interval_text(None, None, 2) == ["no interval from this model"] * 2
+    pts = probe_points(np.full((3, 2), 50.0), LAT, LON, np.full((3, 2), 40.0), np.full((3, 2), 60.0), step=1)
+    assert len(pts) == 6 and pts["interval"].str.contains("90 % interval 40–60").all()
