@@ -86,13 +86,20 @@ def test_hotspot_and_point_places_restore_from_the_link(place: str, want: str) -
     assert at.query_params["place"] == place
 
 
-@pytest.mark.parametrize(("query", "message"), [({"threshold": "42"}, "Threshold '42' in the link"),
+@pytest.mark.parametrize(("query", "message"), [({"threshold": "lots"}, "Threshold 'lots' in the link"),
                                                 ({"place": "nowhere"}, "Place 'nowhere' in the link"),
                                                 ({"page": "nosuchpage"}, "names a page 'nosuchpage'")])
 def test_bad_page_keys_in_a_link_are_said(query: dict, message: str) -> None:
     at = _root({"dataset": "demo", "model": "idw", **query})
     assert not at.exception
     assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_custom_threshold_in_the_link_is_restored() -> None:
+    at = _root({"dataset": "demo", "model": "idw", "threshold": "42"})
+    assert not at.exception
+    assert at.selectbox(key="hot_threshold").value == "custom" and at.number_input(key="hot_custom").value == 42
+    assert any("above 42 µg/m³" in s.value for s in at.subheader)
 
 
 def test_changing_the_threshold_drops_the_stale_hotspot_pick() -> None:
