@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "core.cli.train",
     "core.cli.evaluate",
     "core.cli.calibrate",
+    "core.cli.tune",
     "core.cli.bench",
     "core.cli.reanalyze",
     "core.cli.exposure",

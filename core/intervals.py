@@ -263,6 +263,9 @@ class CalibratedKriger:
             tlat, tlon = np.concatenate([tlat, glat]), np.concatenate([tlon, glon])
         near = self._near(avail, lat, lon, tlat, tlon)
         n_s = len(cols)
+        if res.station_lo is not None:  # the model's own (uncalibrated) interval, kept for comparison
+            res.extras["own_interval"] = {"station_lo": res.station_lo, "station_hi": res.station_hi,
+                                          **(res.extras.get("interval") or {})}
         sp = res.station_pred.values.astype(float)
         lo, hi = self.table.bounds(sp, near[:, :n_s], times)
         res.station_lo = res.station_pred.copy(data=lo.astype("float32"))

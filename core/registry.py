@@ -50,6 +50,14 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def accepts(name: str, parameter: str) -> bool:
+    """Whether the factory of ``name`` takes ``parameter`` (e.g. ``protocol`` for settings tuned per protocol)."""
+    import inspect
+
+    _import_all()
+    return name in _FACTORIES and parameter in inspect.signature(_FACTORIES[name]).parameters
+
+
 def get_model(name: str, calibrated: bool = True, **kwargs):
     """A Kriger by registry name; unknown names list what exists.
 

@@ -26,6 +26,8 @@ PAGES = (  # (file stem = url path, title, icon: Material Symbols ship with Stre
     ("robustness", "Robustness", ":material/show_chart:"),
     ("attention", "Attention", ":material/grid_on:"),
     ("justice", "Environmental justice", ":material/balance:"),
+    ("siting", "Monitor siting", ":material/add_location_alt:"),
+    ("compare", "Compare", ":material/compare:"),
     ("about", "About", ":material/info:"),
 )
 

@@ -29,7 +29,7 @@ from dashboard.names import sort_cities
 DEMO = "demo"
 PRIMARY = "cnemc_bth_2019"
 HISTORY_DAYS = 15  # history handed to a model before the chosen day (AQ-Net-style reads up to 14 days)
-BASELINES = ("idw", "ok", "knn", "linear")
+BASELINES = ("idw", "ok", "logok", "knn", "linear")
 # Raw folders that hold no PM2.5 (met only): not offered as datasets.
 NOT_PM25 = ("isd_lite",)
 

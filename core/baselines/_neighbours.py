@@ -48,14 +48,16 @@ def window_problem(stations: xr.Dataset, observed: np.ndarray, window: Window) -
     obs = np.asarray(observed, bool)
     if obs.ndim == 2:
         obs = obs[sel]
-    vals = np.where(obs, vals, np.nan)
-    return Problem(
-        times=t[sel],
-        values=vals,
-        lat=stations["lat"].values.astype(float),
-        lon=stations["lon"].values.astype(float),
-        codes=stations["station"].values.astype(str),
-    )
+    lat = stations["lat"].values.astype(float)
+    lon = stations["lon"].values.astype(float)
+    # a station without coordinates cannot be placed: never an input (its distances are inf, below)
+    vals = np.where(obs & located(lat, lon)[None, :], vals, np.nan)
+    return Problem(times=t[sel], values=vals, lat=lat, lon=lon, codes=stations["station"].values.astype(str))
+
+
+def located(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """(S,) bool: the station has finite coordinates."""
+    return np.isfinite(np.asarray(lat, float)) & np.isfinite(np.asarray(lon, float))
 
 
 def target_points(p: Problem, grid: GridSpec | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -67,9 +69,13 @@ def target_points(p: Problem, grid: GridSpec | None) -> tuple[np.ndarray, np.nda
 
 
 def distances(p: Problem, grid: GridSpec | None) -> np.ndarray:
-    """(N_targets, S) km from every target to every station, floored at :data:`MIN_DIST_KM`."""
+    """(N_targets, S) km from every target to every station, floored at :data:`MIN_DIST_KM`.
+
+    Inf where either end has no coordinates: weight 0 for IDW, ranked last as a candidate.
+    """
     tlat, tlon, _ = target_points(p, grid)
-    return np.maximum(haversine_km(tlat, tlon, p.lat, p.lon), MIN_DIST_KM)
+    d = np.maximum(haversine_km(tlat, tlon, p.lat, p.lon), MIN_DIST_KM)
+    return np.where(np.isfinite(d), d, np.inf)
 
 
 def candidate_order(dist: np.ndarray, n_candidates: int) -> np.ndarray:
@@ -112,6 +118,37 @@ def ranked_pairs(available: np.ndarray, order: np.ndarray, t_idx: np.ndarray, n_
     idx[m_i, r] = order[n_idx[m_i], c_i]
     ok[m_i, r] = True
     return idx, ok
+
+
+def complete_pairs(available: np.ndarray, dist: np.ndarray, n_candidates: int, t_idx: np.ndarray,
+                   n_idx: np.ndarray, idx: np.ndarray, ok: np.ndarray, k: int) -> int:
+    """Re-rank, in place, the (hour, target) pairs whose ``n_candidates`` nearest stations held fewer
+    than ``k`` available ones while more are available that hour: the candidate list doubles until
+    ``k`` are found or it spans every located station. Returns the number of pairs re-ranked.
+
+    Without this, a target whose nearby stations are all hidden got NaN although far stations were
+    observed. ``idx``/``ok``: (M, k) from :func:`ranked_pairs` (or a view of :func:`ranked_neighbours`'
+    output for these pairs); ``dist``: (N, S) km used for the ranking (inf = never a candidate).
+    """
+    n_s = dist.shape[1]
+    if n_candidates >= n_s or not len(t_idx):
+        return 0
+    found = ok.sum(axis=1)
+    step = max(1, 5_000_000 // n_s)  # bounds the (pairs, S) temporaries
+    n_av = np.concatenate([(available[t_idx[m]] & np.isfinite(dist[n_idx[m]])).sum(axis=1)
+                           for m in chunks(len(t_idx), step)])
+    short = np.flatnonzero((found < k) & (found < n_av))
+    c, n_done = n_candidates, len(short)
+    while len(short) and c < n_s:
+        c = min(2 * c, n_s)
+        targets, inv = np.unique(n_idx[short], return_inverse=True)
+        order = candidate_order(dist[targets], c)
+        for m in chunks(len(short), max(1, 5_000_000 // c)):
+            sel = short[m]
+            i2, ok2 = ranked_pairs(available, order, t_idx[sel], inv[m], k)
+            idx[sel], ok[sel] = i2, ok2
+        short = short[(ok[short].sum(axis=1) < np.minimum(k, n_av[short]))]
+    return n_done
 
 
 def idw_matrix(values: np.ndarray, dist: np.ndarray, power: float) -> np.ndarray:

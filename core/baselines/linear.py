@@ -27,6 +27,7 @@ from core.baselines._neighbours import (
     Problem,
     candidate_order,
     chunks,
+    complete_pairs,
     distances,
     make_result,
     ranked_neighbours,
@@ -40,13 +41,21 @@ from core.registry import register
 MAX_FIT_HOURS = 800
 
 
-def features(values: np.ndarray, avail: np.ndarray, order: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
+def features(values: np.ndarray, avail: np.ndarray, order: np.ndarray, dist: np.ndarray, k: int,
+             rank_dist: np.ndarray | None = None) -> np.ndarray:
     """(T, N, 2k+2) design rows for every hour and target; NaN rows where nothing is available.
 
     ``values``/``avail``: (T, S); ``order``: (N, C) candidate stations by distance (target excluded);
-    ``dist``: (N, S) km.
+    ``dist``: (N, S) km; ``rank_dist``: the distances ``order`` was ranked by (target at inf; default
+    ``dist``), used to search beyond the C candidates where fewer than ``k`` are available.
     """
     idx, ok = ranked_neighbours(avail, order, k)  # (T, N, k)
+    short_t, short_n = np.nonzero(ok.sum(axis=2) < k)
+    if len(short_t):
+        i_s, ok_s = idx[short_t, short_n], ok[short_t, short_n]
+        complete_pairs(avail, dist if rank_dist is None else rank_dist, order.shape[1], short_t, short_n,
+                       i_s, ok_s, k)
+        idx[short_t, short_n], ok[short_t, short_n] = i_s, ok_s
     tt = np.arange(values.shape[0])[:, None, None]
     v = np.where(ok, values[tt, idx], 0.0)
     d = np.where(ok, dist[np.arange(dist.shape[0])[None, :, None], idx], 0.0) / 100.0  # 100 km units
@@ -108,7 +117,7 @@ class LinearNeighbours:
         keep = rng.random(vals.shape) >= rng.uniform(0.0, 0.8, size=(len(hrs), 1))  # masking during fitting
         xs, ys, who = [], [], []
         for sl in chunks(len(hrs), max(1, 1_000_000 // max(1, order.size))):
-            x = features(vals[sl], avail[sl] & keep[sl], order, dist, self.k)  # (t, S, F)
+            x = features(vals[sl], avail[sl] & keep[sl], order, dist, self.k, d_ex)  # (t, S, F)
             y = vals[sl]
             good = np.isfinite(y) & np.isfinite(x).all(2)
             xs.append(x[good])
@@ -128,7 +137,8 @@ class LinearNeighbours:
 
     def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None,
               window: Window) -> InferenceResult:
-        """``station_pred`` (time, station) µg/m³ (observed stations: leave-one-out estimate)."""
+        """``station_pred`` (time, station) µg/m³ (observed stations: leave-one-out estimate, or their own
+        value when no other station is observed that hour)."""
         pooled, own = self.fit(stations, observed, window)
         p = window_problem(stations, observed, window)
         dist = distances(p, grid)
@@ -139,7 +149,7 @@ class LinearNeighbours:
         out = np.full((len(p.times), dist.shape[0]), np.nan)
         own_idx = np.array(sorted(own), dtype=int)
         for sl in chunks(len(p.times), max(1, 1_000_000 // max(1, order.size))):
-            x = features(p.values[sl], p.available[sl], order, dist, self.k)
+            x = features(p.values[sl], p.available[sl], order, dist, self.k, d_ex)
             if pooled.size == 0:  # nothing to fit on: plain IDW of the neighbours
                 pred = x[..., 0]
             else:
@@ -148,6 +158,9 @@ class LinearNeighbours:
                     coef = np.stack([own[j] for j in own_idx])  # (J, F)
                     pred[:, own_idx] = np.einsum("tjf,jf->tj", x[:, own_idx], coef)
             out[sl] = np.maximum(pred, 0.0)
+        # an observed station with no other observed station that hour has nothing to be estimated
+        # from: its own value (rather than an unexplained NaN)
+        out[:, :n_s] = np.where(np.isnan(out[:, :n_s]) & p.available, p.values, out[:, :n_s])
         return make_result(p, out, grid, self.name, {"k": self.k, "per_target_models": len(own),
                                                     "pooled": pooled.tolist()})
 

@@ -21,6 +21,7 @@ from core.baselines._neighbours import (
     Problem,
     candidate_order,
     chunks,
+    complete_pairs,
     distances,
     make_result,
     ranked_pairs,
@@ -144,7 +145,8 @@ class OrdinaryKriging:
         d_ss = haversine_km(p.lat, p.lon, p.lat, p.lon).astype(np.float32)  # float32: halves the (t,N,k,k) cost
         centres, gamma, counts = empirical_variogram(p.values, p.lat, p.lon)
         nug, psill, rng = fit_spherical(centres, gamma, counts)
-        order = candidate_order(dist, max(64, 4 * self.k))
+        n_cand = max(64, 4 * self.k)
+        order = candidate_order(dist, n_cand)
         avail = p.available
         n_s = len(p.codes)
         out = np.full((n_t, dist.shape[0]), np.nan)
@@ -152,7 +154,7 @@ class OrdinaryKriging:
         # is its own value, so those systems need not be solved.
         out[:, :n_s] = np.where(avail, p.values, np.nan)
         var = np.zeros_like(out)  # kriging variance (value units²); 0 where the value is observed
-        n_fallback = 0
+        n_fallback = widened = 0
         fallback_hours = np.zeros(n_t, bool)
         need = np.ones((n_t, dist.shape[0]), bool)
         need[:, :n_s] = ~avail
@@ -160,6 +162,8 @@ class OrdinaryKriging:
         for m in chunks(len(ti), 20_000):
             h, n_m = ti[m], ni[m]
             i_m, ok_m = ranked_pairs(avail, order, h, n_m, self.k)  # (M, k)
+            # nearest candidates all hidden: the list grows until k observed stations are found
+            widened += complete_pairs(avail, dist, n_cand, h, n_m, i_m, ok_m, self.k)
             z = np.where(ok_m, p.values[h[:, None], i_m], 0.0)
             pred, var_m = self._krige(i_m, ok_m, z, dist[n_m[:, None], i_m], d_ss, nug[h], psill[h], rng[h])
             if self.guard:
@@ -181,6 +185,7 @@ class OrdinaryKriging:
             "fallback_values": n_fallback,
             "fallback_hours": int(fallback_hours.sum()),
             "hours": n_t,
+            "widened_searches": widened,
             "variogram": {"nugget": nug, "psill": psill, "range_km": rng},
         }
         return self._result(p, out, var, grid, extras)

@@ -46,11 +46,13 @@ def register(app: typer.Typer) -> None:
             None, help="Archive base URL (default: $AIRATLAS_ARCHIVE_URL or the public archive)."
         ),
         retries: int = typer.Option(3, help="Attempts per file."),
+        force: bool = typer.Option(
+            False, "--force", help="Download every file again (an old copy is replaced only by a complete one)."),
     ) -> None:
         """Download the CNEMC daily archive and station list, verifying sha256 and resuming partial files."""
         from core.data.fetch import fetch_archive
 
-        report = fetch_archive(start=start, end=end, out=out, base_url=base_url, retries=retries)
+        report = fetch_archive(start=start, end=end, out=out, base_url=base_url, retries=retries, force=force)
         typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
 
     app.add_typer(data, name="data")

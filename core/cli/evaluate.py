@@ -13,6 +13,19 @@ from core.cli.outputs import check_output_file
 from core.evaluation.protocols import PROTOCOLS
 
 
+def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    names = tuple(b.strip() for b in text.split(",") if b.strip() and b.strip() != "none")
+    from core.registry import available
+
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        raise typer.BadParameter(f"unknown baseline(s) {', '.join(unknown)}; available: {', '.join(available())}",
+                                 param_hint="--baselines")
+    return names
+
+
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
@@ -27,19 +40,23 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[int] = typer.Option(
             None, "--seeds", help="Seeds 0..N-1 for mask-R (default 5); holdout and sparse-30km are deterministic."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+        baselines: Optional[str] = typer.Option(
+            None, "--baselines", help="Comma-separated baselines run on the same hidden sets "
+                                      "(default: idw,ok,logok,knn,ignnk; 'none' for none)."),
         split: str = typer.Option(
             "test", "--split", help="test (days 24–end, score S_test) or val (days 21–23, S_test removed, "
                                     "score S_val): make design choices on val, report test."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
-        from core.evaluation.runner import evaluate
+        from core.evaluation.runner import BASELINES, evaluate
 
         if (dataset is None) == (path is None):
             raise typer.BadParameter("give exactly one of --dataset or --path")
         check_output_file(json_out, "--json")  # before the run: a bad path must not lose the result
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
-                          period=period, seeds=seeds, progress=not no_progress, split=split)
+                          period=period, seeds=seeds, progress=not no_progress, split=split,
+                          baselines=_baselines(baselines, BASELINES))
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
@@ -52,3 +69,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{model} {protocol}: MAE {m['mae']:.2f} RMSE {m['rmse']:.2f} R² {m['r2']:.3f} "
                    f"bias {m['bias']:+.2f} µg/m³ over {report['times']['count']} h; "
                    f"IDW MAE {idw.get('mae', float('nan')):.2f}; {report['wall_s']} s → {json_out}")
+        if m.get("coverage") is not None:
+            typer.echo(f"  {m['level']:.0%} interval: coverage {m['coverage']:.3f}, "
+                       f"mean width {m['interval_width']:.1f} µg/m³")

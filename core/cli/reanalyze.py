@@ -1,4 +1,4 @@
-"""`python -m core reanalyze`: hourly gridded PM2.5 over a period, resumable, on Dask."""
+"""`python -m core reanalyze`: hourly gridded PM2.5 over a period, resumable, tiled, on Dask."""
 
 from __future__ import annotations
 
@@ -10,17 +10,29 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from core.grid import BTH_BBOX
+from core.errors import InvalidRequest
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float]:
-    if not text:
-        return BTH_BBOX
+def _bbox(text: str) -> tuple[float, float, float, float]:
     try:
         w, s, e, n = (float(x) for x in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"--bbox must be W,S,E,N in degrees, got '{text}'") from None
+        raise InvalidRequest(f"--bbox must be W,S,E,N in degrees (four numbers), got '{text}'.") from None
     return (w, s, e, n)
+
+
+def _hour(text: str, flag: str, end: bool = False) -> str:
+    """ISO hour of a day (``end``: its last hour) or of an explicit hour; a clear error otherwise."""
+    bad = InvalidRequest(f"{flag} '{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH (Beijing time).")
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        raise bad from None
+    if ts is pd.NaT:
+        raise bad
+    if end and len(text.strip()) <= 10:  # a day: include all its hours
+        ts = ts + pd.Timedelta(hours=23)
+    return ts.isoformat()
 
 
 def register(app: typer.Typer) -> None:
@@ -28,47 +40,61 @@ def register(app: typer.Typer) -> None:
     def reanalyze(
         start: str = typer.Option(..., help="First day or hour (Beijing time), e.g. 2019-01-01."),
         end: str = typer.Option(..., help="Last day (inclusive) or hour, e.g. 2019-12-31."),
-        res: float = typer.Option(0.05, help="Grid resolution in degrees."),
+        res: float = typer.Option(0.05, help="Grid resolution in degrees (> 0)."),
         model: str = typer.Option("idw", help="Registry name of the model (python -m core evaluate --help lists)."),
         out: Path = typer.Option(..., help="Output store: PATH.zarr or PATH.nc."),
-        bbox: Optional[str] = typer.Option(None, help="W,S,E,N in degrees (default: BTH)."),
+        region: str = typer.Option("bth", help="Named extent: bth, or china (masked to the national boundary "
+                                               "when the offline layer is present)."),
+        bbox: Optional[str] = typer.Option(None, help="W,S,E,N in degrees (overrides --region; no boundary mask)."),
         dataset: Optional[str] = typer.Option("cnemc_bth_2019", help="Dataset under <data dir>/raw/."),
         path: Optional[Path] = typer.Option(None, help="Station folder in any supported layout (overrides --dataset)."),
-        scheduler: Optional[str] = typer.Option(None, help="Address of a dask.distributed scheduler (default: local)."),
+        scheduler: Optional[str] = typer.Option(None, help="Address of a running dask.distributed scheduler, "
+                                                           "e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
         workers: int = typer.Option(2, help="Local Dask workers (0 = single process, no Dask)."),
-        block_hours: int = typer.Option(24, help="Hours per work item / time chunk."),
+        block_hours: int = typer.Option(24, help="Hours per work item / time chunk (≥ 1)."),
+        tile_deg: Optional[float] = typer.Option(None, help="Tile side in degrees (a work item is time block × "
+                                                            "tile); default 100 cells a side."),
         geotiff: Optional[str] = typer.Option(None, help="Also export this hour (e.g. 2019-01-05T08) as GeoTIFF."),
     ) -> None:
         """Write hourly PM2.5 surfaces (µg/m³, CF metadata) for a period; rerun to finish an interrupted run."""
-        from core.io import write_geotiff
+        from core.reanalysis.domain import BBOX_MASK, mask_for, region_bbox
         from core.reanalysis.work import ReanalysisSpec
-        from core.reanalysis.workflow import clean_markers, run_dask, run_local, store_path
+        from core.reanalysis.workflow import check_out, run_dask, run_local
+        from core.registry import get_model
 
-        end_ts = pd.Timestamp(end)
-        if len(end) <= 10:  # a day: include all its hours
-            end_ts = end_ts + pd.Timedelta(hours=23)
+        # Everything a user can get wrong is checked here, before any data is loaded.
+        if workers < 0:
+            raise InvalidRequest(f"--workers must be ≥ 1 (or 0 for a single process), got {workers}.")
+        extent = _bbox(bbox) if bbox else region_bbox(region)
         spec = ReanalysisSpec(
-            model=model, start=pd.Timestamp(start).isoformat(), end=end_ts.isoformat(), res=res, bbox=_bbox(bbox),
-            dataset=None if path else dataset, path=str(path) if path else None, block_hours=block_hours,
-        )
+            model=model, start=_hour(start, "--start"), end=_hour(end, "--end", end=True), res=res, bbox=extent,
+            dataset=None if path else dataset, path=str(path.absolute()) if path else None,
+            block_hours=block_hours, tile_deg=tile_deg, mask=BBOX_MASK if bbox else mask_for(region),
+        ).validate()
+        check_out(out)
+        get_model(model)  # an unknown name fails here, listing the registry
+
+        info: dict = {}
         t0 = time.perf_counter()
-        if out.suffix == ".nc" and out.exists() and not store_path(out).exists():
-            typer.echo(f"{out} is complete; nothing to do.")
-        elif workers == 0 and not scheduler:
-            run_local(spec, out)
+        if workers == 0 and not scheduler:
+            run_local(spec, out, info=info)
         else:
-            run_dask(spec, out, scheduler=scheduler, workers=workers)
-        if out.suffix == ".nc":
-            clean_markers(out)
+            run_dask(spec, out, scheduler=scheduler, workers=workers, info=info)
         wall = time.perf_counter() - t0
         n_t = len(spec.times())
         ny, nx = spec.grid().shape
-        facts = {"out": str(out), "hours": n_t, "grid": [ny, nx], "wall_s": round(wall, 2),
-                 "cell_hours_per_s": round(n_t * ny * nx / wall, 1)}
+        if info.get("items_computed") == 0:
+            typer.echo(f"{out} is complete (verified against its checksums); nothing to do.", err=True)
+        facts = {"out": str(out), "hours": n_t, "grid": [ny, nx], "domain": info.get("domain"),
+                 "items": info.get("items"), "items_computed": info.get("items_computed"),
+                 "hours_without_data": info.get("hours_without_data"), "variables": info.get("variables"),
+                 "wall_s": round(wall, 2), "cell_hours_per_s": round(n_t * ny * nx / wall, 1)}
         if geotiff:
             import xarray as xr
+
+            from core.io import write_geotiff
 
             ds = xr.open_zarr(out) if out.suffix == ".zarr" else xr.open_dataset(out)
             tif = write_geotiff(ds, geotiff, out.with_name(f"{out.stem}_{geotiff.replace(':', '')}.tif"))
             facts["geotiff"] = str(tif)
-        typer.echo(json.dumps(facts))
+        typer.echo(json.dumps(facts, ensure_ascii=False))

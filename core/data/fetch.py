@@ -22,7 +22,11 @@ Robustness: a download goes to ``<file>.part`` and is renamed only when complete
 an interrupted transfer resumes with ``Range: bytes=<n>-``; a checksum mismatch deletes the
 file and downloads it again; transient errors are retried ``retries`` times with exponential
 backoff; a day the archive does not have (HTTP 404) is listed as ``missing``; files already
-present and verified are skipped. If any file still fails, :class:`~core.errors.FetchError`
+present and verified are skipped. A present file no checksum covers is kept only if the CNEMC
+loader can read it; one it cannot (the loader's "re-download this day") is downloaded again and
+listed as ``replaced``; a download no checksum covers must be readable too. ``force=True``
+(``--force``) downloads every file again; a file is replaced only once its new copy is complete,
+so a failed re-download never loses the old one. If any file still fails, :class:`~core.errors.FetchError`
 names each one (the partial report is on ``err.report``).
 """
 
@@ -117,6 +121,7 @@ def fetch_archive(
     backoff: float = 1.0,
     progress: bool = True,
     session: requests.Session | None = None,
+    force: bool = False,
 ) -> dict:
     """Download days ``start``…``end`` (inclusive) and the station list into ``out``.
 
@@ -124,7 +129,8 @@ def fetch_archive(
     ``retries``: attempts per file (≥ 1); waits ``backoff · 2^(attempt-1)`` s between attempts.
     Returns ``{"downloaded", "skipped", "missing", "unverified", "failed"}`` (lists of paths relative
     to ``out``), ``"bytes"`` (bytes received), ``"manifest"`` (where checksums came from), ``"base_url"``,
-    ``"layout"``, ``"out"`` and ``"notes"``. Raises :class:`FetchError` if any file failed.
+    ``"layout"``, ``"out"``, ``"replaced"`` (present files downloaded again: unreadable, or ``force``)
+    and ``"notes"``. Raises :class:`FetchError` if any file failed.
     """
     d0, d1 = _day(start, "start"), _day(end, "end")
     if d1 < d0:
@@ -139,7 +145,8 @@ def fetch_archive(
     (out / "hourly").mkdir(parents=True, exist_ok=True)
     http = session or requests.Session()
     http.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-    report: dict = {"downloaded": [], "skipped": [], "missing": [], "unverified": [], "failed": [], "bytes": 0,
+    report: dict = {"downloaded": [], "skipped": [], "missing": [], "unverified": [], "failed": [], "replaced": [],
+                    "bytes": 0,
                     "manifest": "none", "base_url": base, "layout": layout.name, "out": str(out), "notes": []}
     errors: dict[str, str] = {}
     sums = _manifest(http, base, layout, out, retries, backoff, report)
@@ -168,7 +175,7 @@ def fetch_archive(
     for remote, local, is_day in bar:
         bar.set_postfix_str(Path(local).name)
         status, reason = _fetch_one(http, f"{base}/{remote}", out / local, sums.get(local), retries, backoff,
-                                    report, progress)
+                                    report, progress, force=force)
         if status == "missing" and not is_day:
             status, reason = "failed", f"not on the server ({base}/{remote} → 404)"
         report[status].append(local)
@@ -177,6 +184,9 @@ def fetch_archive(
         elif status in ("downloaded", "skipped") and local not in sums:
             report["unverified"].append(local)
     bar.close()
+    for tmp in (out / "hourly" / ".fetch-check", out / ".fetch-check"):
+        if tmp.is_dir() and not any(tmp.iterdir()):
+            tmp.rmdir()
 
     n_days = sum(1 for _, _, is_day in jobs if is_day)
     if n_days and len([m for m in report["missing"] if m.startswith("hourly/")]) == n_days:
@@ -221,14 +231,42 @@ def _manifest(http: requests.Session, base: str, layout: Layout, out: Path, retr
     return {}
 
 
+def unreadable(path: Path) -> str | None:
+    """Why the CNEMC loader would refuse ``path`` (a day file or the station list), or None if it reads it."""
+    from core.data.cnemc import FILE_RE, STATIONS_FILE, parse_day, read_stations
+    from core.errors import CorruptFile
+
+    try:
+        if path.name == STATIONS_FILE:
+            read_stations(path, [])
+        elif m := FILE_RE.match(path.name):
+            parse_day(path, dt.datetime.strptime(m.group(1), "%Y%m%d").date(), [])
+    except CorruptFile as err:
+        return str(err)
+    return None
+
+
 def _fetch_one(http: requests.Session, url: str, dest: Path, sha: str | None, retries: int, backoff: float,
-               report: dict, progress: bool) -> tuple[str, str]:
-    """Get one file → ("downloaded" | "skipped" | "missing" | "failed", reason)."""
-    if dest.is_file():
-        if sha is None or sha256_file(dest) == sha:
-            return "skipped", ""
-        dest.unlink()  # present but corrupt: fetch it again
+               report: dict, progress: bool, force: bool = False) -> tuple[str, str]:
+    """Get one file → ("downloaded" | "skipped" | "missing" | "failed", reason).
+
+    An existing file is replaced only by a complete, verified (or, without a checksum, readable) copy.
+    """
     part = dest.with_name(dest.name + ".part")
+    replacing = False
+    if dest.is_file():
+        if force:
+            replacing = True
+            part.unlink(missing_ok=True)  # a forced download starts from scratch
+        elif sha is not None:
+            if sha256_file(dest) == sha:
+                return "skipped", ""
+            dest.unlink()  # present but corrupt: fetch it again
+        elif (why := unreadable(dest)) is None:
+            return "skipped", ""
+        else:  # no checksum covers it and the loader cannot read it: the loader says "re-download"
+            replacing = True
+            report["notes"].append(f"{dest.name}: present but unreadable ({why}); downloaded again")
     reason = ""
     for attempt in range(1, retries + 1):
         try:
@@ -236,7 +274,17 @@ def _fetch_one(http: requests.Session, url: str, dest: Path, sha: str | None, re
             if sha is not None and (got := sha256_file(part)) != sha:
                 part.unlink()
                 raise _Retry(f"sha256 mismatch (got {got[:12]}…, expected {sha[:12]}…); file deleted")
+            if sha is None:  # nothing vouches for the bytes: the loader must at least read them
+                check = dest.parent / ".fetch-check" / dest.name  # the real name: the parser keys on it
+                check.parent.mkdir(exist_ok=True)
+                os.replace(part, check)
+                if why := unreadable(check):
+                    check.unlink()
+                    raise _Retry(f"downloaded file is unreadable and no checksum covers it ({why})")
+                part = check
             os.replace(part, dest)
+            if replacing:
+                report["replaced"].append(str(dest.relative_to(Path(report["out"]))))
             return "downloaded", ""
         except _Missing:
             return "missing", "404"

@@ -81,7 +81,8 @@ class Kriger(Protocol):
 
 
 def grid_dataset(times: np.ndarray, grid: GridSpec, pm25: np.ndarray,
-                 lo: np.ndarray | None = None, hi: np.ndarray | None = None, model: str = "") -> xr.Dataset:
+                 lo: np.ndarray | None = None, hi: np.ndarray | None = None, model: str = "",
+                 level: float | None = None) -> xr.Dataset:
     """Wrap ``(time, lat, lon)`` arrays (µg/m³) as a CF-annotated surface."""
     attrs = {"units": "ug m-3", "standard_name": PM25_STANDARD_NAME, "long_name": "PM2.5 mass concentration"}
     ds = xr.Dataset(
@@ -95,6 +96,8 @@ def grid_dataset(times: np.ndarray, grid: GridSpec, pm25: np.ndarray,
     )
     for name, arr, bound in (("pm25_lo", lo, "lower"), ("pm25_hi", hi, "upper")):
         if arr is not None:
+            label = f"{level:.0%} interval" if level is not None else "interval"
             ds[name] = (("time", "lat", "lon"), arr.astype("float32"),
-                        {"units": "ug m-3", "long_name": f"PM2.5 {bound} bound (80% interval)"})
+                        {"units": "ug m-3", "long_name": f"PM2.5 {bound} bound ({label})",
+                         **({"level": level} if level is not None else {})})
     return ds

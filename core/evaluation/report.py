@@ -19,7 +19,7 @@ START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 MASKS = ("mask-30", "mask-50", "mask-70", "mask-90")
 SEASONS = ("DJF", "MAM", "JJA", "SON")
-BASELINE_ORDER = ("idw", "ok", "knn", "linear", "ignnk")
+BASELINE_ORDER = ("idw", "ok", "logok", "knn", "linear", "ignnk")
 
 
 def load_reports(metrics_dir: Path) -> tuple[list[dict], list[tuple[str, dict]], dict | None]:
@@ -52,11 +52,11 @@ def _mean_std(runs: list[dict]) -> str:
     return f"{np.mean(maes):.2f} ± {np.std(maes):.2f}" if len(maes) > 1 else f"{maes[0]:.2f}"
 
 
-def _rows(evals: list[dict], protocol: str) -> dict[str, dict]:
-    """model name → {"metrics", "runs", "by_season", "ratio"} for ``protocol`` (evaluated models first,
-    then baselines taken from the first report that holds them)."""
+def _rows(evals: list[dict], protocol: str, split: str = "test") -> dict[str, dict]:
+    """model name → {"metrics", "runs", "by_season", "ratio"} for ``protocol`` on ``split`` (evaluated models
+    first, then baselines taken from the first report that holds them)."""
     out: dict[str, dict] = {}
-    reps = [e for e in evals if e["protocol"] == protocol]
+    reps = [e for e in evals if e["protocol"] == protocol and e.get("split", "test") == split]
     for e in reps:
         out[e["model"]] = {"metrics": e["metrics"], "runs": e["runs"], "by_season": e.get("by_season", {}),
                            "ratio": e.get("ratio_to_idw"), "test_stations": e.get("test_stations", [])}
@@ -67,12 +67,16 @@ def _rows(evals: list[dict], protocol: str) -> dict[str, dict]:
                 continue
             out[name] = {"metrics": b, "runs": b.get("runs", []), "by_season": b.get("by_season", {}),
                          "ratio": (b["mae"] / idw) if idw and b.get("mae") is not None else None}
+    idw = (out.get("idw") or {}).get("metrics", {}).get("mae")
+    for r in out.values():  # a report run without baselines: IDW of the same protocol (same hidden sets)
+        if r["ratio"] is None and idw and r["metrics"].get("mae") is not None:
+            r["ratio"] = r["metrics"]["mae"] / idw
     order = [m for m in out if m not in BASELINE_ORDER] + [m for m in BASELINE_ORDER if m in out]
     return {m: out[m] for m in order}
 
 
-def masking_table(evals: list[dict]) -> str:
-    per = {p: _rows(evals, p) for p in MASKS}
+def masking_table(evals: list[dict], split: str = "test") -> str:
+    per = {p: _rows(evals, p, split) for p in MASKS}
     models = list(dict.fromkeys(m for p in MASKS for m in per[p]))
     if not models:
         return ""
@@ -84,15 +88,24 @@ def masking_table(evals: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def protocol_table(evals: list[dict], protocol: str) -> str:
-    rows = _rows(evals, protocol)
+def _coverage(mt: dict) -> str:
+    """"0.90 (54.3)": empirical coverage of the interval and its mean width in µg/m³; "–" without one."""
+    if mt.get("coverage") is None:
+        return "–"
+    return f"{mt['coverage']:.3f} ({mt['interval_width']:.1f})"
+
+
+def protocol_table(evals: list[dict], protocol: str, split: str = "test") -> str:
+    rows = _rows(evals, protocol, split)
     if not rows:
         return ""
-    lines = ["| model | MAE | RMSE | R² | bias | MAE / IDW |", "|---|---|---|---|---|---|"]
+    level = next((r["metrics"].get("level") for r in rows.values() if r["metrics"].get("level")), 0.9)
+    lines = [f"| model | MAE | RMSE | R² | bias | MAE / IDW | {level:.0%} coverage (mean width µg/m³) |",
+             "|---|---|---|---|---|---|---|"]
     for m, r in rows.items():
         mt = r["metrics"]
         lines.append(f"| {m} | {_fmt(mt.get('mae'))} | {_fmt(mt.get('rmse'))} | {_fmt(mt.get('r2'), 3)} | "
-                     f"{_fmt(mt.get('bias'))} | {_fmt(r['ratio'])} |")
+                     f"{_fmt(mt.get('bias'))} | {_fmt(r['ratio'])} | {_coverage(mt)} |")
     return "\n".join(lines)
 
 
@@ -125,8 +138,10 @@ def _ablation_entries(data) -> list[tuple[str, dict]]:
     return out
 
 
-def ablation_table(ablations: list[tuple[str, dict]]) -> str:
-    rows = [(stem, n, m) for stem, d in ablations for n, m in _ablation_entries(d)]
+def ablation_table(ablations: list[tuple[str, dict]], split: str = "test") -> str:
+    """Ablation variants of the files whose ``split`` is ``split`` (files without one were scored on test days)."""
+    rows = [(stem, n, m) for stem, d in ablations
+            if (d.get("split", "test") if isinstance(d, dict) else "test") == split for n, m in _ablation_entries(d)]
     if not rows:
         return ""
     lines = ["| file | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|"]
@@ -168,9 +183,46 @@ def reanalysis_table(metrics_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def choices_note(metrics_dir: Path) -> str:
+    """Which settings were chosen on validation days (from the shipped cards and interval tables)."""
+    models = Path(metrics_dir).parent / "models"
+    lines = []
+
+    def card(name: str, file: str = "card.json") -> dict:
+        try:
+            return json.loads((models / name / file).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    idw = card("idw")
+    if idw.get("power_by_protocol"):
+        powers = idw["power_by_protocol"].items()
+        lines.append("- IDW power per protocol: " + ", ".join(f"{p} {w:g}" for p, w in powers))
+    if card("logok").get("backtransform"):
+        lines.append(f"- logok back-transform: `{card('logok')['backtransform']}` (lower validation MAE).")
+    cal = sorted(p.parent.name for p in models.glob("*/intervals.json"))
+    if cal:
+        lv = card(cal[0], "intervals.json").get("level", 0.9)
+        lines.append(f"- {lv:.0%} intervals (split conformal on validation days at hidden non-test stations, binned by "
+                     f"distance to the nearest observed station × predicted level × season): {', '.join(cal)}.")
+    spin = card("spin")
+    if spin.get("seeds"):
+        lines.append(f"- spin checkpoint: seed {spin.get('seed')} of {spin.get('seeds')}, the best on validation.")
+    from core.evaluation.selection import ranking_on_validation
+
+    rank = ranking_on_validation(metrics_dir)
+    if rank:
+        lines.append(f"- Dashboard default model: `{rank[0]}` (lowest validation MAE on mask-50 among "
+                     f"{', '.join(rank)}).")
+    lines.append("- Everything else in the tables above was scored on test days after these choices.")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
 def render(metrics_dir: Path) -> str:
     """The Markdown that goes between the README markers."""
     evals, ablations, bench = load_reports(metrics_dir)
+    path_evals = [e for e in evals if e.get("_file", "").startswith("path_")]  # another period / station set
+    evals = [e for e in evals if e not in path_evals]
     parts = ["_Generated by `python -m core report` from `assets/metrics/*.json`; do not edit by hand._", ""]
     if evals:
         e0 = evals[0]
@@ -185,7 +237,15 @@ def render(metrics_dir: Path) -> str:
         ("sparse-30km (target and every station within 30 km hidden)", protocol_table(evals, "sparse-30km")),
         ("Seasons, holdout (MAE)", season_table(evals, "holdout")),
         ("Seasons, mask-50 (MAE)", season_table(evals, "mask-50")),
-        ("Ablations", ablation_table(ablations)),
+        ("Ablations on validation days (where the design was chosen)", ablation_table(ablations, "val")),
+        ("Ablations on test days (reported only, not used for choices)", ablation_table(ablations, "test")),
+        ("Validation days, mask-50 (S_test removed, S_val hidden and scored; model selection)",
+         protocol_table(evals, "mask-50", "val")),
+        ("Validation days, holdout", protocol_table(evals, "holdout", "val")),
+        ("Validation days, sparse-30km", protocol_table(evals, "sparse-30km", "val")),
+        ("Chosen on validation days", choices_note(metrics_dir)),
+        (f"Another period and station set (`--path {path_evals[0]['dataset']}`, holdout, every hour scored)"
+         if path_evals else "", protocol_table(path_evals, "holdout")),
         ("Speed", speed_table(bench)),
         ("Batch reanalysis (Dask)", reanalysis_table(metrics_dir)),
     ]

@@ -37,9 +37,9 @@ from core.evaluation.metrics import SEASONS, all_metrics, season_of
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.splits import TEST_SEED, select_test_stations, time_split
 from core.paths import REPO_ROOT
-from core.registry import get_model
+from core.registry import accepts, get_model
 
-BASELINES = ("idw", "ok", "knn", "ignnk")
+BASELINES = ("idw", "ok", "logok", "knn", "ignnk")
 CONTEXT_HOURS = 15 * 24  # history handed to each call: AQ-Net-style reads up to 14 days
 MAX_GAP_HOURS = 24  # unscored gaps up to a day stay inside one window (fewer calls)
 
@@ -56,6 +56,9 @@ class Scores:
     lo: list[np.ndarray] = field(default_factory=list)  # interval bounds per run (NaN: model gave none)
     hi: list[np.ndarray] = field(default_factory=list)
     level: float | None = None
+    own_lo: list[np.ndarray] = field(default_factory=list)  # the model's own interval under the calibrated one
+    own_hi: list[np.ndarray] = field(default_factory=list)
+    own_level: float | None = None
 
     def note(self, extras: dict) -> None:
         self.params = self.params or {}
@@ -193,7 +196,7 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
     for run in runs:
         observed = ~np.isin(codes, run.hidden)
         cols = np.array([pos[c] for c in run.scored])
-        preds, truths, ts, los, his = [], [], [], [], []
+        preds, truths, ts, los, his, own_los, own_his = [], [], [], [], [], [], []
         for blk in wins:
             sub = ds.isel(time=slice(0 if hist is None else max(0, blk.start - hist), blk.stop))
             win = Window(times[blk.start], times[blk.stop - 1])
@@ -212,6 +215,12 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
                              else bound.sel(station=list(run.scored)).sel(time=keep).values)
             if res.station_lo is not None:
                 out.level = (res.extras.get("interval") or {}).get("level", out.level)
+            own = res.extras.get("own_interval")
+            for key, store in (("station_lo", own_los), ("station_hi", own_his)):
+                store.append(np.full(sp.shape, np.nan) if own is None
+                             else own[key].sel(station=list(run.scored)).sel(time=keep).values)
+            if own is not None:
+                out.own_level = own.get("level")
             truths.append(truth_all[blk][hours[blk]][:, cols])
             ts.append(np.broadcast_to(keep[:, None], sp.shape))
             tick()
@@ -220,6 +229,8 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
         out.times.append(np.concatenate(ts) if ts else np.zeros((0, len(cols)), "datetime64[ns]"))
         out.lo.append(np.concatenate(los) if los else np.zeros((0, len(cols))))
         out.hi.append(np.concatenate(his) if his else np.zeros((0, len(cols))))
+        out.own_lo.append(np.concatenate(own_los) if own_los else np.zeros((0, len(cols))))
+        out.own_hi.append(np.concatenate(own_his) if own_his else np.zeros((0, len(cols))))
     return out
 
 
@@ -259,6 +270,9 @@ def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
                  | interval_metrics(pred[season == s], truth[season == s], lo[season == s], hi[season == s], lv)
                  for s in SEASONS}
     metrics = all_metrics(pred, truth) | interval_metrics(pred, truth, lo, hi, lv)
+    if scores.own_level is not None:  # e.g. logok's kriging-variance interval, for comparison with the calibrated one
+        own = interval_metrics(pred, truth, flat(scores.own_lo), flat(scores.own_hi), scores.own_level)
+        metrics["own_interval"] = own | {"kind": "model's own, uncalibrated"}
     return {"metrics": metrics, "by_season": by_season, "runs": per_run}
 
 
@@ -384,8 +398,8 @@ def evaluate(
     models = dict(models or {})
 
     def model(name: str):
-        if name not in models:
-            models[name] = get_model(name)
+        if name not in models:  # settings tuned per protocol on validation days (e.g. IDW's power)
+            models[name] = get_model(name, **({"protocol": protocol} if accepts(name, "protocol") else {}))
         return models[name]
 
     names = [model_name] + [b for b in baselines if b != model_name]

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table
 from dashboard import charts, coverage, decision, layers, loaders, names
+from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
 from dashboard.ui import guard, link_value, page_context, source_caption
@@ -231,6 +232,10 @@ with guard("Inference"):
         st.download_button("Download the hotspot table (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"hotspots_{sc.dataset}_{sc.date}_{sc.model}.csv", mime="text/csv",
                            key="hot_csv")
+
+    # ---- the day, hour by hour
+    with st.expander("Play the day hour by hour", expanded=False):
+        day_player(sc, info)
 
     # ---- a place → its time series
     codes = sl["station"].values.astype(str)

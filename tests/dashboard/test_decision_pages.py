@@ -52,3 +52,67 @@ def test_uncertainty_view_says_what_it_shows(view):
     shown = texts(at) + " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
     # with an interval: the width legend or the hatch note; without: a message saying the map shows the estimate
     assert ("90 % interval" in shown) or ("gives no 90 % interval" in shown)
+
+
+def test_siting_page_ranks_n_sites_and_reacts_to_its_controls():
+    at = make_app(page="siting")
+    at.run()
+    assert_clean(at)
+    assert "**10 proposed sites**" in texts(at)
+    table = at.dataframe[0].value
+    assert len(table) == 10 and {"district", "people in the cell", "benefit score"} <= set(table)
+    at.slider(key="site_n").set_value(3).run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 3
+    at.number_input(key="site_spacing").set_value(100.0).run()
+    assert_clean(at)
+    assert "≥ 100 km apart" in texts(at)
+
+
+def test_compare_two_models_and_two_dates():
+    at = make_app(page="compare")
+    at.run()
+    assert_clean(at)
+    assert "Difference B − A" in _subheaders(at)
+    at.selectbox(key="cmp_model").set_value("knn").run()
+    assert_clean(at)
+    scores = at.dataframe[0].value
+    assert len(scores) == 2 and scores["what"].str.contains("knn").any()
+    assert "not its skill" in texts(at)  # nothing hidden: the page says the score is a fit
+    at.radio(key="cmp_mode").set_value("two dates").run()
+    assert_clean(at)
+    assert "B: idw, 2019-01-04" in texts(at)
+
+
+def test_compare_scores_hidden_stations_when_some_are_masked():
+    from dashboard import loaders
+
+    ds = loaders.load_dataset("demo")
+    hidden = ",".join(ds["station"].values.astype(str)[:5])
+    at = make_app(page="compare", masked=hidden)
+    at.run()
+    assert_clean(at)
+    assert "a fair test" in texts(at)
+
+
+def test_day_player_slider_and_play_toggle():
+    at = make_app()
+    at.run()
+    assert_clean(at)
+    assert any("(hour 1 of 24)" in c.value for c in at.caption)
+    at.slider(key="anim_hour").set_value(7).run()
+    assert_clean(at)
+    assert any("07:00 (hour 8 of 24)" in c.value for c in at.caption)
+    at.toggle(key="anim_play").set_value(True).run()
+    assert_clean(at)  # playing: each run advances one hour
+    assert any("(hour 9 of 24)" in c.value for c in at.caption)
+
+
+def test_hourly_images_one_png_per_hour():
+    import numpy as np
+
+    from dashboard.animation import hourly_images
+
+    imgs = hourly_images(np.random.default_rng(0).uniform(0, 300, (24, 5, 6)), np.linspace(39, 40, 5))
+    assert len(imgs) == 24 and all(i.startswith("data:image/png;base64,") for i in imgs)
+    assert len(set(imgs)) == 24

@@ -58,3 +58,16 @@ def test_tooltips_carry_the_interval_or_say_there_is_none():
     assert interval_text(None, None, 2) == ["no interval from this model"] * 2
     pts = probe_points(np.full((3, 2), 50.0), LAT, LON, np.full((3, 2), 40.0), np.full((3, 2), 60.0), step=1)
     assert len(pts) == 6 and pts["interval"].str.contains("90 % interval 40–60").all()
+
+
+def test_difference_image_is_diverging_and_stations_shared():
+    from dashboard.compare_layers import DIFF_COLORS, diff_rgba, shared_stations
+
+    d = np.array([[-80.0, 0.0], [3.0, 30.0], [90.0, np.nan]])
+    img = diff_rgba(d, LAT)
+    colours = {tuple(px[:3]) for px in img.reshape(-1, 4) if px[3] > 0}
+    assert DIFF_COLORS[0] in colours and DIFF_COLORS[-1] in colours and DIFF_COLORS[3] in colours
+    assert (img[..., 3] == 0).sum() == 1
+    ta = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 4.0]])
+    tb = np.array([[1.0, 2.0, np.nan], [2.0, np.nan, np.nan]])
+    assert shared_stations(ta, tb, np.array([True, True, True])).tolist() == [True, False, False]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.baselines import idw as idw_mod
-from core.baselines.idw import IDW, load_power, tune_power
+from core.baselines.idw import IDW, load_power
 from core.engine.infer import infer
 from core.grid import GridSpec
 
@@ -33,13 +33,6 @@ def test_hour_without_observation_is_nan(line3):
     assert np.isnan(res.station_pred.values[1]).all() and np.isfinite(res.station_pred.values[0]).all()
 
 
-def test_tune_power_picks_the_best_candidate(scattered):
-    val = np.ones(scattered.sizes["time"], bool)
-    best, table = tune_power(scattered, np.ones(15, bool), val, candidates=(0.5, 2.0, 4.0), repeats=3)
-    assert best in (0.5, 2.0, 4.0)
-    assert table[str(best)] == min(table.values())
-
-
 def test_card_power_is_used(tmp_path, monkeypatch):
     card = tmp_path / "card.json"
     monkeypatch.setattr(idw_mod, "CARD", card)
@@ -47,3 +40,5 @@ def test_card_power_is_used(tmp_path, monkeypatch):
     card.write_text(json.dumps({"power": 3.0}))
     assert load_power() == 3.0 and idw_mod.make_idw().power == 3.0
     assert idw_mod.make_idw(power=1.5).power == 1.5
+    card.write_text(json.dumps({"power": 3.0, "power_by_protocol": {"holdout": 2.0}}))
+    assert idw_mod.make_idw(protocol="holdout").power == 2.0 and idw_mod.make_idw(protocol="mask-70").power == 3.0

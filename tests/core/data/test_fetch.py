@@ -16,7 +16,7 @@ import pytest
 
 from core.data.fetch import MIRROR, PUBLIC, SHIPPED_MANIFEST, fetch_archive, layout_for, parse_manifest
 from core.data.load import load_stationset
-from core.data.stationset import summary
+from core.data.stationset import load_warnings, summary
 from core.errors import FetchError, InvalidRequest
 
 CODES = ["1001A", "1002A", "1003A"]
@@ -342,3 +342,81 @@ def test_real_archive_verified_by_shipped_manifest(server, tmp_path: Path, share
     assert s["time_start"] == "2019-04-07T00" and s["time_end"] == "2019-04-09T23"
     assert not ds["present"].sel(time=pd.Timestamp("2019-04-08 12:00")).item()
     assert s["bth_active"] >= 75
+
+
+# ------------------------------------------------------------------ issue 11: files no checksum covers
+
+D20 = "hourly/china_sites_20200101.csv.gz"  # 2020: neither the archive nor the shipped manifest has its sha256
+
+
+def _unverified_archive(server) -> tuple[str, ServerState]:
+    base, st = server
+    build_archive(st.root, ["20200101", "20200102"], sums=False)
+    return base, st
+
+
+CORRUPTIONS = {
+    "garbage": lambda b: b"<html>502 Bad Gateway</html>",
+    "empty": lambda b: b"",
+    "truncated_gzip": lambda b: b[: len(b) // 2],
+    "flipped_header": lambda b: gzip.compress(b"datum,stunde,typ,1001A\n20200101,0,PM2.5,3\n"),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_an_unreadable_file_no_checksum_covers_is_downloaded_again(server, tmp_path: Path, corruption: str) -> None:
+    base, st = _unverified_archive(server)
+    out = tmp_path / "out"
+    first = _fetch(base, out, start="2020-01-01", end="2020-01-02")
+    assert D20 in first["unverified"] and first["replaced"] == []
+    good = (out / D20).read_bytes()
+    (out / D20).write_bytes(CORRUPTIONS[corruption](good))
+    again = _fetch(base, out, start="2020-01-01", end="2020-01-02")
+    assert again["replaced"] == [D20] and D20 in again["downloaded"] and "stations_region.csv" in again["skipped"]
+    assert (out / D20).read_bytes() == good and any("present but unreadable" in n for n in again["notes"])
+    third = _fetch(base, out, start="2020-01-01", end="2020-01-02")  # now readable: left alone
+    assert D20 in third["skipped"] and third["replaced"] == []
+    assert not (out / "hourly" / ".fetch-check").exists()
+    ds = load_stationset(path=out)  # (the fixture's CO of 5–150 "mg/m³" is above the ceiling: warned, not skipped)
+    assert int(ds["present"].sum()) == 48 and not any("skipped" in w.message for w in load_warnings(ds))
+
+
+def test_a_download_no_checksum_covers_must_be_readable(server, tmp_path: Path) -> None:
+    base, st = _unverified_archive(server)
+    (st.root / D20).write_bytes(b"<html>maintenance</html>")
+    with pytest.raises(FetchError, match=r"china_sites_20200101\.csv\.gz: downloaded file is unreadable"):
+        _fetch(base, tmp_path / "out", start="2020-01-01", end="2020-01-02", retries=2)
+    assert not (tmp_path / "out" / D20).exists()
+
+
+def test_force_downloads_verified_files_again_and_keeps_the_old_copy_on_failure(server, tmp_path: Path) -> None:
+    base, st = server
+    build_archive(st.root, ["20190101", "20190102"])
+    out = tmp_path / "out"
+    _fetch(base, out, end="2019-01-02")
+    assert _fetch(base, out, end="2019-01-02")["bytes"] == 0  # verified: nothing to do
+    forced = _fetch(base, out, end="2019-01-02", force=True)
+    assert sorted(forced["replaced"]) == sorted(["stations_region.csv", DAY1, DAY2]) and forced["bytes"] > 0
+    old = (out / DAY2).read_bytes()
+    st.faults[DAY2] = ["500"] * 4
+    with pytest.raises(FetchError, match="china_sites_20190102"):
+        _fetch(base, out, end="2019-01-02", force=True, retries=2)
+    assert (out / DAY2).read_bytes() == old  # nothing the user had is lost
+
+
+def test_cli_data_fetch_force(server, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from core.__main__ import app
+
+    base, st = server
+    build_archive(st.root, ["20190101"])
+    out = tmp_path / "out"
+    args = ["data", "fetch", "--start", "2019-01-01", "--end", "2019-01-01", "--out", str(out), "--base-url", base]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    res = CliRunner().invoke(app, [*args, "--force"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout[res.stdout.index("{"):])["replaced"] == ["stations_region.csv", DAY1]
+    assert "--force" in CliRunner().invoke(app, ["data", "fetch", "--help"]).output

@@ -74,3 +74,35 @@ def test_reanalysis_benchmark_section(tmp_path):
     text = reanalysis_table(tmp_path)
     assert "| single process | 2.0 | 104,520 | 900 |" in text
     assert "1.0 h on 8 workers" in text
+
+
+def test_validation_path_and_interval_columns_are_kept_apart(region, tmp_path):
+    import numpy as np
+
+    from core.intervals import CalibratedKriger, fit_table
+
+    rng = np.random.default_rng(0)
+    pred = rng.uniform(20, 100, 2000)
+    table = fit_table("idw", pred, pred * np.exp(rng.normal(0, 0.2, 2000)), rng.uniform(0, 60, 2000),
+                      np.full(2000, np.datetime64("2019-01-05")))
+    cal = CalibratedKriger(IDW(2.0), table)
+    for split in ("test", "val"):
+        rep = evaluate("idw", "mask-50", stations=region, seeds=2, models={"idw": cal, "knn": KNN()},
+                       baselines=("knn",), split=split)
+        (tmp_path / f"{'val_' if split == 'val' else ''}idw_mask-50.json").write_text(json.dumps(rep))
+    rep = evaluate("knn", "holdout", stations=region, models={"knn": KNN()}, baselines=())
+    (tmp_path / "path_knn_holdout.json").write_text(json.dumps(rep))
+    (tmp_path / "ablations_val.json").write_text(json.dumps({"split": "val", "variants": {"no-terrain": {"mae": 9.1}}}))
+    md = render(tmp_path)
+    assert "90% coverage" in md and "Validation days, mask-50" in md and "Another period and station set" in md
+    val_part = md.split("Validation days, mask-50")[1].split("####")[0]
+    test_part = md.split("#### mask-50")[1].split("####")[0]
+    v = json.loads((tmp_path / "val_idw_mask-50.json").read_text())
+    t = json.loads((tmp_path / "idw_mask-50.json").read_text())
+    assert f"{v['metrics']['mae']:.2f}" in val_part and f"{t['metrics']['mae']:.2f}" in test_part
+    assert f"{t['metrics']['coverage']:.3f}" in test_part
+    assert "| no-terrain | 9.10 |" in md.split("Ablations on validation days")[1].split("####")[0]
+    from core.evaluation.selection import ranking_on_validation
+
+    best = min(("idw", v["metrics"]["mae"]), ("knn", v["baselines"]["knn"]["mae"]), key=lambda x: x[1])[0]
+    assert ranking_on_validation(tmp_path)[0] == best

@@ -57,7 +57,7 @@ def test_report_has_the_issue_keys(mask50, region):
     assert set(rep["metrics"]) >= {"mae", "rmse", "r2", "bias"}
     assert set(rep["by_season"]) == {"DJF", "MAM", "JJA", "SON"}
     assert rep["by_season"]["DJF"]["n"] == rep["metrics"]["n"]  # January only
-    assert set(BASELINES) == {"idw", "ok", "knn", "ignnk"} == set(rep["baselines"])
+    assert set(BASELINES) == {"idw", "ok", "logok", "knn", "ignnk"} == set(rep["baselines"])
     assert "checkpoint not shipped" in rep["baselines"]["ignnk"]["error"]
     assert rep["baselines"]["idw"]["mae"] == pytest.approx(rep["metrics"]["mae"])  # the spy is IDW
     assert rep["ratio_to_idw"] == pytest.approx(1.0)

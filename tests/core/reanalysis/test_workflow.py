@@ -18,19 +18,9 @@ from core.io import write_geotiff
 from core.paths import REPO_ROOT
 from core.reanalysis.work import ReanalysisSpec, plan, run_item
 from core.reanalysis.workflow import run_dask, run_local, store_path
+from tests.core.reanalysis.conftest import BBOX
+from tests.core.reanalysis.conftest import small_spec as _spec
 from tests.data.make_data import make_cnemc_folder
-
-BBOX = (114.0, 37.5, 118.0, 40.5)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_cnemc_folder(tmp_path_factory.mktemp("cnemc"), n_days=2).path
-
-
-def _spec(folder: Path, block_hours: int = 6, res: float = 0.25) -> ReanalysisSpec:
-    return ReanalysisSpec(model="idw", start="2020-03-01T00:00", end="2020-03-02T23:00", res=res, bbox=BBOX,
-                          path=str(folder), block_hours=block_hours)
 
 
 def test_plan_covers_every_hour_once(folder: Path) -> None:
@@ -75,12 +65,12 @@ def test_kill_9_mid_item_then_rerun_completes_identically(
         from pathlib import Path
         import core.reanalysis.workflow as wf
         from core.reanalysis.work import ReanalysisSpec
-        real_mark = wf.mark_done
-        def mark(out, item):
+        real_mark = wf.write_marker
+        def mark(out, item, *a):
             if item.index == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
-            real_mark(out, item)
-        wf.mark_done = mark
+            real_mark(out, item, *a)
+        wf.write_marker = mark
         spec = ReanalysisSpec(**{spec.__dict__!r})
         wf.run_local(spec, Path({str(out)!r}), progress=False)
     """)
@@ -88,7 +78,7 @@ def test_kill_9_mid_item_then_rerun_completes_identically(
                           env=os.environ | {"PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == -9, proc.stderr
     done = sorted(p.name for p in Path(str(out) + ".work").glob("*.done"))
-    assert done == ["item-00000.done", "item-00001.done", "item-00002.done"]
+    assert done == ["item-000000.done", "item-000001.done", "item-000002.done"]
 
     calls: list[int] = []
     real = wf.run_item

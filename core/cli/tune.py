@@ -1,0 +1,29 @@
+"""`python -m core tune --model idw|logok`: choose a baseline's settings on validation days."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+TUNERS = {"idw": "tune_idw", "logok": "tune_logok"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("tune")
+    def tune_cmd(
+        model: str = typer.Option(..., "--model", help=f"One of: {', '.join(TUNERS)}."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset under <data>/raw/ "
+                                                                       "(default cnemc_bth_2019)."),
+    ) -> None:
+        """IDW power per protocol, or the logok back-transform, by validation MAE → assets/models/NAME/card.json."""
+        from core.errors import InvalidRequest
+        from core.evaluation import tuning
+
+        if model not in TUNERS:
+            raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
+        info = getattr(tuning, TUNERS[model])(dataset=dataset or "cnemc_bth_2019")
+        keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "val_mae",
+                                                       "val_mae_by_protocol")}
+        typer.echo(json.dumps(keep, indent=1))

@@ -1,0 +1,97 @@
+"""Monitor siting: where N new monitors would help most people, on the current scenario's surface."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.hotspots import people_text
+from core.paths import METRICS_DIR
+from dashboard import decision, layers, loaders
+from dashboard.siting_layers import site_layers
+from dashboard.ui import guard, page_context, source_caption
+from dashboard.uncertainty_layers import LEVEL, view_layer
+
+VALIDATION_FILE = METRICS_DIR / "siting_cnemc_bth_2019.json"
+KIND_TEXT = {
+    "interval_width": f"the width of the model's {LEVEL} interval (µg/m³)",
+    "distance_to_nearest_monitor": f"the distance to the nearest observed monitor (km) — the model gives no {LEVEL} "
+                                   "interval on the grid, and the error grows with that distance",
+}
+
+ctx = page_context("Where to put new monitors")
+sc, info = ctx.scenario, ctx.info
+
+c1, c2 = st.columns(2)
+n = c1.slider("New monitors", 1, 30, 10, key="site_n")
+spacing = c2.number_input("Minimum spacing between new monitors (km)", 5.0, 150.0, 20.0, 5.0, key="site_spacing")
+
+with guard("Siting"):
+    with st.spinner(f"Ranking places on the {sc.model} surface …"):
+        table, kind = decision.sites(sc.dataset, sc.date, sc.model, sc.masked, int(n), float(spacing))
+        result = loaders.run_scenario(sc.dataset, sc.date, sc.model, sc.masked, True)
+    grid = result.grid
+    lat, lon = grid["lat"].values, grid["lon"].values
+    field = grid["pm25"].mean("time").values
+    g_lo, g_hi = decision.shown_interval(grid, None)
+    district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
+    if (district != "").any():
+        field = np.where(district != "", field, np.nan)
+    sl = loaders.window_slice(sc.dataset, sc.date)
+    truth = loaders.truth_of(sc.dataset, sc.date)
+    obs_mask = loaders.observed_mask(sl, sc.masked)
+    stations = layers.station_frame(sl["station"].values, sl["name"].values, sl["city"].values, sl["lat"].values,
+                                    sl["lon"].values, obs_mask,
+                                    np.where(obs_mask, truth.mean("time").values, np.nan))
+    stations["interval"] = ""
+    view = "interval width" if g_lo is not None else "estimate"
+    geo = loaders.geo_layers()
+    below, above = layers.context_layers(geo)
+    deck = layers.deck([*below, view_layer(view, field, lat, lon, g_lo, g_hi), *above,
+                        layers.station_layer(stations), *site_layers(table)], info["bbox"],
+                       tooltip={"html": "<b>{name}</b> {city} {code}<br>{status}<br>{interval}"}, height_px=560)
+    st.markdown(f"**{len(table)} proposed sites** for {sc.date} · {sc.model} · ranked by people × "
+                f"{KIND_TEXT[kind]}")
+    st.pydeck_chart(deck, key="site_map", height=560)
+    st.caption(
+        ("Background: width of the 90 % interval of the daily mean. " if view == "interval width" else
+         "Background: inferred daily-mean PM2.5 (HJ 633 colours). ")
+        + "Blue numbered dots: proposed monitors; circles: existing stations. Greedy: each pick brings the nearest "
+        f"monitor closer to its neighbours, so their benefit drops; picks stay ≥ {spacing:g} km apart. "
+        f"People: 0.1° population grid (2015). Source: {source_caption(info, f'surface inferred by {sc.model}')}."
+    )
+    shown = pd.DataFrame({
+        "rank": table["rank"], "district": table["district"],
+        "lat (°N)": table["lat"].round(3), "lon (°E)": table["lon"].round(3),
+        "people in the cell": table["people"].map(people_text),
+        ("90 % interval width (µg/m³)" if kind == "interval_width" else "nearest monitor (km)"):
+            table["uncertainty"].round(1),
+        "benefit score": table["score"].map(lambda v: f"{v:,.0f}"),
+    })
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.download_button("Download the sites (CSV)", table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"sites_{sc.dataset}_{sc.date}_{sc.model}_n{n}.csv", mime="text/csv",
+                       key="site_csv")
+
+st.subheader("Does the ranking work?")
+try:
+    v = json.loads(VALIDATION_FILE.read_text(encoding="utf-8"))["validation"]
+except (OSError, ValueError, KeyError):
+    st.info("No validation report yet: run `python -m core siting --dataset cnemc_bth_2019 --date 2019-01-12 "
+            f"--n 10 --json {VALIDATION_FILE.relative_to(METRICS_DIR.parent.parent)}`.")
+else:
+    a, b, c = st.columns(3)
+    a.metric("MAE after restoring the top-ranked", f"{v['ranked_mae']:.2f} µg/m³")
+    b.metric("MAE after restoring as many at random", f"{v['random_mae']:.2f} µg/m³")
+    c.metric("Ratio (lower is better)", f"{v['ratio']:.3f}",
+             help=f"{v.get('seeds_ranked_better', '?')} of {len(v['seeds'])} seeds better")
+    st.caption(
+        f"Masking experiment on cnemc_bth_2019, {v.get('hours', 'validation days')}: S_test stations dropped; per "
+        f"seed ({', '.join(map(str, v['seeds']))}) {v.get('hide_share', 0.5):.0%} of the other BTH stations hidden, "
+        f"the {v.get('k', '?')} hidden stations ranked highest by the same score restored vs "
+        f"{v.get('k', '?')} at random ({v.get('random_draws_per_seed', '?')} draws per seed); MAE at the hidden "
+        f"stations restored by neither. Uncertainty used: {v.get('uncertainty', '?')}. File: {VALIDATION_FILE.name}."
+    )
