@@ -86,9 +86,9 @@ class IntervalTable:
     def bounds(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi) µg/m³ for (T, N) predictions; NaN where the prediction is NaN."""
         d, v, s = self.bins(pred, near_km, times)
-        z = np.log1p(np.maximum(pred, 0.0))
-        lo = np.expm1(np.maximum(z + self.q_lo[d, v, s], 0.0))
-        hi = np.expm1(z + self.q_hi[d, v, s])
+        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # float32: a year of 1 km maps stays cheap
+        lo = np.expm1(np.maximum(z + self.q_lo.astype("float32")[d, v, s], 0.0))
+        hi = np.expm1(z + self.q_hi.astype("float32")[d, v, s])
         return lo, hi
 
     def to_json(self) -> dict:
@@ -211,17 +211,24 @@ class NearestObserved:
                  tlon: np.ndarray) -> np.ndarray:
         """``available`` (T, S) bool → (T, N) km (inf where no station is observed that hour)."""
         dist, order = self._geometry(lat, lon, tlat, tlon)
+        n_t, n = available.shape[0], dist.shape[0]
         if dist.shape[1] == 0:
-            return np.full((available.shape[0], dist.shape[0]), np.inf)
-        cand = available[:, order]  # (T, N, C)
-        first = cand.argmax(axis=2)  # (T, N): rank of the nearest observed candidate
+            return np.full((n_t, n), np.inf)
         d_cand = np.take_along_axis(dist, order, axis=1)  # (N, C)
-        near = d_cand[np.arange(dist.shape[0])[None, :], first]
-        none = ~cand.any(axis=2)
-        if none.any():
-            t_i, n_i = np.nonzero(none)
-            full = np.where(available[t_i], dist[n_i], np.inf)
-            near[t_i, n_i] = full.min(axis=1)
+        # Walk the candidates nearest-first over the (hour, target) pairs still without an observed one:
+        # most targets' nearest station is observed, so the pairs left shrink fast (cheaper than a full
+        # (T, N, C) gather + argmax).
+        hit0 = available[:, order[:, 0]]  # (T, N): the nearest station itself is observed
+        near = np.where(hit0, d_cand[None, :, 0], np.inf)
+        t_i, n_i = np.nonzero(~hit0)
+        for c in range(1, order.shape[1]):
+            hit = available[t_i, order[n_i, c]]
+            near[t_i[hit], n_i[hit]] = d_cand[n_i[hit], c]
+            t_i, n_i = t_i[~hit], n_i[~hit]
+            if not len(t_i):
+                return near
+        full = np.where(available[t_i], dist[n_i], np.inf)  # none of the candidates observed: every station
+        near[t_i, n_i] = full.min(axis=1)
         return near
 
 
@@ -266,7 +273,7 @@ class CalibratedKriger:
         if res.station_lo is not None:  # the model's own (uncalibrated) interval, kept for comparison
             res.extras["own_interval"] = {"station_lo": res.station_lo, "station_hi": res.station_hi,
                                           **(res.extras.get("interval") or {})}
-        sp = res.station_pred.values.astype(float)
+        sp = res.station_pred.values
         lo, hi = self.table.bounds(sp, near[:, :n_s], times)
         res.station_lo = res.station_pred.copy(data=lo.astype("float32"))
         res.station_hi = res.station_pred.copy(data=hi.astype("float32"))
@@ -275,7 +282,7 @@ class CalibratedKriger:
         if grid is not None and res.grid is not None:
             g = res.grid["pm25"].values
             gshape = g.shape
-            glo, ghi = self.table.bounds(g.reshape(len(times), -1).astype(float), near[:, n_s:], times)
+            glo, ghi = self.table.bounds(g.reshape(len(times), -1), near[:, n_s:], times)
             for var, arr, bound in (("pm25_lo", glo, "lower"), ("pm25_hi", ghi, "upper")):
                 res.grid[var] = (("time", "lat", "lon"), arr.reshape(gshape).astype("float32"),
                                  {"units": "ug m-3", "long_name": f"PM2.5 {bound} bound ({self.level:.0%} interval)",

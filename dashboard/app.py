@@ -28,6 +28,7 @@ PAGES = (  # (file stem = url path, title, icon: Material Symbols ship with Stre
     ("justice", "Environmental justice", ":material/balance:"),
     ("siting", "Monitor siting", ":material/add_location_alt:"),
     ("compare", "Compare", ":material/compare:"),
+    ("exceedance", "Days above limits", ":material/calendar_month:"),
     ("about", "About", ":material/info:"),
 )
 

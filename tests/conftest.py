@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from core.paths import REPO_ROOT
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# Property-based tests: modest example counts so the suite stays fast on 2 cores; no per-example
+# deadline (a loaded CI machine is slow, not wrong). HYPOTHESIS_PROFILE=thorough for a longer hunt.
+settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,53 @@ def load_conf(name: str) -> dict:
     return yaml.safe_load(path.read_text()) or {} if path.is_file() else {}
 
 
+def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
+    """Ship the run with the lowest validation MAE among ``runs`` (folders holding ``<model>/card.json``).
+
+    Copies its ``model.pt`` and card to ``dest/<model>`` (default assets/models) and records in the card
+    every candidate's seed, validation MAE and minutes, and which one was chosen.
+    """
+    import shutil
+
+    from core.engine.checkpoint import model_dir
+    from core.errors import DataNotFound
+
+    cands = []
+    for run in runs:
+        card_path = Path(run) / model / "card.json"
+        if not card_path.is_file():
+            raise DataNotFound(f"{card_path} not found: train with `python -m core train --model {model} --out {run}`.")
+        card = json.loads(card_path.read_text())
+        cands.append((card["metrics"]["val_mae"], Path(run) / model, card))
+    val, src, card = min(cands, key=lambda c: c[0])
+    card["seeds_tried"] = [{"seed": c["seed"], "val_mae": c["metrics"]["val_mae"],
+                            "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
+                            "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"), "run": str(r)}
+                           for _, r, c in cands]
+    from core.engine.trainer import get_adapter
+
+    card.update({k: v for k, v in get_adapter(model).notes.items() if k not in card})
+    card["chosen_seed"] = card["seed"]
+    card["selection"] = "lowest validation MAE (fixed hidden sets of the card's 'validation' block) among seeds_tried"
+    out = model_dir(model, dest)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / "model.pt", out / "model.pt")
+    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
+    return {"chosen_seed": card["seed"], "val_mae": val, "out": str(out), "seeds_tried": card["seeds_tried"]}
+
+
 def register(app: typer.Typer) -> None:
     register_ablate(app)
     register_sim(app)
+
+    @app.command("select")
+    def select_cmd(
+        model: str = typer.Option("spin", "--model", help="Trained model whose runs to compare."),
+        runs: list[Path] = typer.Argument(..., help="Folders given to `train --out` (one per seed)."),
+        out: Optional[Path] = typer.Option(None, help="Models folder to ship into (default assets/models)."),
+    ) -> None:
+        """Ship the best-on-validation run (e.g. one per seed) as the model's checkpoint; the card lists all."""
+        typer.echo(json.dumps(select_best(model, runs, out), ensure_ascii=False))
 
     @app.command("train")
     def train_cmd(
@@ -33,8 +77,8 @@ def register(app: typer.Typer) -> None:
         max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop training after M minutes."),
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
-            None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind "
-                       "(saved as <model>-<ablation>)."),
+            None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind | no-terrain | "
+                       "old-init | no-mp-mask | short-context | control (saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
     ) -> None:
@@ -44,8 +88,8 @@ def register(app: typer.Typer) -> None:
 
         if dataset is not None and path is not None:
             raise typer.BadParameter("give at most one of --dataset or --path")
-        if ablation is not None and ablation not in ABLATIONS:
-            raise typer.BadParameter(f"--ablation must be one of {', '.join(ABLATIONS)}")
+        if ablation is not None and ablation not in ABLATIONS and ablation != "control":
+            raise typer.BadParameter(f"--ablation must be one of {', '.join(ABLATIONS)}, control")
         adapter = get_adapter(model)
         overrides = load_conf(model)
         if epochs is not None:
@@ -53,7 +97,7 @@ def register(app: typer.Typer) -> None:
         if steps is not None:
             overrides["steps_per_epoch"] = steps
         if ablation:
-            overrides.update(ABLATIONS[ablation])
+            overrides.update(ABLATIONS.get(ablation, {}))  # "control": the full model under its own name
         name = dataset or (None if path else "cnemc_bth_2019")
         ds = load_stationset(dataset=name, path=path)
         res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
@@ -64,30 +108,48 @@ def register(app: typer.Typer) -> None:
 
 
 def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
-                  which: list[str], out_root: Path) -> dict:
+                  which: list[str], out_root: Path, split: str = "val", trained_dirs: dict | None = None) -> dict:
     """Train each ablation of ``model`` (same budget and seed), then score all of them — and the shipped
-    full model — under ``protocol`` with IDW from the same runs. Ablated checkpoints go to ``out_root``."""
+    full model — under ``protocol`` with IDW from the same runs. Ablated checkpoints go to ``out_root``.
+
+    ``split="val"``: scored on validation days with ``S_test`` removed and ``S_val`` hidden/scored as the
+    protocol hides ``S_test`` (where design choices are made); ``"test"``: on test days.
+    ``trained_dirs``: {ablation: folder} of variants already trained (``train --ablation … --out``), reused.
+    """
     from core.data.load import load_stationset
     from core.engine.neural_kriger import NeuralKriger
     from core.engine.trainer import ABLATIONS, get_adapter, train
+    from core.errors import CheckpointMismatch, DataNotFound
     from core.evaluation.runner import evaluate
 
     adapter = get_adapter(model)
     ds = load_stationset(dataset=dataset)
-    krigers = {model: NeuralKriger.from_checkpoint(adapter)}
-    trained = {}
+    krigers, trained = {}, {}
+    try:
+        krigers[model] = NeuralKriger.from_checkpoint(adapter)
+    except (CheckpointMismatch, DataNotFound) as exc:  # not shipped yet for this architecture: variants only
+        trained[model] = {"skipped": str(exc)}
     for abl in which:
-        overrides = {**load_conf(model), **ABLATIONS.get(abl, {})}  # "control": the full model, same budget
-        res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
-                    save_as=f"{model}-{abl}", dataset_name=dataset)
-        trained[abl] = res.best | {"train_minutes": res.history[-1]["minutes"] if res.history else 0.0,
-                                   "epochs_run": len(res.history)}
-        krigers[f"{model}-{abl}"] = NeuralKriger.from_checkpoint(adapter, root=out_root, name=f"{model}-{abl}")
-    report: dict = {"model": model, "protocol": protocol, "dataset": dataset, "seed": seed,
-                    "train_minutes_cap": max_minutes, "variants": {}}
+        name = f"{model}-{abl}"
+        if trained_dirs and abl in trained_dirs:
+            root = Path(trained_dirs[abl])
+            card = json.loads((root / name / "card.json").read_text())
+            trained[abl] = {**card["metrics"], "train_minutes": card.get("train_minutes"),
+                            "epochs_run": len(card.get("history", [])), "seed": card.get("seed")}
+        else:
+            overrides = {**load_conf(model), **ABLATIONS.get(abl, {})}  # "control": the full model, same budget
+            res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
+                        save_as=name, dataset_name=dataset)
+            trained[abl] = res.best | {"train_minutes": res.history[-1]["minutes"] if res.history else 0.0,
+                                       "epochs_run": len(res.history), "seed": seed}
+            root = out_root
+        krigers[name] = NeuralKriger.from_checkpoint(adapter, root=root, name=name)
+    report: dict = {"model": model, "protocol": protocol, "dataset": dataset, "split": split, "seed": seed,
+                    "train_minutes_cap": max_minutes, "ablations": {a: ABLATIONS.get(a, {}) for a in which},
+                    "variants": {}}
     for name, kriger in krigers.items():
         rep = evaluate(name, protocol, dataset=dataset, seeds=seeds, baselines=("idw",), stations=ds,
-                       models={name: kriger})
+                       models={name: kriger}, split=split)
         report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
                                     "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
                                     "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
@@ -98,7 +160,14 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                                     "idw_runs": [{k: r[k] for k in ("seed", "mae")}
                                                  for r in rep["baselines"]["idw"]["runs"]]}
     report["test_stations"] = rep["test_stations"]
+    if split == "val":
+        report["val_stations"] = rep.get("val_stations")
+        report["note"] = ("validation days (21–23 of each month), S_test removed, S_val hidden and scored as the "
+                          "protocol hides S_test; 'val' = the trainer's own early-stopping score (fixed hidden sets)")
     report["times"] = rep["times"]
+    # the trainer's early-stopping validation (fixed hidden sets, windows) of each variant, from its card
+    report["trainer_validation"] = {n: k.card.get("validation") for n, k in krigers.items() if k.card.get("validation")}
+    report["skipped"] = {k: v["skipped"] for k, v in trained.items() if isinstance(v, dict) and "skipped" in v}
     return report
 
 
@@ -113,8 +182,11 @@ def register_ablate(app: typer.Typer) -> None:
         seeds: int = typer.Option(2, help="Masking seeds of the protocol."),
         only: Optional[str] = typer.Option(
             None, help="Comma-separated subset of ablations; 'control' = the full model trained on the same budget."),
-        json_out: Path = typer.Option(Path("assets/metrics/ablations.json"), "--json", help="Report path."),
+        json_out: Path = typer.Option(Path("assets/metrics/ablations_val.json"), "--json", help="Report path."),
         out: Optional[Path] = typer.Option(None, help="Folder for ablated checkpoints (default: cache dir)."),
+        split: str = typer.Option("val", help="val (validation days, S_val scored: design choices) or test."),
+        trained: Optional[str] = typer.Option(
+            None, help="Reuse variants trained already: 'ablation=folder,...' (folders given to train --out)."),
     ) -> None:
         """Train the ablations (no-advection, no-diffusion, no-masking, no-init-loss, inferred-wind); score them vs
         the full model."""
@@ -125,8 +197,9 @@ def register_ablate(app: typer.Typer) -> None:
         bad = [w for w in which if w not in ABLATIONS and w != "control"]
         if bad:
             raise typer.BadParameter(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
+        dirs = dict(item.split("=", 1) for item in trained.split(",")) if trained else None
         report = run_ablations(model, protocol, dataset, max_minutes, seed, seeds, which,
-                               out or cache_dir() / "ablations")
+                               out or cache_dir() / "ablations", split=split, trained_dirs=dirs)
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
         typer.echo(json.dumps({k: v["mae"] for k, v in report["variants"].items()}))

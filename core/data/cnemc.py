@@ -115,7 +115,8 @@ def read_stations(path: Path, warnings: list[DataWarning]) -> dict[str, StationI
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise CorruptFile(f"{path}: not UTF-8 text ({err}). Save the stations list as UTF-8 CSV.") from None
-    reader = csv.reader(io.StringIO(text))
+    # newline=None: a stray bare CR (a cell edited on another system) is a line break, never a csv.Error
+    reader = csv.reader(io.StringIO(text, newline=None))
     header = next(reader, None)
     if not header:
         raise CorruptFile(f"{path}: empty file. It needs a header with columns code,name,city,lon,lat[,is_BTH].")
@@ -224,7 +225,7 @@ def _split_lines(text: str):
     row is detected instead of being padded.
     """
     if '"' in text:
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(io.StringIO(text, newline=None))  # a bare CR is a line break, as in the fast path
         next(reader, None)
         for row in reader:
             if row and not (len(row) == 1 and not row[0].strip()):

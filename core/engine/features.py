@@ -16,6 +16,7 @@ key                shape            meaning
 ``tfeat``          (B, L, 4)        sin/cos of hour of day and day of year
 ``tweek``          (B, L, 2)        sin/cos of day of week (Monday = 0)
 ``static``         (N, S)           emission proxies at the node (population density, see below)
+``elev``           (N,)             terrain elevation km a.s.l. (:mod:`core.data.terrain`, pvlib Altitude.h5)
 ``dist``           (N, N)           great-circle km ``[target, source]``
 ``bearing``        (N, N)           rad, source→target (see :mod:`core.graph`)
 ``center``         (B, L)           per-hour regional offset: mean ``log1p`` PM2.5 over observed nodes
@@ -25,7 +26,8 @@ key                shape            meaning
 ``loss_mask``      (B, L, N)        1.0 where the loss is taken (hidden ∧ known ∧ trainable), set by the trainer
 ``aod``/``aod_mask`` (B, L, N)      AOD sampled at nodes and its validity — only with an AODSource
 ``tgt_*``                           extra targets (grid cells), receive-only: ``tgt_idx, tgt_valid, tgt_dist,
-                                    tgt_bearing`` (M, k) sources; ``tgt_static`` (M, S); ``tgt_init`` (B, L, M)
+                                    tgt_bearing`` (M, k) sources; ``tgt_static`` (M, S); ``tgt_elev`` (M,) km;
+                                    ``tgt_init`` (B, L, M)
 =================  ===============  =====================================================================
 
 Models return µg/m³: ``pred`` (B, L, N) [+ ``init_pred`` (B, L, N), ``grid_pred`` (B, L, M)];
@@ -42,6 +44,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from core.data.terrain import elevation_m
 from core.graph import Geometry, idw_weights, knn_sources
 
 AUX_VARS = ("pm10", "no2", "so2", "o3", "co")
@@ -57,7 +60,8 @@ class NodeData:
     """A StationSet as arrays (full time axis ``T``, nodes ``N`` = stations with coordinates).
 
     ``pm25`` (T, N) µg/m³ NaN=missing; ``aux`` (T, N, P); ``wind`` (T, N, 2) or None;
-    ``static`` (N, S); ``geom`` (N, N); ``tfeat`` (T, 4); ``station_index`` (N,) positions in the source set.
+    ``static`` (N, S); ``geom`` (N, N); ``tfeat`` (T, 4); ``station_index`` (N,) positions in the source set;
+    ``elev`` (N,) terrain elevation km.
     """
 
     times: np.ndarray
@@ -72,6 +76,7 @@ class NodeData:
     geom: Geometry
     tfeat: np.ndarray
     station_index: np.ndarray
+    elev: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -163,6 +168,7 @@ def prepare(ds: xr.Dataset) -> NodeData:
         geom=Geometry.among(lat[keep], lon[keep]),
         tfeat=time_features(sub["time"].values),
         station_index=keep,
+        elev=elevation_m(lat[keep], lon[keep]) / 1000.0,
     )
 
 
@@ -189,6 +195,7 @@ class TargetPoints:
     dist: np.ndarray
     bearing: np.ndarray
     static: np.ndarray
+    elev: np.ndarray | None = None
 
     @classmethod
     def build(cls, lat: np.ndarray, lon: np.ndarray, nodes: NodeData, k: int = 12,
@@ -197,7 +204,7 @@ class TargetPoints:
         idx, valid = knn_sources(geom.dist_km, k, threshold_km)
         return cls(np.asarray(lat), np.asarray(lon), idx, valid,
                    np.take_along_axis(geom.dist_km, idx, 1), np.take_along_axis(geom.bearing, idx, 1),
-                   static_features(lat, lon))
+                   static_features(lat, lon), elevation_m(lat, lon) / 1000.0)
 
 
 def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.ndarray,
@@ -235,6 +242,8 @@ def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.nd
         "dist": dist, "bearing": torch.from_numpy(nodes.geom.bearing).to(dev),
         "center": center,
     }
+    if nodes.elev is not None:
+        batch["elev"] = torch.from_numpy(np.asarray(nodes.elev, "float32")).to(dev)
     if nodes.wind is not None:
         batch["wind"] = torch.nan_to_num(torch.from_numpy(nodes.wind[sl]).to(dev), nan=0.0)
     if with_truth:
@@ -260,6 +269,9 @@ def target_tensors(targets: TargetPoints, raw: torch.Tensor, mask: torch.Tensor,
     den = (w * m_src).sum(-1)
     idw = (w * m_src * v_src).sum(-1) / den.clamp_min(1e-12)
     init = torch.where(den > 0, torch.log1p(idw) - center.unsqueeze(-1), torch.zeros_like(idw))
-    return {"tgt_idx": idx, "tgt_valid": valid, "tgt_dist": dist,
-            "tgt_bearing": torch.from_numpy(targets.bearing).to(dev),
-            "tgt_static": torch.from_numpy(targets.static).to(dev), "tgt_init": init}
+    out = {"tgt_idx": idx, "tgt_valid": valid, "tgt_dist": dist,
+           "tgt_bearing": torch.from_numpy(targets.bearing).to(dev),
+           "tgt_static": torch.from_numpy(targets.static).to(dev), "tgt_init": init}
+    if targets.elev is not None:
+        out["tgt_elev"] = torch.from_numpy(np.asarray(targets.elev, "float32")).to(dev)
+    return out

@@ -66,6 +66,7 @@ TRAIN_DEFAULTS: dict = {
     "steps_per_epoch": 100, "patience": 6, "mask_lo": 0.1, "mask_hi": 0.9, "masking": "dynamic",
     "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
     "train_margin_deg": None, "warmup_steps": 20, "threads": None,
+    "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
 }
 ABLATIONS: dict[str, dict] = {
     "no-advection": {"use_advection": False},
@@ -73,7 +74,12 @@ ABLATIONS: dict[str, dict] = {
     "no-masking": {"masking": "fixed"},
     "no-init-loss": {"init_loss": 0.0},
     "inferred-wind": {"use_measured_wind": False},  # ignore measured u10/v10: the network infers transport
+    "no-terrain": {"use_terrain": False},
+    "old-init": {"init_mode": "idw"},  # spin-1's init: IDW p=2 of every observed node
+    "no-mp-mask": {"mp_observed_only": False},  # hidden neighbours count fully in message passing
+    "short-context": {"tcn_layers": 3},  # dilations 1, 2, 4 (receptive field 15 h) instead of 1 … 16
 }
+VAL_SEED_BASE = 1000  # validation hidden sets use seeds 1000, 1001, … whatever the training seed
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class ModelAdapter:
     wind: str = "none"  # "inferred": infers transport without a MetSource; "none": ignores wind
     uses_measured_wind: bool = False
     loss: Callable | None = None  # (out, batch, LossWeights) -> (loss, parts); default composite_loss
+    # (hparams, NodeData, training-hours bool (T,)) -> hparams: data-dependent hyper-parameters fitted on
+    # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
+    fit: Callable | None = None
+    notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
@@ -232,18 +242,38 @@ def _loss_mask(batch: dict, hidden: np.ndarray, trainable: np.ndarray, predict: 
     return lm
 
 
+def validation_hidden_sets(data: TrainData, hp: dict) -> list[np.ndarray]:
+    """Fixed validation hidden sets, bool (N,) each: ``val_share`` of the BTH training nodes (every node
+    when none is BTH), drawn with seeds ``VAL_SEED_BASE + i`` for ``i < val_sets`` — the same for every
+    training seed and every validation window, as evaluation hides stations for the whole span."""
+    nodes = data.nodes
+    cand = nodes.is_bth if nodes.is_bth.any() else np.ones(nodes.n_nodes, bool)
+    return [fixed_hidden(VAL_SEED_BASE + i, cand, hp["val_share"], 1, 1)[0, 0] for i in range(int(hp["val_sets"]))]
+
+
 @torch.no_grad()
 def validate(module: torch.nn.Module, data: TrainData, hp: dict, device, seed: int = 0) -> dict[str, float]:
-    """MAE (µg/m³) on hidden BTH training stations over validation windows, and IDW's on the same cells."""
+    """MAE (µg/m³) on hidden BTH training stations over validation windows, and IDW's on the same cells.
+
+    ``val_sets > 0``: every validation window is scored under each fixed hidden set of
+    :func:`validation_hidden_sets` (independent of ``seed``). ``val_sets == 0`` (legacy): ``val_windows``
+    random windows, each with its own random hidden set drawn from ``seed``.
+    """
     module.eval()
     starts = data.val_starts
     if not len(starts):
         return {"val_mae": float("nan"), "val_idw_mae": float("nan"), "val_n": 0}
-    if len(starts) > hp["val_windows"]:
-        starts = np.sort(np.random.default_rng(seed).choice(starts, hp["val_windows"], replace=False))
     nodes = data.nodes
     cand = nodes.is_bth if nodes.is_bth.any() else np.ones(nodes.n_nodes, bool)
-    hidden_all = fixed_hidden(seed, cand, hp["val_share"], len(starts), hp["window"])
+    if hp.get("val_sets"):
+        sets = validation_hidden_sets(data, hp)
+        hidden_all = np.concatenate([np.repeat(h[None, None], len(starts), 0) for h in sets])
+        hidden_all = np.repeat(hidden_all, hp["window"], 1)
+        starts = np.tile(starts, len(sets))
+    else:
+        if len(starts) > hp["val_windows"]:
+            starts = np.sort(np.random.default_rng(seed).choice(starts, hp["val_windows"], replace=False))
+        hidden_all = fixed_hidden(seed, cand, hp["val_share"], len(starts), hp["window"])
     err = idw_err = n = 0.0
     for i in range(0, len(starts), hp["batch_size"]):
         st, hid = starts[i:i + hp["batch_size"]], hidden_all[i:i + hp["batch_size"]]
@@ -256,6 +286,19 @@ def validate(module: torch.nn.Module, data: TrainData, hp: dict, device, seed: i
         n += float(lm.sum())
     module.train()
     return {"val_mae": err / max(n, 1), "val_idw_mae": idw_err / max(n, 1), "val_n": int(n)}
+
+
+def validation_card(data: TrainData, hp: dict) -> dict:
+    """What validation scored: hidden station codes per fixed set, window starts (UTC), hours per window."""
+    nodes = data.nodes
+    card = {"windows": [str(nodes.times[s]) for s in data.val_starts], "hours_per_window": int(hp["window"]),
+            "scored_last_hours": int(hp["predict"])}
+    if hp.get("val_sets"):
+        card["hidden_sets"] = [{"seed": VAL_SEED_BASE + i, "hidden": [str(c) for c in nodes.codes[h]]}
+                               for i, h in enumerate(validation_hidden_sets(data, hp))]
+    else:
+        card["hidden_sets"] = f"random per window (seed = training seed), share {hp['val_share']}"
+    return card
 
 
 @dataclass
@@ -285,12 +328,26 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
     if data.aod is None:
         hp["aod_loss"] = 0.0
     nodes = data.nodes
+    if adapter.fit is not None:
+        hp = adapter.fit(hp, nodes, time_split(nodes.times)["train"])
     module = adapter.build(model_hparams(hp)).to(dev)
-    opt = torch.optim.AdamW(module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=hp["lr"],
+                            weight_decay=hp["weight_decay"])
     total_steps = hp["epochs"] * hp["steps_per_epoch"]
-    # short linear warm-up, then constant; halved when validation stalls (works under a time cap too)
     warm = max(1, min(hp["warmup_steps"], total_steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
+    cosine = hp["schedule"] == "cosine"
+    # "plateau": linear warm-up, then constant, halved when validation stalls. "cosine": warm-up, then cosine
+    # decay to min_lr_frac over the step budget; under --max-minutes the budget shrinks after the first epoch
+    # to the epochs that fit in the time cap (so the decay completes within it)
+    budget = {"steps": total_steps}
+
+    def lr_factor(step: int) -> float:
+        if step < warm or not cosine:
+            return min(1.0, (step + 1) / warm)
+        frac = min(1.0, (step - warm) / max(1, budget["steps"] - warm))
+        return hp["min_lr_frac"] + (1 - hp["min_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     weights = LossWeights(init=hp["init_loss"], aod=hp["aod_loss"])
     rng = np.random.default_rng(seed)
     trainable = np.ones(nodes.n_nodes, bool)
@@ -333,6 +390,9 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
         rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **val,
                "minutes": round((time.monotonic() - t0) / 60, 2)}
         history.append(rec)
+        if cosine and epoch == 0 and max_minutes:
+            fit_epochs = max(1, int(60 * max_minutes / max(time.monotonic() - t0, 1e-3)))
+            budget["steps"] = min(total_steps, fit_epochs * hp["steps_per_epoch"])
         if progress:
             tqdm.write(f"[{adapter.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
                        f"val MAE {val['val_mae']:.2f} (IDW {val['val_idw_mae']:.2f}) µg/m³  {rec['minutes']} min")
@@ -341,13 +401,16 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             best_state = copy.deepcopy(module.state_dict())
         else:
             bad += 1
-            if bad % 2 == 0:  # two epochs without progress: halve the learning rate
+            if bad % 2 == 0 and not cosine:  # two epochs without progress: halve the learning rate
                 sched.base_lrs = [b * 0.5 for b in sched.base_lrs]
             if bad >= hp["patience"]:
                 stop_reason = "early stopping"
                 break
         if time.monotonic() > deadline:
             stop_reason = f"time cap {max_minutes} min"
+            break
+        if cosine and (epoch + 1) * hp["steps_per_epoch"] >= budget["steps"]:
+            stop_reason = "step budget"
             break
     module.load_state_dict(best_state)
     module.eval()
@@ -365,10 +428,12 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             "aod": "used" if hp["aod_loss"] > 0 else "none",
             "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
                         "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
+            "validation": validation_card(data, hp),
             "history": history, "stopped": stop_reason,
             "train_minutes": round((time.monotonic() - t0) / 60, 2),
             "git_commit": git_commit(),
             "n_parameters": int(sum(p.numel() for p in module.parameters())),
+            **adapter.notes,
         }
         out_dir = save_checkpoint(save_as or adapter.name, adapter.arch_version, hp, module, card, out_root)
     return TrainResult(module, hp, history, best, out_dir, data.test_codes)

@@ -159,27 +159,47 @@ def speed_table(bench: dict | None) -> str:
 
 
 def reanalysis_table(metrics_dir: Path) -> str:
-    """Batch reanalysis benchmark (``python -m core.reanalysis.bench``) and its national projection."""
+    """Batch reanalysis benchmark (``python -m core.reanalysis.bench``): national and 1 km tiles, 1 vs N
+    workers, memory vs tile count, and the national 1 km projection from the measured per-tile cost."""
     f = Path(metrics_dir) / "reanalysis_bench.json"
     if not f.exists():
         return ""
     b = json.loads(f.read_text())
-    sp = b["spec"]
-    lines = [f"{sp['model']}, {sp['start'][:10]} … {sp['end'][:10]} hourly, BTH at {sp['res']}° "
-             f"({b['grid'][0]}×{b['grid'][1]} cells, {b['cell_hours']:,} cell-hours, store {b['store_mb']} MB):", "",
-             "| run | wall (s) | cell-hours/s | peak RSS, all processes (MB) |", "|---|---|---|---|"]
-    lines += [f"| {r['mode']} | {r['wall_s']} | {r['cell_hours_per_s']:,} | {r['peak_rss_mb']} |" for r in b["runs"]]
-    p = b["projection"]
-    lines += ["", f"Projection, national 1 km ({p['cells']:,} cells × 8,760 h), from the measured "
-              f"{p['per_worker_cell_hours_per_s']:,} cell-hours/s per worker: "
-              f"{p['hours_with_8_workers']} h on 8 workers, {p['hours_with_32_workers']} h on 32, "
-              f"{p['hours_with_128_workers']} h on 128; storage {p['storage_tb_compressed']} TB as written "
-              f"({p['storage_tb_raw_float32']} TB raw float32); memory per worker "
-              f"{p['memory_per_worker_gb_for_250x250_tile']} GB for 250×250-cell × 24 h work items "
-              f"({p['memory_per_worker_gb_for_1000x1000_tile']} GB for 1000×1000), from the measured slope "
-              f"{b['memory_model']['bytes_per_cell_per_item']:,} bytes per cell per 24-h item + "
-              f"{b['memory_model']['fixed_mb']} MB fixed. Work items are time blocks over the whole grid today; "
-              "a national run needs spatial tiles as work items too (not built yet)."]
+    if "national" not in b:  # a benchmark file from before tiles: nothing comparable to show
+        return ""
+    lines = ["| case | grid (cells) | hours | tiles (in domain) | run | wall (s) | cell-hours/s | "
+             "per worker | s per item | peak RSS per worker (MB) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, label in (("national", "China"), ("bth_1km", "BTH box, 1 km")):
+        c = b[name]
+        sp = c["spec"]
+        head = (f"{label}, {sp['model']} {sp['res']}°, {sp['start'][:13]}h", f"{c['grid'][0]}×{c['grid'][1]} "
+                f"({c['cells_in_domain']:,} in domain)", str(c["hours"]), f"{c['items']} ({c['items_in_domain']})")
+        for r in c["runs"]:
+            lines.append(f"| {' | '.join(head)} | {r['mode']} | {r['wall_s']} | {r['cell_hours_per_s']:,} | "
+                         f"{r['cell_hours_per_s_per_worker']:,} | {r['s_per_item_per_worker']} | "
+                         f"{r['peak_rss_mb_per_worker']} |")
+    var = ", ".join(b["bth_1km"].get("variables", ["pm25"]))
+    lines += ["", f"Variables written: {var}. Cell-hours count domain cells only; the single-process rows exclude "
+              "the data load (paid once per worker), the Dask rows include each worker's load."]
+    mem = b.get("memory_vs_tiles")
+    if mem:
+        lines += ["", "Peak memory of one process vs tile count (same tile, 1 km): " + "; ".join(
+            f"{m['tiles']} tile(s) {m['peak_rss_mb']} MB" for m in mem) + " (after loading the data, before any item: "
+            + ", ".join(str(m.get("peak_rss_mb_after_data_load", "?")) for m in mem) + " MB)."]
+    n = b.get("national_1km")
+    if n:
+        p = n["projection"]
+        lines += ["", f"Projection, national 1 km hourly year ({n['cells_in_domain']:,} domain cells of "
+                  f"{n['cells']:,}; {n['tiles_in_domain']:,} of {n['tiles']:,} tiles of {n['tile_cells']}×"
+                  f"{n['tile_cells']} cells touch the domain; {p['items']:,} items of {p['block_hours']} h), from "
+                  f"the measured {p['s_per_item']} s per item and worker: {p['worker_hours']:,} worker-hours = "
+                  f"{p['hours_with_8_workers']} h on 8 workers, {p['hours_with_32_workers']} h on 32, "
+                  f"{p['hours_with_128_workers']} h on 128; {p['storage_tb_raw_float32']} TB raw float32; "
+                  f"memory per worker ≈ {p['memory_per_worker_mb']:,} MB (one item, whatever the grid size)."]
+    m = b.get("machine")
+    if m:
+        lines += ["", f"Measured on {m['cpu_count']} CPUs / {m['mem_gb']} GB shared, load average "
+                  f"{', '.join(str(x) for x in m['load_average'])} (1, 5, 15 min)."]
     return "\n".join(lines)
 
 

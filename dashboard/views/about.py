@@ -61,6 +61,12 @@ for p in sources:
             st.markdown("\n".join(f"- {c}" for c in cites))
         st.markdown(text)
 
+with st.expander("Terrain — pvlib Altitude.h5 (installed with pvlib, read offline; used by spin)"):
+    from core.data.terrain import CITATION as TERRAIN_CITATION
+
+    st.markdown(f"- {TERRAIN_CITATION}. Elevation of every station and grid cell (m a.s.l.) is a static input "
+                "of `spin` and weights its diffusion kernel by elevation difference.")
+
 st.subheader("Model cards")
 models = loaders.model_names()
 for name in models:

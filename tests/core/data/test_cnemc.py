@@ -414,3 +414,16 @@ def test_an_empty_file_is_reported_as_empty(tmp_path: Path, name: str, content: 
     hits = _find(load_warnings(ds), "file is empty")
     assert len(hits) == 1 and hits[0].file == f"hourly/{name}" and "day skipped" in hits[0].message
     assert not _find(load_warnings(ds), "header must start")
+
+
+@pytest.mark.parametrize("where", ["stations", "quoted_day"])
+def test_a_bare_carriage_return_in_a_cell_is_survived(tmp_path: Path, where: str) -> None:
+    """Found by the property test: a stray CR made the csv module raise `_csv.Error` (a traceback)."""
+    if where == "stations":
+        make_cnemc_folder(tmp_path, n_days=1, gz=False)
+        st = tmp_path / "stations_region.csv"
+        st.write_bytes(st.read_bytes().replace(b"116.366", b"3\r", 1))
+    else:
+        _plain(tmp_path, '20200301,0,PM2.5,"5",6\n20200301,1,PM2.5,7\r,8\n')
+    ds = load_cnemc(tmp_path)
+    assert ds.sizes["station"] >= 2 and load_warnings(ds)

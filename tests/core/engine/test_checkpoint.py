@@ -56,6 +56,19 @@ def test_missing_checkpoint_says_how_to_train(tmp_path) -> None:
         load_checkpoint("spin", ADAPTER.arch_version, tmp_path)
 
 
+def test_spin_1_checkpoint_is_refused_with_advice(tmp_path, tiny_hp) -> None:
+    """A checkpoint written by spin-1 (the architecture before the kriging init) cannot be loaded by spin-2."""
+    torch.manual_seed(0)
+    hp = ADAPTER.hparams(tiny_hp)
+    save_checkpoint("spin", "spin-1", hp, ADAPTER.build(model_hparams(hp)), {"git_commit": "abc"}, root=tmp_path)
+    assert ADAPTER.arch_version == "spin-2"
+    with pytest.raises(CheckpointMismatch) as err:
+        NeuralKriger.from_checkpoint(ADAPTER, root=tmp_path, device="cpu")
+    msg = str(err.value)
+    assert str(tmp_path / "spin" / "model.pt") in msg and "'spin-1'" in msg and "'spin-2'" in msg
+    assert "python -m core train --model spin" in msg
+
+
 class NotWeights:
     """A Python object torch.load(weights_only=True) must refuse to unpickle."""
 

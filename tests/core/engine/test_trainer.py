@@ -67,3 +67,26 @@ def test_cuda_request_without_gpu_is_clear() -> None:
 
     with pytest.raises(InvalidRequest, match="no CUDA"):
         trainer_mod.resolve_device("cuda")
+
+
+def test_validation_hidden_sets_fixed_across_seeds(sim, tiny_hp) -> None:
+    """val_sets > 0: the same hidden stations for every training seed, recorded in the card."""
+    from core.engine.trainer import validation_card, validation_hidden_sets
+
+    hp = get_adapter("spin").hparams({**tiny_hp, "val_sets": 2})
+    data = prepare_training_data(sim.stations, hp["window"])
+    sets = validation_hidden_sets(data, hp)
+    assert len(sets) == 2 and not np.array_equal(sets[0], sets[1])
+    bth = data.nodes.is_bth if data.nodes.is_bth.any() else np.ones(data.nodes.n_nodes, bool)
+    assert all(s.sum() == round(0.5 * bth.sum()) and not (s & ~bth).any() for s in sets)
+    runs = [train(get_adapter("spin"), sim.stations, overrides={**hp, "epochs": 1, "steps_per_epoch": 0},
+                  device="cpu", seed=seed, save=False, progress=False, data=data) for seed in (0, 0)]
+    assert runs[0].history[0]["val_n"] > 0
+    card = validation_card(data, hp)
+    assert card["hidden_sets"][0]["hidden"] == [str(c) for c in data.nodes.codes[sets[0]]]
+
+
+def test_cosine_schedule_decays_within_budget(sim, tiny_hp) -> None:
+    hp = {**tiny_hp, "schedule": "cosine", "epochs": 2, "steps_per_epoch": 4, "warmup_steps": 2}
+    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
+    assert len(res.history) == 2 and np.isfinite(res.best["val_mae"])

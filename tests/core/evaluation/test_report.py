@@ -61,19 +61,24 @@ def test_reanalysis_benchmark_section(tmp_path):
     from core.evaluation.report import reanalysis_table
 
     assert reanalysis_table(tmp_path) == ""
-    bench = {"spec": {"model": "idw", "start": "2019-01-01T00:00", "end": "2019-01-02T23:00", "res": 0.1},
-             "grid": [67, 65], "cell_hours": 209040, "store_mb": 1.0,
-             "runs": [{"mode": "single process", "wall_s": 2.0, "cell_hours_per_s": 104520, "peak_rss_mb": 900}],
-             "memory_model": {"bytes_per_cell_per_item": 100, "fixed_mb": 600},
-             "projection": {"cells": 10, "per_worker_cell_hours_per_s": 104520, "hours_with_8_workers": 1.0,
-                            "hours_with_32_workers": 0.5, "hours_with_128_workers": 0.1,
-                            "storage_tb_compressed": 0.1, "storage_tb_raw_float32": 0.2,
-                            "memory_per_worker_gb_for_250x250_tile": 0.6,
-                            "memory_per_worker_gb_for_1000x1000_tile": 0.7}}
+    run = {"mode": "single process", "workers": 0, "wall_s": 2.0, "cell_hours_per_s": 104520,
+           "cell_hours_per_s_per_worker": 104520, "s_per_item_per_worker": 0.5, "peak_rss_mb_per_worker": 900}
+    one = {"spec": {"model": "idw", "start": "2019-01-10T00:00:00", "res": 0.1}, "grid": [356, 616], "hours": 6,
+           "items": 28, "items_in_domain": 15, "cells_in_domain": 95000, "runs": [run], "variables": ["pm25"]}
+    bench = {"national": one, "bth_1km": one,
+             "memory_vs_tiles": [{"tiles": 1, "peak_rss_mb": 1500}, {"tiles": 4, "peak_rss_mb": 1510}],
+             "national_1km": {"cells": 21929600, "cells_in_domain": 9511075, "tiles": 2232, "tiles_in_domain": 1090,
+                              "tile_cells": 100,
+                              "projection": {"items": 397850, "block_hours": 24, "s_per_item": 0.5,
+                                             "worker_hours": 55, "hours_with_8_workers": 1.0,
+                                             "hours_with_32_workers": 0.5, "hours_with_128_workers": 0.1,
+                                             "storage_tb_raw_float32": 0.33, "memory_per_worker_mb": 900}},
+             "machine": {"cpu_count": 2, "mem_gb": 24, "load_average": [5.0, 4.0, 3.0]}}
     (tmp_path / "reanalysis_bench.json").write_text(json.dumps(bench))
     text = reanalysis_table(tmp_path)
-    assert "| single process | 2.0 | 104,520 | 900 |" in text
-    assert "1.0 h on 8 workers" in text
+    assert "| single process | 2.0 | 104,520 | 104,520 | 0.5 | 900 |" in text
+    assert "1.0 h on 8 workers" in text and "1 tile(s) 1500 MB; 4 tile(s) 1510 MB" in text
+    assert "load average 5.0, 4.0, 3.0" in text
 
 
 def test_validation_path_and_interval_columns_are_kept_apart(region, tmp_path):

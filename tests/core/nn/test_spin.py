@@ -1,4 +1,5 @@
-"""SPIN: shapes on any station set, grid readout, overfitting a small batch, wind label."""
+"""SPIN: shapes on any station set, grid readout, overfitting a small batch, wind label, observed-only message
+passing, the kriging init."""
 
 from __future__ import annotations
 
@@ -56,13 +57,13 @@ def test_overfits_a_small_batch(world) -> None:
     _, batch = _batch(world.stations.isel(station=slice(0, 30)), n_windows=1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(80):
+    for _ in range(150):  # the log-OK init starts closer than spin-1's IDW, so there is less left to fit
         loss, _ = composite_loss(model(batch), batch, LossWeights())
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    assert losses[-1] < 0.4 * losses[0]
+    assert losses[-1] < 0.55 * losses[0]
 
 
 def test_wind_measured_or_inferred(world) -> None:
@@ -110,3 +111,44 @@ def test_split_readout_equals_concatenated_head() -> None:
     msg = gather_sum(g * wd + (1 - g) * wa, m.proj(h), idx)
     feats = [msg, init.unsqueeze(-1), static.expand(b, n_h, n_t, 3), tf.unsqueeze(2).expand(b, n_h, n_t, 4)]
     torch.testing.assert_close(out, m.head(torch.cat(feats, -1)).squeeze(-1))
+
+
+@pytest.mark.parametrize("observed_only", [True, False])
+def test_hidden_neighbours_carry_no_weight(world, observed_only: bool) -> None:
+    """Changing every input a hidden node feeds the network (pollutants, emission proxies, init fallback)
+    leaves every observed node's output unchanged (and, as a check that the test can fail, changes it when
+    hidden nodes do send messages). Elevation is geometry, like distance, and is not changed here."""
+    torch.manual_seed(0)
+    model = SPIN(**{**TINY, "n_layers": 2}, mp_observed_only=observed_only).eval()
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)), n_windows=1)
+    hid = (batch["mask"][0] == 0).all(0)  # hidden (or missing) at every hour of the window
+    assert hid.any() and (~hid).any()
+    other = dict(batch)
+    other["aux"] = batch["aux"].clone()
+    other["aux"][:, :, hid] = 3.0
+    other["static"] = batch["static"].clone()
+    other["static"][hid] = 2.0
+    other["init"] = batch["init"].clone()
+    other["init"][:, :, hid] = 4.0  # IDW fallback of a hidden node: unused by others
+    with torch.no_grad():
+        a, b = model(batch)["pred"][:, :, ~hid], model(other)["pred"][:, :, ~hid]
+    if observed_only:
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    else:
+        assert (a - b).abs().max() > 1e-3
+
+
+def test_kriging_init_exact_at_observed_and_uses_observed_only(world) -> None:
+    model = SPIN(**TINY).eval()
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)))
+    with torch.no_grad():
+        init = model.node_init(batch)
+        obs = batch["mask"] > 0
+        torch.testing.assert_close(init[obs], batch["x"][obs])
+        assert torch.isfinite(init).all()
+        other = dict(batch, y=batch["y"] * 3)  # the truth of hidden nodes is not an input
+        torch.testing.assert_close(model.node_init(other), init)
+        # OK beats spin-1's IDW init on this smooth synthetic field at the hidden nodes (log scale)
+        y_log = torch.log1p(batch["y"]) - batch["center"].unsqueeze(-1)
+        sel = (~obs) & (batch["y_mask"] > 0)
+        assert (init - y_log)[sel].abs().mean() < (batch["init"] - y_log)[sel].abs().mean()

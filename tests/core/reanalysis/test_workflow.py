@@ -122,3 +122,20 @@ def test_a_day_missing_from_the_archive_stays_nan(tmp_path: Path) -> None:
     pm = xr.open_zarr(run_local(spec, tmp_path / "gap.zarr", progress=False))["pm25"].values
     assert np.isnan(pm[24:48]).all()
     assert np.isfinite(pm[:24]).all() and np.isfinite(pm[48:]).all()
+
+
+def test_intervals_of_the_model_are_stored_as_pm25_lo_hi(folder: Path, tmp_path: Path) -> None:
+    """knn ships a calibrated interval table: its bounds land in the store next to pm25, lo ≤ pm25 ≤ hi."""
+    from core.registry import get_model
+
+    probe = get_model("knn")
+    spec = ReanalysisSpec(**(_spec(folder).__dict__ | {"model": "knn"}))
+    item = plan(spec)[0]
+    surf = run_item(spec, item)
+    if "pm25_lo" not in surf:
+        pytest.skip(f"{probe.name} is served without calibrated intervals here")
+    ds = xr.open_zarr(run_local(spec, tmp_path / "iv.zarr", progress=False))
+    assert {"pm25", "pm25_lo", "pm25_hi"} <= set(ds.data_vars)
+    pm, lo, hi = (ds[v].values for v in ("pm25", "pm25_lo", "pm25_hi"))
+    assert np.isfinite(lo).all() and (lo <= pm + 1e-4).all() and (pm <= hi + 1e-4).all()
+    np.testing.assert_array_equal(hi[item.i0:item.i1], surf["pm25_hi"].values)

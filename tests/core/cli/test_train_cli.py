@@ -1,0 +1,48 @@
+"""`python -m core select`: the best-on-validation run is shipped and the card lists every seed tried."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from core.__main__ import app
+from core.engine.checkpoint import save_checkpoint
+from core.engine.neural_kriger import NeuralKriger
+from core.engine.trainer import model_hparams
+from core.nn.models.spin import ADAPTER
+
+TINY = {"hidden": 8, "n_layers": 1, "tcn_layers": 1, "readout_dim": 4, "target_k": 4, "graph_k": 6}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    out = []
+    for seed, val in ((0, 9.5), (1, 8.9), (2, 9.1)):
+        torch.manual_seed(seed)
+        hp = ADAPTER.hparams(TINY)
+        card = {"seed": seed, "metrics": {"val_mae": val, "val_idw_mae": 10.0, "best_epoch": 3},
+                "train_minutes": 1.0 + seed}
+        save_checkpoint("spin", ADAPTER.arch_version, hp, ADAPTER.build(model_hparams(hp)), card,
+                        root=tmp_path / f"seed{seed}")
+        out.append(tmp_path / f"seed{seed}")
+    return out
+
+
+def test_select_ships_lowest_validation_mae(runs, tmp_path) -> None:
+    dest = tmp_path / "models"
+    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(dest)])
+    assert res.exit_code == 0, res.output
+    card = json.loads((dest / "spin" / "card.json").read_text())
+    assert card["chosen_seed"] == 1 and card["seed"] == 1
+    assert [s["val_mae"] for s in card["seeds_tried"]] == [9.5, 8.9, 9.1]
+    assert (dest / "spin" / "model.pt").read_bytes() == (runs[1] / "spin" / "model.pt").read_bytes()
+    NeuralKriger.from_checkpoint(ADAPTER, root=dest, device="cpu")  # sha256 in the card still matches
+
+
+def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
+    res = CliRunner().invoke(app, ["select", "--model", "spin", str(tmp_path / "nope")])
+    assert res.exit_code != 0
+    assert "train --model spin --out" in (res.output + str(res.exception))
