@@ -76,14 +76,18 @@ def attention_heatmap(weights: np.ndarray, pred_labels, hist_labels, title: str,
     return _layout(fig, title, source, "prediction step", height=420)
 
 
-def influence_bars(frame: pd.DataFrame, source: str, title: str) -> go.Figure:
-    """Stacked diffusion / advection share per contributing station."""
+def influence_bars(frame: pd.DataFrame, source: str, title: str, single: str | None = None) -> go.Figure:
+    """Stacked diffusion / advection share per contributing station, or one bar per station named
+    ``single`` (e.g. "knn weight") for a model without that split."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=frame["name"], x=frame["diffusion"], name="diffusion", orientation="h",
-                         marker_color="#3b5bdb"))
-    fig.add_trace(go.Bar(y=frame["name"], x=frame["advection"], name="advection", orientation="h",
-                         marker_color="#e03131"))
-    fig.update_layout(barmode="stack")
+    if single is not None:
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["total"], name=single, orientation="h", marker_color="#555"))
+    else:
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["diffusion"], name="diffusion", orientation="h",
+                             marker_color="#3b5bdb"))
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["advection"], name="advection", orientation="h",
+                             marker_color="#e03131"))
+    fig.update_layout(barmode="stack", showlegend=single is None)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="share of the estimate (0–1)")
     return _layout(fig, title, source, "source station", height=420)

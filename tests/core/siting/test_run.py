@@ -56,3 +56,6 @@ def test_sites_use_the_interval_when_the_model_gives_one(sim, pop):
     table, kind, surface = sites_for_day(sim, model, "2019-01-12", 3, res=0.2, pop=pop)
     assert kind == "interval_width" and {"pm25_lo", "pm25_hi"} <= set(surface)
     assert (table["uncertainty"] > 0).all() and len(table) == 3
+
+    table_d, kind_d, _ = sites_for_day(sim, model, "2019-01-12", 3, res=0.2, pop=pop, use_interval=False)
+    assert kind_d == "distance_to_nearest_monitor"
