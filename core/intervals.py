@@ -12,7 +12,6 @@ them; ``S_test`` never takes part). Bins condition on
 
 - the distance from the target to the nearest station observed that hour (the main driver: an
   isolated target is far less certain) — widths are made non-decreasing in distance;
-- how many stations are observed within 50 km (a ring of monitors beyond a gap helps);
 - the predicted level (relative errors are larger in clean air);
 - the season.
 
@@ -41,9 +40,6 @@ from core.seasons import SEASONS, season_index
 DEFAULT_LEVEL = 0.9
 DIST_EDGES_KM = (2.0, 5.0, 10.0, 20.0, 35.0, 60.0)  # nearest observed station: 7 bins
 LEVEL_EDGES = (15.0, 35.0, 75.0, 150.0)  # predicted µg/m³ (HJ 633 breakpoints): 5 bins
-DENSITY_RADIUS_KM = 50.0
-DENSITY_EDGES = (2, 5)  # observed stations within 50 km: 0–1, 2–4, 5+ (an isolated target in a well-watched ring
-# — sparse-30km — errs less than one whose nearest monitor is as far but alone — mask-90)
 MIN_COUNT = 150  # calibration cells a bin needs before it stops borrowing from its parent
 N_CANDIDATES = 16  # nearest stations searched first for the nearest observed one
 TABLE_FILE = "intervals.json"
@@ -65,10 +61,9 @@ def fingerprint(name: str, root: Path | None = None) -> str:
 
 @dataclass
 class IntervalTable:
-    """Conformal quantiles of ``r = log1p(y) − log1p(ŷ)`` per (geometry, level, season) bin.
+    """Conformal quantiles of ``r = log1p(y) − log1p(ŷ)`` per (distance, level, season) bin.
 
-    ``q_lo``/``q_hi``: (G, V, S) arrays; geometry G = (len(dist_edges)+1) distance classes × (len(density_edges)+1)
-    density classes (distance-major), V = len(level_edges)+1, S = 4 seasons.
+    ``q_lo``/``q_hi``: (D, V, S) arrays, D = len(dist_edges)+1, V = len(level_edges)+1, S = 4 seasons.
     """
 
     model: str
@@ -80,25 +75,17 @@ class IntervalTable:
     level_edges: tuple[float, ...] = LEVEL_EDGES
     fingerprint: str = ""
     meta: dict = field(default_factory=dict)
-    density_edges: tuple[int, ...] = ()  # () in tables fitted before the density condition
 
-    def bins(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray,
-             n_near: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """Bin indices of (T, N) predictions (µg/m³), nearest-observed distances (km) and observed-station
-        counts within :data:`DENSITY_RADIUS_KM` at ``times`` (T,)."""
+    def bins(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Bin indices of (T, N) predictions (µg/m³) and nearest-observed distances (km) at ``times`` (T,)."""
         d = np.searchsorted(np.asarray(self.dist_edges), near_km, side="right")
-        if self.density_edges:
-            k = np.searchsorted(np.asarray(self.density_edges), np.zeros_like(d) if n_near is None else n_near,
-                                side="right")
-            d = d * (len(self.density_edges) + 1) + k
         v = np.searchsorted(np.asarray(self.level_edges), np.nan_to_num(pred, nan=0.0), side="right")
         s = np.broadcast_to(season_index(times)[:, None], pred.shape)
         return d, v, s
 
-    def bounds(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray,
-               n_near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi) µg/m³ for (T, N) predictions; NaN where the prediction is NaN."""
-        d, v, s = self.bins(pred, near_km, times, n_near)
+        d, v, s = self.bins(pred, near_km, times)
         z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # float32: a year of 1 km maps stays cheap
         lo = np.expm1(np.maximum(z + self.q_lo.astype("float32")[d, v, s], 0.0))
         hi = np.expm1(z + self.q_hi.astype("float32")[d, v, s])
@@ -119,7 +106,6 @@ class IntervalTable:
             data[k] = np.asarray(data[k], dtype=float)
         data["counts"] = np.asarray(data["counts"], dtype=int)
         data["dist_edges"], data["level_edges"] = tuple(data["dist_edges"]), tuple(data["level_edges"])
-        data["density_edges"] = tuple(data.get("density_edges", ()))
         return cls(**data)
 
 
@@ -135,9 +121,8 @@ def _conformal(r: np.ndarray, level: float) -> tuple[float, float]:
 
 def fit_table(model: str, pred: np.ndarray, truth: np.ndarray, near_km: np.ndarray, times: np.ndarray,
               level: float = DEFAULT_LEVEL, min_count: int = MIN_COUNT, fingerprint_: str = "",
-              meta: dict | None = None, n_near: np.ndarray | None = None) -> IntervalTable:
-    """Fit the table from flat calibration cells: ``pred``/``truth`` µg/m³, ``near_km``, ``times`` and
-    ``n_near`` (observed stations within 50 km; None: no density condition), all (n,).
+              meta: dict | None = None) -> IntervalTable:
+    """Fit the table from flat calibration cells: ``pred``/``truth`` µg/m³, ``near_km``, ``times`` (all (n,)).
 
     Quantiles per full bin when it has ``min_count`` cells, else from the season-pooled bin, else the
     level-pooled one, else everything. Finally the upper (lower) quantile is made non-decreasing
@@ -145,16 +130,13 @@ def fit_table(model: str, pred: np.ndarray, truth: np.ndarray, near_km: np.ndarr
     """
     ok = np.isfinite(pred) & np.isfinite(truth)
     pred, truth, near_km, times = pred[ok], truth[ok], near_km[ok], times[ok]
-    density = DENSITY_EDGES if n_near is not None else ()
-    n_near = n_near[ok] if n_near is not None else None
     if len(pred) < 20:
         raise ValueError(f"only {len(pred)} calibration cells: too few to calibrate an interval")
     r = np.log1p(np.maximum(truth, 0.0)) - np.log1p(np.maximum(pred, 0.0))
-    tab = IntervalTable(model, float(level), np.zeros(0), np.zeros(0), np.zeros(0, int), density_edges=density)
-    d, v, s = tab.bins(pred[:, None], near_km[:, None], times, None if n_near is None else n_near[:, None])
+    tab = IntervalTable(model, float(level), np.zeros(0), np.zeros(0), np.zeros(0, int))
+    d, v, s = tab.bins(pred[:, None], near_km[:, None], times)
     d, v, s = d[:, 0], v[:, 0], s[:, 0]
-    n_dens = len(density) + 1
-    shape = ((len(DIST_EDGES_KM) + 1) * n_dens, len(LEVEL_EDGES) + 1, len(SEASONS))
+    shape = (len(DIST_EDGES_KM) + 1, len(LEVEL_EDGES) + 1, len(SEASONS))
     q_lo, q_hi, counts = np.zeros(shape), np.zeros(shape), np.zeros(shape, int)
     overall = _conformal(r, level)
     for di in range(shape[0]):
@@ -170,11 +152,9 @@ def fit_table(model: str, pred: np.ndarray, truth: np.ndarray, near_km: np.ndarr
                         break
                 else:
                     q_lo[di, vi, si], q_hi[di, vi, si] = overall
-    by_dist = (len(DIST_EDGES_KM) + 1, n_dens, *shape[1:])  # monotone in distance within each density class
-    q_hi = np.maximum.accumulate(q_hi.reshape(by_dist), axis=0).reshape(shape)
-    q_lo = np.minimum.accumulate(q_lo.reshape(by_dist), axis=0).reshape(shape)
-    return IntervalTable(model, float(level), q_lo, q_hi, counts, fingerprint=fingerprint_, meta=dict(meta or {}),
-                         density_edges=density)
+    q_hi = np.maximum.accumulate(q_hi, axis=0)
+    q_lo = np.minimum.accumulate(q_lo, axis=0)
+    return IntervalTable(model, float(level), q_lo, q_hi, counts, fingerprint=fingerprint_, meta=dict(meta or {}))
 
 
 def table_path(name: str, root: Path | None = None) -> Path:
@@ -226,18 +206,6 @@ class NearestObserved:
             order = np.argsort(dist, axis=1, kind="stable")[:, :c]
             self._key, self._dist, self._order = key, dist, order
         return self._dist, self._order
-
-    def count_within(self, available: np.ndarray, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray,
-                     tlon: np.ndarray, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
-        """(T, N) number of stations observed within ``radius_km`` (counted among the nearest candidates)."""
-        dist, order = self._geometry(lat, lon, tlat, tlon)
-        if dist.shape[1] == 0:
-            return np.zeros((available.shape[0], dist.shape[0]), int)
-        close = np.take_along_axis(dist, order, axis=1) <= radius_km  # (N, C)
-        n_i, c_i = np.nonzero(close)
-        out = np.zeros((available.shape[0], dist.shape[0]), np.int16)
-        np.add.at(out.T, n_i, available[:, order[n_i, c_i]].T.astype(np.int16))
-        return out
 
     def __call__(self, available: np.ndarray, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray,
                  tlon: np.ndarray) -> np.ndarray:
@@ -301,13 +269,12 @@ class CalibratedKriger:
             glat, glon = grid.points()
             tlat, tlon = np.concatenate([tlat, glat]), np.concatenate([tlon, glon])
         near = self._near(avail, lat, lon, tlat, tlon)
-        dens = self._near.count_within(avail, lat, lon, tlat, tlon) if self.table.density_edges else None
         n_s = len(cols)
         if res.station_lo is not None:  # the model's own (uncalibrated) interval, kept for comparison
             res.extras["own_interval"] = {"station_lo": res.station_lo, "station_hi": res.station_hi,
                                           **(res.extras.get("interval") or {})}
         sp = res.station_pred.values
-        lo, hi = self.table.bounds(sp, near[:, :n_s], times, None if dens is None else dens[:, :n_s])
+        lo, hi = self.table.bounds(sp, near[:, :n_s], times)
         res.station_lo = res.station_pred.copy(data=lo.astype("float32"))
         res.station_hi = res.station_pred.copy(data=hi.astype("float32"))
         attrs = {"units": "ug m-3", "level": self.level, "method": "split conformal (validation days)"}
@@ -315,8 +282,7 @@ class CalibratedKriger:
         if grid is not None and res.grid is not None:
             g = res.grid["pm25"].values
             gshape = g.shape
-            glo, ghi = self.table.bounds(g.reshape(len(times), -1), near[:, n_s:], times,
-                                         None if dens is None else dens[:, n_s:])
+            glo, ghi = self.table.bounds(g.reshape(len(times), -1), near[:, n_s:], times)
             for var, arr, bound in (("pm25_lo", glo, "lower"), ("pm25_hi", ghi, "upper")):
                 res.grid[var] = (("time", "lat", "lon"), arr.reshape(gshape).astype("float32"),
                                  {"units": "ug m-3", "long_name": f"PM2.5 {bound} bound ({self.level:.0%} interval)",

@@ -49,7 +49,7 @@ def calibration_runs(view: xr.Dataset, s_val: Sequence[str], protocols: Sequence
 
 def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
                       tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
-    """Flat (pred, truth, near_km, n_near, times) over all runs' scored cells (µg/m³, km, stations within 50 km)."""
+    """Flat (pred, truth, near_km, times) over all runs' scored cells (µg/m³, km)."""
     scores = run_model(model, view, runs, hours, tick=tick)
     codes = view["station"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
@@ -58,7 +58,7 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
     index = {t: i for i, t in enumerate(t_all)}
     pm = view["pm25"].values
     near_of = NearestObserved()
-    out = {k: [] for k in ("pred", "truth", "near_km", "n_near", "times")}
+    out = {k: [] for k in ("pred", "truth", "near_km", "times")}
     for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
         if not p.size:
             continue
@@ -67,8 +67,7 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
         observed = ~np.isin(codes, run.hidden)
         avail = observed[None, :] & np.isfinite(pm[rows])
         near = near_of(avail, lat, lon, lat[cols], lon[cols])
-        n_near = near_of.count_within(avail, lat, lon, lat[cols], lon[cols])
-        for k, v in (("pred", p), ("truth", y), ("near_km", near), ("n_near", n_near), ("times", t)):
+        for k, v in (("pred", p), ("truth", y), ("near_km", near), ("times", t)):
             out[k].append(v.ravel())
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
 
@@ -100,10 +99,10 @@ def calibrate(model_name: str, dataset: str | None = "cnemc_bth_2019", stations:
         "protocols": list(protocols), "seeds": list(seeds), "test_stations_excluded": list(s_test),
         "n_cells": int(np.isfinite(cells["pred"]).sum()), "data_sha256": data_sha256(stations),
         "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "bins": "nearest observed station (km) × observed stations within 50 km × predicted level (µg/m³) × season",
+        "bins": "nearest observed station (km) × predicted level (µg/m³) × season",
     }
     table = fit_table(model_name, cells["pred"], cells["truth"], cells["near_km"], cells["times"], level,
-                      fingerprint_=fingerprint(model_name), meta=meta, n_near=cells["n_near"])
+                      fingerprint_=fingerprint(model_name), meta=meta)
     if save:
         save_table(table)
     return table
