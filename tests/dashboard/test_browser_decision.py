@@ -33,6 +33,7 @@ PAGES = ["siting", "compare", "exceedance"]
 
 
 def _download(page, name: str, out: Path) -> Path:
+    _wait_idle(page)  # a download button click reruns the app: the next click must wait for that rerun to end
     with page.expect_download() as info:
         page.get_by_role("button", name=name).click()
     path = out / info.value.suggested_filename
