@@ -307,3 +307,14 @@ def model_card(name: str) -> dict | None:
         return json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+@st.cache_data(show_spinner=False, ttl=120)
+def interval_meta(name: str) -> dict | None:
+    """``assets/models/<name>/intervals.json`` without its quantile arrays (level, fitting facts); None if absent."""
+    p = Path(MODELS_DIR) / name / "intervals.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {k: v for k, v in data.items() if k not in ("q_lo", "q_hi", "counts")}
