@@ -214,7 +214,9 @@ def truth_of(dataset: str, date: str) -> xr.DataArray:
 
 # ---------------------------------------------------------------- geo context
 DISPLAY_TOLERANCE = 0.01  # degrees (~1 km): outlines for display; keeps every map's JSON small
-CONTEXT_BOX = (108.0, 32.0, 126.0, 46.0)  # W, S, E, N: Natural Earth context kept around BTH
+# W, S, E, N: Natural Earth context kept around BTH. Wider than any view of the region (a 1400-px-wide lab
+# map spans ≈108–125 °E), so the land fill never ends in a straight edge inside the map.
+CONTEXT_BOX = (98.0, 24.0, 136.0, 54.0)
 
 
 def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tuple | None = None) -> dict | None:

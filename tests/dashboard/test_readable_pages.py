@@ -1,6 +1,9 @@
-"""The About page through AppTest: curated sources, plain model cards, limitations — no raw JSON or SOURCE.md dumps."""
+"""Pages through AppTest, read as a user would: About (curated sources, plain model cards, limitations — no raw
+JSON or SOURCE.md dumps) and number formatting in tables."""
 
 from __future__ import annotations
+
+import json
 
 from dashboard import about_layers as al
 from dashboard import loaders
@@ -24,3 +27,13 @@ def test_about_page_is_written_for_a_reader():
         assert any(lab.startswith(f"**{name}**") for lab in labels), name
     assert len(at.table) >= len(loaders.model_names())
     assert "Modest gain over the simplest method" in md and "Wind is inferred" in md
+
+
+def test_hotspot_table_shows_areas_with_thousands_separators():
+    at = make_app("hotspots").run()
+    assert_clean(at)
+    tables = [df for df in at.dataframe if "area (km²)" in df.value.columns]
+    assert tables, "the ranked hotspot table is shown"
+    cfg = json.loads(tables[0].proto.columns)
+    assert cfg["area (km²)"]["type_config"]["format"] == "localized"  # 172,812 — not 172812 or 172811.7
+    assert tables[0].value["area (km²)"].dtype.kind in "iu"  # km² without decimals
