@@ -52,7 +52,12 @@ nav = st.navigation(list(pages.values()))
 ctx = frame(nav.url_path or "hotspots")
 
 # A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
+# switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)
+# restore the scenario in the root form /?…&page=justice&… exactly as in /justice?….
 wanted = st.session_state.pop(K_PAGE, None)
 if wanted in pages and pages[wanted].url_path != nav.url_path:
-    st.switch_page(pages[wanted])
+    st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
+if wanted and wanted not in pages:
+    st.warning(f"The link names a page '{wanted}' that does not exist; showing {nav.title}. "
+               f"Pages: {', '.join(pages)}.")
 nav.run()

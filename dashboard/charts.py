@@ -26,7 +26,7 @@ def _layout(fig: go.Figure, title: str, source: str, y_title: str, height: int =
 
 def timeseries_figure(times: np.ndarray, observed: np.ndarray | None, predicted: Mapping[str, np.ndarray],
                       title: str, source: str, lo: np.ndarray | None = None, hi: np.ndarray | None = None,
-                      band_label: str = "80% interval") -> go.Figure:
+                      band_label: str = "90% interval") -> go.Figure:
     """Hourly PM2.5 (µg/m³): observed (black dots), each model's estimate, optional band for the first model."""
     fig = go.Figure()
     t = pd.to_datetime(times)
@@ -76,14 +76,18 @@ def attention_heatmap(weights: np.ndarray, pred_labels, hist_labels, title: str,
     return _layout(fig, title, source, "prediction step", height=420)
 
 
-def influence_bars(frame: pd.DataFrame, source: str, title: str) -> go.Figure:
-    """Stacked diffusion / advection share per contributing station."""
+def influence_bars(frame: pd.DataFrame, source: str, title: str, single: str | None = None) -> go.Figure:
+    """Stacked diffusion / advection share per contributing station, or one bar per station named
+    ``single`` (e.g. "knn weight") for a model without that split."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=frame["name"], x=frame["diffusion"], name="diffusion", orientation="h",
-                         marker_color="#3b5bdb"))
-    fig.add_trace(go.Bar(y=frame["name"], x=frame["advection"], name="advection", orientation="h",
-                         marker_color="#e03131"))
-    fig.update_layout(barmode="stack")
+    if single is not None:
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["total"], name=single, orientation="h", marker_color="#555"))
+    else:
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["diffusion"], name="diffusion", orientation="h",
+                             marker_color="#3b5bdb"))
+        fig.add_trace(go.Bar(y=frame["name"], x=frame["advection"], name="advection", orientation="h",
+                             marker_color="#e03131"))
+    fig.update_layout(barmode="stack", showlegend=single is None)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="share of the estimate (0–1)")
     return _layout(fig, title, source, "source station", height=420)

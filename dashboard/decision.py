@@ -64,3 +64,15 @@ def sites(dataset: str, date: str, model: str, masked: tuple[str, ...], n: int, 
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     return rank_sites(grid, sl["lat"].values[obs], sl["lon"].values[obs], load_population_grid(), n,
                       district=district if (district != "").any() else None, min_spacing_km=spacing_km)
+
+
+@st.cache_data(show_spinner=False)
+def place_index(dataset: str) -> pd.DataFrame:
+    """Searchable districts, cities and stations of ``dataset`` (dashboard.search.build_index)."""
+    from dashboard.search import build_index
+
+    geo = loaders.geo_layers()
+    ds = loaders.load_dataset(dataset)
+    stations = pd.DataFrame({"code": ds["station"].values.astype(str), "name": ds["name"].values.astype(str),
+                             "city": ds["city"].values.astype(str), "lat": ds["lat"].values, "lon": ds["lon"].values})
+    return build_index(geo.get("district"), geo.get("places"), stations)

@@ -18,7 +18,7 @@ def day_breaks(n_days: int) -> tuple[float, ...]:
 def days_rgba(days: np.ndarray, lat: np.ndarray, n_days: int, alpha: int = 200) -> np.ndarray:
     """RGBA image of days above ``(lat, lon)``, north up, NaN transparent."""
     img = np.asarray(days, float)[mercator_rows(lat)]
-    cls = np.digitize(np.where(np.isfinite(img), img, 0), day_breaks(n_days))
+    cls = np.digitize(np.where(np.isfinite(img), img, 0), day_breaks(n_days), right=True)  # (b_k-1, b_k]
     rgba = np.zeros((*img.shape, 4), dtype=np.uint8)
     rgba[..., :3] = np.array(DAY_COLORS, dtype=np.uint8)[cls]
     rgba[..., 3] = np.where(np.isfinite(img), alpha, 0)
@@ -26,8 +26,11 @@ def days_rgba(days: np.ndarray, lat: np.ndarray, n_days: int, alpha: int = 200) 
 
 
 def days_legend_html(title: str, n_days: int) -> str:
-    b = day_breaks(n_days)
-    labels = ["0", f"1–{b[1]:g}", *[f"{b[k]:g}–{b[k + 1]:g}" for k in range(1, 4)], f"> {b[4]:g}"]
+    edges = [*day_breaks(n_days), float(n_days)]
+    labels = ["0"]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):  # whole days in (a, b]
+        lo, hi = int(np.floor(a)) + 1, int(np.floor(b))
+        labels.append(f"{lo}" if lo >= hi else f"{lo}–{hi}")
     rows = "".join(
         f'<span style="display:inline-block;margin:0 10px 2px 0;white-space:nowrap">'
         f'<span style="display:inline-block;width:14px;height:14px;background:{hex_color(c)};'

@@ -82,7 +82,10 @@ def english_names(table: pd.DataFrame) -> pd.Series:
     """ENG_NAME where the polygons carry one; development zones (codes XXYY7Z) have none upstream and get
     "development zone <code>"; otherwise the Chinese NAME (a browser without CJK fonts shows boxes for it)."""
     zone = table["CODE"].astype(str).str.fullmatch(r"\d{4}7\d")
-    fallback = table["NAME"].where(~zone, "development zone " + table["CODE"].astype(str))
+    from dashboard.names import unit_english
+
+    # Zones: city romanised + suffix translated ("石家庄高新技术产业开发区" → "Shijiazhuang Hi-tech … Zone").
+    fallback = table["NAME"].where(~zone, table["NAME"].astype(str).map(unit_english))
     if "ENG_NAME" not in table:
         return fallback
     has = table["ENG_NAME"].notna() & table["ENG_NAME"].astype(str).str.strip().ne("")
@@ -168,7 +171,7 @@ def ranked_table(table: pd.DataFrame, indicator: str, exposure: str = "pm25") ->
     """Units ranked by exposure (highest first) with population, vulnerability and bivariate class."""
     cls = bivariate_classes(table, indicator, exposure)
     out = pd.DataFrame({
-        "unit": english_names(table), "名称": table["NAME"], "code": table["CODE"],
+        "unit": english_names(table), "name (Chinese)": table["NAME"], "code": table["CODE"],
         "province": table["CODE"].astype(str).str[:2].map(PROVINCE).fillna(""),
         "population": table["population"].round(0).astype("int64"),
         "PM2.5 (µg/m³)": table[exposure].round(1),
@@ -276,7 +279,8 @@ def brief_html(summary: dict, table: gpd.GeoDataFrame, indicator: str, period: s
                     f"<td>{_fmt(rec['concentration_index'], 3)}</td><td>{_fmt(lo, 3)} … {_fmt(hi, 3)}</td></tr>")
     top = ranked_table(table, indicator).head(10)
     top_rows = "".join(
-        f"<tr><td>{r['rank']}</td><td>{esc(str(r['unit']))} {esc(str(r['名称']))}</td><td>{esc(r['province'])}</td>"
+        f"<tr><td>{r['rank']}</td><td>{esc(str(r['unit']))} {esc(str(r['name (Chinese)']))}</td>"
+        f"<td>{esc(r['province'])}</td>"
         f"<td>{r['population']:,}</td><td>{_fmt(r['PM2.5 (µg/m³)'])}</td></tr>" for _, r in top.iterrows())
     e_cls, e_cuts = weighted_terciles(table["pm25"].to_numpy(float), table["population"].to_numpy(float))
     _, v_cuts = weighted_terciles(table[indicator].to_numpy(float), table["population"].to_numpy(float))

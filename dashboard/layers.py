@@ -41,6 +41,15 @@ THRESHOLDS = {
     "GB 3095-2012 Grade II, 24-h (75 µg/m³)": 75.0,
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
+def threshold_label(value: str | float) -> str | None:
+    """The :data:`THRESHOLDS` label whose value is ``value`` (e.g. ``'75'``), or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return next((lab for lab, t in THRESHOLDS.items() if t == v), None)
+
+
 BIAS_COLORS = {"over": (215, 48, 39), "under": (49, 54, 149)}
 BUBBLE_M_PER_UG = 600.0  # error bubble radius: metres per µg/m³ of MAE (fixed, so reruns compare)
 
@@ -202,9 +211,17 @@ def wind_arrows(lat, lon, u, v, deg_per_ms: float = 0.04, max_len_deg: float = 0
     return pd.DataFrame(rows, columns=["path", "speed"])
 
 
-def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 190)) -> pdk.Layer:
+def arrow_scale(bbox: Sequence[float], speeds: np.ndarray, share: float = 0.07) -> float:
+    """Degrees per m/s so the fastest arrow spans ``share`` of the map width: readable on any extent
+    (a fixed scale draws hair-thin arrows on a city-sized map)."""
+    top = float(np.nanmax(speeds)) if np.isfinite(speeds).any() else 0.0
+    return share * (bbox[2] - bbox[0]) / max(top, 0.5)
+
+
+def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 220)) -> pdk.Layer:
     return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
-                     width_min_pixels=1, width_max_pixels=1.5, get_width=1, pickable=False)
+                     width_units="pixels", get_width=2.5, width_min_pixels=2, cap_rounded=True,
+                     joint_rounded=True, pickable=False)
 
 
 # ---------------------------------------------------------------- context layers

@@ -24,6 +24,7 @@ from core.engine.result import InferenceResult, Window
 from core.errors import AirAtlasError, DataNotFound, InvalidRequest
 from core.grid import BTH_BBOX, GridSpec
 from core.paths import METRICS_DIR, MODELS_DIR, data_dir, geo_dir
+from dashboard.names import sort_cities
 
 DEMO = "demo"
 PRIMARY = "cnemc_bth_2019"
@@ -84,15 +85,17 @@ def load_dataset(name: str) -> xr.Dataset:
     return active_stations(ds)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner="Summarising the dataset …")
 def dataset_info(name: str) -> dict:
     """Facts the sidebar and pages need: date range, days with data, region, provenance."""
     ds = load_dataset(name)
     pm = ds["pm25"].values
     days = pd.DatetimeIndex(ds["time"].values).normalize()
-    has = pd.Series(np.isfinite(pm).any(axis=1), index=days).groupby(level=0).any()
+    hours = pd.Series(np.isfinite(pm).any(axis=1), index=days).groupby(level=0).sum()
+    has = hours > 0
+    all_days = pd.date_range(days.min(), days.max(), freq="D")
     lat, lon = ds["lat"].values, ds["lon"].values
-    bth = ds["is_bth"].values
+    bth = bth_mask(ds)
     if bth.sum() >= 20:
         bbox = BTH_BBOX
     else:
@@ -103,12 +106,36 @@ def dataset_info(name: str) -> dict:
         "name": name, "demo": name == DEMO,
         "start": str(days.min().date()), "end": str(days.max().date()),
         "days_with_data": [str(d.date()) for d in has.index[has.values]],
+        # Days with 1–23 hours of data (date → hours) and days with none: the date picker marks them.
+        "partial_days": {str(d.date()): int(n) for d, n in hours.items() if 0 < n < 24},
+        "missing_days": [str(d.date()) for d in all_days if d not in has.index or not has.get(d, False)],
+        "n_coord_mismatch": int(np.asarray(ds.coords.get("coord_mismatch", np.zeros(ds.sizes["station"], bool))).sum()),
         "n_stations": int(ds.sizes["station"]), "n_bth": int(bth.sum()),
         "bbox": tuple(float(v) for v in bbox), "wind": "measured" if has_wind else "none",
         "source": ds.attrs.get("source", name), "citation": ds.attrs.get("citation", ""),
         "license": ds.attrs.get("license", ""),
-        "cities": sorted({str(c) for c in ds["city"].values if str(c)}),
+        "cities": sort_cities(str(c) for c in ds["city"].values if str(c)),  # BTH first
     }
+
+
+def bth_mask(ds: xr.Dataset) -> np.ndarray:
+    """bool (station,): BTH stations whose coordinates agree with their city (core.data.coords_check)."""
+    bth = ds["is_bth"].values.astype(bool)
+    if "coord_mismatch" in ds.coords:
+        bth = bth & ~ds["coord_mismatch"].values.astype(bool)
+    return bth
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def reporting_per_hour(dataset: str, date: str) -> np.ndarray:
+    """bool (24, station): which stations measured PM2.5 in each hour of ``date`` (all False outside the data)."""
+    ds = load_dataset(dataset)
+    d = pd.Timestamp(date)
+    pm = ds["pm25"].sel(time=slice(d, d + pd.Timedelta(hours=23)))
+    out = np.zeros((24, ds.sizes["station"]), bool)
+    idx = ((pd.DatetimeIndex(pm["time"].values) - d) // pd.Timedelta(hours=1)).to_numpy()
+    out[idx] = np.isfinite(pm.values)
+    return out
 
 
 def grid_for(info: dict) -> GridSpec:
@@ -214,7 +241,7 @@ def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tup
     return json.loads(gdf.to_json(drop_id=True))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner="Loading boundaries and basemap …")
 def geo_layers() -> dict:
     """Boundaries (cnmaps, WGS84), Natural Earth context and place labels; missing parts are None."""
     out: dict = {"district": None, "city": None, "province": None, "countries": None, "places": None,
@@ -240,7 +267,7 @@ def geo_layers() -> dict:
     return out
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner="Naming districts …")
 def district_of_cells(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray:
     """District name (城市 区县) of each grid cell centre, ``(lat, lon)``; '' outside BTH districts."""
     import geopandas as gpd

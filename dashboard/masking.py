@@ -11,9 +11,14 @@ from core.geo import haversine_km
 
 
 def pool(ds: xr.Dataset) -> np.ndarray:
-    """Codes that random masking draws from: BTH stations (all stations if none is BTH), sorted."""
+    """Codes that random masking draws from: BTH stations (all stations if none is BTH), sorted.
+
+    Stations whose coordinates lie outside their listed BTH city (``coord_mismatch``) are not BTH here.
+    """
     codes = ds["station"].values.astype(str)
     bth = ds["is_bth"].values.astype(bool)
+    if "coord_mismatch" in ds.coords:
+        bth &= ~ds["coord_mismatch"].values.astype(bool)
     return np.sort(codes[bth] if bth.any() else codes)
 
 

@@ -23,6 +23,7 @@ from dashboard.state import (
     K_MASKED,
     K_MODEL,
     K_PENDING,
+    K_URL,
     QUERY_KEYS,
     Scenario,
     query_to_state,
@@ -44,6 +45,7 @@ def _init_from_url() -> list[str]:
     if st.session_state.get(K_INIT):
         return []
     st.session_state[K_INIT] = True
+    st.session_state[K_URL] = st.query_params.to_dict()  # pages restore their own keys from it
     state = query_to_state(st.query_params.to_dict())
     notes = []
     if state.get(K_HOUR) == "invalid":
@@ -80,6 +82,23 @@ def _default_model(models: list[str]) -> str:
             except AirAtlasError:  # e.g. a checkpoint from an older architecture: skip it by default
                 continue
     return models[0]
+
+
+def date_marks(info: dict, date: str) -> str:
+    """The date picker's marks: this month's partial (hours with data) and missing days, and the chosen one's state."""
+    month = date[:7]
+    partial = {d: n for d, n in info.get("partial_days", {}).items() if d.startswith(month)}
+    missing = [d for d in info.get("missing_days", []) if d.startswith(month)]
+    parts = []
+    if date in missing:
+        parts.append(f"**{date}: no data at all** (archive gap).")
+    elif date in partial:
+        parts.append(f"**{date}: partial day**, data in {partial[date]} of 24 hours.")
+    if partial:
+        parts.append(f"Partial days in {month}: " + ", ".join(f"{d[8:]} ({n} h)" for d, n in sorted(partial.items())))
+    if missing:
+        parts.append(f"Missing days in {month}: " + ", ".join(d[8:] for d in missing))
+    return " · ".join(parts)
 
 
 def render_sidebar() -> Context | None:
@@ -120,11 +139,16 @@ def render_sidebar() -> Context | None:
         cur = dt.date.fromisoformat(_default_date(info))
     st.session_state[K_DATE] = cur
     date = sb.date_input("Date (Beijing time)", min_value=lo, max_value=hi, key=K_DATE)
+    day_note = date_marks(info, date.isoformat())
+    if day_note:
+        sb.caption(day_note)
 
     if st.session_state.get(K_HOUR) not in [DAILY_MEAN, *range(24)]:
         st.session_state[K_HOUR] = DAILY_MEAN
+    n_rep = loaders.reporting_per_hour(dataset, date.isoformat()).sum(axis=1)
     hour = sb.selectbox("Hour or daily mean", [DAILY_MEAN, *range(24)], key=K_HOUR,
-                        format_func=lambda h: h if h == DAILY_MEAN else f"{h:02d}:00")
+                        format_func=lambda h: h if h == DAILY_MEAN else
+                        f"{h:02d}:00" + ("" if n_rep[h] else " — no data"))
 
     try:
         models = loaders.model_names()

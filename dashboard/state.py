@@ -1,6 +1,9 @@
 """The scenario a user looks at, kept in ``st.session_state`` and mirrored into ``st.query_params``.
 
-A copied URL reproduces the scenario: ``?dataset=…&date=YYYY-MM-DD&hour=mean|0..23&model=…&masked=A,B&page=…``.
+A copied URL reproduces the scenario: ``?dataset=…&date=YYYY-MM-DD&hour=mean|0..23&model=…&masked=A,B&page=…``;
+pages add their own keys (hotspots: ``threshold=75``, ``place=station:1001A|point:39.90,116.40|hotspot:2``;
+justice: ``ej_indicator``, ``ej_period``). The root form ``/?…&page=justice&…`` and the path form
+``/justice?…`` restore the same scenario.
 Session state is per browser session, so several users never share a scenario; only the
 cached models and datasets are shared (read-only).
 """
@@ -19,10 +22,12 @@ K_MASKED = "masked"  # tuple[str, ...] of hidden station codes, applied (what re
 K_PENDING = "mask_pending"  # list[str]: the masking lab's edits before "Rerun"
 K_INIT = "_scenario_from_url"
 K_PAGE = "page"
-K_PLACE = "place"  # (lat, lon, label) chosen on the hotspot map
+K_PLACE = "place"  # Place chosen on the hotspot map (see :class:`Place`)
+K_URL = "_url_query"  # dict: the query the session was opened with (pages read their own keys from it once)
 
 DAILY_MEAN = "daily mean"
 QUERY_KEYS = ("dataset", "date", "hour", "model", "masked", "page")
+Q_THRESHOLD, Q_PLACE = "threshold", "place"  # the hotspot page's own keys
 
 
 @dataclass(frozen=True)
@@ -83,3 +88,47 @@ def query_to_state(query: Mapping[str, str]) -> dict:
     if query.get("page"):
         out[K_PAGE] = query["page"]
     return out
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place picked for a time series: a station, a map point, or a ranked hotspot.
+
+    ``scope`` is what the pick is valid for: a hotspot's rank and centroid only mean something for
+    the scenario and threshold they were computed under, a map point only for its dataset's grid.
+    """
+
+    kind: str  # "station" | "point" | "hotspot"
+    code: str = ""  # station code
+    lat: float = float("nan")
+    lon: float = float("nan")
+    rank: int = 0  # hotspot rank
+    label: str = ""
+    scope: tuple = ()
+
+    def to_query(self) -> str:
+        if self.kind == "station":
+            return f"station:{self.code}"
+        if self.kind == "hotspot":
+            return f"hotspot:{self.rank}"
+        return f"point:{self.lat:.3f},{self.lon:.3f}"
+
+
+def parse_place(text: str | None) -> Place | None:
+    """``station:1001A`` / ``point:39.9,116.4`` / ``hotspot:2`` → Place (unlabelled, unscoped); None if malformed."""
+    if not text or ":" not in text:
+        return None
+    kind, _, rest = text.partition(":")
+    rest = rest.strip()
+    try:
+        if kind == "station" and rest:
+            return Place("station", code=rest)
+        if kind == "hotspot":
+            rank = int(rest)
+            return Place("hotspot", rank=rank) if rank >= 1 else None
+        if kind == "point":
+            lat, lon = (float(v) for v in rest.split(","))
+            return Place("point", lat=lat, lon=lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else None
+    except ValueError:
+        return None
+    return None

@@ -46,6 +46,14 @@ def source_caption(info: dict, extra: str = "") -> str:
     return f"{src}{' · ' + extra if extra else ''}"
 
 
+def link_value(key: str) -> str | None:
+    """A page-owned URL key: from the current query, else from the query the session was opened with."""
+    from dashboard.state import K_URL
+
+    val = st.query_params.get(key)
+    return val if val is not None else st.session_state.get(K_URL, {}).get(key)
+
+
 def page_context(title: str):
     """Header, the scenario the shared sidebar built (or stop with a hint), and the demo banner.
 

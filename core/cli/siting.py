@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(5, help="Stations restored per seed in the validation."),
         hide_share: float = typer.Option(0.5, help="Share of non-test BTH stations hidden per seed."),
         draws: int = typer.Option(4, help="Random restorations per seed."),
+        # default chosen on validation days: restoring the distance-ranked top 5 cut MAE to 0.937× random (5/5
+        # seeds) vs 0.997× for the interval-width ranking (widths scale with the level, so they chase pollution)
+        uncertainty: str = typer.Option("distance", help="'distance' (to the nearest monitor; better on validation "
+                                                         "days) or 'interval' (90 % width)."),
     ) -> None:
         """Rank places for new monitors: 90 % interval width (or distance to a monitor) × people living there."""
         from core.data.load import load_stationset
@@ -40,13 +44,17 @@ def register(app: typer.Typer) -> None:
             raise InvalidRequest(f"Model '{model}' is not available. Available models: {', '.join(available())}.")
         if not 0.01 <= res <= 1.0:
             raise InvalidRequest(f"--res must be between 0.01 and 1 degree (got {res}).")
+        if uncertainty not in ("interval", "distance"):
+            raise InvalidRequest(f"--uncertainty must be 'interval' or 'distance' (got {uncertainty!r}).")
+        use_interval = uncertainty == "interval"
         if not 0 < hide_share < 1:
             raise InvalidRequest(f"--hide-share must be between 0 and 1 (got {hide_share}).")
         t0 = time.perf_counter()
         ds = active_stations(load_stationset(dataset=dataset))
         kriger = get_model(model)
         pop = load_population_grid()
-        table, kind, _ = sites_for_day(ds, kriger, date, n, res=res, min_spacing_km=spacing_km, pop=pop)
+        table, kind, _ = sites_for_day(ds, kriger, date, n, res=res, min_spacing_km=spacing_km, pop=pop,
+                                       use_interval=use_interval)
         out = {
             "dataset": dataset, "date": date, "model": model, "n": n, "res_deg": res, "min_spacing_km": spacing_km,
             "uncertainty": kind, "score_units": SCORE_UNITS[kind],
@@ -58,7 +66,7 @@ def register(app: typer.Typer) -> None:
         }
         if seeds > 0:
             cfg = ValidationConfig(hide_share=hide_share, k=k, seeds=tuple(range(seeds)), random_draws=draws,
-                                   min_spacing_km=spacing_km)
+                                   min_spacing_km=spacing_km, use_interval=use_interval)
             out["validation"] = validate_siting(ds, kriger, pop, cfg, progress=lambda m: typer.echo(m, err=True))
         else:
             out["validation"] = {"ranked_mae": None, "random_mae": None, "seeds": [], "note": "skipped (--seeds 0)"}

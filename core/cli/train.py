@@ -165,6 +165,8 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
         report["note"] = ("validation days (21–23 of each month), S_test removed, S_val hidden and scored as the "
                           "protocol hides S_test; 'val' = the trainer's own early-stopping score (fixed hidden sets)")
     report["times"] = rep["times"]
+    # the trainer's early-stopping validation (fixed hidden sets, windows) of each variant, from its card
+    report["trainer_validation"] = {n: k.card.get("validation") for n, k in krigers.items() if k.card.get("validation")}
     report["skipped"] = {k: v["skipped"] for k, v in trained.items() if isinstance(v, dict) and "skipped" in v}
     return report
 

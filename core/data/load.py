@@ -12,6 +12,7 @@ from pathlib import Path
 import xarray as xr
 
 from core.data.base import SOURCES
+from core.data.coords_check import check_coordinates
 from core.errors import DataNotFound, UnusableData
 from core.paths import dataset_dir
 
@@ -50,4 +51,4 @@ def load_stationset(dataset: str | None = None, path: str | Path | None = None) 
     if not folder.is_dir():
         raise DataNotFound(f"Folder {folder} does not exist.")
     name = detect_source(folder)
-    return SOURCES[name][1](folder)
+    return check_coordinates(SOURCES[name][1](folder))  # QC: coordinates vs the listed city

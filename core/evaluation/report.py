@@ -184,7 +184,8 @@ def reanalysis_table(metrics_dir: Path) -> str:
     mem = b.get("memory_vs_tiles")
     if mem:
         lines += ["", "Peak memory of one process vs tile count (same tile, 1 km): " + "; ".join(
-            f"{m['tiles']} tile(s) {m['peak_rss_mb']} MB" for m in mem) + "."]
+            f"{m['tiles']} tile(s) {m['peak_rss_mb']} MB" for m in mem) + " (after loading the data, before any item: "
+            + ", ".join(str(m.get("peak_rss_mb_after_data_load", "?")) for m in mem) + " MB)."]
     n = b.get("national_1km")
     if n:
         p = n["projection"]

@@ -59,10 +59,11 @@ class PeakRSS:
                     pass
             time.sleep(every)
 
-    def worker_peak(self) -> int:
-        """Largest peak among child processes (the workers); this process's own peak when there are none."""
-        kids = [v for k, v in self.peaks.items() if k != os.getpid()]
-        return max(kids) if kids else self.peaks.get(os.getpid(), 0)
+    def worker_peak(self, single_process: bool) -> int:
+        """This process's peak (``single_process``: it is the worker), else the largest child's (Dask workers)."""
+        if single_process:
+            return self.peaks.get(os.getpid(), 0)
+        return max((v for k, v in self.peaks.items() if k != os.getpid()), default=0)
 
     def __enter__(self) -> PeakRSS:
         self._t.start()
@@ -110,7 +111,7 @@ def run_case(spec: ReanalysisSpec, workers: int) -> dict:
             "wall_s": round(wall, 1), "cell_hours_per_s": round(n_t * cells / wall),
             "cell_hours_per_s_per_worker": round(n_t * cells / wall / w),
             "s_per_item_per_worker": round(wall * w / items_in_domain(spec), 2),
-            "peak_rss_mb_per_worker": round(mem.worker_peak() / 2**20), "store_mb": round(store / 2**20, 1),
+            "peak_rss_mb_per_worker": round(mem.worker_peak(workers == 0) / 2**20), "store_mb": round(store / 2**20, 1),
             "variables": variables,
             "data_load_s": load_s if load_s is not None else "inside wall (each worker loads the data)"}
 
@@ -133,10 +134,13 @@ def memory_vs_tiles(base: ReanalysisSpec, sides: list[int]) -> list[dict]:
         w, s = BTH_1KM_ORIGIN
         spec = ReanalysisSpec(**(asdict(base) | {"bbox": (w, s, w + k * side_deg, s + k * side_deg)}))
         tmp = Path(tempfile.mkdtemp(prefix="airatlas-bench-"))
-        code = ("import resource, sys; from pathlib import Path; from core.reanalysis.work import ReanalysisSpec; "
+        code = ("import resource, sys; from pathlib import Path; "
+                "from core.reanalysis.work import ReanalysisSpec, model_for, stations_for; "
                 "from core.reanalysis.workflow import run_local; "
-                f"s = ReanalysisSpec(**{asdict(spec)!r}); run_local(s, Path({str(tmp / 'm.zarr')!r}), progress=False);"
-                " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                f"s = ReanalysisSpec(**{asdict(spec)!r}); stations_for(s.dataset, s.path); model_for(s.model); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+                f"run_local(s, Path({str(tmp / 'm.zarr')!r}), progress=False); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
         try:
             t0 = time.perf_counter()
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -144,6 +148,7 @@ def memory_vs_tiles(base: ReanalysisSpec, sides: list[int]) -> list[dict]:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out.append({"tiles": len(tiles(spec.grid().shape, spec.tile_side())), "grid": list(spec.grid().shape),
+                    "peak_rss_mb_after_data_load": round(int(res.stdout.strip().splitlines()[-2]) / 1024),
                     "peak_rss_mb": round(int(res.stdout.strip().splitlines()[-1]) / 1024), "wall_s": round(wall, 1)})
         print(f"[bench] memory: {out[-1]}", file=sys.stderr, flush=True)
     return out

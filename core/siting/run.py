@@ -35,7 +35,8 @@ def day_window(ds: xr.Dataset, date: str) -> Window:
 
 def sites_for_day(ds: xr.Dataset, model: Kriger, date: str, n: int, observed: np.ndarray | None = None,
                   res: float = 0.1, min_spacing_km: float = DEFAULT_SPACING_KM,
-                  pop: xr.DataArray | None = None) -> tuple[pd.DataFrame, str, xr.Dataset]:
+                  pop: xr.DataArray | None = None, use_interval: bool = True
+                  ) -> tuple[pd.DataFrame, str, xr.Dataset]:
     """Top ``n`` new-monitor sites on ``date`` given the ``observed`` stations (default: all).
 
     Returns (sites table, uncertainty kind, the surface used).
@@ -61,5 +62,6 @@ def sites_for_day(ds: xr.Dataset, model: Kriger, date: str, n: int, observed: np
     district = district_names(la.ravel(), lo.ravel()).reshape(la.shape)
     table, kind = rank_sites(surface, sl["lat"].values[day_obs], sl["lon"].values[day_obs],
                              pop if pop is not None else load_population_grid(), n,
-                             district=district if (district != "").any() else None, min_spacing_km=min_spacing_km)
+                             district=district if (district != "").any() else None, min_spacing_km=min_spacing_km,
+                             use_interval=use_interval)
     return table, kind, surface

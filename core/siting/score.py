@@ -39,9 +39,13 @@ def nearest_km(lat: np.ndarray, lon: np.ndarray, mon_lat: np.ndarray, mon_lon: n
     return np.maximum(d, MIN_DISTANCE_KM)
 
 
-def surface_uncertainty(surface: xr.Dataset, mon_lat: np.ndarray, mon_lon: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-cell uncertainty ``(lat, lon)`` and its kind: mean 90 % interval width (µg/m³) or distance (km)."""
-    if "pm25_lo" in surface and "pm25_hi" in surface:
+def surface_uncertainty(surface: xr.Dataset, mon_lat: np.ndarray, mon_lon: np.ndarray,
+                        use_interval: bool = True) -> tuple[np.ndarray, str]:
+    """Per-cell uncertainty ``(lat, lon)`` and its kind: mean 90 % interval width (µg/m³) or distance (km).
+
+    ``use_interval=False`` asks for the distance proxy even when the surface has an interval.
+    """
+    if use_interval and "pm25_lo" in surface and "pm25_hi" in surface:
         width = (surface["pm25_hi"] - surface["pm25_lo"])
         width = width.mean("time").values if "time" in width.dims else width.values
         if np.isfinite(width).any():
@@ -82,15 +86,15 @@ def greedy_sites(benefit: np.ndarray, lat: np.ndarray, lon: np.ndarray, nearest:
 
 
 def rank_sites(surface: xr.Dataset, mon_lat: np.ndarray, mon_lon: np.ndarray, pop: xr.DataArray, n: int,
-               district: np.ndarray | None = None, min_spacing_km: float = DEFAULT_SPACING_KM
-               ) -> tuple[pd.DataFrame, str]:
+               district: np.ndarray | None = None, min_spacing_km: float = DEFAULT_SPACING_KM,
+               use_interval: bool = True) -> tuple[pd.DataFrame, str]:
     """Top ``n`` grid cells for new monitors on ``surface`` (time, lat, lon) given observed monitors.
 
     ``district``: ``(lat, lon)`` labels; when given, only cells inside a district are candidates.
     Returns (table with rank, lon, lat, score, district, people, uncertainty, nearest_monitor_km; kind).
     """
     lat, lon = surface["lat"].values, surface["lon"].values
-    unc, kind = surface_uncertainty(surface, np.asarray(mon_lat), np.asarray(mon_lon))
+    unc, kind = surface_uncertainty(surface, np.asarray(mon_lat), np.asarray(mon_lon), use_interval)
     people = grid_population(lat, lon, pop)
     la, lo = np.meshgrid(lat, lon, indexing="ij")
     cand = np.isfinite(unc.ravel()) & (people.ravel() > 0)

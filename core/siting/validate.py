@@ -38,6 +38,7 @@ class ValidationConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     random_draws: int = 4
     min_spacing_km: float = DEFAULT_SPACING_KM
+    use_interval: bool = True  # False: rank by the distance proxy even when the model gives intervals
 
 
 def validation_windows(times: np.ndarray) -> list[Window]:
@@ -96,7 +97,7 @@ def validate_siting(ds: xr.Dataset, model: Kriger, pop: xr.DataArray, cfg: Valid
         observed = np.ones(len(codes), bool)
         observed[hidden] = False
         pred, width, truth = predict_windows(model, ds, observed, windows)
-        if width is not None and np.isfinite(width[:, hidden]).any():
+        if cfg.use_interval and width is not None and np.isfinite(width[:, hidden]).any():
             unc, kind = np.nanmean(width[:, hidden], axis=0), INTERVAL
         else:
             unc = nearest_km(lat[hidden], lon[hidden], lat[observed], lon[observed])

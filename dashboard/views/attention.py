@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.paths import MODELS_DIR
-from dashboard import charts, layers, loaders
+from dashboard import charts, layers, loaders, names
 from dashboard.ui import guard, page_context, source_caption
 
 ctx = page_context("Attention and influence")
@@ -15,7 +15,7 @@ sc, info = ctx.scenario, ctx.info
 
 ds = loaders.load_dataset(sc.dataset)
 codes = ds["station"].values.astype(str)
-label_of = {c: f"{n} ({ci}, {c})" for c, n, ci in zip(codes, ds["name"].values, ds["city"].values, strict=True)}
+label_of = names.station_labels(codes, ds["name"].values, ds["city"].values)
 models = loaders.model_names()
 hidden_note = f"{len(sc.masked)} station(s) hidden" if sc.masked else "all stations observed"
 
@@ -72,15 +72,20 @@ with guard(f"{inf_model} influence"):
     sources = inf["source"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
     si = np.array([pos[c] for c in sources])
-    if "diffusion" in inf:
+    has_split = "diffusion" in inf and "advection" in inf
+    if has_split:
         diff, adv = inf["diffusion"].sel(target=tgt).values, inf["advection"].sel(target=tgt).values
         split = "blue = diffusion (distance kernel), red = advection (wind kernel)"
+        kind = None
     else:
+        # One kind of weight (e.g. aqnet's kNN weights): drawn as that, never as a diffusion/advection split.
+        kind = f"{list(inf.data_vars)[0]} weight"
         diff, adv = inf[list(inf.data_vars)[0]].sel(target=tgt).values, np.zeros(len(sources))
-        split = f"{list(inf.data_vars)[0]} weights (no diffusion/advection split in {inf_model})"
+        split = f"{inf_model} gives one kind of weight ({kind}): no diffusion/advection split"
     ti = pos[tgt]
     frame = layers.influence_frame(ds["lat"].values[si], ds["lon"].values[si], float(ds["lat"].values[ti]),
-                                   float(ds["lon"].values[ti]), diff, adv, sources, ds["name"].values[si])
+                                   float(ds["lon"].values[ti]), diff, adv, sources,
+                                   [names.strip_annotation(n) for n in ds["name"].values[si]])
     tot = float(diff.sum() + adv.sum())
     if frame.empty or tot <= 0:
         st.warning("No source station contributed to this target in this scenario.")
@@ -102,9 +107,17 @@ with guard(f"{inf_model} influence"):
         st.pydeck_chart(deck, key="att_map", height=460)
         st.caption(f"Lines from the {len(frame)} strongest sources to {label_of.get(tgt, tgt)}; width ∝ share; "
                    f"{split}. Wind: {res.wind}. Source: {source_caption(info, inf_model)}.")
+    if kind is not None:
+        frame = frame.assign(color=[[60, 60, 60, 200]] * len(frame))  # one colour: there is no split to show
     c2.plotly_chart(charts.influence_bars(frame, source_caption(info, inf_model),
-                                          f"Shares in {ds['name'].values[ti]}'s estimate"),
+                                          f"Shares in {names.strip_annotation(ds['name'].values[ti])}'s estimate",
+                                          single=kind),
                     width="stretch", key="att_bars")
-    d_share = float(diff.sum() / tot)
-    st.markdown(f"**Diffusion {100 * d_share:.0f} % · advection {100 * (1 - d_share):.0f} %** of the influence "
-                f"on this target (all sources).")
+    if kind is None:
+        d_share = float(diff.sum() / tot)
+        st.markdown(f"**Diffusion {100 * d_share:.0f} % · advection {100 * (1 - d_share):.0f} %** of the influence "
+                    f"on this target (all sources).")
+    else:
+        top = frame["total"].iloc[0] / tot
+        st.markdown(f"**{len(frame)} source stations** carry the estimate; the strongest has "
+                    f"{100 * top:.0f} % of the {kind} weight.")

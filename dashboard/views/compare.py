@@ -21,6 +21,7 @@ mode = st.radio("Compare", ["two models", "two dates"], horizontal=True, key="cm
 models = loaders.model_names()
 if mode == "two models":
     others = [m for m in models if m != sc.model] or models
+    others = sorted(others, key=lambda m: m not in loaders.BASELINES)  # a fast baseline first: the page opens quickly
     model_b = st.selectbox("Model B", others, key="cmp_model")
     date_b = sc.date
 else:

@@ -20,7 +20,7 @@ from core.exposure_weights import load_population_grid
 from core.grid import GridSpec
 from dashboard import justice_layers as jl
 from dashboard import layers, loaders
-from dashboard.ui import guard, page_context
+from dashboard.ui import guard, link_value, page_context
 
 RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
 N_BOOT = 500
@@ -83,7 +83,7 @@ elif info["n_bth"] < 20:
 
 # Page settings may come from a shared link (?ej_indicator=…&ej_period=…).
 names = list(VULNERABILITY)
-q_ind, q_per = st.query_params.get(Q_INDICATOR), st.query_params.get(Q_PERIOD)
+q_ind, q_per = link_value(Q_INDICATOR), link_value(Q_PERIOD)
 notes = []
 if q_ind is not None and "ej_ind" not in st.session_state:
     if q_ind in names:
@@ -102,7 +102,8 @@ c1, c2, c3 = st.columns([2, 2, 1])
 indicator = c1.selectbox("Vulnerability indicator", names, format_func=jl.indicator_label, key="ej_ind",
                          help="Census 2020 shares (NBS). Illiteracy: illiterate people as a share of those aged 15+. "
                               "Housing: households without running water (long-form sample).")
-period_kind = c2.radio("Period", list(PERIODS), index=1, format_func=lambda k: PERIODS[k], key="ej_per",
+st.session_state.setdefault("ej_per", "week")  # the default through state: a link's value must win over it
+period_kind = c2.radio("Period", list(PERIODS), format_func=lambda k: PERIODS[k], key="ej_per",
                        horizontal=True)
 weighting = c3.selectbox("People inside units", ["grid", "uniform"], key="ej_weight",
                          format_func=lambda w: "population grid" if w == "grid" else "uniform",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, layers, loaders, masking, scoring
+from dashboard import charts, coverage, layers, loaders, masking, names, scoring
 from dashboard.state import K_MASKED, K_PENDING
 from dashboard.ui import guard, page_context, source_caption
 
@@ -20,7 +21,7 @@ st.caption("Hide stations, press **Rerun**: every model infers the hidden statio
 
 ds = loaders.load_dataset(sc.dataset)
 codes = ds["station"].values.astype(str)
-label_of = {c: f"{n} ({ci}, {c})" for c, n, ci in zip(codes, ds["name"].values, ds["city"].values, strict=True)}
+label_of = names.station_labels(codes, ds["name"].values, ds["city"].values)
 pending = [c for c in st.session_state.get(K_PENDING, list(sc.masked)) if c in label_of]
 
 
@@ -31,7 +32,7 @@ def set_pending(new: list[str]) -> None:
 # ---- ways to hide stations
 t_city, t_rand, t_iso, t_list = st.tabs(["By city", "Random share", "Isolate", "List / clear"])
 with t_city:
-    cities = st.multiselect("Cities", info["cities"], key="lab_cities")
+    cities = st.multiselect("Cities (BTH first)", info["cities"], key="lab_cities", format_func=names.city_label)
     if st.button("Hide these cities", key="lab_hide_city", disabled=not cities):
         set_pending(pending + masking.by_city(ds, cities))
 with t_rand:
@@ -56,8 +57,9 @@ with t_list:
         set_pending([])
 pending = st.session_state.get(K_PENDING, pending)
 
-n_bth = int(ds["is_bth"].values.sum())
-n_pend_bth = int(np.isin(codes[ds["is_bth"].values], pending).sum())
+bth = loaders.bth_mask(ds)  # BTH stations whose coordinates agree with their city
+n_bth = int(bth.sum())
+n_pend_bth = int(np.isin(codes[bth], pending).sum())
 c1, c2 = st.columns([3, 1])
 c1.markdown(f"**{len(pending)} station(s) to hide** ({n_pend_bth}/{n_bth} BTH = "
             f"{100 * n_pend_bth / max(n_bth, 1):.0f} %) · applied now: {len(sc.masked)} · "
@@ -101,7 +103,9 @@ with guard("Masking lab"):
     truth = truth_da.values
     obs_mask = loaders.observed_mask(sl, applied)
     hidden = ~obs_mask
-    shown = np.where(obs_mask, np.nanmean(np.where(np.isfinite(truth), truth, np.nan), axis=0), np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # stations without a value that day: NaN, drawn grey
+        shown = np.where(obs_mask, np.nanmean(np.where(np.isfinite(truth), truth, np.nan), axis=0), np.nan)
     pend_obs = ~np.isin(codes, pending)
     stations = layers.station_frame(codes, sl["name"].values, sl["city"].values, sl["lat"].values, sl["lon"].values,
                                     pend_obs, np.where(pend_obs, shown, np.nan))
@@ -150,6 +154,16 @@ with guard("Masking lab"):
     preds = {m: r.station_pred.sel(time=truth_da["time"]).values for m, r in results.items()}
 
     st.subheader(f"Scores at the {int(hidden.sum())} hidden stations · {sc.date}, hourly values")
+    rep = loaders.reporting_per_hour(sc.dataset, sc.date)
+    hours = np.flatnonzero(rep.any(axis=1))
+    if len(hours) < 24:
+        st.warning(f"**Partial day**: {sc.date} has data in {len(hours)} of 24 hours "
+                   f"({coverage.hours_label(hours) or 'none'}), so these scores rest on "
+                   f"{'that hour' if len(hours) == 1 else 'those hours'} only — not comparable with a full day's.")
+    off = np.isin(codes, [c for c in applied if c in set(codes[ds["is_bth"].values & ~bth])])
+    if off.any():
+        st.caption(f"{int(off.sum())} hidden station(s) have coordinates outside their listed BTH city "
+                   "(coord_mismatch, see About) and are scored but not counted as BTH.")
     table = scoring.summary_table(truth, preds, hidden)
     if table["n"].max() == 0:
         st.warning("The hidden stations have no measurement on this date: nothing to score. Pick another date "

@@ -77,21 +77,28 @@ with guard("Siting"):
                        key="site_csv")
 
 st.subheader("Does the ranking work?")
-try:
-    v = json.loads(VALIDATION_FILE.read_text(encoding="utf-8"))["validation"]
-except (OSError, ValueError, KeyError):
+reports = []
+for path in (VALIDATION_FILE, VALIDATION_FILE.with_name(VALIDATION_FILE.stem + "_distance.json")):
+    try:
+        reports.append((path.name, json.loads(path.read_text(encoding="utf-8"))["validation"]))
+    except (OSError, ValueError, KeyError):
+        continue
+if not reports:
     st.info("No validation report yet: run `python -m core siting --dataset cnemc_bth_2019 --date 2019-01-12 "
-            f"--n 10 --json {VALIDATION_FILE.relative_to(METRICS_DIR.parent.parent)}`.")
-else:
-    a, b, c = st.columns(3)
-    a.metric("MAE after restoring the top-ranked", f"{v['ranked_mae']:.2f} µg/m³")
-    b.metric("MAE after restoring as many at random", f"{v['random_mae']:.2f} µg/m³")
-    c.metric("Ratio (lower is better)", f"{v['ratio']:.3f}",
-             help=f"{v.get('seeds_ranked_better', '?')} of {len(v['seeds'])} seeds better")
+            "--n 10 --json assets/metrics/siting_cnemc_bth_2019.json`.")
+rows = [{"ranking score": "people × " + ("90 % interval width" if v.get("uncertainty") == "interval_width"
+                                          else "distance to nearest monitor"),
+         "MAE, top-ranked restored (µg/m³)": round(v["ranked_mae"], 2),
+         "MAE, as many at random (µg/m³)": round(v["random_mae"], 2), "ratio (lower is better)": round(v["ratio"], 3),
+         "seeds where ranked is better": f"{v.get('seeds_ranked_better', '?')} of {len(v['seeds'])}", "file": name}
+        for name, v in reports]
+if rows:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    v = reports[0][1]
     st.caption(
         f"Masking experiment on cnemc_bth_2019, {v.get('hours', 'validation days')}: S_test stations dropped; per "
         f"seed ({', '.join(map(str, v['seeds']))}) {v.get('hide_share', 0.5):.0%} of the other BTH stations hidden, "
-        f"the {v.get('k', '?')} hidden stations ranked highest by the same score restored vs "
-        f"{v.get('k', '?')} at random ({v.get('random_draws_per_seed', '?')} draws per seed); MAE at the hidden "
-        f"stations restored by neither. Uncertainty used: {v.get('uncertainty', '?')}. File: {VALIDATION_FILE.name}."
+        f"the {v.get('k', '?')} hidden stations ranked highest by the score restored vs {v.get('k', '?')} at random "
+        f"({v.get('random_draws_per_seed', '?')} draws per seed); MAE at the hidden stations restored by neither "
+        "(same stations for both). Model idw."
     )

@@ -140,3 +140,13 @@ def test_hotspot_downloads_are_prepared_on_request():
     files = at.session_state["hot_files"][1]
     assert files["png"][:4] == b"\x89PNG" and files["pdf"][:4] == b"%PDF"
     assert files["tif"][:2] in (b"II", b"MM") and files["nc"][:4] == b"\x89HDF"
+
+
+def test_place_search_zooms_and_explains_misses():
+    at = make_app()
+    at.run()
+    at.text_input(key="hot_search").input("39.9, 116.4").run()
+    assert_clean(at)
+    assert at.session_state["hot_focus"] == (39.9, 116.4)
+    at.text_input(key="hot_search").input("116.4, 39.9").run()
+    assert "lat first" in " ".join(w.value for w in at.warning)

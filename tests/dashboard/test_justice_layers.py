@@ -24,7 +24,7 @@ def result(request):
     boxes = [shapely.box(x - 0.25, y - 0.25, x + 0.25, y + 0.25) for y in lat for x in lon]
     codes = [f"13{i:04d}" for i in range(8)] + ["130171"]  # the last one is a development zone
     units = gpd.GeoDataFrame({"CODE": codes}, geometry=boxes, crs="EPSG:4326")
-    table = pd.DataFrame({"CODE": codes, "NAME": [f"县{i}" for i in range(9)],
+    table = pd.DataFrame({"CODE": codes, "NAME": [f"县{i}" for i in range(8)] + ["石家庄高新技术产业开发区"],
                           "POPU": [1000.0 * (i + 1) for i in range(9)],
                           "AGES_65P": [0.1 + 0.05 * (i // 3) for i in range(9)], "AGES_0-14": 0.2, "EDUC_LITR": 0.02,
                           "POPU_URB": 0.6, "HOUS_SAMP_WATR": 0.95})
@@ -70,7 +70,9 @@ def test_ranked_table_and_scatter(result):
     ranked = jl.ranked_table(result.table, "age65p")
     assert ranked["PM2.5 (µg/m³)"].is_monotonic_decreasing and ranked["rank"].tolist() == list(range(1, 10))
     assert (ranked["province"] == "Hebei").all()
-    assert (ranked["unit"] == "development zone 130171").sum() == 1  # zones have no English name upstream
+    # Zones have no English name upstream: city romanised, suffix translated (was "development zone 130171").
+    assert (ranked["unit"] == "Shijiazhuang Hi-tech Industrial Development Zone").sum() == 1
+    assert "名称" not in ranked.columns and "name (Chinese)" in ranked.columns
     fig = jl.scatter_figure(result.table, "age65p")
     assert len(fig.data) == 1 and len(fig.data[0].x) == 9
 

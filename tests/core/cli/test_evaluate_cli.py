@@ -30,7 +30,7 @@ def test_evaluate_path_writes_the_report(folder, tmp_path, protocol):
     rep = json.loads(out.read_text())
     assert ISSUE_KEYS <= set(rep)
     assert rep["times"]["rule"] == "all" and rep["times"]["count"] == 6 * 24  # --path: every day scored
-    assert set(rep["baselines"]) == {"idw", "ok", "knn", "ignnk"}
+    assert set(rep["baselines"]) == {"idw", "ok", "logok", "knn", "ignnk"}
     assert rep["metrics"]["mae"] >= 0 and rep["test_stations"]
     assert len(rep["runs"]) == (2 if protocol == "mask-50" else 1)
 

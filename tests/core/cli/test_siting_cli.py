@@ -20,6 +20,7 @@ def _run(*args: str):
     (("--model", "no-such-model"), "Available models:"),
     (("--res", "5"), "--res"),
     (("--hide-share", "1.5"), "--hide-share"),
+    (("--uncertainty", "vibes"), "--uncertainty"),
 ])
 def test_bad_options_are_clear_errors(tmp_path, args, match):
     res = _run("--date", "2019-01-12", "--json", str(tmp_path / "s.json"), *args)

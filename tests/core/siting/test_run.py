@@ -28,7 +28,8 @@ def pop() -> xr.DataArray:
 
 @pytest.mark.parametrize("n", [1, 4])
 def test_sites_for_day(sim, pop, n):
-    table, kind, surface = sites_for_day(sim, get_model("idw"), "2019-01-12", n, res=0.2, pop=pop)
+    # the uncalibrated model: no interval, so the distance proxy (its exact greedy update is checked below)
+    table, kind, surface = sites_for_day(sim, get_model("idw", calibrated=False), "2019-01-12", n, res=0.2, pop=pop)
     assert kind == "distance_to_nearest_monitor" and len(table) == n
     assert surface.sizes["time"] == 24
     d = haversine_km(table["lat"].values, table["lon"].values, sim["lat"].values, sim["lon"].values).min(axis=1)
@@ -46,3 +47,15 @@ def test_bad_day_is_a_clear_error(sim, pop, date, match):
 def test_no_station_left_is_a_clear_error(sim, pop):
     with pytest.raises(InvalidRequest, match="No observed station"):
         sites_for_day(sim, get_model("idw"), "2019-01-12", 3, observed=np.zeros(sim.sizes["station"], bool), pop=pop)
+
+
+def test_sites_use_the_interval_when_the_model_gives_one(sim, pop):
+    model = get_model("idw")
+    if not hasattr(model, "add_intervals"):
+        pytest.skip("no shipped interval calibration for idw")
+    table, kind, surface = sites_for_day(sim, model, "2019-01-12", 3, res=0.2, pop=pop)
+    assert kind == "interval_width" and {"pm25_lo", "pm25_hi"} <= set(surface)
+    assert (table["uncertainty"] > 0).all() and len(table) == 3
+
+    table_d, kind_d, _ = sites_for_day(sim, model, "2019-01-12", 3, res=0.2, pop=pop, use_interval=False)
+    assert kind_d == "distance_to_nearest_monitor"

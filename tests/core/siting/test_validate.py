@@ -35,12 +35,16 @@ def test_validation_windows_are_the_21st_to_23rd(sim):
     assert str(ws[0].start)[:13] == "2019-01-21T00" and str(ws[0].end)[:13] == "2019-01-23T23"
 
 
-def test_validation_is_honest_and_complete(sim, pop):
+@pytest.mark.parametrize(("calibrated", "kind"), [(False, "distance_to_nearest_monitor"), (True, "interval_width")])
+def test_validation_is_honest_and_complete(sim, pop, calibrated, kind):
     cfg = ValidationConfig(k=3, seeds=(0, 1), random_draws=2)
-    out = validate_siting(sim, get_model("idw"), pop, cfg)
+    model = get_model("idw", calibrated=calibrated)
+    if calibrated and not hasattr(model, "add_intervals"):
+        pytest.skip("no shipped interval calibration for idw")
+    out = validate_siting(sim, model, pop, cfg)
     s_test = set(select_test_stations(sim))
     assert set(out["excluded_s_test"]) == s_test
-    assert out["seeds"] == [0, 1] and out["uncertainty"] == "distance_to_nearest_monitor"
+    assert out["seeds"] == [0, 1] and out["uncertainty"] == kind
     for rec in out["per_seed"]:
         hidden = set(rec["hidden"])
         assert not hidden & s_test and len(rec["ranked_restored"]) == 3 <= len(hidden)
