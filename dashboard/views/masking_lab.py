@@ -176,8 +176,9 @@ with guard("Masking lab"):
         c1.caption("Same hidden stations and same hours for every model (pairs where all models give a value "
                    "and the station measured).")
         # test hook (tests/dashboard/test_load.py): the unrounded scores of this session, invisible
-        c1.html('<div data-testid="lab-scores" hidden>' + html.escape(json.dumps(
-            {"masked": list(applied), "scores": table.to_dict(orient="records")}, default=float)) + "</div>")
+        hook = {"dataset": sc.dataset, "date": sc.date, "masked": list(applied),
+                "scores": table.to_dict(orient="records")}
+        c1.html('<div data-testid="lab-scores" hidden>' + html.escape(json.dumps(hook, default=float)) + "</div>")
         c2.plotly_chart(charts.metrics_bar(table.dropna(subset=["MAE"]), source_caption(info)), width="stretch",
                         key="lab_bar")
 
