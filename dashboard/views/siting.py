@@ -48,8 +48,7 @@ with guard("Siting"):
                                     np.where(obs_mask, truth.mean("time").values, np.nan))
     stations["interval"] = ""
     view = "interval width" if g_lo is not None else "estimate"
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo)
+    below, above = loaders.context()
     deck = layers.deck([*below, view_layer(view, field, lat, lon, g_lo, g_hi), *above,
                         layers.station_layer(stations), *site_layers(table)], info["bbox"],
                        tooltip={"html": "<b>{name}</b> {city} {code}<br>{status}<br>{interval}"}, height_px=560)

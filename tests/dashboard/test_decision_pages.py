@@ -99,6 +99,10 @@ def test_day_player_slider_and_play_toggle():
     at = make_app()
     at.run()
     assert_clean(at)
+    assert not any("(hour 1 of 24)" in c.value for c in at.caption)  # closed: the player is not built
+    at.session_state["hot_player_open"] = True  # what opening the expander does
+    at.run()
+    assert_clean(at)
     assert any("(hour 1 of 24)" in c.value for c in at.caption)
     at.slider(key="anim_hour").set_value(7).run()
     assert_clean(at)
