@@ -61,6 +61,9 @@ def test_siting_page_ranks_n_sites_and_reacts_to_its_controls():
     assert "**10 proposed sites**" in texts(at)
     table = at.dataframe[0].value
     assert len(table) == 10 and {"district", "people in the cell", "benefit score"} <= set(table)
+    assert "nearest observed monitor" in " ".join(m.value for m in at.markdown)  # the validated default
+    at.radio(key="site_rank_by").set_value("width of the 90 % interval").run()
+    assert_clean(at)
     at.slider(key="site_n").set_value(3).run()
     assert_clean(at)
     assert len(at.dataframe[0].value) == 3
