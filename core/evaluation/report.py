@@ -106,6 +106,9 @@ def protocol_table(evals: list[dict], protocol: str, split: str = "test") -> str
         mt = r["metrics"]
         lines.append(f"| {m} | {_fmt(mt.get('mae'))} | {_fmt(mt.get('rmse'))} | {_fmt(mt.get('r2'), 3)} | "
                      f"{_fmt(mt.get('bias'))} | {_fmt(r['ratio'])} | {_coverage(mt)} |")
+        own = mt.get("own_interval") or {}
+        if own.get("coverage") is not None:  # e.g. log-OK's kriging-variance interval: the yardstick for the width
+            lines.append(f"| {m}, own interval (uncalibrated) | | | | | | {_coverage(own)} |")
     return "\n".join(lines)
 
 
