@@ -302,7 +302,7 @@ class Neighbours:
     def __init__(self, k: int = SPREAD_K) -> None:
         self.k = k
         self._key: tuple | None = None
-        self._dist = self._order = None
+        self._dist = self._order = self._dcand = None
 
     def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray):
         key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes())
@@ -311,7 +311,7 @@ class Neighbours:
             dist = np.where(np.isfinite(dist), dist, np.inf)
             c = min(N_CANDIDATES, dist.shape[1])
             order = np.argsort(dist, axis=1, kind="stable")[:, :c]
-            self._key, self._dist, self._order = key, dist, order
+            self._key, self._dist, self._order, self._dcand = key, dist, order, None
         return self._dist, self._order
 
     def _k_nearest(self, pattern: np.ndarray, dist: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,9 +322,15 @@ class Neighbours:
         cand = pattern[order]  # (N, C)
         enough = cand.sum(axis=1) >= k
         if enough.any():
-            first = np.argsort(~cand[enough], axis=1, kind="stable")[:, :k]  # observed candidates, nearest first
+            # the first k observed candidates of each row, nearest first: a rank by running count picks the same
+            # positions as a stable argsort of ~cand; distances come from the (N, C) candidate block, not from
+            # a copy of the full (N, S) matrix per pattern (that copy was ~30 ms of each of a day's 24 patterns)
+            ce = cand[enough]
+            first = np.nonzero(ce & (np.cumsum(ce, axis=1) <= k))[1].reshape(-1, k)
             idx[enough] = np.take_along_axis(order[enough], first, axis=1)
-            dk[enough] = np.take_along_axis(dist[enough], idx[enough], axis=1)
+            if self._dcand is None or self._dcand.shape != order.shape:
+                self._dcand = np.take_along_axis(dist, order, axis=1)
+            dk[enough] = np.take_along_axis(self._dcand[enough], first, axis=1)
         rest = np.flatnonzero(~enough)
         if len(rest):
             full = np.where(pattern[None, :], dist[rest], np.inf)
