@@ -290,13 +290,22 @@ def load_table(name: str, root: Path | None = None) -> IntervalTable | None:
     return table
 
 
+def _spread(v: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """Std over the last axis of ``v`` (R, N, k) where ``have`` (N, k); 0 where nothing is observed."""
+    w = have.astype("float32")[None]
+    cnt = np.maximum(w.sum(axis=2), 1.0)
+    mean = (v * w).sum(axis=2) / cnt
+    return np.sqrt((((v - mean[..., None]) ** 2) * w).sum(axis=2) / cnt)
+
+
 class Neighbours:
     """:class:`Neighbourhood` of targets given the stations observed each hour, with cached geometry.
 
     ``dist`` (N, S) target × station km is built once per (targets, stations) pair. Hours sharing one
     pattern of observed stations (most hours of a run) share the neighbour search; per pattern only
     the ``N_CANDIDATES`` nearest stations are searched, every station only for targets where fewer
-    than ``SPREAD_K`` of them are observed.
+    than ``SPREAD_K`` of them are observed. The search runs once for the stations observed at any hour;
+    an hour's pattern re-searches only the targets one of whose neighbours it misses.
     """
 
     def __init__(self, k: int = SPREAD_K) -> None:
@@ -353,20 +362,29 @@ class Neighbours:
         patterns, inverse = np.unique(np.asarray(available, bool), axis=0, return_inverse=True)
         inverse = np.asarray(inverse).ravel()
         chunk = max(1, 4_000_000 // max(1, n * self.k))  # bounds the (hours, N, k) gather
+        # The k nearest of the union of observed stations stay the k nearest under any pattern that
+        # observes all of them: only the other targets are searched again per pattern.
+        idx_u, dk_u = self._k_nearest(patterns.any(axis=0), dist, order)
+        fin_u = np.isfinite(dk_u)
+        near[:] = dk_u[:, 0]
+        if dk_u.shape[1] >= 3:
+            third[:] = dk_u[:, 2]
+        for a in range(0, n_t, chunk):
+            spread[a:a + chunk] = _spread(logv[a:a + chunk][:, idx_u], fin_u)
         for p_i, pattern in enumerate(patterns):
+            redo = np.flatnonzero(~(pattern[idx_u] | ~fin_u).all(axis=1))
+            if not len(redo):
+                continue
             rows = np.flatnonzero(inverse == p_i)
-            idx, dk = self._k_nearest(pattern, dist, order)
-            near[rows] = dk[:, 0]
+            idx, dk = self._k_nearest(pattern, dist[redo], order[redo])
+            fin = np.isfinite(dk)
+            near[np.ix_(rows, redo)] = dk[:, 0]
             if dk.shape[1] >= 3:
-                third[rows] = dk[:, 2]
-            have = np.isfinite(dk)  # (N, k)
-            cnt = have.sum(axis=1)
-            for a in range(0, len(rows), chunk):
-                r = rows[a:a + chunk]
-                v = np.where(have[None], logv[r][:, idx], 0.0)  # (R, N, k)
-                mean = v.sum(axis=2) / np.maximum(cnt, 1)
-                var = (np.where(have[None], (v - mean[..., None]) ** 2, 0.0)).sum(axis=2) / np.maximum(cnt, 1)
-                spread[r] = np.sqrt(var)
+                third[np.ix_(rows, redo)] = dk[:, 2]
+            step = max(1, 4_000_000 // max(1, len(redo) * self.k))
+            for a in range(0, len(rows), step):
+                r = rows[a:a + step]
+                spread[np.ix_(r, redo)] = _spread(logv[r][:, idx], fin)
         return Neighbourhood(near, third, spread)
 
 

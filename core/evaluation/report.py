@@ -226,8 +226,9 @@ def choices_note(metrics_dir: Path) -> str:
     cal = sorted(p.parent.name for p in models.glob("*/intervals.json"))
     if cal:
         lv = card(cal[0], "intervals.json").get("level", 0.9)
-        lines.append(f"- {lv:.0%} intervals (split conformal on validation days at hidden non-test stations, binned by "
-                     f"distance to the nearest observed station × predicted level × season): {', '.join(cal)}.")
+        lines.append(f"- {lv:.0%} intervals (normalized split conformal on validation days at hidden non-test "
+                     f"stations: log error / a local scale in nearest and third-nearest observed distance, "
+                     f"predicted level, neighbour spread and season): {', '.join(cal)}.")
     spin = card("spin")
     if spin.get("seeds"):
         lines.append(f"- spin checkpoint: seed {spin.get('seed')} of {spin.get('seeds')}, the best on validation.")
