@@ -22,6 +22,12 @@ MODEL = os.environ.get("AIRATLAS_BROWSER_MODEL", "idw")  # a baseline by default
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
+class _Server(str):
+    """The base URL, plus when the server process was started (``time.perf_counter``) for the cold-start timing."""
+
+    started: float = 0.0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    started = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
@@ -64,7 +71,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
                 time.sleep(0.3)
         else:
             pytest.fail(f"streamlit did not start within 60 s:\n{log.read_text()}")
-        yield f"http://127.0.0.1:{port}"
+        url = _Server(f"http://127.0.0.1:{port}")
+        url.started = started
+        yield url
     finally:
         proc.terminate()
         try:
