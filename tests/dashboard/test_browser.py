@@ -17,9 +17,6 @@ import json
 import math
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
@@ -28,71 +25,12 @@ import pytest
 
 from core.grid import BTH_BBOX
 from core.paths import REPO_ROOT
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SCREENSHOT_DIR = REPO_ROOT / "assets" / "screenshots"
-DATASET = os.environ.get("AIRATLAS_BROWSER_DATASET", "demo")
-MODEL = os.environ.get("AIRATLAS_BROWSER_MODEL", "idw")  # a baseline by default: always present, no checkpoint
 PAGES = ["hotspots", "masking_lab", "robustness", "attention", "justice", "about"]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("AIRATLAS_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium is required (AIRATLAS_REQUIRE_BROWSER=1) but /usr/bin/chromium is missing; "
-                        "run .ci/install-browser.sh")
-        pytest.skip("Debian chromium not installed (.ci/install-browser.sh installs it)")
-    pytest.importorskip("playwright.sync_api")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A streamlit server on a free local port; yields its base URL."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ)
-    if DATASET != "demo":  # real data: reuse the user's parsed-data cache instead of the tests' empty one
-        env.pop("AIRATLAS_CACHE", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-           "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited early:\n{log.read_text()}")
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"streamlit did not start within 60 s:\n{log.read_text()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        print(f"\n--- streamlit log ({log}) ---\n{log.read_text()[-3000:]}")
-
 
 def _save(page, out_dir: Path, name: str) -> Path:
     path = out_dir / f"{name}.png"
@@ -107,12 +45,6 @@ def _save(page, out_dir: Path, name: str) -> Path:
         img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
             SCREENSHOT_DIR / f"{name}.png", optimize=True)
     return path
-
-
-def _wait_idle(page, timeout_s: float = 120) -> None:
-    """Until the script run has finished (Streamlit marks the app div with its script state)."""
-    page.wait_for_timeout(150)
-    page.wait_for_selector(IDLE, state="attached", timeout=timeout_s * 1000)
 
 
 def _pixel_of(box: dict, bbox: tuple, height_px: float, lat: float, lon: float) -> tuple[float, float]:
@@ -148,10 +80,6 @@ def _click_map(page, where, expect: str, tries: int = 3) -> None:
                 raise
 
 
-def _exceptions(page) -> list[str]:
-    return page.locator('[data-testid="stException"]').all_inner_texts()
-
-
 def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -183,6 +111,8 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
             if name in ("hotspots", "masking_lab", "justice"):
                 page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
             timings[f"first_load_{name}_s"] = round(time.perf_counter() - t0, 2)
+            if name == "hotspots" and getattr(server, "started", 0.0):  # the first page: process start → map
+                timings["cold_start_first_map_s"] = round(time.perf_counter() - server.started, 2)
             print(f"{name}: first load {timings[f'first_load_{name}_s']} s", flush=True)
             page.wait_for_timeout(1200)  # let deck.gl / plotly paint before the screenshot
             _save(page, shots, name)
@@ -213,7 +143,7 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
         page.get_by_role("button", name="Rerun").click()
         # The map (with the chosen model's error bubbles) is drawn before the baselines run.
         page.wait_for_selector("text=/\\d+ error bubbles at hidden stations/", state="attached")
-        timings["rerun_masking_lab_map_s"] = round(time.perf_counter() - t0, 2)
+        timings["rerun_masking_lab_map_s"] = timings["rerun_map_s"] = round(time.perf_counter() - t0, 2)
         _wait_idle(page)
         page.wait_for_selector('[data-testid="stDataFrame"]', state="attached")
         page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
@@ -240,6 +170,19 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
         _wait_idle(page)
         page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
         timings["rerun_hotspots_widget_s"] = round(time.perf_counter() - t0, 2)
+        assert not _exceptions(page), _exceptions(page)
+
+        # Another hour on Hotspots (sidebar) → the new map: until the run has ended and the canvas is back.
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+            has_text="Hour or daily mean").click()
+        t0 = time.perf_counter()
+        page.get_by_role("option", name="03:00").click()
+        _wait_idle(page)
+        page.wait_for_selector("text=/03:00 · /", state="attached")
+        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        timings["date_change_map_s"] = round(time.perf_counter() - t0, 2)
+        page.wait_for_timeout(1200)
+        _save(page, shots, "hotspots_hour_change")
         assert not _exceptions(page), _exceptions(page)
 
         browser.close()
