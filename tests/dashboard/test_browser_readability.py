@@ -12,17 +12,8 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from tests.dashboard.test_browser import (  # noqa: F401  (fixtures used by name)
-    CHROMIUM_ARGS,
-    DATASET,
-    LOCAL_HOSTS,
-    MODEL,
-    _exceptions,
-    _save,
-    _wait_idle,
-    chromium_path,
-    server,
-)
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
+from tests.dashboard.test_browser import _save
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +43,7 @@ def _check_figures(page, where: str) -> int:
     return len(boxes)
 
 
-def test_readability_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_readability_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     external: list[str] = []
