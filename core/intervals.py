@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from core.engine.result import InferenceResult, Window
-from core.geo import haversine_km
+from core.geo import haversine_km, within_reach_box
 from core.grid import GridSpec
 from core.paths import MODELS_DIR
 from core.seasons import SEASONS, season_index
@@ -42,6 +42,7 @@ DIST_EDGES_KM = (2.0, 5.0, 10.0, 20.0, 35.0, 60.0)  # nearest observed station: 
 LEVEL_EDGES = (15.0, 35.0, 75.0, 150.0)  # predicted µg/m³ (HJ 633 breakpoints): 5 bins
 MIN_COUNT = 150  # calibration cells a bin needs before it stops borrowing from its parent
 N_CANDIDATES = 16  # nearest stations searched first for the nearest observed one
+GRID_REACH_KM = 150.0  # grid targets search the stations within this distance first (see NearestObserved)
 TABLE_FILE = "intervals.json"
 
 
@@ -191,26 +192,53 @@ class NearestObserved:
 
     ``dist`` (N, S) target × station km is built once per (targets, stations) pair; per call only the
     ``N_CANDIDATES`` nearest stations are searched, the rest only where none of them is observed.
+
+    ``reach_km`` (grids, tiles of a national grid): the geometry covers only the stations within that
+    distance of the targets' box; a (target, hour) whose nearest observed one among them is farther than
+    ``reach_km`` is searched again over every station — the same distance as without ``reach_km``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reach_km: float | None = None) -> None:
+        self.reach_km = reach_km
         self._key: tuple | None = None
-        self._dist = self._order = None
+        self._geom: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @staticmethod
+    def _build(lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray):
+        """``dist`` (N, S) km (inf where unknown) and ``order`` (N, C): the C nearest stations, nearest first."""
+        dist = haversine_km(tlat, tlon, lat, lon)
+        dist = np.where(np.isfinite(dist), dist, np.inf)
+        c = min(N_CANDIDATES, dist.shape[1])
+        if c == 0:
+            return dist, np.zeros((len(dist), 0), int)
+        part = np.argpartition(dist, c - 1, axis=1)[:, :c] if c < dist.shape[1] else \
+            np.tile(np.arange(c), (len(dist), 1))
+        # ties may order either way: only the distance found is used, and it is the same
+        order = np.take_along_axis(part, np.argsort(np.take_along_axis(dist, part, 1), axis=1), 1)
+        return dist, order
 
     def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray):
-        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes())
+        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes(), self.reach_km)
         if key != self._key:
-            dist = haversine_km(tlat, tlon, lat, lon)
-            dist = np.where(np.isfinite(dist), dist, np.inf)
-            c = min(N_CANDIDATES, dist.shape[1])
-            order = np.argsort(dist, axis=1, kind="stable")[:, :c]
-            self._key, self._dist, self._order = key, dist, order
-        return self._dist, self._order
+            sel = (np.arange(len(lat)) if self.reach_km is None
+                   else np.flatnonzero(within_reach_box(lat, lon, tlat, tlon, self.reach_km)))
+            self._key, self._geom = key, (sel, *self._build(lat[sel], lon[sel], tlat, tlon))
+        return self._geom
 
     def __call__(self, available: np.ndarray, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray,
                  tlon: np.ndarray) -> np.ndarray:
         """``available`` (T, S) bool → (T, N) km (inf where no station is observed that hour)."""
-        dist, order = self._geometry(lat, lon, tlat, tlon)
+        sel, dist, order = self._geometry(lat, lon, tlat, tlon)
+        near = self._walk(available[:, sel], dist, order)
+        if self.reach_km is not None:
+            t_i, n_i = np.nonzero(near > self.reach_km)
+            if len(t_i):  # nothing observed within reach: search every station for those targets
+                u, inv = np.unique(n_i, return_inverse=True)
+                near[t_i, n_i] = self._walk(available, *self._build(lat, lon, tlat[u], tlon[u]))[t_i, inv]
+        return near
+
+    @staticmethod
+    def _walk(available: np.ndarray, dist: np.ndarray, order: np.ndarray) -> np.ndarray:
         n_t, n = available.shape[0], dist.shape[0]
         if dist.shape[1] == 0:
             return np.full((n_t, n), np.inf)
@@ -240,10 +268,13 @@ class CalibratedKriger:
         self.table = table
         self.name = base.name
         self.level = table.level
+        # stations and grid cells apart: the station geometry is the same for every tile of a run (cached),
+        # a tile's cells only measure distances to the stations near them
         self._near = NearestObserved()
+        self._near_grid = NearestObserved(reach_km=GRID_REACH_KM)
 
     def __getattr__(self, attr: str):  # history_hours, hparams, card, device, module … of the wrapped model
-        if attr in ("base", "table", "_near"):
+        if attr in ("base", "table", "_near", "_near_grid"):
             raise AttributeError(attr)
         return getattr(self.base, attr)
 
@@ -264,11 +295,10 @@ class CalibratedKriger:
         lat, lon = stations["lat"].values.astype(float), stations["lon"].values.astype(float)
         pos = {c: i for i, c in enumerate(stations["station"].values.astype(str))}
         cols = np.array([pos[c] for c in res.station_pred["station"].values.astype(str)])
-        tlat, tlon = lat[cols], lon[cols]
+        near = self._near(avail, lat, lon, lat[cols], lon[cols])
         if grid is not None and res.grid is not None:
             glat, glon = grid.points()
-            tlat, tlon = np.concatenate([tlat, glat]), np.concatenate([tlon, glon])
-        near = self._near(avail, lat, lon, tlat, tlon)
+            near = np.concatenate([near, self._near_grid(avail, lat, lon, glat, glon)], axis=1)
         n_s = len(cols)
         if res.station_lo is not None:  # the model's own (uncalibrated) interval, kept for comparison
             res.extras["own_interval"] = {"station_lo": res.station_lo, "station_hi": res.station_hi,

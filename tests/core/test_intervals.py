@@ -104,3 +104,19 @@ def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, 
     (tmp_path / "knn" / "card.json").write_text("{}")  # the model changed after calibration
     with pytest.warns(UserWarning, match="calibrated for another version"):
         assert load_table("knn") is None
+
+
+@pytest.mark.parametrize("reach_km", [5.0, 30.0, 80.0, 500.0])
+def test_nearest_observed_within_reach_equals_the_full_search(reach_km):
+    """Grid targets search the stations near them first; where none is observed within reach, every
+    station: the distances equal the full search (and brute force) for any reach."""
+    rng = np.random.default_rng(1)
+    lat, lon = 39 + rng.uniform(-2, 2, 80), 116 + rng.uniform(-2, 2, 80)
+    tlat, tlon = 39.5 + rng.uniform(-0.3, 0.3, 50), 116.5 + rng.uniform(-0.3, 0.3, 50)
+    avail = rng.random((6, 80)) < 0.1
+    avail[0] = False  # no station at all
+    avail[1] = False
+    avail[1, np.argmax(np.hypot(lat - 39.5, lon - 116.5))] = True  # only the farthest one
+    got = NearestObserved(reach_km=reach_km)(avail, lat, lon, tlat, tlon)
+    np.testing.assert_array_equal(got, NearestObserved()(avail, lat, lon, tlat, tlon))
+    assert np.isinf(got[0]).all() and np.isfinite(got[1:]).all()
