@@ -13,6 +13,7 @@ from north, so the unit vector j→i is ``(east, north) = (sin b, cos b)``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,3 +133,33 @@ def row_normalise(w: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 def idw_weights(dist_km: torch.Tensor, power: float = 2.0, min_km: float = 1.0) -> torch.Tensor:
     """Inverse-distance weights ``1 / max(d, min_km)^power`` (unnormalised)."""
     return dist_km.clamp_min(min_km).pow(-power)
+
+
+def knn_csr(w: torch.Tensor, idx: torch.Tensor, n_src: int) -> torch.Tensor:
+    """The k-nearest layout ``w, idx`` (M, k) as a sparse CSR ``(M, n_src)`` matrix (weight 0 = no edge)."""
+    m, k = idx.shape
+    kind = torch.int32 if m * k < 2**31 else torch.int64  # int32 indices: a faster sparse product
+    crow = torch.arange(0, m * k + 1, k, device=idx.device, dtype=kind)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, idx.reshape(-1).to(kind), w.reshape(-1).contiguous(), size=(m, n_src),
+                                       check_invariants=False)
+
+
+def knn_sum(w: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``Σ_k w[m, k] · values[..., idx[m, k]]`` for fixed weights ``w`` (M, k): ``values`` (..., N) → (..., M).
+
+    One sparse (M × N) product instead of a (…, M, k) gather (on a map, M·k is millions: ~20× cheaper).
+    Inference only (no autograd through the sparse product).
+    """
+    lead, n = values.shape[:-1], values.shape[-1]
+    out = knn_csr(w.to(values.dtype), idx, n) @ values.reshape(-1, n).T.contiguous()  # (M, prod(lead))
+    return out.T.reshape(*lead, idx.shape[0])
+
+
+def knn_sum_channels(w: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Same as :func:`knn_sum` over channels: ``values`` (..., N, R) → node-major ``(M, prod(...), R)``."""
+    n, r = values.shape[-2:]
+    flat = values.reshape(-1, n, r).transpose(0, 1).reshape(n, -1)  # (N, P·R)
+    out = knn_csr(w.to(values.dtype), idx, n) @ flat
+    return out.view(idx.shape[0], -1, r)

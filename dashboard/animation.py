@@ -45,8 +45,7 @@ def day_player(scenario, info: dict) -> None:
     playing = st.toggle("Play", key=K_PLAY, help=f"Advance one hour every {FRAME_SECONDS:g} s (loops).")
     result = loaders.run_scenario(scenario.dataset, scenario.date, scenario.model, scenario.masked, True)
     bounds = layers.cell_bounds(result.grid["lat"].values, result.grid["lon"].values)
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo)
+    below, above = loaders.context()
 
     @st.fragment(run_every=FRAME_SECONDS if playing else None)
     def _frame() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 from collections.abc import Sequence
 
@@ -251,15 +252,50 @@ def fit_zoom(bbox: Sequence[float], width_px: float = 900, height_px: float = 56
     return max(2.0, min(14.0, min(z_w, z_h) - 0.12))  # a small margin around the region
 
 
-def deck(layers: list[pdk.Layer], bbox: Sequence[float], tooltip: dict | bool | None = None,
+class Serialized:
+    """A layer already turned into deck.gl JSON (compact text), spliced into every map as it is.
+
+    The context outlines are ~10⁵ vertices: through pydeck's ``json.dumps`` they took ~1.8 s of every
+    Hotspots run (measured with cProfile, warm server); serialised once per server they cost nothing.
+    """
+
+    def __init__(self, layer: pdk.Layer) -> None:
+        self.id = layer.id
+        self.json = json.dumps(json.loads(layer.to_json()), separators=(",", ":"))
+
+
+class SplicedDeck(pdk.Deck):
+    """A Deck whose :class:`Serialized` layers are inserted as text instead of being serialised again."""
+
+    def to_json(self) -> str:
+        layers = self.layers
+        done = {f"__serialized_{i}__": lay.json for i, lay in enumerate(layers) if isinstance(lay, Serialized)}
+        self.layers = [pdk.Layer("ScatterplotLayer", id=f"__serialized_{i}__", data=None)
+                       if isinstance(lay, Serialized) else lay for i, lay in enumerate(layers)]
+        try:
+            # pydeck's own to_json indents, which makes json fall back to its pure-Python encoder (~3× slower).
+            from pydeck.bindings.json_tools import default_serialize
+
+            spec = json.loads(json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":")))
+        finally:
+            self.layers = layers
+        parts = [done.get(lay.get("id")) or json.dumps(lay, separators=(",", ":")) for lay in spec.pop("layers")]
+        rest = json.dumps(spec, separators=(",", ":"))[1:-1]
+        return "{" + rest + ("," if rest else "") + '"layers":[' + ",".join(parts) + "]}"
+
+
+def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None,
          online_basemap: bool = False, height_px: float = 560, width_px: float = 900) -> pdk.Deck:
-    """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``."""
+    """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``.
+
+    ``layers``: pydeck layers and/or :class:`Serialized` ones (None entries are skipped).
+    """
     w, s, e, n = bbox
     zoom = round(fit_zoom(bbox, width_px, height_px), 2)
     view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
-    return pdk.Deck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
-                    tooltip=tooltip if tooltip is not None else False, **kwargs)
+    return SplicedDeck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
+                       tooltip=tooltip if tooltip is not None else False, **kwargs)
 
 
 # ---------------------------------------------------------------- hotspots

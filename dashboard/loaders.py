@@ -190,6 +190,35 @@ def observed_mask(ds: xr.Dataset, masked: tuple[str, ...]) -> np.ndarray:
     return ~np.isin(ds["station"].values.astype(str), np.asarray(masked, dtype=str))
 
 
+@st.cache_resource(show_spinner=False)
+def model_fingerprint(name: str) -> str:
+    """core.surface_store.model_fingerprint of a loaded model (reads its checkpoint once per server)."""
+    from core.surface_store import model_fingerprint as fp
+
+    return fp(load_model(name))
+
+
+def compute_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], with_grid: bool = True,
+                     days: int = 1) -> InferenceResult:
+    """The uncached body of :func:`run_scenario` (also run by the background prefetcher, outside a page).
+
+    Surfaces go through the on-disk store (core.surface_store): computed once by ``infer``, shared by every
+    session and server start after. Station-only runs take ~0.1 s and are not stored.
+    """
+    sl = window_slice(dataset, date, days)
+    obs = observed_mask(sl, masked)
+    if not obs.any():
+        raise InvalidRequest("Every station is hidden: unmask at least one station to infer anything.")
+    window = window_of(date, days)
+    if not with_grid:
+        return infer(load_model(model), sl, obs, grid=None, window=window)
+    from core.surface_store import stored_infer
+
+    result, _ = stored_infer(load_model(model), sl, obs, grid=grid_for(dataset_info(dataset)), window=window,
+                             model_fp=model_fingerprint(model))
+    return result
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def run_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], with_grid: bool = True,
                  days: int = 1) -> InferenceResult:
@@ -197,12 +226,37 @@ def run_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], w
 
     ``days`` > 1 infers the ``days`` days ending with ``date`` (the attention page's prediction days).
     """
-    sl = window_slice(dataset, date, days)
-    obs = observed_mask(sl, masked)
-    if not obs.any():
-        raise InvalidRequest("Every station is hidden: unmask at least one station to infer anything.")
-    grid = grid_for(dataset_info(dataset)) if with_grid else None
-    return infer(load_model(model), sl, obs, grid=grid, window=window_of(date, days))
+    return compute_scenario(dataset, date, model, masked, with_grid, days)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: tuple[str, ...],
+                      _on_day=None) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
+    """Days above the limits over the ``n_days`` days ending with ``end`` (core.exceedance.exceedance_days).
+
+    Each day is the very surface the Hotspots page shows for it (one stored inference per day, so the
+    days are shared with every other page and session). Returns ``(exceedance, lat, lon, days without
+    data)``. ``_on_day(i, n)`` reports progress (not part of the cache key).
+    """
+    from core.exceedance import exceedance_days
+
+    days = pd.date_range(end=pd.Timestamp(end), periods=n_days, freq="D")
+    parts, skipped = [], []
+    for i, d in enumerate(days):
+        if _on_day is not None:
+            _on_day(i, n_days)
+        try:
+            res = compute_scenario(dataset, str(d.date()), model, masked, True)
+        except InvalidRequest:  # a day with no data at all: neither above nor below
+            skipped.append(str(d.date()))
+            continue
+        if res.grid is None:
+            raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
+        parts.append(res.grid["pm25"])
+    if not parts:
+        raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
+    pm = xr.concat(parts, dim="time")
+    return exceedance_days(pm), pm["lat"].values, pm["lon"].values, skipped
 
 
 def truth_of(dataset: str, date: str) -> xr.DataArray:
@@ -241,9 +295,12 @@ def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tup
     return json.loads(gdf.to_json(drop_id=True))
 
 
-@st.cache_data(show_spinner="Loading boundaries and basemap …")
+@st.cache_resource(show_spinner="Loading boundaries and basemap …")
 def geo_layers() -> dict:
-    """Boundaries (cnmaps, WGS84), Natural Earth context and place labels; missing parts are None."""
+    """Boundaries (cnmaps, WGS84), Natural Earth context and place labels; missing parts are None.
+
+    Shared and read-only (a resource, not copied per call: ~3 MB of GeoJSON dicts would take ~0.1 s to copy).
+    """
     out: dict = {"district": None, "city": None, "province": None, "countries": None, "places": None,
                  "message": ""}
     try:
@@ -265,6 +322,15 @@ def geo_layers() -> dict:
     if out["district"] is None:
         out["message"] = f"District boundaries not found under {adm}; maps show no admin boundaries."
     return out
+
+
+@st.cache_resource(show_spinner=False)
+def context(land: bool = True) -> tuple[list, list]:
+    """layers.context_layers of :func:`geo_layers`, serialised once per server (layers.Serialized)."""
+    from dashboard.layers import Serialized, context_layers
+
+    below, above = context_layers(geo_layers(), land=land)
+    return [Serialized(lay) for lay in below], [Serialized(lay) for lay in above]
 
 
 @st.cache_data(show_spinner="Naming districts …")

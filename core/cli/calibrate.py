@@ -25,8 +25,9 @@ def register(app: typer.Typer) -> None:
         if not 0.5 <= level < 1:
             raise InvalidRequest(f"--level must be in [0.5, 1), got {level}.")
         table = calibrate(model, dataset=dataset or "cnemc_bth_2019", level=level, progress=not no_progress)
-        d_lo, d_hi = table.q_lo[:, 2, 0], table.q_hi[:, 2, 0]
+        near = np.array([[2.0, 5.0, 10.0, 20.0, 35.0, 60.0]])
+        lo, hi = table.bounds(np.full(near.shape, 50.0), near, np.array(["2019-01-15"], "datetime64[ns]"), near * 1.5)
         typer.echo(f"{model}: {table.meta['n_cells']} validation cells, level {level:.0%} → {table_path(model)}")
-        typer.echo("  multiplicative bounds at 35–75 µg/m³ in winter by nearest-monitor distance "
-                   + ", ".join(f"×{np.exp(a):.2f}–×{np.exp(b):.2f}" for a, b in zip(d_lo, d_hi, strict=True)))
+        typer.echo("  bounds of 50 µg/m³ in winter (median neighbour spread) by nearest-monitor distance "
+                   + ", ".join(f"{d:.0f} km {a:.0f}–{b:.0f}" for d, a, b in zip(near[0], lo[0], hi[0], strict=True)))
 

@@ -46,7 +46,7 @@ import xarray as xr
 
 from core.data.terrain import elevation_m
 from core.geo import within_reach_box
-from core.graph import Geometry, idw_weights, knn_sources
+from core.graph import Geometry, idw_weights, knn_sources, knn_sum
 
 AUX_VARS = ("pm10", "no2", "so2", "o3", "co")
 AUX_SCALE = 5.0  # log1p values of pollutants are ~0–7; keep inputs O(1)
@@ -158,6 +158,7 @@ def prepare(ds: xr.Dataset) -> NodeData:
     wind = None
     if "u10" in sub and "v10" in sub:
         wind = np.stack([sub["u10"].values, sub["v10"].values], axis=-1).astype("float32")
+    geom, static, elev = _node_geometry(lat[keep].tobytes(), lon[keep].tobytes())
     return NodeData(
         times=sub["time"].values,
         codes=sub["station"].values.astype(str),
@@ -165,12 +166,26 @@ def prepare(ds: xr.Dataset) -> NodeData:
         is_bth=sub["is_bth"].values.astype(bool),
         pm25=sub["pm25"].values.astype("float32"),
         aux=aux, wind=wind,
-        static=static_features(lat[keep], lon[keep]),
-        geom=Geometry.among(lat[keep], lon[keep]),
+        static=static, geom=geom,
         tfeat=time_features(sub["time"].values),
         station_index=keep,
-        elev=elevation_m(lat[keep], lon[keep]) / 1000.0,
+        elev=elev,
     )
+
+
+@lru_cache(maxsize=8)
+def _node_geometry(lat_bytes: bytes, lon_bytes: bytes) -> tuple[Geometry, np.ndarray, np.ndarray]:
+    """Pairwise geometry, emission proxies and elevation (km) of a station network, by its coordinates.
+
+    Depends on the coordinates only, so a network seen before (every window of a run, every dashboard
+    rerun) reuses it; the arrays are read-only so a cached copy cannot be changed by a caller.
+    """
+    lat, lon = np.frombuffer(lat_bytes, dtype=float), np.frombuffer(lon_bytes, dtype=float)
+    geom = Geometry.among(lat, lon)
+    static, elev = static_features(lat, lon), elevation_m(lat, lon) / 1000.0
+    for arr in (geom.dist_km, geom.bearing, static, elev):
+        arr.setflags(write=False)
+    return geom, static, elev
 
 
 def to_ugm3(z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
@@ -241,7 +256,7 @@ def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.nd
     center = torch.where(n_obs > 0, (logv * mask).sum(-1) / n_obs.clamp_min(1), torch.full_like(n_obs, FALLBACK_CENTER))
     x = (logv - center.unsqueeze(-1)) * mask
     raw = torch.nan_to_num(pm, nan=0.0).clamp_min(0.0)
-    dist = torch.from_numpy(nodes.geom.dist_km).to(dev)
+    dist = torch.from_numpy(nodes.geom.dist_km.copy()).to(dev)  # cached read-only geometry: a tensor of its own
     w = idw_weights(dist) * (dist > 1e-6).float()
     idw = _idw_from(raw, mask, w)
     idw_log = torch.log1p(torch.nan_to_num(idw, nan=0.0)) - center.unsqueeze(-1)
@@ -253,12 +268,12 @@ def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.nd
         "x": x, "mask": mask, "init": init, "aux": aux,
         "tfeat": torch.from_numpy(nodes.tfeat[sl]).to(dev),
         "tweek": torch.from_numpy(weekday_features(nodes.times[sl])).to(dev),
-        "static": torch.from_numpy(nodes.static).to(dev),
-        "dist": dist, "bearing": torch.from_numpy(nodes.geom.bearing).to(dev),
+        "static": torch.from_numpy(nodes.static.copy()).to(dev),
+        "dist": dist, "bearing": torch.from_numpy(nodes.geom.bearing.copy()).to(dev),
         "center": center,
     }
     if nodes.elev is not None:
-        batch["elev"] = torch.from_numpy(np.asarray(nodes.elev, "float32")).to(dev)
+        batch["elev"] = torch.from_numpy(np.array(nodes.elev, "float32")).to(dev)
     if nodes.wind is not None:
         batch["wind"] = torch.nan_to_num(torch.from_numpy(nodes.wind[sl]).to(dev), nan=0.0)
     if with_truth:
@@ -290,9 +305,14 @@ def target_tensors(targets: TargetPoints, raw: torch.Tensor, mask: torch.Tensor,
     valid = torch.from_numpy(targets.valid).to(dev)
     dist = torch.from_numpy(targets.dist).to(dev)
     w = idw_weights(dist) * valid.float()  # (M, k)
-    v_src, m_src = raw[..., idx], mask[..., idx]  # (B, L, M, k)
-    den = (w * m_src).sum(-1)
-    idw = (w * m_src * v_src).sum(-1) / den.clamp_min(1e-12)
+    if torch.is_grad_enabled():
+        v_src, m_src = raw[..., idx], mask[..., idx]  # (B, L, M, k)
+        den = (w * m_src).sum(-1)
+        num = (w * m_src * v_src).sum(-1)
+    else:  # same sums as sparse (M × N) products: a map has millions of (hour, cell, source) triples
+        both = knn_sum(w, idx, torch.stack([mask, raw * mask]))
+        den, num = both[0], both[1]
+    idw = num / den.clamp_min(1e-12)
     init = torch.where(den > 0, torch.log1p(idw) - center.unsqueeze(-1), torch.zeros_like(idw))
     out = {"tgt_idx": idx, "tgt_valid": valid, "tgt_dist": dist,
            "tgt_bearing": torch.from_numpy(targets.bearing).to(dev),

@@ -4,8 +4,8 @@ The calibration cells are the model's predictions at *hidden non-test stations o
 (days 21–23 of each month), over the station set with ``S_test`` removed entirely (the evaluation's
 :func:`~core.evaluation.runner.validation_view`). So that the intervals hold for every protocol, the
 hidden sets span them all — holdout, mask-30 … mask-90 and sparse-30km on that set — and every hidden
-BTH station of a run is a calibration cell (its distance to the nearest observed station is what the
-table conditions on). ``S_test`` and test days never take part.
+BTH station of a run is a calibration cell (its distances to the nearest observed stations and their
+spread are what the interval's scale conditions on). ``S_test`` and test days never take part.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from core.evaluation.runner import (
     scored_hours,
     validation_view,
 )
-from core.intervals import DEFAULT_LEVEL, IntervalTable, NearestObserved, fingerprint, fit_table, save_table
+from core.intervals import DEFAULT_LEVEL, IntervalTable, Neighbours, fingerprint, fit_table, save_table
 from core.registry import get_model
 
 PROTOCOLS = ("holdout", "mask-30", "mask-50", "mask-70", "mask-90", "sparse-30km")
@@ -49,7 +49,7 @@ def calibration_runs(view: xr.Dataset, s_val: Sequence[str], protocols: Sequence
 
 def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
                       tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
-    """Flat (pred, truth, near_km, times) over all runs' scored cells (µg/m³, km)."""
+    """Flat (pred, truth, near_km, third_km, spread, times) over all runs' scored cells (µg/m³, km, log units)."""
     scores = run_model(model, view, runs, hours, tick=tick)
     codes = view["station"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
@@ -57,8 +57,8 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
     t_all = view["time"].values
     index = {t: i for i, t in enumerate(t_all)}
     pm = view["pm25"].values
-    near_of = NearestObserved()
-    out = {k: [] for k in ("pred", "truth", "near_km", "times")}
+    near_of = Neighbours()
+    out = {k: [] for k in ("pred", "truth", "near_km", "third_km", "spread", "times")}
     for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
         if not p.size:
             continue
@@ -66,8 +66,9 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
         cols = np.array([pos[c] for c in run.scored])
         observed = ~np.isin(codes, run.hidden)
         avail = observed[None, :] & np.isfinite(pm[rows])
-        near = near_of(avail, lat, lon, lat[cols], lon[cols])
-        for k, v in (("pred", p), ("truth", y), ("near_km", near), ("times", t)):
+        hood = near_of(avail, pm[rows], lat, lon, lat[cols], lon[cols])
+        for k, v in (("pred", p), ("truth", y), ("near_km", hood.near_km), ("third_km", hood.third_km),
+                     ("spread", hood.spread), ("times", t)):
             out[k].append(v.ravel())
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
 
@@ -99,10 +100,12 @@ def calibrate(model_name: str, dataset: str | None = "cnemc_bth_2019", stations:
         "protocols": list(protocols), "seeds": list(seeds), "test_stations_excluded": list(s_test),
         "n_cells": int(np.isfinite(cells["pred"]).sum()), "data_sha256": data_sha256(stations),
         "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "bins": "nearest observed station (km) × predicted level (µg/m³) × season",
+        "score": "log1p residual / sigma, sigma = exp(scale model in scale_terms); quantile level raised by "
+                 "the coverage lost on held-out validation months",
     }
     table = fit_table(model_name, cells["pred"], cells["truth"], cells["near_km"], cells["times"], level,
-                      fingerprint_=fingerprint(model_name), meta=meta)
+                      third_km=cells["third_km"], spread=cells["spread"], fingerprint_=fingerprint(model_name),
+                      meta=meta)
     if save:
         save_table(table)
     return table

@@ -106,6 +106,9 @@ def protocol_table(evals: list[dict], protocol: str, split: str = "test") -> str
         mt = r["metrics"]
         lines.append(f"| {m} | {_fmt(mt.get('mae'))} | {_fmt(mt.get('rmse'))} | {_fmt(mt.get('r2'), 3)} | "
                      f"{_fmt(mt.get('bias'))} | {_fmt(r['ratio'])} | {_coverage(mt)} |")
+        own = mt.get("own_interval") or {}
+        if own.get("coverage") is not None:  # e.g. log-OK's kriging-variance interval: the yardstick for the width
+            lines.append(f"| {m}, own interval (uncalibrated) | | | | | | {_coverage(own)} |")
     return "\n".join(lines)
 
 
@@ -223,8 +226,9 @@ def choices_note(metrics_dir: Path) -> str:
     cal = sorted(p.parent.name for p in models.glob("*/intervals.json"))
     if cal:
         lv = card(cal[0], "intervals.json").get("level", 0.9)
-        lines.append(f"- {lv:.0%} intervals (split conformal on validation days at hidden non-test stations, binned by "
-                     f"distance to the nearest observed station × predicted level × season): {', '.join(cal)}.")
+        lines.append(f"- {lv:.0%} intervals (normalized split conformal on validation days at hidden non-test "
+                     f"stations: log error / a local scale in nearest and third-nearest observed distance, "
+                     f"predicted level, neighbour spread and season): {', '.join(cal)}.")
     spin = card("spin")
     if spin.get("seeds"):
         lines.append(f"- spin checkpoint: seed {spin.get('seed')} of {spin.get('seeds')}, the best on validation.")

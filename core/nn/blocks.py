@@ -113,6 +113,9 @@ class BipartiteReadout(nn.Module):
         from core.graph import advection_kernel_knn
 
         z = self.proj(h)  # (B, L, N, R)
+        if not torch.is_grad_enabled() and idx.numel() > SPARSE_MIN_EDGES:
+            return self._forward_map(z, src_mask, u, v, idx, valid, dist, bearing, bandwidth, init, static, tfeat,
+                                     use_diffusion, use_advection, src_weight)
         m_src = src_mask[..., idx] * valid.to(h.dtype)  # (B, L, M, k)
         w = torch.zeros_like(m_src)
         # the gate and the head's first layer are split by input block (same weights, same result), so the
@@ -136,3 +139,65 @@ class BipartiteReadout(nn.Module):
         pre = (msg @ wm.T + init.unsqueeze(-1) * wi[:, 0] + (static @ ws.T + first.bias)
                + (tfeat @ wt.T).unsqueeze(2))
         return last(act(pre)).squeeze(-1)
+
+    def _forward_map(self, z: torch.Tensor, src_mask: torch.Tensor, u: torch.Tensor | None, v: torch.Tensor | None,
+                     idx: torch.Tensor, valid: torch.Tensor, dist: torch.Tensor, bearing: torch.Tensor,
+                     bandwidth: torch.Tensor, init: torch.Tensor, static: torch.Tensor, tfeat: torch.Tensor,
+                     use_diffusion: bool, use_advection: bool, src_weight: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`forward` for many targets without autograd (a map): the same numbers up to float rounding.
+
+        Fewer passes over the (P = B·L, M, k) edges: sources are masked once on the node side (``m·z``,
+        ``m·u``, ``m·v``: the mask is 0/1, so ``relu(m·x) = m·relu(x)``); the diffusion normaliser
+        ``Σ_k c·m`` is one sparse (M × N) product, so the diffusion weight is ``c[m, k] · g / Σ`` without
+        gathering the mask; both kernels are added and applied as one block-sparse product.
+        """
+        from core.graph import ADVECTION_D0_KM, knn_sum
+
+        b, n_h, n, r = z.shape
+        m, k = idx.shape
+        p = b * n_h
+        mask_p = src_mask.reshape(p, n)
+        z_m = (z.reshape(p, n, r) * mask_p.unsqueeze(-1)).reshape(p * n, r)
+        vf = valid.to(z.dtype)
+        init_p = init.reshape(p, m)
+        gw, n_s = self.gate.weight[0], static.shape[-1]
+        g = torch.sigmoid((static @ gw[:n_s] + self.gate.bias) + init_p * gw[n_s])  # (P, M)
+        w = None
+        if use_diffusion:
+            c = torch.exp(-dist / bandwidth) * vf
+            if src_weight is not None:
+                c = c * src_weight
+            scale = 1.0 / (knn_sum(c, idx, mask_p) + 1e-6)  # (P, M)
+            if use_advection:
+                scale = scale * g
+            w = c * scale.unsqueeze(-1)  # (P, M, k)
+        if use_advection and u is not None:
+            # relu(u·sin b + v·cos b)·q = relu(u·(q sin b) + v·(q cos b)) for q = valid / (d + d0) ≥ 0;
+            # u and v of every source are gathered node-major in one pass, (M, k, [u | v] × P)
+            q = vf / (dist + ADVECTION_D0_KM)
+            uv = torch.cat([u.reshape(p, n) * mask_p, v.reshape(p, n) * mask_p]).T.contiguous()  # (N, 2P)
+            uv = uv.index_select(0, idx.reshape(-1)).view(m, k, 2 * p)
+            ka = (uv[..., :p] * (q * torch.sin(bearing)).unsqueeze(-1))
+            ka = ka.addcmul_(uv[..., p:], (q * torch.cos(bearing)).unsqueeze(-1)).relu_()  # (M, k, P)
+            factor = ((1 - g) if use_diffusion else 1.0) / (ka.sum(1).T + ADV_NORM)  # (P, M)
+            ka = ka.permute(2, 0, 1)  # (P, M, k) view
+            w = ka * factor.unsqueeze(-1) if w is None else w.addcmul_(ka, factor.unsqueeze(-1))
+        if w is None:
+            msg = z.new_zeros(p, m, r)
+        else:
+            # int32 indices: the CSR product runs ~1.5× faster than with int64 (P·M·k stays far below 2³¹ here)
+            col = (idx.to(torch.int32) + (torch.arange(p, device=idx.device, dtype=torch.int32) * n).view(p, 1, 1))
+            col = col.reshape(-1)
+            crow = torch.arange(0, p * m * k + 1, k, device=idx.device, dtype=torch.int32)
+            mat = torch.sparse_csr_tensor(crow, col, w.reshape(-1), size=(p * m, p * n), check_invariants=False)
+            msg = (mat @ z_m).view(p, m, r)
+        first, act, last = self.head
+        wm, wi, ws, wt = first.weight.split([r, 1, n_s, tfeat.shape[-1]], dim=1)
+        n_hid = wm.shape[0]
+        # (P, M, H): per-cell part + message product in one batched call (contiguous weights: ~2× faster)
+        pre = torch.baddbmm((static @ ws.T + first.bias).unsqueeze(0).expand(p, m, n_hid), msg,
+                            wm.T.contiguous().expand(p, r, n_hid))
+        pre += (tfeat.reshape(p, -1) @ wt.T).unsqueeze(1)
+        pre.addcmul_(init_p.unsqueeze(-1), wi[:, 0])
+        out = act(pre).view(-1, n_hid) @ last.weight[0] + last.bias[0]
+        return out.view(b, n_h, m)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from core.graph import knn_sum
+
 ZERO_LAG_KM = 0.01
 # Without autograd, a window of at least this many hours (batch × hours) solves one system per window and
 # target. The choice depends on the window only, never on how many targets a call has, so a map cut into
@@ -75,10 +77,12 @@ def guarded_estimate(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> to
 
 
 def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor,
-                  d0: torch.Tensor, d_ss: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor) -> torch.Tensor:
+                  d0: torch.Tensor, d_ss: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor,
+                  dcc: torch.Tensor | None = None) -> torch.Tensor:
     """OK at ``M`` targets with fixed candidate lists ``idx``/``valid``/``d0`` (M, k) from ``N`` sources.
 
-    ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M).
+    ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
+    ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``).
     Without autograd and with a window of ``DEDUPE_MIN_HOURS`` or more, one system per window and target is
     solved over the candidates observed at any hour of the window, and an hour missing some of them
     renormalises the remaining weights: exact when the observed set is fixed over the window, near-OK
@@ -86,17 +90,50 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     """
     b, n_h, _ = z_src.shape
     m, k = idx.shape
-    ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
-    z = z_src[..., idx]
-    dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
+    if dcc is None:
+        dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
     if (torch.is_grad_enabled() and nugget.requires_grad) or b * n_h < DEDUPE_MIN_HOURS or k > 60:
-        return krige(z, ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
+        ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
+        return krige(z_src[..., idx], ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
     # one system per (window, target) over the candidates observed at ANY hour of the window; an hour that
     # misses some of them drops their weights and renormalises the rest. Exact when the observed set is the
     # same all window (hidden stations, a masking scenario); a sporadic gap gets near-OK weights
-    ok_any = (ok > 0).any(1).to(z.dtype)  # (B, M, k)
+    ok_any = ((m_src > 0).any(1)[:, idx] & valid).to(z_src.dtype)  # (B, M, k)
     lam_w = ok_weights(d0.expand(b, m, k), dcc.expand(b, m, k, k), ok_any, nugget, range_km)  # (B, M, k)
-    lam = lam_w.unsqueeze(1) * ok
-    tot = lam.sum(-1, keepdim=True)
-    lam = torch.where(tot.abs() > 1e-3, lam / tot, ok / ok.sum(-1, keepdim=True).clamp_min(1.0))
-    return guarded_estimate(lam, z, ok)
+    return _renormalised_estimate(lam_w, z_src * m_src, m_src, idx, valid)
+
+
+def _renormalised_estimate(lam_w: torch.Tensor, z: torch.Tensor, mask: torch.Tensor, idx: torch.Tensor,
+                           valid: torch.Tensor) -> torch.Tensor:
+    """``guarded_estimate`` of the hourly renormalised weights ``lam_w · ok(hour) / Σ`` (B, L, M) from sparse sums.
+
+    ``lam_w`` (B, M, k) window weights; ``z`` (B, L, N) values, 0 where unobserved; ``mask`` (B, L, N).
+    Every hourly sum is one sparse (M × N) product, so no (B, L, M, k) tensor is built: the weighted sum
+    ``Σ lam·ok·z``, its normaliser ``Σ lam·ok``, the negative part ``Σ min(lam, 0)·ok``, and the plain mean
+    of the observed candidates (the fallback where the weights cancel). Weights summing to 1 whose negative
+    part is ≥ −1 keep the estimate inside the guard band (observed range ± its spread), so the guard is only
+    evaluated, by gathering, on the rare (hour, target) cells where it can bind. Same numbers as gathering
+    everything, up to float rounding.
+    """
+    b, n_h, _ = z.shape
+    vf = valid.to(z.dtype)
+    sums = []
+    for w in range(b):
+        lw = lam_w[w]
+        for weights, values in ((lw, z[w]), (lw, mask[w]), (lw.clamp(max=0.0), mask[w]), (vf, z[w]), (vf, mask[w])):
+            sums.append(knn_sum(weights, idx, values))
+    num, tot, neg, zsum, cnt = (torch.stack(sums[j::5]) for j in range(5))  # each (B, L, M)
+    normal = tot.abs() > 1e-3  # False where the weights cancel or are NaN (a singular system): plain mean
+    est = torch.where(normal, num / tot, zsum / cnt.clamp_min(1.0))
+    est = torch.where(cnt > 0, est, torch.full_like(est, float("nan")))
+    # negative part of the normalised weights: Σ min(lam, 0)/tot, or the positive part / tot when tot < 0
+    neg_n = torch.where(tot > 0, neg, tot - neg) / tot
+    bind = normal & (cnt > 0) & (neg_n < -0.99)
+    if bind.any():
+        bi, li, mi = bind.nonzero(as_tuple=True)
+        cand = idx[mi]  # (F, k)
+        ok = mask[bi.unsqueeze(-1), li.unsqueeze(-1), cand] * vf[mi]
+        lam = lam_w[bi, mi] * ok
+        lam = lam / lam.sum(-1, keepdim=True)
+        est[bi, li, mi] = guarded_estimate(lam, z[bi.unsqueeze(-1), li.unsqueeze(-1), cand], ok)
+    return est

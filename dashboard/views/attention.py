@@ -92,7 +92,7 @@ with guard(f"{inf_model} influence"):
         st.stop()
     tgt_frame = layers.station_frame([tgt], [ds["name"].values[ti]], [ds["city"].values[ti]], [ds["lat"].values[ti]],
                                      [ds["lon"].values[ti]], np.array([tgt not in sc.masked]), np.array([np.nan]))
-    below, above = layers.context_layers(loaders.geo_layers())
+    below, above = loaders.context()
     # Frame the target and its sources (padded), not the whole region: sources are often a few km away.
     pad = 0.25
     view_box = (float(min(frame["lon"].min(), frame["tlon"].iloc[0])) - pad,

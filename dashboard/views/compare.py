@@ -49,8 +49,7 @@ with guard("Inference"):
     inside = district != "" if (district != "").any() else np.ones(district.shape, bool)
     fa = np.where(inside, _field(res_a.grid, sc.hour), np.nan)
     fb = np.where(inside, _field(res_b.grid, sc.hour), np.nan)
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo)
+    below, above = loaders.context()
     sl = loaders.window_slice(sc.dataset, sc.date)
     obs_mask = loaders.observed_mask(sl, sc.masked)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.exceedance import LIMITS, MIN_HOURS, exceedance_days, people_days
+from core.exceedance import LIMITS, MIN_HOURS, people_days
 from core.hotspots import people_text
 from dashboard import decision, layers, loaders
 from dashboard.exceedance_layers import days_legend_html, days_rgba
@@ -30,24 +30,26 @@ else:
     n = st.slider("Days", 2, 62, 14, key="exc_days")
     end, start = chosen, max(first, chosen - dt.timedelta(days=n - 1))
 n_days = (end - start).days + 1
-st.caption(f"{start} … {end} ({n_days} days) · {sc.model} · one inference run over the period; a day counts when "
-           f"it has ≥ {MIN_HOURS} hourly values (GB 3095-2012).")
+st.caption(f"{start} … {end} ({n_days} days) · {sc.model} · each day is the surface the Hotspots page shows for it "
+           f"(inferred once, then read from the surface store); a day counts when it has ≥ {MIN_HOURS} hourly values "
+           "(GB 3095-2012).")
 
 with guard("Inference"):
-    with st.spinner(f"Running {sc.model} over {n_days} days …"):
-        result = loaders.run_scenario(sc.dataset, end.isoformat(), sc.model, sc.masked, True, days=n_days)
-    grid = result.grid
-    if grid is None:
-        st.error(f"Model '{sc.model}' returned no grid surface; choose another model.")
-        st.stop()
-    lat, lon = grid["lat"].values, grid["lon"].values
-    exc = exceedance_days(grid["pm25"])
+    bar = st.empty()
+
+    def _progress(i: int, n: int) -> None:
+        bar.progress(i / n, text=f"Surfaces of {n} days ({sc.model}): day {i + 1} of {n} …")
+
+    exc, lat, lon, skipped = loaders.period_exceedance(sc.dataset, end.isoformat(), n_days, sc.model, sc.masked,
+                                                       _on_day=_progress)
+    bar.empty()
+    if skipped:
+        st.caption(f"No data on {', '.join(skipped)} (archive gap): those days are neither above nor below.")
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != "" if (district != "").any() else np.ones(district.shape, bool)
     people = decision.cell_people(tuple(lat.tolist()), tuple(lon.tolist()))
     pop = np.where(inside, people, 0.0) if people is not None else None
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo)
+    below, above = loaders.context()
     cols = st.columns(len(LIMITS))
     rows = []
     n_valid = exc.attrs["n_days"]

@@ -140,7 +140,7 @@ with guard("Inference"):
             wind_note += f" · arrows point downwind, longest = {np.nanmax(speed):.1f} m/s"
 
     geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo, land=not online)
+    below, above = loaders.context(land=not online)
     # Probe circles every 3rd cell, radius 0.75 × spacing: they overlap, so a click anywhere hits one.
     res_m = float(abs(lat[1] - lat[0])) * 3 * 111_000 * 0.75 if len(lat) > 1 else 3000.0
     has_interval = g_lo is not None
@@ -291,8 +291,11 @@ with guard("Inference"):
                            key="hot_csv")
 
     # ---- the day, hour by hour
-    with st.expander("Play the day hour by hour", expanded=False):
-        day_player(sc, info)
+    # Built only when opened: its 24 frames and second map would otherwise slow every visit.
+    player = st.expander("Play the day hour by hour", expanded=False, key="hot_player_open", on_change="rerun")
+    if player.open:
+        with player:
+            day_player(sc, info)
 
     # ---- a place → its time series
     codes = sl["station"].values.astype(str)

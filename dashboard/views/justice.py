@@ -142,8 +142,7 @@ with guard("Exposure analysis"):
     # ---- bivariate choropleth, drawn offline
     st.subheader(f"PM2.5 × {jl.indicator_label(indicator).lower()}")
     gj = jl.choropleth_geojson(table, indicator)
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo, land=True)
+    below, above = loaders.context(land=True)
     above = [lyr for lyr in above if lyr.id in ("provinces", "places")]  # district outlines would hide the classes
     deck = layers.deck([*below, jl.choropleth_layer(gj), *above], info["bbox"] if not info["demo"] else
                        (113.4, 36.0, 119.9, 42.7), tooltip=jl.TOOLTIP)

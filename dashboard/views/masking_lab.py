@@ -109,8 +109,7 @@ with guard("Masking lab"):
                                     pend_obs, np.where(pend_obs, shown, np.nan))
 
     preds = {m: r.station_pred.sel(time=truth_da["time"]).values for m, r in results.items()}
-    geo = loaders.geo_layers()
-    below, above = layers.context_layers(geo)
+    below, above = loaders.context()
     map_layers = [*below, *above]
     per = None
     if sc.model in preds:

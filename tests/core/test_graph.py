@@ -12,6 +12,8 @@ from core.graph import (
     advection_kernel_knn,
     diffusion_kernel,
     knn_sources,
+    knn_sum,
+    knn_sum_channels,
 )
 
 # a source at the centre and four targets ~55 km N, E, S, W of it
@@ -115,3 +117,17 @@ def test_knn_ties_go_to_the_lower_index_in_any_column_subset(k: int) -> None:
     assert (np.diff(dk, axis=1) >= 0).all()
     ties = np.diff(dk, axis=1) == 0
     assert (np.diff(idx, axis=1)[ties] > 0).all()
+
+
+@pytest.mark.parametrize("lead", [(7,), (2, 5)])
+def test_knn_sum_equals_the_gathered_sum(lead: tuple[int, ...]) -> None:
+    """The sparse product a map uses gives the same sums as gathering every (…, target, source) value."""
+    gen = torch.Generator().manual_seed(0)
+    n, m, k, r = 11, 30, 4, 3
+    idx, w = torch.randint(0, n, (m, k), generator=gen), torch.rand(m, k, generator=gen)
+    w[0] = 0.0  # a target without any valid source
+    x = torch.randn(*lead, n, generator=gen)
+    torch.testing.assert_close(knn_sum(w, idx, x), (w * x[..., idx]).sum(-1))
+    z = torch.randn(*lead, n, r, generator=gen)
+    ref = (w.unsqueeze(-1) * z[..., idx, :]).sum(-2).reshape(-1, m, r).transpose(0, 1)  # (M, prod(lead), R)
+    torch.testing.assert_close(knn_sum_channels(w, idx, z), ref)

@@ -9,7 +9,7 @@ from core.engine.infer import infer
 from core.evaluation.calibrate import calibrate
 from core.evaluation.runner import interval_metrics
 from core.evaluation.splits import time_split
-from core.intervals import CalibratedKriger, IntervalTable, NearestObserved, fit_table, load_table, save_table
+from core.intervals import CalibratedKriger, IntervalTable, Neighbours, fit_table, load_table, save_table
 from core.registry import get_model
 
 
@@ -21,20 +21,29 @@ def world():
     return simulate(SimConfig.small(start="2019-01-20T00:00", n_hours=192, res=0.2, seed=11))
 
 
-def test_nearest_observed_distance_matches_brute_force():
+def test_neighbourhood_matches_brute_force():
     rng = np.random.default_rng(0)
     lat, lon = 39 + rng.uniform(-1, 1, 40), 116 + rng.uniform(-1, 1, 40)
     tlat, tlon = 39 + rng.uniform(-1, 1, 30), 116 + rng.uniform(-1, 1, 30)
-    avail = rng.random((5, 40)) < 0.2
+    avail = rng.random((6, 40)) < 0.3
     avail[0] = False
     avail[1] = False
     avail[1, 7] = True  # one far station only: beyond the candidate list for most targets
+    avail[2] = avail[3]  # two hours share a pattern of observed stations but not their values
+    values = rng.uniform(5, 300, (6, 40))
     from core.geo import haversine_km
 
     d = haversine_km(tlat, tlon, lat, lon)
-    want = np.where(avail[:, None, :], d[None], np.inf).min(axis=2)
-    got = NearestObserved()(avail, lat, lon, tlat, tlon)
-    np.testing.assert_allclose(got, want)
+    got = Neighbours(k=6)(avail, values, lat, lon, tlat, tlon)
+    for t in range(6):
+        for n in range(30):
+            dn = np.where(avail[t], d[n], np.inf)
+            order = np.argsort(dn, kind="stable")
+            seen = [i for i in order[:6] if np.isfinite(dn[i])]
+            assert got.near_km[t, n] == (dn[order[0]] if seen else np.inf)
+            assert got.third_km[t, n] == (dn[order[2]] if len(seen) >= 3 else np.inf)
+            want = np.std(np.log1p(values[t, seen])) if seen else 0.0
+            np.testing.assert_allclose(got.spread[t, n], want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("model", [IDW(2.0), LogOrdinaryKriging()], ids=["idw", "logok"])
@@ -70,24 +79,76 @@ def test_intervals_widen_with_distance_to_the_nearest_observed_station(world):
     res = infer(CalibratedKriger(IDW(2.0), table), st, np.ones(st.sizes["station"], bool), grid=world.grid)
     w = (res.grid["pm25_hi"] - res.grid["pm25_lo"]).values / np.maximum(res.grid["pm25"].values, 1)
     assert res.grid["pm25_lo"].attrs["level"] == 0.9
-    near = NearestObserved()(np.isfinite(st["pm25"].values), st["lat"].values, st["lon"].values,
-                             *world.grid.points())
+    near = Neighbours()(np.isfinite(st["pm25"].values), st["pm25"].values, st["lat"].values, st["lon"].values,
+                        *world.grid.points()).near_km
     close, far = near <= 5, near >= 40
     assert np.nanmean(w.reshape(w.shape[0], -1)[far]) > np.nanmean(w.reshape(w.shape[0], -1)[close])
 
 
-def test_bins_borrow_from_parents_and_table_round_trips(tmp_path):
-    rng = np.random.default_rng(1)
-    n = 4000
+def _cells(rng, n=6000, months=("2019-07-01T00",)):
     pred = rng.uniform(5, 200, n)
     near = rng.uniform(0, 100, n)
-    truth = pred * np.exp(rng.normal(0, 0.1 + near / 200, n))
-    times = np.full(n, np.datetime64("2019-07-01T00"))  # one season only: other seasons borrow
-    table = fit_table("demo", pred, truth, near, times, min_count=50)
-    assert np.isfinite(table.q_lo).all() and (table.q_lo < 0).all() and (table.q_hi > 0).all()
-    np.testing.assert_allclose(table.q_hi[:, :, 0], table.q_hi[:, :, 2])  # DJF borrows JJA's (pooled) bins
+    third = near + rng.uniform(0, 50, n)
+    spread = rng.uniform(0.05, 0.8, n)
+    times = np.array(months, "datetime64[h]")[rng.integers(0, len(months), n)]
+    return pred, near, third, spread, times
+
+
+def test_scale_follows_distance_and_spread_and_table_round_trips():
+    rng = np.random.default_rng(1)
+    pred, near, third, spread, times = _cells(rng)
+    truth = pred * np.exp(rng.normal(0, 0.05 + near / 400 + spread / 4))
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert (table.q_lo < 0).all() and (table.q_hi > 0).all() and table.counts.sum() == len(pred)
+    t = times[:1]
+    base = table.scale(np.array([[50.0]]), np.array([[5.0]]), t, np.array([[20.0]]), np.array([[0.2]]))
+    far = table.scale(np.array([[50.0]]), np.array([[60.0]]), t, np.array([[80.0]]), np.array([[0.2]]))
+    patchy = table.scale(np.array([[50.0]]), np.array([[5.0]]), t, np.array([[20.0]]), np.array([[0.7]]))
+    assert far > 1.5 * base and patchy > 1.25 * base  # true ratios 2.2 and 2.1; σ is log-linear
+    # the fitted interval covers about its level on fresh cells drawn the same way
+    pred2, near2, third2, spread2, times2 = _cells(np.random.default_rng(2))
+    truth2 = pred2 * np.exp(np.random.default_rng(3).normal(0, 0.05 + near2 / 400 + spread2 / 4))
+    lo, hi = table.bounds(pred2, near2, times2, third2, spread2)
+    assert abs(((truth2 >= lo) & (truth2 <= hi)).mean() - 0.9) < 0.02
     back = IntervalTable.from_json(table.to_json())
-    np.testing.assert_allclose(back.q_hi, table.q_hi)
+    np.testing.assert_allclose(back.scale_coef, table.scale_coef)
+    np.testing.assert_allclose(back.bounds(pred2, near2, times2, third2, spread2), (lo, hi))
+
+
+def test_error_falling_with_distance_cannot_narrow_far_intervals():
+    rng = np.random.default_rng(4)
+    pred, near, third, spread, times = _cells(rng)
+    truth = pred * np.exp(rng.normal(0, 0.4 - near / 400))  # contrived: far targets err less
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert table.scale_coef[1] == 0 and table.scale_coef[2] == 0
+    lo, hi = table.bounds(np.full((1, 4), 50.0), np.array([[1.0, 10.0, 40.0, 90.0]]), times[:1])
+    assert (np.diff(hi - lo) >= 0).all()
+
+
+def test_quantile_level_rises_by_what_held_out_months_lose():
+    rng = np.random.default_rng(5)
+    months = ("2019-01-10", "2019-02-10", "2019-03-10", "2019-04-10")
+    pred, near, third, spread, times = _cells(rng, months=months)
+    noisy = np.isin(times.astype("datetime64[M]"), np.array(["2019-02", "2019-03"], "datetime64[M]"))
+    truth = pred * np.exp(rng.normal(0, np.where(noisy, 0.4, 0.2)))  # months differ beyond the scale model
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert table.meta["held_out_month_coverage"] < 0.9 < table.meta["quantile_level"] <= 0.93
+    one_month = fit_table("demo", pred, truth, near, np.full(len(pred), np.datetime64("2019-01-10T00")))
+    assert one_month.meta["held_out_month_coverage"] is None and one_month.meta["quantile_level"] == 0.9
+
+
+def test_a_table_of_the_older_binned_format_is_refused(tmp_path, monkeypatch):
+    import json
+
+    import core.intervals as iv
+
+    monkeypatch.setattr(iv, "MODELS_DIR", tmp_path)
+    (tmp_path / "knn").mkdir()
+    old = {"model": "knn", "level": 0.9, "q_lo": [[[-0.5]]], "q_hi": [[[0.5]]], "counts": [[[100]]],
+           "dist_edges": [2.0], "level_edges": [15.0], "fingerprint": iv.fingerprint("knn"), "meta": {}}
+    (tmp_path / "knn" / "intervals.json").write_text(json.dumps(old))
+    with pytest.warns(UserWarning, match="unreadable interval calibration.*older calibration"):
+        assert load_table("knn") is None
 
 
 def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, monkeypatch):
@@ -104,19 +165,3 @@ def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, 
     (tmp_path / "knn" / "card.json").write_text("{}")  # the model changed after calibration
     with pytest.warns(UserWarning, match="calibrated for another version"):
         assert load_table("knn") is None
-
-
-@pytest.mark.parametrize("reach_km", [5.0, 30.0, 80.0, 500.0])
-def test_nearest_observed_within_reach_equals_the_full_search(reach_km):
-    """Grid targets search the stations near them first; where none is observed within reach, every
-    station: the distances equal the full search (and brute force) for any reach."""
-    rng = np.random.default_rng(1)
-    lat, lon = 39 + rng.uniform(-2, 2, 80), 116 + rng.uniform(-2, 2, 80)
-    tlat, tlon = 39.5 + rng.uniform(-0.3, 0.3, 50), 116.5 + rng.uniform(-0.3, 0.3, 50)
-    avail = rng.random((6, 80)) < 0.1
-    avail[0] = False  # no station at all
-    avail[1] = False
-    avail[1, np.argmax(np.hypot(lat - 39.5, lon - 116.5))] = True  # only the farthest one
-    got = NearestObserved(reach_km=reach_km)(avail, lat, lon, tlat, tlon)
-    np.testing.assert_array_equal(got, NearestObserved()(avail, lat, lon, tlat, tlon))
-    assert np.isinf(got[0]).all() and np.isfinite(got[1:]).all()

@@ -61,6 +61,9 @@ def test_siting_page_ranks_n_sites_and_reacts_to_its_controls():
     assert "**10 proposed sites**" in texts(at)
     table = at.dataframe[0].value
     assert len(table) == 10 and {"district", "people in the cell", "benefit score"} <= set(table)
+    assert "nearest observed monitor" in " ".join(m.value for m in at.markdown)  # the validated default
+    at.radio(key="site_rank_by").set_value("width of the 90 % interval").run()
+    assert_clean(at)
     at.slider(key="site_n").set_value(3).run()
     assert_clean(at)
     assert len(at.dataframe[0].value) == 3
@@ -97,6 +100,10 @@ def test_compare_scores_hidden_stations_when_some_are_masked():
 
 def test_day_player_slider_and_play_toggle():
     at = make_app()
+    at.run()
+    assert_clean(at)
+    assert not any("(hour 1 of 24)" in c.value for c in at.caption)  # closed: the player is not built
+    at.session_state["hot_player_open"] = True  # what opening the expander does
     at.run()
     assert_clean(at)
     assert any("(hour 1 of 24)" in c.value for c in at.caption)

@@ -8,7 +8,7 @@ import torch
 
 from core.baselines.ok import OrdinaryKriging
 from core.geo import haversine_km
-from core.nn.kriging import krige, krige_targets
+from core.nn.kriging import _renormalised_estimate, guarded_estimate, krige, krige_targets
 
 
 @pytest.fixture
@@ -79,3 +79,25 @@ def test_map_path_equals_direct_when_the_observed_set_is_fixed(case, monkeypatch
     ok_h = fast[1][1].isfinite()
     torch.testing.assert_close(fast[1][1], direct[1][1])  # window without a gap: unchanged
     assert ok_h.all() and (fast[1][0] - direct[1][0]).abs().max() < 0.5
+
+
+@pytest.mark.parametrize("neg", [0.0, 0.6, 3.0])
+def test_sparse_renormalised_estimate_equals_gathering(neg: float) -> None:
+    """The map path's sparse sums give the guarded estimate of the hourly renormalised weights, also where the
+    guard binds (strongly negative weights), where weights cancel (plain mean) and with no observed candidate."""
+    gen = torch.Generator().manual_seed(3)
+    b, n_h, n, m, k = 2, 6, 12, 25, 5
+    idx = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(m)])
+    valid = torch.rand(m, k, generator=gen) > 0.1
+    mask = (torch.rand(b, n_h, n, generator=gen) > 0.3).double()
+    mask[0, 0] = 0.0  # an hour with nothing observed
+    z = torch.randn(b, n_h, n, generator=gen, dtype=torch.float64) * mask
+    lam_w = torch.rand(b, m, k, generator=gen, dtype=torch.float64) - neg * (torch.rand(b, m, k, generator=gen) > 0.7)
+    lam_w[1, 3] = torch.tensor([1.0, -1.0, 0.0, 0.0, 0.0])  # weights that cancel
+    lam_w = lam_w * valid
+    ok = mask[..., idx] * valid
+    lam = lam_w.unsqueeze(1) * ok
+    tot = lam.sum(-1, keepdim=True)
+    lam = torch.where(tot.abs() > 1e-3, lam / tot, ok / ok.sum(-1, keepdim=True).clamp_min(1.0))
+    ref = guarded_estimate(lam, z[..., idx], ok)
+    torch.testing.assert_close(_renormalised_estimate(lam_w, z, mask, idx, valid), ref, equal_nan=True)

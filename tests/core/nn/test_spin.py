@@ -152,3 +152,27 @@ def test_kriging_init_exact_at_observed_and_uses_observed_only(world) -> None:
         y_log = torch.log1p(batch["y"]) - batch["center"].unsqueeze(-1)
         sel = (~obs) & (batch["y_mask"] > 0)
         assert (init - y_log)[sel].abs().mean() < (batch["init"] - y_log)[sel].abs().mean()
+
+
+@pytest.mark.parametrize(("use_d", "use_a", "terrain"), [(True, True, True), (True, True, False), (True, False, False),
+                                                        (False, True, False)])
+def test_map_readout_equals_the_gathered_readout(monkeypatch, use_d: bool, use_a: bool, terrain: bool) -> None:
+    """Maps take the target-major sparse readout; it gives the same corrections as the per-edge one."""
+    import core.nn.blocks as blocks
+
+    torch.manual_seed(1)
+    m = blocks.BipartiteReadout(8, 4, 3, 4).eval()
+    b, n_h, n, n_t, k = 2, 5, 10, 40, 3
+    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
+    idx, valid = torch.randint(0, n, (n_t, k)), torch.rand(n_t, k) > 0.1
+    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
+    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, 3), torch.randn(b, n_h, 4)
+    u, v, bw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0)
+    sw = torch.rand(n_t, k) if terrain else None
+    args = (h, src, u, v, idx, valid, dist, bear, bw, init, static, tf, use_d, use_a)
+    with torch.no_grad():
+        monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", 10**9)
+        ref = m(*args, src_weight=sw)
+        monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", 0)
+        fast = m(*args, src_weight=sw)
+    torch.testing.assert_close(fast, ref)

@@ -1,0 +1,96 @@
+"""The on-disk surface store: computed once through infer, read back identical, keyed by everything that matters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from core.data.stationset import make_stationset
+from core.engine.infer import infer
+from core.engine.result import Window
+from core.grid import GridSpec
+from core.registry import get_model
+from core.surface_store import SurfaceStore, model_fingerprint, stations_fingerprint, stored_infer, surface_key
+
+
+@pytest.fixture
+def stations() -> xr.Dataset:
+    rng = np.random.default_rng(0)
+    t = pd.date_range("2019-01-01", periods=48, freq="h")
+    lat = rng.uniform(38.0, 40.0, 12)
+    lon = rng.uniform(115.0, 117.5, 12)
+    pm = 40 + 30 * np.sin(np.arange(48) / 6)[:, None] + 10 * lat[None, :] - 380 + rng.normal(0, 3, (48, 12))
+    return make_stationset(t, [f"{1001 + i}A" for i in range(12)], lat, lon, {"pm25": pm},
+                           city=["保定"] * 12, is_bth=[True] * 12)
+
+
+@pytest.fixture
+def grid() -> GridSpec:
+    return GridSpec.from_bbox((115.0, 38.0, 117.5, 40.0), res=0.25)
+
+
+@pytest.fixture
+def window(stations) -> Window:
+    return Window.of(stations["time"].values[24], stations["time"].values[-1])
+
+
+@pytest.mark.parametrize("name", ["idw", "linear"])
+def test_second_call_reads_back_what_infer_computed(tmp_path, stations, grid, window, name):
+    model = get_model(name)
+    obs = np.ones(12, bool)
+    obs[[2, 7]] = False
+    store = SurfaceStore(tmp_path)
+    first, hit1 = stored_infer(model, stations, obs, grid, window, store=store)
+    second, hit2 = stored_infer(model, stations, obs, grid, window, store=store)
+    assert (hit1, hit2) == (False, True)
+    direct = infer(model, stations, obs, grid=grid, window=window)
+    for var in direct.grid.data_vars:  # pm25 and, when the model is calibrated, pm25_lo / pm25_hi
+        np.testing.assert_allclose(second.grid[var].values, direct.grid[var].values, rtol=1e-6)
+        assert second.grid[var].attrs == direct.grid[var].attrs
+    np.testing.assert_array_equal(second.grid["time"].values, direct.grid["time"].values)
+    np.testing.assert_allclose(second.station_pred.values, direct.station_pred.values, rtol=1e-6)
+    assert list(second.station_pred["station"].values) == list(direct.station_pred["station"].values)
+    for bound in ("station_lo", "station_hi"):
+        want = getattr(direct, bound)
+        assert (getattr(second, bound) is None) == (want is None)
+        if want is not None:
+            np.testing.assert_allclose(getattr(second, bound).values, want.values, rtol=1e-6)
+    assert (second.model, second.wind) == (direct.model, direct.wind)
+    assert second.extras.get("interval") == direct.extras.get("interval")
+
+
+def test_key_changes_with_hidden_set_window_grid_data_and_model(stations, grid, window):
+    idw, lin = get_model("idw"), get_model("linear")
+    fp = stations_fingerprint(stations)
+    obs = np.ones(12, bool)
+    base = surface_key(fp, model_fingerprint(idw), obs, grid, window)
+    hidden = obs.copy()
+    hidden[0] = False
+    changed = stations.copy(deep=True)
+    changed["pm25"].values[30, 3] += 1.0
+    shorter = Window.of(window.start, window.end - np.timedelta64(1, "h"))
+    variants = [
+        surface_key(fp, model_fingerprint(idw), hidden, grid, window),
+        surface_key(fp, model_fingerprint(idw), obs, GridSpec.from_bbox((115.0, 38.0, 117.5, 40.0), res=0.5), window),
+        surface_key(fp, model_fingerprint(idw), obs, None, window),
+        surface_key(fp, model_fingerprint(idw), obs, grid, shorter),
+        surface_key(stations_fingerprint(changed), model_fingerprint(idw), obs, grid, window),
+        surface_key(fp, model_fingerprint(lin), obs, grid, window),
+    ]
+    assert len({base, *variants}) == len(variants) + 1
+    assert base == surface_key(stations_fingerprint(stations.copy(deep=True)), model_fingerprint(get_model("idw")),
+                               obs.copy(), grid, window)
+
+
+def test_a_damaged_folder_is_recomputed_not_served(tmp_path, stations, grid, window):
+    model = get_model("idw")
+    obs = np.ones(12, bool)
+    store = SurfaceStore(tmp_path)
+    key = surface_key(stations_fingerprint(stations), model_fingerprint(model), obs, grid, window)
+    store.path(key).mkdir(parents=True)  # e.g. a folder emptied by hand or a full disk
+    assert store.load(key) is None and key not in store
+    result, hit = stored_infer(model, stations, obs, grid, window, store=store)
+    assert not hit and result.grid is not None and key in store
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
