@@ -1,8 +1,8 @@
 """Real browser on the decision pages: siting, compare, days above limits, the hour animation and every download.
 
-Same harness as test_browser.py (server on 127.0.0.1, Debian chromium, no external request). Downloads are
-opened with the tools they are for (Pillow, rasterio, xarray, a PDF header + page count); first-load times
-are merged into timings.json next to the other pages' keys.
+Same harness as test_browser.py (tests/dashboard/conftest.py: server on 127.0.0.1, Debian chromium, no external
+request). Downloads are opened with the tools they are for (Pillow, rasterio, xarray, a PDF header + page
+count); first-load times are merged into timings.json next to the other pages' keys.
 """
 
 from __future__ import annotations
@@ -15,18 +15,8 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from tests.dashboard.test_browser import (  # noqa: F401  (fixtures used by name)
-    CHROMIUM_ARGS,
-    DATASET,
-    LOCAL_HOSTS,
-    MODEL,
-    SCREENSHOT_DIR,
-    _exceptions,
-    _save,
-    _wait_idle,
-    chromium_path,
-    server,
-)
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
+from tests.dashboard.test_browser import SCREENSHOT_DIR, _save
 
 pytestmark = pytest.mark.browser
 PAGES = ["siting", "compare", "exceedance"]
