@@ -36,3 +36,30 @@ def wind_to_uv(direction_deg: np.ndarray, speed: np.ndarray) -> tuple[np.ndarray
     u, v = -speed * np.sin(rad), -speed * np.cos(rad)
     calm = speed == 0
     return np.where(calm, 0.0, u), np.where(calm, 0.0, v)
+
+
+def within_reach_box(lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray,
+                     reach_km: float) -> np.ndarray:
+    """bool ``(n,)``: points ``(lat, lon)`` inside a lat/lon box that holds every point within ``reach_km``
+    (great circle) of some target ``(tlat, tlon)`` — a cheap superset for neighbour searches.
+
+    Bounds from the haversine formula: ``|Δφ| ≤ d / R`` and ``sin(Δλ / 2) ≤ sin(d / 2R) / cos φ_max``
+    (``φ_max`` the largest |latitude| the box reaches). Points without coordinates are never selected.
+    """
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    tlat, tlon = np.asarray(tlat, float), np.asarray(tlon, float)
+    if not len(tlat):
+        return np.zeros(lat.shape, bool)
+    dlat = np.degrees(reach_km / EARTH_RADIUS_KM) * 1.000001 + 1e-9
+    s, n = tlat.min() - dlat, tlat.max() + dlat
+    inside = ok & (lat >= s) & (lat <= n)
+    phi = np.radians(min(90.0, max(abs(s), abs(n))))
+    ratio = np.sin(reach_km / (2 * EARTH_RADIUS_KM)) / max(np.cos(phi), 1e-12)
+    w, e = tlon.min(), tlon.max()
+    if ratio >= 1.0:
+        return inside
+    dlon = np.degrees(2 * np.arcsin(ratio)) * 1.000001 + 1e-9
+    if w - dlon < -180 or e + dlon > 180:  # the box would wrap the antimeridian: keep every longitude
+        return inside
+    return inside & (lon >= w - dlon) & (lon <= e + dlon)

@@ -47,18 +47,43 @@ class Geometry:
 
 
 def knn_sources(dist_km: np.ndarray, k: int, threshold_km: float = DEFAULT_THRESHOLD_KM,
-                exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                exclude_self: bool = False, stable_ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest sources of every target: indices ``(n_tgt, k)`` int64 and validity ``(n_tgt, k)`` bool.
 
     Sources beyond ``threshold_km`` (or at distance 0 when ``exclude_self``) are marked invalid.
+    ``stable_ties``: equal distances (co-located stations) go to the lower source index, also at the k-th
+    place, so the same sources in any column subset — a tile's halo, the whole network — give the same
+    neighbours in the same order (grid targets use it; the station graph keeps its shipped order).
     """
     d = dist_km.astype("float64").copy()
     if exclude_self:
         d[d <= 1e-6] = np.inf
     k = min(k, d.shape[1])
+    if stable_ties:
+        return _knn_stable(np.where(np.isnan(d), np.inf, d), k, threshold_km)
     idx = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(d.shape[1]), (len(d), 1))
     dk = np.take_along_axis(d, idx, axis=1)
     order = np.argsort(dk, axis=1)
+    idx, dk = np.take_along_axis(idx, order, axis=1), np.take_along_axis(dk, order, axis=1)
+    return idx.astype("int64"), np.isfinite(dk) & (dk <= threshold_km)
+
+
+def _knn_stable(d: np.ndarray, k: int, threshold_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`knn_sources` with ties broken by source index (``d`` without NaN)."""
+    n_src = d.shape[1]
+    if k == 0:
+        return np.zeros((len(d), 0), "int64"), np.zeros((len(d), 0), bool)
+    if k < n_src:
+        part = np.argpartition(d, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(d, part, axis=1).max(axis=1, keepdims=True)  # the k-th smallest distance
+        less, tie = d < kth, d == kth
+        need = k - less.sum(axis=1, keepdims=True)
+        take = less | (tie & (np.cumsum(tie, axis=1) <= need))  # the lowest-index ties fill the last places
+        idx = np.nonzero(take)[1].reshape(len(d), k)  # ascending source index in each row
+    else:
+        idx = np.tile(np.arange(n_src), (len(d), 1))
+    dk = np.take_along_axis(d, idx, axis=1)
+    order = np.argsort(dk, axis=1, kind="stable")  # by distance, ties by source index
     idx, dk = np.take_along_axis(idx, order, axis=1), np.take_along_axis(dk, order, axis=1)
     return idx.astype("int64"), np.isfinite(dk) & (dk <= threshold_km)
 

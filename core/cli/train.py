@@ -19,6 +19,19 @@ def load_conf(name: str) -> dict:
     return yaml.safe_load(path.read_text()) or {} if path.is_file() else {}
 
 
+def parse_margin(text: str) -> float | None:
+    """``--train-margin-deg``: 'all' (None: every station) or a non-negative number of degrees."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise typer.BadParameter(f"--train-margin-deg must be 'all' or a number of degrees ≥ 0, got {text!r}")
+    return value
+
+
 def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
     """Ship the run with the lowest validation MAE among ``runs`` (folders holding ``<model>/card.json``).
 
@@ -81,6 +94,11 @@ def register(app: typer.Typer) -> None:
                        "old-init | no-mp-mask | short-context | control (saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
+        margin: Optional[str] = typer.Option(
+            None, "--train-margin-deg",
+            help="Training graph: nodes within the BTH box grown by this many degrees, or 'all' for every "
+                 "station of the dataset (default from core/conf/<model>.yaml)."),
+        save_as: Optional[str] = typer.Option(None, "--save-as", help="Checkpoint folder name (default the model's)."),
     ) -> None:
         """Train with dynamic masking and validation early stopping; writes <out>/<model>/model.pt + card.json."""
         from core.data.load import load_stationset
@@ -98,10 +116,12 @@ def register(app: typer.Typer) -> None:
             overrides["steps_per_epoch"] = steps
         if ablation:
             overrides.update(ABLATIONS.get(ablation, {}))  # "control": the full model under its own name
+        if margin is not None:
+            overrides["train_margin_deg"] = parse_margin(margin)
         name = dataset or (None if path else "cnemc_bth_2019")
         ds = load_stationset(dataset=name, path=path)
         res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
-                    out_root=out, save_as=f"{model}-{ablation}" if ablation else None,
+                    out_root=out, save_as=save_as or (f"{model}-{ablation}" if ablation else None),
                     dataset_name=name or str(path))
         typer.echo(json.dumps({"model": model, "ablation": ablation, "out": str(res.out_dir), **res.best},
                               ensure_ascii=False))

@@ -45,6 +45,7 @@ import torch
 import xarray as xr
 
 from core.data.terrain import elevation_m
+from core.geo import within_reach_box
 from core.graph import Geometry, idw_weights, knn_sources, knn_sum
 
 AUX_VARS = ("pm10", "no2", "so2", "o3", "co")
@@ -215,10 +216,24 @@ class TargetPoints:
     @classmethod
     def build(cls, lat: np.ndarray, lon: np.ndarray, nodes: NodeData, k: int = 12,
               threshold_km: float = 200.0) -> TargetPoints:
-        geom = Geometry.between(lat, lon, nodes.lat, nodes.lon)
-        idx, valid = knn_sources(geom.dist_km, k, threshold_km)
-        return cls(np.asarray(lat), np.asarray(lon), idx, valid,
-                   np.take_along_axis(geom.dist_km, idx, 1), np.take_along_axis(geom.bearing, idx, 1),
+        # Only sources that can be valid (within threshold_km of some target) take part: a tile of a national
+        # grid measures distances to its neighbourhood, not to every station. Invalid places are padded with
+        # the first of them; models weight them by ``valid`` (0), so the tile's values equal the whole grid's.
+        near = np.flatnonzero(within_reach_box(nodes.lat, nodes.lon, lat, lon, threshold_km))
+        geom = Geometry.between(lat, lon, nodes.lat[near], nodes.lon[near])
+        sub, valid = knn_sources(geom.dist_km, k, threshold_km, stable_ties=True)
+        dist, bearing = np.take_along_axis(geom.dist_km, sub, 1), np.take_along_axis(geom.bearing, sub, 1)
+        k_eff = min(k, nodes.n_nodes)
+        idx = np.zeros((len(lat), k_eff), "int64")
+        out = np.zeros((len(lat), k_eff), bool)
+        dk = np.full((len(lat), k_eff), threshold_km + 1.0, "float32")
+        bk = np.zeros((len(lat), k_eff), "float32")
+        m = sub.shape[1]
+        idx[:, :m], out[:, :m], dk[:, :m], bk[:, :m] = near[sub], valid, dist, bearing
+        # canonical invalid places: whatever stations lie beyond the threshold, they read the same
+        idx[~out] = idx[:, :1].repeat(k_eff, 1)[~out] if m else 0
+        dk[~out], bk[~out] = threshold_km + 1.0, 0.0
+        return cls(np.asarray(lat), np.asarray(lon), idx, out, dk, bk,
                    static_features(lat, lon), elevation_m(lat, lon) / 1000.0)
 
 
@@ -271,6 +286,16 @@ def make_batch(nodes: NodeData, starts: np.ndarray, length: int, observed: np.nd
     if targets is not None:
         batch.update(target_tensors(targets, raw, mask, center, dev))
     return batch
+
+
+def target_batch(nodes: NodeData, starts: np.ndarray, length: int, batch: dict[str, torch.Tensor],
+                 targets: TargetPoints, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """The ``tgt_*`` keys :func:`make_batch` would add for ``targets`` to a station ``batch`` made without them
+    (same windows): one station batch serves several target sets (the tiles of a map)."""
+    sl = np.asarray(starts, dtype=int)[:, None] + np.arange(length)[None, :]
+    dev = torch.device(device)
+    raw = torch.nan_to_num(torch.from_numpy(nodes.pm25[sl]).to(dev), nan=0.0).clamp_min(0.0)
+    return target_tensors(targets, raw, batch["mask"], batch["center"], dev)
 
 
 def target_tensors(targets: TargetPoints, raw: torch.Tensor, mask: torch.Tensor, center: torch.Tensor,

@@ -8,6 +8,9 @@ a model without a grid head gets its surface by IDW of its own station predictio
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ import torch
 import xarray as xr
 
 from core.engine.checkpoint import load_checkpoint
-from core.engine.features import TargetPoints, make_batch, prepare
+from core.engine.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
 from core.engine.result import InferenceResult, Window, grid_dataset
 from core.engine.trainer import ModelAdapter, model_hparams, resolve_device
 from core.errors import InvalidRequest
@@ -23,6 +26,21 @@ from core.graph import idw_weights
 from core.grid import GridSpec
 
 CHUNKS_PER_BATCH = 8
+STATION_PASSES = 2  # encoded windows kept per model (a reanalysis worker's current time block and the last)
+CACHED_HOURS = 7 * 24  # longer windows are encoded batch by batch and not kept (memory)
+
+
+@dataclass
+class _Group:
+    """Chunks batched together: ``members`` ((a, b) hours kept, (s, e) input span), their station batch, and
+    the module's :meth:`encode` outputs and state (None for a module that does not split: it runs whole)."""
+
+    members: list
+    starts: np.ndarray
+    length: int
+    batch: dict
+    state: dict | None
+    out: dict | None
 
 
 class NeuralKriger:
@@ -37,6 +55,7 @@ class NeuralKriger:
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
         self._targets_cache: dict = {}
+        self._passes: dict[str, tuple[NodeData, list[_Group]]] = {}
 
     @classmethod
     def from_checkpoint(cls, adapter: ModelAdapter, root: Path | None = None, device: str = "auto",
@@ -55,6 +74,32 @@ class NeuralKriger:
             self._targets_cache = {key: TargetPoints.build(lat, lon, nodes, k=int(self.hparams.get("target_k", 12)))}
         return self._targets_cache[key]
 
+    def _station_key(self, stations: xr.Dataset, observed: np.ndarray, window: Window, *extra: object) -> str:
+        """sha256 over everything the station side reads (values, coordinates, times, observed mask, window)."""
+        h = hashlib.sha256()
+        for var in ("station", "lat", "lon", "is_bth", "time", "pm25", *AUX_VARS, "u10", "v10"):
+            if var in stations.variables:
+                h.update(var.encode() + np.ascontiguousarray(stations[var].values).tobytes())
+        h.update(np.ascontiguousarray(observed).tobytes() + str((window.start, window.end, *extra)).encode())
+        return h.hexdigest()
+
+    def _groups(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int, split: bool) -> Iterator[_Group]:
+        """Station batches of the window's chunks (equal input lengths batch together), encoded when the
+        module splits; generated one at a time so a long window never holds every batch at once."""
+        win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
+        hist = win - pred_len
+        chunks = [(a, min(a + pred_len, i1)) for a in range(i0, i1, pred_len)]
+        for g in range(0, len(chunks), CHUNKS_PER_BATCH):
+            group = chunks[g:g + CHUNKS_PER_BATCH]
+            spans = [(max(0, a - hist), b) for a, b in group]
+            for length in sorted({b - s for s, b in spans}):
+                members = [(c, s) for c, s in zip(group, spans, strict=True) if s[1] - s[0] == length]
+                starts = np.array([s for _, (s, _) in members])
+                sl = starts[:, None] + np.arange(length)[None, :]
+                batch = make_batch(nodes, starts, length, obs[sl], device=self.device, with_truth=False)
+                out, state = self.module.encode(batch) if split else (None, None)
+                yield _Group(members, starts, length, batch, state, out)
+
     @torch.no_grad()
     def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None, window: Window,
               with_influence: bool = True) -> InferenceResult:
@@ -62,41 +107,50 @@ class NeuralKriger:
         idx = np.flatnonzero((times >= window.start) & (times <= window.end))
         if not len(idx):
             raise InvalidRequest("The window holds no hour of this StationSet.")
-        nodes = prepare(stations)
-        if nodes.n_nodes == 0:
-            raise InvalidRequest("No station has coordinates: nothing to infer from.")
-        obs = np.asarray(observed, bool)[:, nodes.station_index]
-        targets = self._targets(grid, nodes) if grid is not None else None
-        win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
-        hist = win - pred_len
         i0, i1 = int(idx[0]), int(idx[-1]) + 1
-        chunks = [(a, min(a + pred_len, i1)) for a in range(i0, i1, pred_len)]
+        # A module with encode/read_targets (spin) encodes the stations once per window: the tiles of one
+        # reanalysis block (same stations, same hours) reuse it and only read out their own cells.
+        split = hasattr(self.module, "encode") and hasattr(self.module, "read_targets")
+        key = (self._station_key(stations, observed, window, with_influence)
+               if split and i1 - i0 <= CACHED_HOURS else None)
+        cached = self._passes.get(key) if key is not None else None
+        if cached is None:
+            nodes = prepare(stations)
+            if nodes.n_nodes == 0:
+                raise InvalidRequest("No station has coordinates: nothing to infer from.")
+            obs = np.asarray(observed, bool)[:, nodes.station_index]
+            groups = self._groups(nodes, obs, i0, i1, split)
+            if key is not None:
+                groups = list(groups)
+                kept = list(self._passes.items())[-(STATION_PASSES - 1):] if STATION_PASSES > 1 else []
+                self._passes = dict(kept) | {key: (nodes, groups)}
+        else:
+            nodes, groups = cached
+        targets = self._targets(grid, nodes) if grid is not None else None
         station_out = np.full((i1 - i0, nodes.n_nodes), np.nan, dtype="float32")
         grid_out = np.full((i1 - i0, len(targets.lat)), np.nan, dtype="float32") if targets is not None else None
         influence = None
-        # group chunks of equal input length so they batch together
-        for g in range(0, len(chunks), CHUNKS_PER_BATCH):
-            group = chunks[g:g + CHUNKS_PER_BATCH]
-            spans = [(max(0, a - hist), b) for a, b in group]
-            lengths = {b - s for s, b in spans}
-            for length in sorted(lengths):
-                members = [(c, s) for c, s in zip(group, spans, strict=True) if s[1] - s[0] == length]
-                starts = np.array([s for _, (s, _) in members])
-                sl = starts[:, None] + np.arange(length)[None, :]
-                batch = make_batch(nodes, starts, length, obs[sl], targets=targets, device=self.device,
-                                   with_truth=False)
-                out = self.module(batch)
-                pred = out["pred"].float().cpu().numpy()
-                gp = out.get("grid_pred")
-                if targets is not None and gp is None:
-                    gp = self._idw_surface(out["pred"], batch, targets)
-                for k, ((a, b), (s, _)) in enumerate(members):
-                    station_out[a - i0:b - i0] = pred[k, a - s:b - s]
-                    if grid_out is not None:
-                        grid_out[a - i0:b - i0] = gp[k, a - s:b - s].float().cpu().numpy()
-                if with_influence and "influence_diffusion" in out:
-                    influence = (out["influence_diffusion"].float().cpu().numpy(),
-                                 out["influence_advection"].float().cpu().numpy())
+        for grp in groups:
+            tb = grp.batch
+            if targets is not None:
+                tb = tb | target_batch(nodes, grp.starts, grp.length, grp.batch, targets, self.device)
+            if grp.state is not None:  # encoded already: only the readout to this call's targets runs
+                out = dict(grp.out)
+                if targets is not None:
+                    out["grid_pred"] = self.module.read_targets(tb, grp.state)
+            else:
+                out = self.module(tb)
+            pred = out["pred"].float().cpu().numpy()
+            gp = out.get("grid_pred")
+            if targets is not None and gp is None:
+                gp = self._idw_surface(out["pred"], tb, targets)
+            for k, ((a, b), (s, _)) in enumerate(grp.members):
+                station_out[a - i0:b - i0] = pred[k, a - s:b - s]
+                if grid_out is not None:
+                    grid_out[a - i0:b - i0] = gp[k, a - s:b - s].float().cpu().numpy()
+            if with_influence and "influence_diffusion" in out:
+                influence = (out["influence_diffusion"].float().cpu().numpy(),
+                             out["influence_advection"].float().cpu().numpy())
         full = np.full((i1 - i0, stations.sizes["station"]), np.nan, dtype="float32")
         full[:, nodes.station_index] = station_out
         wtimes = times[i0:i1]

@@ -16,7 +16,10 @@ import torch
 from core.graph import knn_sum
 
 ZERO_LAG_KM = 0.01
-DEDUPE_MIN_SYSTEMS = 50_000  # without autograd, above this many (hour, target) systems: one per window
+# Without autograd, a window of at least this many hours (batch × hours) solves one system per window and
+# target. The choice depends on the window only, never on how many targets a call has, so a map cut into
+# tiles gets exactly the values of the whole map (3 hours: the old 50,000-system rule at a BTH 0.05° map).
+DEDUPE_MIN_HOURS = 3
 
 
 def spherical_unit(h: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor) -> torch.Tensor:
@@ -80,16 +83,16 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
 
     ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
     ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``).
-    Without autograd and with many systems (a map), one system per window and target is solved over the
-    candidates observed at any hour of the window, and an hour missing some of them renormalises the
-    remaining weights: exact when the observed set is fixed over the window, near-OK otherwise; it keeps grid
-    inference ~10× cheaper (spin bench).
+    Without autograd and with a window of ``DEDUPE_MIN_HOURS`` or more, one system per window and target is
+    solved over the candidates observed at any hour of the window, and an hour missing some of them
+    renormalises the remaining weights: exact when the observed set is fixed over the window, near-OK
+    otherwise; it keeps grid inference ~10× cheaper (spin bench).
     """
     b, n_h, _ = z_src.shape
     m, k = idx.shape
     if dcc is None:
         dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
-    if (torch.is_grad_enabled() and nugget.requires_grad) or b * n_h * m < DEDUPE_MIN_SYSTEMS or k > 60:
+    if (torch.is_grad_enabled() and nugget.requires_grad) or b * n_h < DEDUPE_MIN_HOURS or k > 60:
         ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
         return krige(z_src[..., idx], ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
     # one system per (window, target) over the candidates observed at ANY hour of the window; an hour that

@@ -100,6 +100,25 @@ def test_advection_zero_for_perpendicular_wind() -> None:
         assert float(w.abs().max()) < 1e-6
 
 
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_knn_ties_go_to_the_lower_index_in_any_column_subset(k: int) -> None:
+    """Co-located sources tie: the same neighbours, in the same order, whether the search sees every source
+    or only a subset holding them (a tile's halo)."""
+    rng = np.random.default_rng(2)
+    d = np.round(rng.uniform(0, 50, (30, 40)))  # many exact ties
+    d[:, 7] = d[:, 3]  # two co-located sources
+    idx, valid = knn_sources(d, k, threshold_km=30.0, stable_ties=True)
+    keep = np.flatnonzero(rng.random(40) < 0.7)
+    keep = np.union1d(keep, np.unique(idx))  # the subset holds every chosen source
+    sub, sub_valid = knn_sources(d[:, keep], k, threshold_km=30.0, stable_ties=True)
+    np.testing.assert_array_equal(keep[sub], idx)
+    np.testing.assert_array_equal(sub_valid, valid)
+    dk = np.take_along_axis(d, idx, 1)
+    assert (np.diff(dk, axis=1) >= 0).all()
+    ties = np.diff(dk, axis=1) == 0
+    assert (np.diff(idx, axis=1)[ties] > 0).all()
+
+
 @pytest.mark.parametrize("lead", [(7,), (2, 5)])
 def test_knn_sum_equals_the_gathered_sum(lead: tuple[int, ...]) -> None:
     """The sparse product a map uses gives the same sums as gathering every (…, target, source) value."""

@@ -160,6 +160,27 @@ class SPIN(nn.Module):
         return feats, torch.exp(-(elev.unsqueeze(-1) - zs).abs() / self.log_terrain_km.exp())
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out, state = self.encode(batch)
+        if "tgt_idx" in batch:
+            out["grid_pred"] = self.read_targets(batch, state)
+        if self.training:  # train the readout on hidden stations, predicted from the other stations only
+            h, mask, u, v, init, center = (state[k] for k in ("h", "mask", "u", "v", "init", "center"))
+            dist, bearing = batch["dist"], batch["bearing"]
+            idx, valid = self._station_knn(dist, self.target_k)
+            d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
+            terr, tk = self._terrain(batch.get("elev"), dist.shape[0], idx, valid)
+            corr = self._readout(h, mask, u, v, idx, valid, d_k, b_k, init,
+                                 torch.cat([batch["static"], terr], -1), batch["tfeat"], tk)
+            out["readout_pred"] = to_ugm3(init + corr, center)
+        return out
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The station side (steps 1–6): outputs at the nodes and the state the grid readout reads.
+
+        Only station keys of ``batch`` are read, so one encoding serves every set of targets (the tiles of a
+        reanalysis block) through :meth:`read_targets`; state: ``h`` (B, L, N, hidden), ``mask``, ``init``,
+        ``center``, ``u``/``v`` (B, L, N) or None.
+        """
         mask, center = batch["mask"], batch["center"]
         x = batch["x"] * mask
         b, n_h, n = x.shape
@@ -202,22 +223,18 @@ class SPIN(nn.Module):
                 if w is not None:
                     dense.scatter_add_(1, idx, w.mean((0, 1)) if w.dim() == 4 else w)
                 out[key] = dense
-        if "tgt_idx" in batch:
-            t_idx, t_valid = batch["tgt_idx"], batch["tgt_valid"]
-            t_terr, t_tk = self._terrain(batch.get("tgt_elev"), t_idx.shape[0], t_idx, t_valid,
-                                         src_elev=batch.get("elev"))
-            t_init = self.target_init(batch)
-            corr = self._readout(h, mask, u, v, t_idx, t_valid, batch["tgt_dist"], batch["tgt_bearing"], t_init,
-                                 torch.cat([batch["tgt_static"], t_terr], -1), batch["tfeat"], t_tk)
-            out["grid_pred"] = to_ugm3(t_init + corr, center)
-        if self.training:  # train the readout on hidden stations, predicted from the other stations only
-            idx, valid = self._station_knn(dist, self.target_k)
-            d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
-            terr, tk = self._terrain(batch.get("elev"), n, idx, valid)
-            corr = self._readout(h, mask, u, v, idx, valid, d_k, b_k, init,
-                                 torch.cat([batch["static"], terr], -1), batch["tfeat"], tk)
-            out["readout_pred"] = to_ugm3(init + corr, center)
-        return out
+        return out, {"h": h, "mask": mask, "u": u, "v": v, "init": init, "center": center}
+
+    def read_targets(self, batch: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Step 7: ``grid_pred`` (B, L, M) µg/m³ at the ``tgt_*`` targets from an :meth:`encode` state."""
+        t_idx, t_valid = batch["tgt_idx"], batch["tgt_valid"]
+        t_terr, t_tk = self._terrain(batch.get("tgt_elev"), t_idx.shape[0], t_idx, t_valid,
+                                     src_elev=batch.get("elev"))
+        t_init = self.target_init(batch)
+        corr = self._readout(state["h"], state["mask"], state["u"], state["v"], t_idx, t_valid, batch["tgt_dist"],
+                             batch["tgt_bearing"], t_init, torch.cat([batch["tgt_static"], t_terr], -1),
+                             batch["tfeat"], t_tk)
+        return to_ugm3(t_init + corr, state["center"])
 
     def _readout(self, h, mask, u, v, idx, valid, dist, bearing, init, static, tfeat, src_weight=None) -> torch.Tensor:
         return self.readout(h, mask, u, v, idx, valid, dist, bearing, self.bandwidth_km, init, static, tfeat,

@@ -71,8 +71,9 @@ def test_map_path_equals_direct_when_the_observed_set_is_fixed(case, monkeypatch
     valid = torch.ones(5, 9, dtype=torch.bool)
     par = (torch.tensor(0.3), torch.tensor(80.0))
     with torch.no_grad():
+        monkeypatch.setattr(kr, "DEDUPE_MIN_HOURS", 10**9)
         direct = [krige_targets(zs, m, idx, valid, d0, d_ss, *par) for m in (fixed, gappy)]
-        monkeypatch.setattr(kr, "DEDUPE_MIN_SYSTEMS", 0)
+        monkeypatch.setattr(kr, "DEDUPE_MIN_HOURS", 0)
         fast = [krige_targets(zs, m, idx, valid, d0, d_ss, *par) for m in (fixed, gappy)]
     torch.testing.assert_close(fast[0], direct[0])
     ok_h = fast[1][1].isfinite()

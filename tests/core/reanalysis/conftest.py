@@ -37,7 +37,7 @@ def national_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_cnemc_folder(tmp_path_factory.mktemp("cnemc_cn"), n_days=2, stations=NATIONAL).path
 
 
-def small_spec(folder: Path, block_hours: int = 6, res: float = 0.25, **kw) -> ReanalysisSpec:
+def small_spec(folder: Path, block_hours: int = 6, res: float = 0.25, model: str = "idw", **kw) -> ReanalysisSpec:
     """48 hours over a 12 × 16 grid (one tile unless ``tile_deg`` says otherwise)."""
-    return ReanalysisSpec(model="idw", start="2020-03-01T00:00", end="2020-03-02T23:00", res=res, bbox=BBOX,
+    return ReanalysisSpec(model=model, start="2020-03-01T00:00", end="2020-03-02T23:00", res=res, bbox=BBOX,
                           path=str(folder), block_hours=block_hours, **kw)
