@@ -359,13 +359,13 @@ def bubble_key(bbox: Sequence[float], values: Sequence[float], m_per_ug: float =
     labels = frame[["lon", "lat", "radius", "label"]].copy()
     labels["lat"] = lat - (labels["radius"] / 1000 / 111.32) - 0.12
     title = pd.DataFrame([{"lon": w + 0.02 * (e - w), "lat": lat + float(frame["radius"].max()) / 1000 / 111.32
-                           + 0.2, "radius": 0.0, "label": "Error bubble = MAE (µg/m³)"}])
+                           + 0.2, "radius": 0.0, "label": "Error bubble = MAE (ug/m3)"}])
     return pd.concat([frame.assign(kind="circle"), labels.assign(kind="label"), title.assign(kind="title")],
                      ignore_index=True)
 
 
 def bubble_key_layers(key: pd.DataFrame) -> list[pdk.Layer]:
-    """The size key as a hollow-circle layer and a text layer (µ and ³ included in the glyph set)."""
+    """The size key as a hollow-circle layer and a text layer (ASCII: deck.gl's default offline glyph set)."""
     circles = key[key["kind"] == "circle"]
     texts = key[key["kind"] != "circle"].assign(anchor=lambda d: np.where(d["kind"] == "title", "start", "middle"))
     return [
@@ -373,9 +373,9 @@ def bubble_key_layers(key: pd.DataFrame) -> list[pdk.Layer]:
                   get_radius="radius", get_fill_color=[120, 120, 120, 40], get_line_color=[40, 40, 40, 220],
                   stroked=True, line_width_min_pixels=1.5, pickable=False),
         pdk.Layer("TextLayer", id="bubble_key_text", data=texts, get_position=["lon", "lat"], get_text="label",
-                  get_size=12, get_color=[20, 20, 20, 255], get_text_anchor="anchor", font_weight=600,
+                  get_size=12, get_color=[20, 20, 20, 255], font_weight=600,
                   outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True},
-                  character_set="auto", pickable=False),
+                  pickable=False),
     ]
 
 

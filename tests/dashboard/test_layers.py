@@ -133,7 +133,7 @@ def test_bubble_key_uses_the_bubble_radius_rule_and_spans_the_data(top: float) -
     assert bub["radius"].tolist() == circles["radius"].tolist()
     assert (circles["lon"].diff().dropna() > 0).all()  # a row, left to right, inside the region's box
     assert circles["lon"].between(BTH_BBOX[0], BTH_BBOX[2]).all()
-    assert "Error bubble = MAE (µg/m³)" in key["label"].tolist()
+    assert "Error bubble = MAE (ug/m3)" in key["label"].tolist()
     lyr = layers.bubble_key_layers(key)
     assert [x.type for x in lyr] == ["ScatterplotLayer", "TextLayer"]
 
