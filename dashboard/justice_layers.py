@@ -124,19 +124,29 @@ TOOLTIP = {"html": "<b>{name_en} {name}</b> ({code})<br>PM2.5 {pm25} µg/m³ · 
                    "{population} people (NBS 2020)<br>{klass}", "style": {"fontSize": "12px"}}
 
 
+LEGEND_CELL_PX = 40
+
+
 def legend_html(indicator: str, exp_cuts: Sequence[float], vul_cuts: Sequence[float]) -> str:
-    """A 3 × 3 colour legend (PM2.5 terciles up, vulnerability terciles right) with the class limits."""
+    """A 3 × 3 colour legend (PM2.5 terciles up, vulnerability terciles right) with the class limits.
+
+    Cells of :data:`LEGEND_CELL_PX` px and 14-px text: readable beside a 540-px map; the indicator name
+    wraps under the grid instead of being cut.
+    """
+    px = LEGEND_CELL_PX
     cells = []
     for r in (2, 1, 0):
         for c in range(3):
             cells.append(f'<div title="{TERCILE[r]} PM2.5 · {TERCILE[c]} vulnerability" '
-                         f'style="width:26px;height:26px;background:{BIVARIATE[r][c]}"></div>')
+                         f'style="width:{px}px;height:{px}px;background:{BIVARIATE[r][c]}"></div>')
     lab = html.escape(indicator_label(indicator))
     return (
-        '<div style="display:flex;align-items:center;gap:12px;font-size:12px;line-height:1.35">'
-        '<div style="display:flex;align-items:center;gap:4px"><div style="text-align:right">PM2.5<br>↑</div><div>'
-        f'<div style="display:grid;grid-template-columns:repeat(3,26px);gap:1px">{"".join(cells)}</div>'
-        f'<div style="text-align:center">{lab} →</div></div></div>'
+        '<div class="bivariate-legend" style="display:flex;align-items:center;gap:18px;font-size:14px;'
+        'line-height:1.45;margin:6px 0 4px 0">'
+        '<div style="display:flex;align-items:center;gap:6px"><div style="text-align:right"><b>PM2.5</b><br>↑</div>'
+        f'<div><div style="display:grid;grid-template-columns:repeat(3,{px}px);gap:2px">{"".join(cells)}</div>'
+        f'<div style="text-align:center;max-width:{3 * px + 4}px;white-space:normal;font-weight:600">{lab} →</div>'
+        '</div></div>'
         f'<div><b>PM2.5</b>: low ≤ {_fmt(exp_cuts[0])}, mid ≤ {_fmt(exp_cuts[1])}, high above (µg/m³)<br>'
         f'<b>{lab}</b>: low ≤ {_fmt(100 * vul_cuts[0])} %, mid ≤ {_fmt(100 * vul_cuts[1])} %, high above<br>'
         '<span style="color:#555">Population-weighted terciles (each holds about a third of the people). '

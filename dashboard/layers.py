@@ -42,6 +42,15 @@ THRESHOLDS = {
     "GB 3095-2012 Grade II, 24-h (75 µg/m³)": 75.0,
     "WHO 2021 AQG, 24-h (15 µg/m³)": 15.0,
 }
+# Labelled reference lines of time-series charts: (µg/m³, label, colour). 24-h limits, drawn on hourly
+# series as guides (the label says which standard).
+GUIDE_LINES = (
+    (15.0, "WHO 2021 24-h guideline 15 µg/m³", "#2b8a3e"),
+    (35.0, "GB 3095 Grade I 35 µg/m³", "#b08900"),
+    (75.0, "GB 3095 Grade II 75 µg/m³", "#d9480f"),
+)
+
+
 def threshold_label(value: str | float) -> str | None:
     """The :data:`THRESHOLDS` label whose value is ``value`` (e.g. ``'75'``), or None."""
     try:
@@ -319,6 +328,55 @@ def error_bubbles(frame: pd.DataFrame, m_per_ug: float = BUBBLE_M_PER_UG) -> pd.
     over = out["bias"].astype(float).fillna(0.0) >= 0
     out["color"] = [list(BIAS_COLORS["over"] if o else BIAS_COLORS["under"]) + [150] for o in over]
     return out
+
+
+def key_values(mae: np.ndarray, n: int = 3) -> list[float]:
+    """Up to ``n`` round MAE values (µg/m³) for the bubble size key, spanning the bubbles shown."""
+    v = np.asarray(mae, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    top = float(v.max()) if len(v) else 50.0
+    steps = [1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000]
+    upper = next((s for s in steps if s >= top * 0.8), steps[-1])
+    out = [s for s in steps if s <= upper][-n:]
+    return [float(x) for x in out]
+
+
+def bubble_key(bbox: Sequence[float], values: Sequence[float], m_per_ug: float = BUBBLE_M_PER_UG) -> pd.DataFrame:
+    """Reference bubbles for an on-map size key: one circle per MAE value (same radius rule as
+    :func:`error_bubbles`) in a row along the top-left of ``bbox`` (W, S, E, N), with labels."""
+    w, s, e, n = bbox
+    lat = n - 0.05 * (n - s)
+    km_per_deg = 111.32 * math.cos(math.radians(lat))
+    rows, x = [], w + 0.02 * (e - w)
+    for v in values:
+        r_deg = v * m_per_ug / 1000 / km_per_deg
+        x += r_deg
+        rows.append({"lon": x, "lat": lat, "radius": v * m_per_ug, "label": f"{v:g}", "name": "size key",
+                     "code": "", "status": f"bubble for MAE {v:g} µg/m³", "color": [90, 90, 90, 60]})
+        x += r_deg + 0.25
+    frame = pd.DataFrame(rows)
+    # Label rows: each value under its circle, the unit/title above the first circle.
+    labels = frame[["lon", "lat", "radius", "label"]].copy()
+    labels["lat"] = lat - (labels["radius"] / 1000 / 111.32) - 0.12
+    title = pd.DataFrame([{"lon": w + 0.02 * (e - w), "lat": lat + float(frame["radius"].max()) / 1000 / 111.32
+                           + 0.2, "radius": 0.0, "label": "Error bubble = MAE (µg/m³)"}])
+    return pd.concat([frame.assign(kind="circle"), labels.assign(kind="label"), title.assign(kind="title")],
+                     ignore_index=True)
+
+
+def bubble_key_layers(key: pd.DataFrame) -> list[pdk.Layer]:
+    """The size key as a hollow-circle layer and a text layer (µ and ³ included in the glyph set)."""
+    circles = key[key["kind"] == "circle"]
+    texts = key[key["kind"] != "circle"].assign(anchor=lambda d: np.where(d["kind"] == "title", "start", "middle"))
+    return [
+        pdk.Layer("ScatterplotLayer", id="bubble_key", data=circles, get_position=["lon", "lat"],
+                  get_radius="radius", get_fill_color=[120, 120, 120, 40], get_line_color=[40, 40, 40, 220],
+                  stroked=True, line_width_min_pixels=1.5, pickable=False),
+        pdk.Layer("TextLayer", id="bubble_key_text", data=texts, get_position=["lon", "lat"], get_text="label",
+                  get_size=12, get_color=[20, 20, 20, 255], get_text_anchor="anchor", font_weight=600,
+                  outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True},
+                  character_set="auto", pickable=False),
+    ]
 
 
 def bubble_layer(bubbles: pd.DataFrame) -> pdk.Layer:

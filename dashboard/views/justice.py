@@ -20,7 +20,7 @@ from core.exposure_weights import load_population_grid
 from core.grid import GridSpec
 from dashboard import justice_layers as jl
 from dashboard import layers, loaders
-from dashboard.ui import guard, link_value, page_context
+from dashboard.ui import guard, link_value, page_context, readable_numbers
 
 RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
 N_BOOT = 500
@@ -135,8 +135,9 @@ with guard("Exposure analysis"):
               help=band + "Unit means weighted by census population (NBS 2020).")
     m2.metric("People / day above WHO 24-h", f"{summary['above']['WHO2021_24h_15']['people'] / 1e6:.1f} M")
     m3.metric("People / day above GB Grade II 24-h", f"{summary['above']['GB3095_II_24h_75']['people'] / 1e6:.1f} M")
-    m4.metric("Quintile ratio (most / least vulnerable)", f"{d['ratio']:.2f}",
-              help=f"Concentration index {d['concentration_index']:+.3f}, 95 % bootstrap "
+    m4.metric("Quintile ratio", f"{d['ratio']:.2f}",
+              help="Mean PM2.5 of the most vulnerable fifth of the people over the least vulnerable fifth. "
+                   f"Concentration index {d['concentration_index']:+.3f}, 95 % bootstrap "
                    f"{d['interval'][0]:+.3f} … {d['interval'][1]:+.3f} ({N_BOOT} resamples of units, seed 0).")
 
     # ---- bivariate choropleth, drawn offline
@@ -161,7 +162,8 @@ with guard("Exposure analysis"):
 
     # ---- ranked table
     st.subheader("Census units ranked by exposure")
-    st.dataframe(jl.ranked_table(table, indicator), hide_index=True, height=360, width="stretch")
+    ranked = jl.ranked_table(table, indicator)
+    st.dataframe(ranked, hide_index=True, height=360, width="stretch", column_config=readable_numbers(ranked))
     st.caption("Population: NBS 2020 census (unit POPU). PM2.5: mean of valid daily means over the period.")
 
     # ---- all indicators

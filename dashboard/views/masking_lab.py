@@ -119,6 +119,8 @@ with guard("Masking lab"):
         per = per.assign(code=codes[per["index"]], name=sl["name"].values[per["index"]],
                          lat=sl["lat"].values[per["index"]], lon=sl["lon"].values[per["index"]])
         map_layers.append(layers.bubble_layer(layers.error_bubbles(per.dropna(subset=["mae"]))))
+        # On-map size key: reference circles drawn with the same metres-per-µg/m³ rule, so they scale with zoom.
+        map_layers += layers.bubble_key_layers(layers.bubble_key(info["bbox"], layers.key_values(per["mae"])))
     map_layers.append(layers.station_layer(stations))
     tooltip = {"html": "<b>{name}</b> {code}<br>{status} · daily mean {pm25} µg/m³<br>MAE {mae} · bias {bias}",
                "style": {"fontSize": "12px"}}
@@ -127,7 +129,8 @@ with guard("Masking lab"):
     n_bubbles = f"{int(per['mae'].notna().sum())} error bubbles" if per is not None else "Error bubbles"
     st.caption(
         f"{n_bubbles} at hidden stations: radius ∝ {sc.model}'s MAE over {sc.date} "
-        f"({layers.BUBBLE_M_PER_UG / 1000:.2f} km per µg/m³); red = over-estimate (bias > 0), blue = under-estimate. "
+        f"({layers.BUBBLE_M_PER_UG / 1000:.2f} km per µg/m³; grey circles top left = size key); "
+        "red = over-estimate (bias > 0), blue = under-estimate. "
         "Filled circles: observed (colour = measured daily-mean PM2.5, HJ 633-2012); hollow rings: to hide. "
         f"Source: {source_caption(info, 'estimates by AirAtlas models')}."
     )

@@ -62,7 +62,8 @@ def test_bivariate_classes_and_geojson(result):
 
 def test_legend_has_nine_cells():
     html = jl.legend_html("rural", (10.0, 20.0), (0.2, 0.4))
-    assert html.count("width:26px;height:26px") == 9
+    px = jl.LEGEND_CELL_PX
+    assert html.count(f"width:{px}px;height:{px}px") == 9
     assert "Rural share" in html and "low ≤ 20.0 %, mid ≤ 40.0 %" in html and "low ≤ 10.0, mid ≤ 20.0" in html
 
 
@@ -94,3 +95,25 @@ def test_sentences_and_brief(result):
     geo = json.loads(jl.unit_geojson(result.table, "age65p"))
     assert len(geo["features"]) == 9 and "bivar_label" in geo["features"][0]["properties"]
     assert jl.unit_csv(result.table).splitlines()[0].startswith("CODE,NAME,")
+
+
+@pytest.mark.parametrize("indicator", ["age65p", "no_tap_water"])
+def test_bivariate_legend_is_readable(indicator):
+    """Issue 14: the legend was 26-px cells in 12-px text and its metric title was cut."""
+    import re
+
+    html = jl.legend_html(indicator, (40.0, 80.0), (0.1, 0.2))
+    cells = re.findall(r"width:(\d+)px;height:(\d+)px", html)
+    assert len(cells) == 9 and all(int(w) >= 36 and int(h) >= 36 for w, h in cells)
+    assert "font-size:14px" in html and "white-space:normal" in html  # the indicator name wraps, never cut
+    assert f"{jl.indicator_label(indicator)} →" in html
+
+
+def test_readable_numbers_formats_counts_and_areas():
+    from dashboard.ui import readable_numbers
+
+    frame = pd.DataFrame({"population": [1234567], "area (km²)": [172811.7], "PM2.5 (µg/m³)": [75.2],
+                          "people inside": ["1.2 million"]})
+    cfg = readable_numbers(frame)
+    assert set(cfg) == {"population", "area (km²)"}
+    assert all(c["type_config"]["format"] == "localized" for c in cfg.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pydeck as pdk
 import pytest
 from PIL import Image
 
+from core.grid import BTH_BBOX
 from dashboard import layers
 
 # (value µg/m³, expected HJ 633-2012 category, RGB): both sides of every breakpoint; a value on a
@@ -117,3 +119,33 @@ def test_influence_frame_orders_sources_and_splits_shares() -> None:
     assert list(fr["code"]) == ["b", "a"]  # zero-share source dropped
     assert fr.loc[0, "diffusion_share"] == pytest.approx(0.5 / 0.6)
     assert fr.loc[0, "width"] > fr.loc[1, "width"]
+
+
+@pytest.mark.parametrize("top", [3.0, 37.8, 58.7, 240.0])
+def test_bubble_key_uses_the_bubble_radius_rule_and_spans_the_data(top: float) -> None:
+    values = layers.key_values(np.array([1.0, top / 2, top]))
+    assert 1 <= len(values) <= 3 and values == sorted(values) and max(values) >= 0.8 * top
+    key = layers.bubble_key(BTH_BBOX, values)
+    circles = key[key["kind"] == "circle"]
+    assert circles["radius"].tolist() == [v * layers.BUBBLE_M_PER_UG for v in values]
+    # same rule as the error bubbles: an MAE of v draws a bubble of the key's radius for v
+    bub = layers.error_bubbles(pd.DataFrame({"mae": values, "bias": [1.0] * len(values)}))
+    assert bub["radius"].tolist() == circles["radius"].tolist()
+    assert (circles["lon"].diff().dropna() > 0).all()  # a row, left to right, inside the region's box
+    assert circles["lon"].between(BTH_BBOX[0], BTH_BBOX[2]).all()
+    assert "Error bubble = MAE (µg/m³)" in key["label"].tolist()
+    lyr = layers.bubble_key_layers(key)
+    assert [x.type for x in lyr] == ["ScatterplotLayer", "TextLayer"]
+
+
+@pytest.mark.parametrize("width_px", [900, 1000, 1400])
+def test_land_context_box_is_wider_than_the_lab_map_view(width_px: int) -> None:
+    """The land fill is clipped to loaders.CONTEXT_BOX: a box smaller than the view drew a straight edge."""
+    from dashboard.loaders import CONTEXT_BOX
+
+    zoom = round(layers.fit_zoom(BTH_BBOX, width_px, 470), 2)
+    lon_span = width_px * 360.0 / (512.0 * 2 ** zoom)
+    mid = (BTH_BBOX[0] + BTH_BBOX[2]) / 2
+    assert CONTEXT_BOX[0] < mid - lon_span / 2 and CONTEXT_BOX[2] > mid + lon_span / 2
+    lat_span = 470 / width_px * lon_span * math.cos(math.radians(39.4))
+    assert CONTEXT_BOX[1] < 39.4 - lat_span / 2 and CONTEXT_BOX[3] > 39.4 + lat_span / 2

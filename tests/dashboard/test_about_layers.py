@@ -1,0 +1,117 @@
+"""Pure builders of the About page: curated sources, plain model cards, limitations backed by report figures."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from core.errors import AirAtlasError
+from core.paths import MODELS_DIR, data_dir
+from dashboard import about_layers as al
+
+
+def _report(model: str, mae: float, idw: float, protocol: str = "holdout", dataset: str = "cnemc_bth_2019",
+            coverage: float = 0.9, **baselines: float) -> dict:
+    base = {"idw": {"mae": idw, "coverage": 0.88}} | {k: {"mae": v, "coverage": 0.8} for k, v in baselines.items()}
+    return {"model": model, "dataset": dataset, "protocol": protocol, "split": "test",
+            "test_stations": ["1002A", "1024A"], "times": {"count": 48},
+            "metrics": {"mae": mae, "rmse": mae * 1.5, "r2": 0.8, "coverage": coverage, "interval_width": 30.0},
+            "baselines": base, "by_season": {"DJF": {"mae": mae * 2}, "JJA": {"mae": mae / 2}},
+            "flagged_cells_by_flag": {"stuck": 3}}
+
+
+CARD = {"name": "spin", "arch_version": "spin-2", "n_parameters": 12345, "dataset": "cnemc_bth_2019",
+        "split": {"time": "days 1–20 train", "training_stations": ["a", "b", "c"]}, "test_stations": ["x", "y"],
+        "seed": 0, "device": "cpu", "wind": "inferred", "aod": "none", "train_minutes": 3.25,
+        "metrics": {"val_mae": 12.3456, "val_idw_mae": 13.9, "best_epoch": 4, "val_hidden_share": 0.5},
+        "hparams": {"window": 48, "lr": 0.002}, "history": [{"epoch": 1}], "stopped": "step budget"}
+INTERVALS = {"model": "spin", "level": 0.9,
+             "meta": {"fitted_on": "cnemc_bth_2019", "split": "val (days 21-23)", "protocols": ["holdout"],
+                      "seeds": [0], "bins": "distance × level"}}
+
+
+def test_every_staged_source_folder_has_a_curated_entry():
+    try:
+        root = data_dir()
+    except AirAtlasError:
+        pytest.skip("no data directory")
+    present = [f"{p.parent.parent.name}/{p.parent.name}" for p in [*root.glob("raw/*/SOURCE.md"),
+                                                                  *root.glob("geo/*/SOURCE.md")]]
+    if not present:
+        pytest.skip("no SOURCE.md files staged")
+    assert al.uncurated(present) == []
+
+
+def test_uncurated_lists_only_unknown_folders():
+    assert al.uncurated(["raw/cnemc_bth_2019", "raw/new_network", "geo/x"]) == ["geo/x", "raw/new_network"]
+
+
+@pytest.mark.parametrize("src", [*al.SOURCES, al.terrain_source("0.16.1")], ids=lambda s: s.folder or "terrain")
+def test_source_blocks_are_complete_and_cite_once(src):
+    for field in ("name", "what", "period", "citation", "licence", "link", "used_for"):
+        assert getattr(src, field).strip(), field
+    assert src.link.startswith("https://")
+    md = al.source_markdown(src)
+    assert md.count(src.citation) == 1 and "**Licence:**" in md and "**Period:**" in md
+    for internal in ("sha256", "SHA256SUMS", "byte-for-byte", "git blob", "Loading hint"):  # staging notes
+        assert internal not in md
+
+
+def test_terrain_source_cites_pvlib_and_the_elevation_origin():
+    src = al.terrain_source("9.9")
+    assert "doi:10.21105/joss.00884" in src.citation and "Holmgren" in src.citation
+    assert "Mapzen" in src.citation and "SRTM" in src.citation and "pvlib 9.9" in src.licence
+
+
+def test_model_card_is_plain_text_from_the_card():
+    reports = [("spin_holdout.json", _report("spin", 8.0, 10.0)),
+               ("spin_mask-50.json", _report("spin", 9.0, 10.0, protocol="mask-50", coverage=0.95))]
+    card = al.model_card("spin", CARD, INTERVALS, al.test_split_reports(reports, "spin"))
+    facts = dict(zip(card.facts["item"], card.facts["value"], strict=True))
+    assert "12,345 parameters" in facts["architecture"]
+    assert "3 stations" in facts["trained on"] and "2 test stations" in facts["never seen in training"]
+    assert "12.35 µg/m³ vs IDW 13.90" in facts["validation MAE (days 21–23)"]
+    assert facts["interval"].startswith("90 % interval") and "distance × level" in facts["interval depends on"]
+    assert not any("{" in v or "hparams" in v for v in facts.values())  # never raw JSON
+    assert card.metrics["MAE (µg/m³)"].tolist() == [8.0, 9.0]
+    assert card.metrics["interval covers (%)"].tolist() == [90.0, 95.0]
+    assert any("10–20 % lower MAE than IDW" in x for x in card.limits)
+    assert any("inferred" in x for x in card.limits)
+
+
+def test_baseline_card_takes_its_figures_from_other_reports():
+    reports = [("spin_holdout.json", _report("spin", 8.0, 10.0, knn=12.0)),
+               ("aqnet_holdout.json", _report("aqnet", 8.5, 10.0, knn=99.0))]  # same protocol: counted once
+    rows = al.test_split_reports(reports, "knn")
+    assert len(rows) == 1 and rows[0]["metrics"]["mae"] == 12.0
+    card = al.model_card("knn", None, None, rows)
+    assert "none tuned" in card.facts["value"].iloc[0]
+    assert any("no calibrated interval" in v for v in card.facts["value"])
+    assert any("20 % higher MAE than IDW" in x for x in card.limits)
+    idw = al.model_card("idw", None, None, al.test_split_reports(reports, "idw"))
+    assert "IDW MAE (µg/m³)" not in idw.metrics  # IDW against itself says nothing
+
+
+@pytest.mark.parametrize("mae", [7.5, 11.25])
+def test_limitations_quote_the_report_figures(mae):
+    reports = [("spin_holdout.json", _report("spin", mae, 10.0)),
+               ("val_spin_holdout.json", _report("spin", 1.0, 2.0) | {"split": "val"}),  # never a test figure
+               ("path_aqi36.json", _report("spin", 16.0, 17.0, dataset="../data/raw/aqi36_stmvl", coverage=0.876))]
+    flagged = pd.DataFrame({"code": ["3132A"], "name": ["文明里"], "city": ["秦皇岛"], "lat": [37.03], "lon": [119.6]})
+    info = {"name": "cnemc_bth_2019", "missing_days": ["2019-04-08"], "partial_days": {"2019-08-23": 1}, "n_bth": 80}
+    text = "\n".join(al.limitations(reports, "spin", info, flagged))
+    assert f"holdout {mae:.1f} vs 10.0" in text and "1.0 vs 2.0" not in text
+    assert f"{2 * mae:.1f} µg/m³ in DJF" in text
+    assert "aqi36_stmvl" in text and "87.6 %" in text
+    assert "3132A" in text and "37.03 °N" in text and "1 day(s) have no data (2019-04-08)" in text
+    assert "80 monitoring stations" in text and "inferred" in text
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in MODELS_DIR.glob("*/card.json")))
+def test_every_shipped_card_renders_without_raw_json(name):
+    card = json.loads((MODELS_DIR / name / "card.json").read_text(encoding="utf-8"))
+    out = al.model_card(name, card, None, [])
+    assert len(out.facts) >= 2 and out.summary and "no description" not in out.summary
+    assert all(isinstance(v, str) and "{" not in v and len(v) < 400 for v in out.facts["value"])
