@@ -164,7 +164,9 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                                        "epochs_run": len(res.history), "seed": seed}
             root = out_root
         krigers[name] = NeuralKriger.from_checkpoint(adapter, root=root, name=name)
-    report: dict = {"model": model, "protocol": protocol, "dataset": dataset, "split": split, "seed": seed,
+    # The architecture version goes with the figures: a report from an older version must not pass for this one.
+    report: dict = {"model": model, "arch": adapter.arch_version,
+                    "protocol": protocol, "dataset": dataset, "split": split, "seed": seed,
                     "train_minutes_cap": max_minutes, "ablations": {a: ABLATIONS.get(a, {}) for a in which},
                     "variants": {}}
     for name, kriger in krigers.items():

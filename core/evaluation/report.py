@@ -147,9 +147,11 @@ def ablation_table(ablations: list[tuple[str, dict]], split: str = "test") -> st
             if (d.get("split", "test") if isinstance(d, dict) else "test") == split for n, m in _ablation_entries(d)]
     if not rows:
         return ""
-    lines = ["| file | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|"]
+    arch = {stem: (d.get("arch") if isinstance(d, dict) else None) or "not recorded" for stem, d in ablations}
+    lines = ["| file | architecture | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|---|"]
     for stem, n, m in rows:
-        lines.append(f"| {stem} | {n} | {_fmt(m.get('mae'))} | {_fmt(m.get('rmse'))} | {_fmt(m.get('ratio_to_idw'))} |")
+        lines.append(f"| {stem} | {arch[stem]} | {n} | {_fmt(m.get('mae'))} | {_fmt(m.get('rmse'))} | "
+                     f"{_fmt(m.get('ratio_to_idw'))} |")
     return "\n".join(lines)
 
 
