@@ -230,7 +230,7 @@ def arrow_scale(bbox: Sequence[float], speeds: np.ndarray, share: float = 0.07) 
 
 def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 220)) -> pdk.Layer:
     return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
-                     width_units="pixels", get_width=2.5, width_min_pixels=2, cap_rounded=True,
+                     width_units="'pixels'", get_width=2.5, width_min_pixels=2, cap_rounded=True,
                      joint_rounded=True, pickable=False)
 
 
@@ -408,7 +408,7 @@ def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
     """Lines from contributing stations to the target; width ∝ share, blue = diffusion, red = advection."""
     return pdk.Layer("LineLayer", id="influence", data=frame, get_source_position=["lon", "lat"],
                      get_target_position=["tlon", "tlat"], get_color="color", get_width="width",
-                     width_units="pixels", width_min_pixels=1, width_max_pixels=7, pickable=True)
+                     width_units="'pixels'", width_min_pixels=1, width_max_pixels=7, pickable=True)
 
 
 def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[pdk.Layer]]:

@@ -149,3 +149,16 @@ def test_land_context_box_is_wider_than_the_lab_map_view(width_px: int) -> None:
     assert CONTEXT_BOX[0] < mid - lon_span / 2 and CONTEXT_BOX[2] > mid + lon_span / 2
     lat_span = 470 / width_px * lon_span * math.cos(math.radians(39.4))
     assert CONTEXT_BOX[1] < 39.4 - lat_span / 2 and CONTEXT_BOX[3] > 39.4 + lat_span / 2
+
+
+@pytest.mark.parametrize("build", ["wind", "influence"])
+def test_width_units_reach_deck_gl_as_a_constant_not_an_accessor(build: str) -> None:
+    # pydeck turns a bare string into an "@@=" expression; deck.gl then gets no valid unit and the
+    # arrows were drawn as wide blobs hiding the surface. The unit must arrive as the literal "pixels".
+    if build == "wind":
+        layer = layers.wind_layer(layers.wind_arrows([39.9], [116.4], [3.0], [1.0]))
+    else:
+        layer = layers.influence_layer(pd.DataFrame({"lon": [116.0], "lat": [39.0], "tlon": [116.5], "tlat": [39.5],
+                                                     "color": [[0, 0, 255, 200]], "width": [2.0]}))
+    spec = json.loads(layer.to_json())
+    assert spec["widthUnits"] == "pixels"
