@@ -330,12 +330,29 @@ def _tuned_facts(card: dict) -> list[tuple[str, str]]:
     return rows
 
 
+# Readable names of the terms of the interval's scale model (core/intervals.py ``scale_terms``).
+_SCALE_TERM_TEXT = {"log1p_near_km": "distance to the nearest observed station",
+                    "log1p_third_km": "distance to the third-nearest observed station",
+                    "log1p_pred": "predicted level", "log_spread": "spread of PM2.5 among nearby stations"}
+
+
+def _scale_terms_text(terms: list[str] | None) -> str | None:
+    """What the interval width follows, from the scale-model terms the calibration file lists."""
+    if not terms:
+        return None
+    parts = [_SCALE_TERM_TEXT[t] for t in terms if t in _SCALE_TERM_TEXT]
+    if any(t in ("DJF", "MAM", "JJA", "SON") for t in terms):
+        parts.append("season")
+    return ", ".join(parts) + " (normalized split conformal)" if parts else None
+
+
 def _interval_facts(meta: dict | None) -> list[tuple[str, str]]:
     if not meta:
         return [("uncertainty", "no calibrated interval shipped: its estimates carry no stated uncertainty")]
     inner = meta.get("meta") or {}
     level = meta.get("level")
-    where = inner.get("bins") or "distance to the nearest observed station × predicted level × season"
+    where = inner.get("bins") or _scale_terms_text(meta.get("scale_terms")) or \
+        "distance to the nearest observed station × predicted level × season"
     return [("interval", f"{_num(100 * level, 0)} % interval, calibrated on {inner.get('split', 'validation days')} "
                          f"of {inner.get('fitted_on', '?')} at hidden non-test stations "
                          f"({', '.join(inner.get('protocols') or [])}; seeds {inner.get('seeds', '?')})"

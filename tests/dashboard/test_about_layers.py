@@ -115,3 +115,16 @@ def test_every_shipped_card_renders_without_raw_json(name):
     out = al.model_card(name, card, None, [])
     assert len(out.facts) >= 2 and out.summary and "no description" not in out.summary
     assert all(isinstance(v, str) and "{" not in v and len(v) < 400 for v in out.facts["value"])
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in MODELS_DIR.glob("*/intervals.json")))
+def test_card_names_what_the_shipped_interval_depends_on(name):
+    # The card must describe the calibration actually shipped (its scale-model terms), not an older method.
+    from dashboard.loaders import interval_meta
+
+    meta = interval_meta(name)
+    out = al.model_card(name, None, meta, [])
+    where = dict(zip(out.facts["item"], out.facts["value"], strict=True))["interval depends on"]
+    if meta.get("scale_terms"):
+        assert "third-nearest" in where and "normalized split conformal" in where
+        assert ("season" in where) == any(t in ("MAM", "JJA", "SON", "DJF") for t in meta["scale_terms"])
