@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -81,6 +82,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
         print(f"\n--- streamlit log ({log}) ---\n{log.read_text()[-3000:]}")
+
+
+class ExternalRequests(list):
+    """Every request a page makes to a host other than 127.0.0.1 (the app must render offline).
+
+    Attach with ``page.on("request", recorder)``; the recorder is the list of offending URLs.
+    """
+
+    def __call__(self, req) -> None:
+        u = urlparse(req.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL_HOSTS:
+            self.append(req.url)
 
 
 def _wait_idle(page, timeout_s: float = 120) -> None:

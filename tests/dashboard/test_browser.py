@@ -19,13 +19,13 @@ import os
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
 from core.grid import BTH_BBOX
 from core.paths import REPO_ROOT
-from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, MODEL, ExternalRequests, _exceptions, _wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -83,22 +83,17 @@ def _click_map(page, where, expect: str, tries: int = 3) -> None:
 def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    external: list[str] = []
+    external = ExternalRequests()
     timings: dict[str, float] = {}
     shots = tmp_path / "screenshots"
     shots.mkdir()
     query = urlencode({"dataset": DATASET, "model": MODEL})
 
-    def on_request(req) -> None:
-        u = urlparse(req.url)
-        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL_HOSTS:
-            external.append(req.url)
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         ctx = browser.new_context(viewport={"width": 1400, "height": 1700})
         page = ctx.new_page()
-        page.on("request", on_request)
+        page.on("request", external)
         page.set_default_timeout(120_000)
 
         # ---- every page: first load (server warm after the first one)

@@ -11,11 +11,11 @@ import json
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, MODEL, ExternalRequests, _exceptions, _wait_idle
 from tests.dashboard.test_browser import SCREENSHOT_DIR, _save
 
 pytestmark = pytest.mark.browser
@@ -39,22 +39,17 @@ def test_decision_pages_in_a_real_browser(chromium_path: Path, server: str, tmp_
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    external: list[str] = []
+    external = ExternalRequests()
     timings: dict[str, float] = {}
     shots = tmp_path / "screenshots"
     shots.mkdir()
     query = urlencode({"dataset": DATASET, "model": MODEL})
 
-    def on_request(req) -> None:
-        u = urlparse(req.url)
-        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL_HOSTS:
-            external.append(req.url)
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         ctx = browser.new_context(viewport={"width": 1400, "height": 1700}, accept_downloads=True)
         page = ctx.new_page()
-        page.on("request", on_request)
+        page.on("request", external)
         page.set_default_timeout(180_000)
         page.goto(f"{server}/?{query}")  # warm the server (data, model) before timing first loads
         _wait_idle(page, 240)

@@ -8,11 +8,11 @@ Same harness as test_browser.py. Screenshots: about.png, masking_lab.png, justic
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, LOCAL_HOSTS, MODEL, _exceptions, _wait_idle
+from tests.dashboard.conftest import CHROMIUM_ARGS, DATASET, MODEL, ExternalRequests, _exceptions, _wait_idle
 from tests.dashboard.test_browser import _save
 
 pytestmark = pytest.mark.browser
@@ -46,20 +46,15 @@ def _check_figures(page, where: str) -> int:
 def test_readability_in_a_real_browser(chromium_path: Path, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    external: list[str] = []
+    external = ExternalRequests()
     shots = tmp_path / "screenshots"
     shots.mkdir()
     query = urlencode({"dataset": DATASET, "model": MODEL})
 
-    def on_request(req) -> None:
-        u = urlparse(req.url)
-        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL_HOSTS:
-            external.append(req.url)
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1500}).new_page()
-        page.on("request", on_request)
+        page.on("request", external)
         page.set_default_timeout(240_000)
 
         # ---- About: tabs of readable text, never a JSON code block or a dumped SOURCE.md
