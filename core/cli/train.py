@@ -127,6 +127,19 @@ def register(app: typer.Typer) -> None:
                               ensure_ascii=False))
 
 
+def budget_of(card: dict) -> dict:
+    """What a trained variant's budget was, from its card: optimizer steps taken, steps per epoch, why it stopped.
+
+    Cards from before ``steps_run`` was recorded: epochs × steps per epoch unless a time cap cut an epoch short
+    (then the count is unknown, None). Variants compared in one report should share the step budget."""
+    hist, hp = card.get("history", []), card.get("hparams", {})
+    stopped = card.get("stopped")
+    steps = card.get("steps_run")
+    if steps is None and stopped and not str(stopped).startswith("time cap"):
+        steps = len(hist) * int(hp.get("steps_per_epoch", 0))
+    return {"steps_run": steps, "steps_per_epoch": hp.get("steps_per_epoch"), "stopped": stopped}
+
+
 def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
                   which: list[str], out_root: Path, split: str = "val", trained_dirs: dict | None = None) -> dict:
     """Train each ablation of ``model`` (same budget and seed), then score all of them — and the shipped
@@ -155,13 +168,15 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
             root = Path(trained_dirs[abl])
             card = json.loads((root / name / "card.json").read_text())
             trained[abl] = {**card["metrics"], "train_minutes": card.get("train_minutes"),
-                            "epochs_run": len(card.get("history", [])), "seed": card.get("seed")}
+                            "epochs_run": len(card.get("history", [])), "seed": card.get("seed"),
+                            **budget_of(card)}
         else:
             overrides = {**load_conf(model), **ABLATIONS.get(abl, {})}  # "control": the full model, same budget
             res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
                         save_as=name, dataset_name=dataset)
             trained[abl] = res.best | {"train_minutes": res.history[-1]["minutes"] if res.history else 0.0,
-                                       "epochs_run": len(res.history), "seed": seed}
+                                       "epochs_run": len(res.history), "seed": seed, "steps_run": res.steps_run,
+                                       "steps_per_epoch": res.hparams["steps_per_epoch"], "stopped": res.stopped}
             root = out_root
         krigers[name] = NeuralKriger.from_checkpoint(adapter, root=root, name=name)
     # The architecture version goes with the figures: a report from an older version must not pass for this one.

@@ -309,6 +309,8 @@ class TrainResult:
     best: dict
     out_dir: Path | None
     test_codes: list[str]
+    steps_run: int = 0  # optimizer steps taken
+    stopped: str = ""  # why training ended (epochs, step budget, early stopping, time cap …)
 
 
 def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = None, device: str = "auto",
@@ -359,6 +361,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
     bad = 0
     t0 = time.monotonic()
     stop_reason = "epochs"
+    steps_run = 0  # optimizer steps taken: the budget that makes two runs comparable (a time cap is load-dependent)
     for epoch in range(hp["epochs"]):
         module.train()
         losses = []
@@ -382,6 +385,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
             opt.step()
             sched.step()
+            steps_run += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             if time.monotonic() > deadline:
@@ -429,11 +433,11 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
                         "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
             "validation": validation_card(data, hp),
-            "history": history, "stopped": stop_reason,
+            "history": history, "stopped": stop_reason, "steps_run": steps_run,
             "train_minutes": round((time.monotonic() - t0) / 60, 2),
             "git_commit": git_commit(),
             "n_parameters": int(sum(p.numel() for p in module.parameters())),
             **adapter.notes,
         }
         out_dir = save_checkpoint(save_as or adapter.name, adapter.arch_version, hp, module, card, out_root)
-    return TrainResult(module, hp, history, best, out_dir, data.test_codes)
+    return TrainResult(module, hp, history, best, out_dir, data.test_codes, steps_run, stop_reason)
