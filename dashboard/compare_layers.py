@@ -36,3 +36,50 @@ def diff_legend_html(title: str) -> str:
 def shared_stations(truth_a: np.ndarray, truth_b: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """bool (station,): candidates with at least one measurement in both scenarios (``(time, station)`` truths)."""
     return (np.asarray(candidates, bool) & np.isfinite(truth_a).any(axis=0) & np.isfinite(truth_b).any(axis=0))
+
+
+def shared_view(bbox: tuple[float, float, float, float], width_px: float, height_px: float,
+                focus: tuple[float, float] | None = None, zoom_in: float = 0.0):
+    """One pdk.ViewState for every map of the page: centred on ``focus`` (lat, lon) or the bbox's centre, at
+    the zoom that fits ``bbox`` (W, S, E, N) into ``width_px`` × ``height_px`` plus ``zoom_in`` levels."""
+    import pydeck as pdk
+
+    from dashboard.layers import fit_zoom
+
+    w, s, e, n = bbox
+    lat, lon = focus if focus is not None else ((s + n) / 2, (w + e) / 2)
+    return pdk.ViewState(latitude=float(lat), longitude=float(lon),
+                         zoom=round(fit_zoom(bbox, width_px, height_px) + zoom_in, 2), pitch=0, bearing=0)
+
+
+def split_column(lon: np.ndarray, split_lon: float) -> int:
+    """Number of grid columns (``lon`` ascending cell centres) west of ``split_lon``: those show A."""
+    return int(np.searchsorted(np.asarray(lon, float), split_lon))
+
+
+def swipe_layers(img_a: np.ndarray, img_b: np.ndarray, lat: np.ndarray, lon: np.ndarray, split_lon: float) -> list:
+    """A swipe in one deck: scenario A's image west of ``split_lon``, B's east of it, and the split line.
+
+    ``img_a``/``img_b``: RGBA images of the same grid (any whole number of pixels per cell, e.g. the
+    hatched "how sure" view); both are cut on the same cell edge, so nothing is drawn twice or lost.
+    """
+    import pydeck as pdk
+
+    from dashboard.layers import cell_bounds
+    from dashboard.uncertainty_layers import image_layer
+
+    w, s, e, n = cell_bounds(lat, lon)
+    k = min(max(split_column(lon, split_lon), 0), len(lon))
+    edge = w + (e - w) * k / len(lon)
+    out = []
+    for img, cols, bounds, lid in ((img_a, slice(0, k), [w, s, edge, n], "surface_a"),
+                                   (img_b, slice(k, len(lon)), [edge, s, e, n], "surface_b")):
+        px = img.shape[1] // len(lon)
+        part = img[:, cols.start * px:cols.stop * px]
+        if part.shape[1] == 0:
+            continue
+        out.append(image_layer(np.ascontiguousarray(part), lat, lon, lid, bounds=[float(b) for b in bounds]))
+    line = [{"path": [[edge, s], [edge, n]]}]
+    out.append(pdk.Layer("PathLayer", id="swipe_line", data=line, get_path="path", get_color=[20, 20, 20, 230],
+                         width_min_pixels=3, pickable=False))
+    return out

@@ -252,6 +252,30 @@ def labels_layer(places: pd.DataFrame, layer_id: str = "places") -> pdk.Layer:
                      font_settings={"sdf": True}, pickable=False)
 
 
+class ZoomLabels:
+    """City labels whose set depends on the zoom of the map they go on (dashboard.labels.place_labels).
+
+    Put in a layer list like any layer; :func:`deck` swaps it for the labels that fit at its zoom
+    (each zoom placed and serialised once per server).
+    """
+
+    def __init__(self, places: pd.DataFrame, layer_id: str = "places") -> None:
+        self.places, self.id, self._at = places, layer_id, {}
+
+    def at(self, zoom: float) -> Serialized:
+        key = round(float(zoom), 1)
+        if key not in self._at:
+            from dashboard.labels import place_labels
+
+            self._at[key] = Serialized(labels_layer(place_labels(self.places, key), self.id))
+        return self._at[key]
+
+
+# Width a map gets in one of two columns (1400-px window, sidebar open: ~460 px): framing a map for a
+# wider one cut the region off at the column's edge.
+HALF_WIDTH_PX = 440
+
+
 def fit_zoom(bbox: Sequence[float], width_px: float = 900, height_px: float = 560) -> float:
     """Web-Mercator zoom at which ``bbox = (W, S, E, N)`` fits a ``width_px`` × ``height_px`` map (512-px tiles)."""
     w, s, e, n = bbox
@@ -294,16 +318,22 @@ class SplicedDeck(pdk.Deck):
 
 
 def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None,
-         online_basemap: bool = False, height_px: float = 560, width_px: float = 900) -> pdk.Deck:
+         online_basemap: bool = False, height_px: float = 560, width_px: float = 900,
+         view: pdk.ViewState | None = None) -> pdk.Deck:
     """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``.
 
-    ``layers``: pydeck layers and/or :class:`Serialized` ones (None entries are skipped).
+    ``layers``: pydeck layers, :class:`Serialized` ones and :class:`ZoomLabels` (placed for this map's
+    zoom); None entries are skipped. ``view``: a view state to open on instead of the one fitting ``bbox``
+    (pages whose maps share one view pass the same object to each).
     """
     w, s, e, n = bbox
-    zoom = round(fit_zoom(bbox, width_px, height_px), 2)
-    view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
+    if view is None:
+        zoom = round(fit_zoom(bbox, width_px, height_px), 2)
+        view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
+    zoom = float(view.zoom)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
-    return SplicedDeck(layers=[layer for layer in layers if layer is not None], initial_view_state=view,
+    layers = [lay.at(zoom) if isinstance(lay, ZoomLabels) else lay for lay in layers if lay is not None]
+    return SplicedDeck(layers=layers, initial_view_state=view,
                        tooltip=tooltip if tooltip is not None else False, **kwargs)
 
 
@@ -429,5 +459,5 @@ def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[
         above.append(geojson_outline_layer(geo["province"], "provinces", color=(0, 0, 0, 230), width_px=2.0))
     places = geo.get("places")
     if places is not None and len(places):
-        above.append(labels_layer(places))
+        above.append(ZoomLabels(places))  # placed per map zoom by deck(): labels never overlap
     return below, above

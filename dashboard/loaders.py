@@ -355,10 +355,12 @@ def geo_layers() -> dict:
 @st.cache_resource(show_spinner=False)
 def context(land: bool = True) -> tuple[list, list]:
     """layers.context_layers of :func:`geo_layers`, serialised once per server (layers.Serialized)."""
-    from dashboard.layers import Serialized, context_layers
+    from dashboard.layers import Serialized, ZoomLabels, context_layers
 
     below, above = context_layers(geo_layers(), land=land)
-    return [Serialized(lay) for lay in below], [Serialized(lay) for lay in above]
+    # City labels stay unserialised: deck() places them for each map's zoom (no overlap).
+    return ([Serialized(lay) for lay in below],
+            [lay if isinstance(lay, ZoomLabels) else Serialized(lay) for lay in above])
 
 
 @st.cache_data(show_spinner="Naming districts …")

@@ -118,10 +118,11 @@ def view_image(view: str, field: np.ndarray, lat: np.ndarray, lo: np.ndarray | N
     return build(scale, field, lo, hi, lat)
 
 
-def image_layer(rgba: np.ndarray, lat: np.ndarray, lon: np.ndarray, layer_id: str = "surface") -> pdk.Layer:
-    """One BitmapLayer for one surface image (a PNG data-URI) over the grid's outer edges."""
+def image_layer(rgba: np.ndarray, lat: np.ndarray, lon: np.ndarray, layer_id: str = "surface",
+                bounds: list[float] | None = None) -> pdk.Layer:
+    """One BitmapLayer for one surface image (a PNG data-URI) over the grid's outer edges (or ``bounds``)."""
     return pdk.Layer("BitmapLayer", id=layer_id, image=pdk.types.String(png_data_uri(rgba), quote_type=""),
-                     bounds=cell_bounds(lat, lon), pickable=False)
+                     bounds=bounds or cell_bounds(lat, lon), pickable=False)
 
 
 def view_layer(view: str, field: np.ndarray, lat: np.ndarray, lon: np.ndarray, lo: np.ndarray | None,

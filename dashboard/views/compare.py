@@ -1,4 +1,5 @@
-"""Compare: two models or two dates side by side (same framing), the difference map, scores at shared stations."""
+"""Compare: two models or two dates side by side (one shared view) or as a swipe, the difference map, scores at
+the stations measured in both."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pydeck as pdk
 import streamlit as st
 
 from dashboard import decision, layers, loaders, names, scoring
-from dashboard.compare_layers import diff_legend_html, diff_rgba, shared_stations
+from dashboard.compare_layers import diff_legend_html, diff_rgba, shared_stations, shared_view, swipe_layers
 from dashboard.ui import guard, page_context, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
-from dashboard.uncertainty_layers import TOOLTIP, image_layer, interval_text, probe_layer, view_layer
+from dashboard.uncertainty_layers import TOOLTIP, image_layer, interval_text, probe_layer, view_image, view_layer
 
 ctx = page_context("Compare")
 sc, info = ctx.scenario, ctx.info
@@ -71,24 +73,64 @@ with guard("Inference"):
     sl = loaders.window_slice(sc.dataset, sc.date)
     obs_mask = loaders.observed_mask(sl, sc.masked)
 
-    col_a, col_b = st.columns(2)
     has_interval = all(decision.shown_interval(r.grid, sc.hour)[0] is not None for r in (res_a, res_b))
-    for col, f, res, date, lab, key in ((col_a, fa, res_a, sc.date, label_a, "cmp_map_a"),
-                                        (col_b, fb, res_b, date_b, label_b, "cmp_map_b")):
-        col.markdown(f"**{lab}**")
+    shown = shown_view(view, has_interval)
+    bounds_ab = []
+    for res in (res_a, res_b):
         lo, hi = decision.shown_interval(res.grid, sc.hour)
         if lo is not None:
             lo, hi = np.where(inside, lo, np.nan), np.where(inside, hi, np.nan)
-        # Both maps get the same bbox and size, so they open on exactly the same view.
-        col.pydeck_chart(layers.deck([*below, view_layer(shown_view(view, has_interval), f, lat, lon, lo, hi), *above,
-                                      probe_layer(f, lat, lon, lo, hi), layers.station_layer(_stations(res, date))],
-                                     info["bbox"], tooltip=TOOLTIP, height_px=420, width_px=560), key=key, height=420)
-    legend(view, when, has_interval, " or ".join(sorted({sc.model, model_b})))
+        bounds_ab.append((lo, hi))
+
+    # ---- one view for every map of the page (A, B, difference): the same pdk.ViewState, set by one control
+    c1, c2, c3 = st.columns([1, 2, 1])
+    layout = c1.radio("Maps", ["side by side", "swipe"], key="cmp_layout",
+                      help="Side by side: both maps show the same view, moved together by the controls here. "
+                           "Swipe: one map, A west of the split, B east of it; drag the split.")
+    index = decision.place_index(sc.dataset)
+    w_, s_, e_, n_ = info["bbox"]
+    cities = index[(index["kind"] == "city") & index["lat"].between(s_, n_) & index["lon"].between(w_, e_)]
+    focus_label = c2.selectbox("Centre both maps on", ["the whole region", *cities["label"]], key="cmp_focus")
+    zoom_in = c3.slider("Zoom in (levels)", 0.0, 4.0, 0.0, 0.5, key="cmp_zoom")
+    hit = cities[cities["label"] == focus_label]
+    focus = None if hit.empty else (float(hit["lat"].iloc[0]), float(hit["lon"].iloc[0]))
+    view_id = abs(hash((focus, zoom_in)))  # a new view → the maps are re-created on it (not left where they were)
+    # The one view state: zoom fitted to the smaller (side-by-side) map, so the region fits every map.
+    view_state = shared_view(info["bbox"], layers.HALF_WIDTH_PX, 420, focus, zoom_in)
+
+    def _side_deck(layers_: list, tooltip=None):
+        d = layers.deck(layers_, info["bbox"], tooltip=tooltip, view=view_state)
+        d.views = [pdk.View(type="MapView", controller=False)]  # moved only by the shared controls: never apart
+        return d
+
+    if layout == "side by side":
+        col_a, col_b = st.columns(2)
+        for col, f, res, date, (lo, hi), lab, key in (
+                (col_a, fa, res_a, sc.date, bounds_ab[0], label_a, "cmp_map_a"),
+                (col_b, fb, res_b, date_b, bounds_ab[1], label_b, "cmp_map_b")):
+            col.markdown(f"**{lab}**")
+            col.pydeck_chart(_side_deck([*below, view_layer(shown, f, lat, lon, lo, hi), *above,
+                                         probe_layer(f, lat, lon, lo, hi),
+                                         layers.station_layer(_stations(res, date))], TOOLTIP),
+                             key=f"{key}_{view_id}", height=420)
+        st.caption("Both maps always show the same place at the same zoom: move them with **Centre both maps on** "
+                   "and **Zoom in** (dragging is off so they cannot drift apart), or choose **swipe** to pan one map.")
+    else:
+        split = st.slider("Split at (°E): A west, B east", float(lon[0]), float(lon[-1]),
+                          float(np.round((lon[0] + lon[-1]) / 2, 2)), 0.05, key="cmp_split")
+        img_a = view_image(shown, fa, lat, *bounds_ab[0])
+        img_b = view_image(shown, fb, lat, *bounds_ab[1])
+        d = layers.deck([*below, *swipe_layers(img_a, img_b, lat, lon, split), *above], info["bbox"],
+                        view=view_state)
+        st.markdown(f"**West of {split:.2f}°E — {label_a} · east — {label_b}**")
+        st.pydeck_chart(d, key=f"cmp_swipe_{view_id}", height=560)
+    legend(view, when, has_interval, " or ".join(sorted({sc.model, model_b})),
+           tooltips=layout == "side by side")
 
     st.subheader("Difference B − A")
     diff = fb - fa
-    st.pydeck_chart(layers.deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above],
-                                info["bbox"], height_px=480), key="cmp_diff", height=480)
+    st.pydeck_chart(_side_deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above]),
+                    key=f"cmp_diff_{view_id}", height=480)
     st.markdown(diff_legend_html(f"PM2.5 B − A, {when} (µg/m³)"), unsafe_allow_html=True)
     finite = diff[np.isfinite(diff)]
     if len(finite):

@@ -67,8 +67,8 @@ with guard("Inference"):
         col.markdown(f"**{name}**")
         col.pydeck_chart(layers.deck([*below, view_layer(shown_view(view, has_interval), days, lat, lon, d_lo, d_hi,
                                                          scale, "days"), *above],
-                                     info["bbox"], height_px=420, width_px=560), key=f"exc_map_{LIMITS[name]:g}",
-                         height=420)
+                                     info["bbox"], height_px=420, width_px=layers.HALF_WIDTH_PX),
+                         key=f"exc_map_{LIMITS[name]:g}", height=420)
         legend(view, "", has_interval, sc.model, scale, col, tooltips=False,
                title=f"Days above, of {n_valid}" + (f" (estimate; {LEVEL} interval in the table)" if has_interval
                                                     else ""),

@@ -1,0 +1,53 @@
+"""City labels: greedy by population, no two boxes overlapping at the map's zoom, more labels as it zooms in."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dashboard.labels import overlaps, place_labels, screen_xy
+
+
+@pytest.fixture
+def crowded() -> pd.DataFrame:
+    """Beijing and Tianjin with close satellites (the real crowding around Beijing: Sanhe, Langfang)."""
+    return pd.DataFrame({"name": ["Beijing", "Sanhe", "Langfang", "Tianjin", "Baoding", "Far"],
+                         "lat": [39.91, 39.98, 39.52, 39.14, 38.87, 42.0],
+                         "lon": [116.40, 117.07, 116.70, 117.18, 115.46, 119.0],
+                         "population": [11_700_000, 700_000, 760_000, 11_000_000, 1_000_000, 800_000]})
+
+
+@pytest.mark.parametrize("zoom", [5.0, 5.5, 6.0, 7.0, 9.0])
+def test_kept_labels_never_overlap(crowded: pd.DataFrame, zoom: float) -> None:
+    kept = place_labels(crowded, zoom)
+    assert overlaps(kept, zoom) == 0
+    assert {"Beijing", "Tianjin"} <= set(kept["name"])  # the biggest places always get their label
+
+
+def test_the_bigger_place_wins_a_clash(crowded: pd.DataFrame) -> None:
+    kept = set(place_labels(crowded, 5.0)["name"])
+    assert overlaps(crowded, 5.0) > 0  # without placement they do clash at regional zoom
+    assert "Beijing" in kept and "Sanhe" not in kept
+
+
+def test_zooming_in_keeps_more_labels(crowded: pd.DataFrame) -> None:
+    counts = [len(place_labels(crowded, z)) for z in (5.0, 7.0, 10.0)]
+    assert counts == sorted(counts) and counts[-1] == len(crowded)
+
+
+def test_screen_pixels_double_per_zoom_level() -> None:
+    x5, y5 = screen_xy([39.9], [116.4], 5)
+    x6, y6 = screen_xy([39.9], [116.4], 6)
+    assert x6[0] == pytest.approx(2 * x5[0]) and y6[0] == pytest.approx(2 * y5[0])
+
+
+def test_decks_get_the_labels_of_their_zoom(crowded: pd.DataFrame) -> None:
+    import json
+
+    from dashboard.layers import ZoomLabels, deck
+
+    labels = ZoomLabels(crowded)
+    wide = json.loads(deck([labels], (113.0, 36.0, 120.0, 42.6), width_px=440, height_px=420).to_json())
+    near = json.loads(deck([labels], (116.0, 39.3, 117.4, 40.2), width_px=900, height_px=600).to_json())
+    names = [{r["name"] for r in d["layers"][0]["data"]} for d in (wide, near)]
+    assert names[0] < names[1]  # a closer view shows more places
