@@ -34,8 +34,13 @@ BASELINES = ("idw", "ok", "logok", "knn", "linear")
 NOT_PM25 = ("isd_lite",)
 
 
-def device_name() -> str:
-    """"GPU (name)" when CUDA is usable, else "CPU" — what the models run on."""
+def device_name(model: str | None = None) -> str:
+    """"GPU (name)" when CUDA is usable, else "CPU" — what ``model`` runs on.
+
+    A baseline is numpy, always on the CPU: for it torch is not imported (~3 s of a cold start).
+    """
+    if model in BASELINES:
+        return "CPU"
     import torch
 
     if torch.cuda.is_available():
@@ -229,15 +234,39 @@ def run_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], w
     return compute_scenario(dataset, date, model, masked, with_grid, days)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+PERIOD_MEMO_SIZE = 8
+
+
+@st.cache_resource(show_spinner=False)
+def _period_memo() -> dict:
+    """Shared, read-only results of :func:`period_exceedance` (insertion order = age)."""
+    return {}
+
+
 def period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: tuple[str, ...],
                       _on_day=None) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
     """Days above the limits over the ``n_days`` days ending with ``end`` (core.exceedance.exceedance_days).
 
     Each day is the very surface the Hotspots page shows for it (one stored inference per day, so the
     days are shared with every other page and session). Returns ``(exceedance, lat, lon, days without
-    data)``. ``_on_day(i, n)`` reports progress (not part of the cache key).
+    data)``, shared by every session: do not modify. ``_on_day(i, n)`` reports progress.
+
+    Memoised in a shared dict, not ``st.cache_data``: that would record the progress bar drawn through
+    ``_on_day`` and fail replaying it in the next session (CacheReplayClosureError).
     """
+    key = (dataset, end, int(n_days), model, tuple(masked))
+    memo = _period_memo()
+    if key in memo:
+        return memo[key]
+    out = _period_exceedance(dataset, end, n_days, model, masked, _on_day)
+    memo[key] = out
+    while len(memo) > PERIOD_MEMO_SIZE:
+        memo.pop(next(iter(memo)), None)
+    return out
+
+
+def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: tuple[str, ...],
+                       _on_day=None) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
     from core.exceedance import exceedance_days
 
     days = pd.date_range(end=pd.Timestamp(end), periods=n_days, freq="D")
@@ -328,10 +357,11 @@ def geo_layers() -> dict:
 
 @st.cache_resource(show_spinner=False)
 def context(land: bool = True) -> tuple[list, list]:
-    """layers.context_layers of :func:`geo_layers`, serialised once per server (layers.Serialized)."""
-    from dashboard.layers import Serialized, context_layers
+    """layers.context_bitmaps of :func:`geo_layers` (land and outlines as images), serialised once per server
+    (layers.Serialized)."""
+    from dashboard.layers import Serialized, context_bitmaps
 
-    below, above = context_layers(geo_layers(), land=land)
+    below, above = context_bitmaps(geo_layers(), land=land)
     return [Serialized(lay) for lay in below], [Serialized(lay) for lay in above]
 
 

@@ -14,7 +14,7 @@ from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
-from dashboard.ui import guard, link_value, page_context, readable_numbers, source_caption
+from dashboard.ui import guard, link_value, page_context, readable_numbers, selection_in_scope, source_caption
 from dashboard.uncertainty_layers import (
     LEVEL,
     VIEWS,
@@ -192,10 +192,10 @@ with guard("Inference"):
         (st.warning if alarming else st.caption)(far)
     if not has_interval and view != "estimate":
         st.info(f"{sc.model} gives no {LEVEL} interval on the grid, so the map shows the estimate.")
-    # Keyed by the scenario: a selection made under another scenario must not carry over.
     hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, float(prominence))
-    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
-                            key=f"hot_map_{abs(hash(hot_scope))}", height=600)
+    # One key for every scenario: a new key would make the browser build a new map (WebGL context, shaders,
+    # textures) on each date or hour change. A selection made under another scenario is dropped below.
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
     if view == "interval width" and has_interval:
         st.markdown(width_legend_html(f"Width of the {LEVEL} interval of PM2.5 {when} (µg/m³)"),
                     unsafe_allow_html=True)
@@ -315,6 +315,7 @@ with guard("Inference"):
                             label=f"{current.lat:.2f}°N {current.lon:.2f}°E", scope=(sc.dataset,))
 
     objs = (event.selection.get("objects", {}) if event is not None and hasattr(event, "selection") else {}) or {}
+    objs = selection_in_scope(objs, hot_scope, "hot_map_scope")
     clicked = None
     for layer_id in ("stations", "hotspots", "probe"):
         for o in objs.get(layer_id, []):
