@@ -99,6 +99,10 @@ def register(app: typer.Typer) -> None:
             help="Training graph: nodes within the BTH box grown by this many degrees, or 'all' for every "
                  "station of the dataset (default from core/conf/<model>.yaml)."),
         save_as: Optional[str] = typer.Option(None, "--save-as", help="Checkpoint folder name (default the model's)."),
+        sparse_share: Optional[float] = typer.Option(
+            None, "--sparse-share", min=0.0, max=1.0,
+            help="Share of training windows whose hidden stations are whole 30-km neighbourhoods (shaped like "
+                 "the sparse-30km protocol) instead of a random share (default from core/conf/<model>.yaml, 0)."),
     ) -> None:
         """Train with dynamic masking and validation early stopping; writes <out>/<model>/model.pt + card.json."""
         from core.data.load import load_stationset
@@ -118,6 +122,8 @@ def register(app: typer.Typer) -> None:
             overrides.update(ABLATIONS.get(ablation, {}))  # "control": the full model under its own name
         if margin is not None:
             overrides["train_margin_deg"] = parse_margin(margin)
+        if sparse_share is not None:
+            overrides["sparse_share"] = sparse_share
         name = dataset or (None if path else "cnemc_bth_2019")
         ds = load_stationset(dataset=name, path=path)
         res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
