@@ -99,6 +99,10 @@ def register(app: typer.Typer) -> None:
             help="Training graph: nodes within the BTH box grown by this many degrees, or 'all' for every "
                  "station of the dataset (default from core/conf/<model>.yaml)."),
         save_as: Optional[str] = typer.Option(None, "--save-as", help="Checkpoint folder name (default the model's)."),
+        sparse_share: Optional[float] = typer.Option(
+            None, "--sparse-share", min=0.0, max=1.0,
+            help="Share of training windows whose hidden stations are whole 30-km neighbourhoods (shaped like "
+                 "the sparse-30km protocol) instead of a random share (default from core/conf/<model>.yaml, 0)."),
         subnet: Optional[int] = typer.Option(
             None, "--subnet-size", min=2,
             help="Train each step on a random neighbourhood of this many stations (a national network: "
@@ -122,6 +126,8 @@ def register(app: typer.Typer) -> None:
             overrides.update(ABLATIONS.get(ablation, {}))  # "control": the full model under its own name
         if margin is not None:
             overrides["train_margin_deg"] = parse_margin(margin)
+        if sparse_share is not None:
+            overrides["sparse_share"] = sparse_share
         if subnet is not None:
             overrides["subnet_size"] = subnet
         name = dataset or (None if path else "cnemc_bth_2019")

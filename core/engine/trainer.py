@@ -29,10 +29,11 @@ How to add a model
    ``core/conf/<name>.yaml`` and the CLI): ``window`` (hours of input per sample), ``predict`` (the
    last hours of the window that are scored; ``predict < window`` gives history, e.g. AQ-Net's 14 days),
    ``batch_size, lr, weight_decay, epochs, steps_per_epoch, patience, mask_lo, mask_hi, masking``
-   (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``, ``subnet_size`` (each step
-   trains on a random spatial neighbourhood of that many stations; validation then runs on the nodes
-   within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`). Keys the engine does not know
-   are passed to ``build``; engine keys are not (see :func:`model_hparams`).
+   (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``, ``sparse_share`` (share of
+   training windows hiding whole ``sparse_km`` neighbourhoods, :func:`core.engine.masking.sample_clusters`),
+   ``subnet_size`` (each step trains on a random spatial neighbourhood of that many stations; validation
+   then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`).
+   Keys the engine does not know are passed to ``build``; engine keys are not (see :func:`model_hparams`).
 3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
    card.json}``, and ``core.registry.get_model("mymodel")`` serves it through the Kriger contract.
 
@@ -58,7 +59,7 @@ from core.data.stationset import active_stations
 from core.engine.checkpoint import git_commit, save_checkpoint
 from core.engine.features import NodeData, make_batch, prepare
 from core.engine.losses import LossWeights, composite_loss
-from core.engine.masking import fixed_hidden, sample_hidden
+from core.engine.masking import fixed_hidden, sample_clusters, sample_hidden
 from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
 from core.errors import InvalidRequest, UnusableData
 from core.evaluation.splits import select_test_stations, time_split
@@ -70,6 +71,7 @@ TRAIN_DEFAULTS: dict = {
     "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
     "train_margin_deg": None, "warmup_steps": 20, "threads": None,
     "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
+    "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
     "subnet_size": None, "val_margin_deg": 2.0,
 }
 ABLATIONS: dict[str, dict] = {
@@ -394,6 +396,11 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             else:
                 hidden = sample_hidden(rng, step_trainable, hp["batch_size"], hp["window"], hp["mask_lo"],
                                        hp["mask_hi"])
+                if hp["sparse_share"] > 0:  # some windows hide whole 30-km neighbourhoods, as sparse-30km does
+                    pick = rng.random(hp["batch_size"]) < hp["sparse_share"]
+                    if pick.any():
+                        hidden[pick] = sample_clusters(rng, step_trainable, step_nodes.geom.dist_km, int(pick.sum()),
+                                                       hp["window"], hp["sparse_km"])
             observed = ~hidden
             if data.input_hours is not None:
                 observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]

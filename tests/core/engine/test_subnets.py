@@ -67,7 +67,8 @@ def test_trainer_steps_on_neighbourhoods_and_validates_on_the_box(sim, tiny_hp, 
         return real(nodes, *args, **kwargs)
 
     monkeypatch.setattr(trainer_mod, "make_batch", spy)
-    hp = {**tiny_hp, "subnet_size": 9, "val_margin_deg": -1.0, "val_sets": 2}  # box shrunk: a strict subset
+    # box shrunk (negative margin): a strict subset of the training nodes; sparse masking on the neighbourhood
+    hp = {**tiny_hp, "subnet_size": 9, "val_margin_deg": -1.0, "val_sets": 2, "sparse_share": 0.5}
     res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=tmp_path,
                 save_as="spin-sub")
     card = json.loads((res.out_dir / "card.json").read_text())
