@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
             None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind | no-terrain | "
-                       "old-init | no-mp-mask | short-context | control (saved as <model>-<ablation>)."),
+                       "old-init | no-mp-mask | short-context | sparse-masks | control (saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
         margin: Optional[str] = typer.Option(
@@ -220,7 +220,9 @@ def register_ablate(app: typer.Typer) -> None:
         model: str = typer.Option("spin", "--model", help="Model whose ablations to train (spin)."),
         protocol: str = typer.Option("mask-50", help="Evaluation protocol for every variant."),
         dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
-        max_minutes: float = typer.Option(8.0, "--max-minutes", help="Training time cap per ablation."),
+        max_minutes: float = typer.Option(
+            8.0, "--max-minutes", help="Training time cap per ablation; 0 = none (the step budget of "
+                                       "core/conf/<model>.yaml only; each variant's steps_run is reported)."),
         seed: int = typer.Option(0, help="Training seed (same for every variant)."),
         seeds: int = typer.Option(2, help="Masking seeds of the protocol."),
         only: Optional[str] = typer.Option(
