@@ -146,6 +146,11 @@ def budget_of(card: dict) -> dict:
     return {"steps_run": steps, "steps_per_epoch": hp.get("steps_per_epoch"), "stopped": stopped}
 
 
+def shipped_val(card: dict) -> dict:
+    """The shipped checkpoint's validation record for an ablation report: its card's metrics and budget."""
+    return {**(card.get("metrics") or {}), **budget_of(card)}
+
+
 def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
                   which: list[str], out_root: Path, split: str = "val", trained_dirs: dict | None = None) -> dict:
     """Train each ablation of ``model`` (same budget and seed), then score all of them — and the shipped
@@ -195,7 +200,7 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                        models={name: kriger}, split=split)
         report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
                                     "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
-                                    "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
+                                    "val": trained.get(name.removeprefix(f"{model}-"), shipped_val(kriger.card)),
                                     "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()},
                                     "wind": rep["wind"],
                                     "runs": [{k: r[k] for k in ("seed", "hidden_stations", "mae")}
