@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
             None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind | no-terrain | "
-                       "old-init | no-mp-mask | short-context | control (saved as <model>-<ablation>)."),
+                       "old-init | no-mp-mask | short-context | sparse-masks | control (saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
         margin: Optional[str] = typer.Option(
@@ -152,6 +152,11 @@ def budget_of(card: dict) -> dict:
     return {"steps_run": steps, "steps_per_epoch": hp.get("steps_per_epoch"), "stopped": stopped}
 
 
+def shipped_val(card: dict) -> dict:
+    """The shipped checkpoint's validation record for an ablation report: its card's metrics and budget."""
+    return {**(card.get("metrics") or {}), **budget_of(card)}
+
+
 def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
                   which: list[str], out_root: Path, split: str = "val", trained_dirs: dict | None = None) -> dict:
     """Train each ablation of ``model`` (same budget and seed), then score all of them — and the shipped
@@ -201,7 +206,7 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                        models={name: kriger}, split=split)
         report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
                                     "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
-                                    "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
+                                    "val": trained.get(name.removeprefix(f"{model}-"), shipped_val(kriger.card)),
                                     "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()},
                                     "wind": rep["wind"],
                                     "runs": [{k: r[k] for k in ("seed", "hidden_stations", "mae")}
@@ -226,7 +231,9 @@ def register_ablate(app: typer.Typer) -> None:
         model: str = typer.Option("spin", "--model", help="Model whose ablations to train (spin)."),
         protocol: str = typer.Option("mask-50", help="Evaluation protocol for every variant."),
         dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
-        max_minutes: float = typer.Option(8.0, "--max-minutes", help="Training time cap per ablation."),
+        max_minutes: float = typer.Option(
+            8.0, "--max-minutes", help="Training time cap per ablation; 0 = none (the step budget of "
+                                       "core/conf/<model>.yaml only; each variant's steps_run is reported)."),
         seed: int = typer.Option(0, help="Training seed (same for every variant)."),
         seeds: int = typer.Option(2, help="Masking seeds of the protocol."),
         only: Optional[str] = typer.Option(

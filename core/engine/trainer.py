@@ -84,6 +84,8 @@ ABLATIONS: dict[str, dict] = {
     "old-init": {"init_mode": "idw"},  # spin-1's init: IDW p=2 of every observed node
     "no-mp-mask": {"mp_observed_only": False},  # hidden neighbours count fully in message passing
     "short-context": {"tcn_layers": 3},  # dilations 1, 2, 4 (receptive field 15 h) instead of 1 … 16
+    # not a removal: a training variant judged the same way (half the windows masked like sparse-30km)
+    "sparse-masks": {"sparse_share": 0.5},
 }
 VAL_SEED_BASE = 1000  # validation hidden sets use seeds 1000, 1001, … whatever the training seed
 
