@@ -229,15 +229,35 @@ def run_scenario(dataset: str, date: str, model: str, masked: tuple[str, ...], w
     return compute_scenario(dataset, date, model, masked, with_grid, days)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+EXCEEDANCE_MEMO = 8  # periods kept in memory per server
+
+
+@st.cache_resource(show_spinner=False)
+def _exceedance_memo() -> dict:
+    return {}
+
+
 def period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: tuple[str, ...],
                       _on_day=None) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
     """Days above the limits over the ``n_days`` days ending with ``end`` (core.exceedance.exceedance_days).
 
     Each day is the very surface the Hotspots page shows for it (one stored inference per day, so the
     days are shared with every other page and session). Returns ``(exceedance, lat, lon, days without
-    data)``. ``_on_day(i, n)`` reports progress (not part of the cache key).
+    data)``. ``_on_day(i, n)`` reports progress (not part of the key).
+
+    Memoised by hand, not with st.cache_data: that would record the progress bar ``_on_day`` draws and
+    replay it into a block of an earlier run on the next hit (CacheReplayClosureError on any rerun).
     """
+    memo, key = _exceedance_memo(), (dataset, end, n_days, model, tuple(masked))
+    if key not in memo:
+        memo[key] = _period_exceedance(dataset, end, n_days, model, masked, _on_day)
+        while len(memo) > EXCEEDANCE_MEMO:
+            memo.pop(next(iter(memo)))  # the oldest period first
+    return memo[key]
+
+
+def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: tuple[str, ...],
+                       _on_day=None) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
     from core.exceedance import exceedance_days
 
     days = pd.date_range(end=pd.Timestamp(end), periods=n_days, freq="D")
@@ -252,11 +272,17 @@ def period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: t
             continue
         if res.grid is None:
             raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
-        parts.append(res.grid["pm25"])
+        parts.append(res.grid)
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
-    pm = xr.concat(parts, dim="time")
-    return exceedance_days(pm), pm["lat"].values, pm["lon"].values, skipped
+    pm = xr.concat([g["pm25"] for g in parts], dim="time")
+    exc = exceedance_days(pm)
+    # Days counted on each bound of the 90 % interval (daily means of the hourly bounds), when every day has one.
+    if all({"pm25_lo", "pm25_hi"} <= set(g.data_vars) for g in parts):
+        for bound in ("lo", "hi"):
+            days = exceedance_days(xr.concat([g[f"pm25_{bound}"] for g in parts], dim="time"))["days_above"]
+            exc[f"days_above_{bound}"] = days
+    return exc, pm["lat"].values, pm["lon"].values, skipped
 
 
 def truth_of(dataset: str, date: str) -> xr.DataArray:
