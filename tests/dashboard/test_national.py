@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 
 from core.reanalysis.domain import CHINA_BBOX
-from tests.dashboard.test_pages import assert_clean, goto, make_app, texts
 from tests.conftest import SHARED_DATA
+from tests.dashboard.test_pages import assert_clean, goto, make_app, texts
 from tests.data.make_data import STATIONS, make_cnemc_folder
 
 NATIONAL = "cnemc_china_2019"
