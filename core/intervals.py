@@ -44,7 +44,7 @@ import numpy as np
 import xarray as xr
 
 from core.engine.result import InferenceResult, Window
-from core.geo import haversine_km
+from core.geo import haversine_km, haversine_pairs_km
 from core.grid import GridSpec
 from core.paths import MODELS_DIR
 from core.seasons import SEASONS, season_index
@@ -291,100 +291,186 @@ def load_table(name: str, root: Path | None = None) -> IntervalTable | None:
 
 
 def _spread(v: np.ndarray, have: np.ndarray) -> np.ndarray:
-    """Std over the last axis of ``v`` (R, N, k) where ``have`` (N, k); 0 where nothing is observed."""
-    w = have.astype("float32")[None]
-    cnt = np.maximum(w.sum(axis=2), 1.0)
-    mean = (v * w).sum(axis=2) / cnt
-    return np.sqrt((((v - mean[..., None]) ** 2) * w).sum(axis=2) / cnt)
+    """Std over the first axis of ``v`` (k, ...) where ``have`` (same shape); 0 where nothing is observed.
+    Summed slot by slot in order (the same float32 arithmetic as a sum over a last axis of length k)."""
+    w = have.astype("float32")
+    cnt = np.maximum(w.sum(axis=0), 1.0)
+    mean = (v * w).sum(axis=0) / cnt
+    return np.sqrt((((v - mean) ** 2) * w).sum(axis=0) / cnt)
+
+
+DOT_SLACK = 1e-9  # unit-vector dot slack of the candidate preselection (rounding is ~1e-15: ties stay inside)
+
+
+def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    p, lam = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)], axis=-1)
+
+
+def nearest_candidates(tlat: np.ndarray, tlon: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                       c: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, c) indices and km of the ``c`` stations nearest each target, nearest first, ties by station index:
+    exactly the first ``c`` of a stable argsort of each row of ``haversine_km`` (non-finite → inf).
+
+    The full (N, S) haversine + argsort was most of a national tile's interval cost. Stations are ranked
+    first by the dot product of unit vectors (one matrix product; monotone in the great-circle distance),
+    every station within :data:`DOT_SLACK` of a row's c-th largest dot is kept, and only those few get
+    their haversine distance and the stable sort.
+    """
+    tlat, tlon, lat, lon = (np.asarray(a, float) for a in (tlat, tlon, lat, lon))
+    n, s = len(tlat), len(lat)
+    order, dcand = np.zeros((n, c), np.intp), np.full((n, c), np.inf)
+    if c == 0 or n == 0:
+        return order, dcand
+
+    def first_c(rows: np.ndarray, sel: np.ndarray, valid: np.ndarray) -> None:
+        d = haversine_pairs_km(tlat[rows, None], tlon[rows, None], lat[sel], lon[sel])
+        d = np.where(valid & np.isfinite(d), d, np.inf)
+        o = np.argsort(d, axis=1, kind="stable")[:, :c]
+        order[rows], dcand[rows] = np.take_along_axis(sel, o, axis=1), np.take_along_axis(d, o, axis=1)
+
+    xs = _unit(lat, lon)
+    step = max(1, 4_000_000 // max(1, s))  # bounds the (rows, S) block
+    for a in range(0, n, step):
+        rows = np.arange(a, min(n, a + step))
+        if c >= s:
+            first_c(rows, np.broadcast_to(np.arange(s), (len(rows), s)), np.ones((len(rows), s), bool))
+            continue
+        far = -(_unit(tlat[rows], tlon[rows]) @ xs.T)  # (rows, S), increasing with distance
+        far[np.isnan(far)] = np.inf
+        thr = np.partition(far, c - 1, axis=1)[:, c - 1:c]
+        inside = far <= thr + DOT_SLACK  # ≥ c per row
+        counts = inside.sum(axis=1)
+        wide = counts > 4 * c  # e.g. a target without coordinates (every station at inf): full row
+        if wide.any():
+            n_w = int(wide.sum())
+            first_c(rows[wide], np.broadcast_to(np.arange(s), (n_w, s)), np.ones((n_w, s), bool))
+            inside[wide] = False
+            counts[wide] = 0
+        rr, qq = np.nonzero(inside)  # station index ascending within a row
+        slot = np.arange(len(rr)) - (np.cumsum(counts) - counts)[rr]
+        sel, valid = np.zeros((len(rows), counts.max()), np.intp), np.zeros((len(rows), counts.max()), bool)
+        sel[rr, slot], valid[rr, slot] = qq, True
+        if not wide.all():
+            first_c(rows[~wide], sel[~wide], valid[~wide])
+    return order, dcand
 
 
 class Neighbours:
     """:class:`Neighbourhood` of targets given the stations observed each hour, with cached geometry.
 
-    ``dist`` (N, S) target × station km is built once per (targets, stations) pair. Hours sharing one
-    pattern of observed stations (most hours of a run) share the neighbour search; per pattern only
-    the ``N_CANDIDATES`` nearest stations are searched, every station only for targets where fewer
-    than ``SPREAD_K`` of them are observed. The search runs once for the stations observed at any hour;
-    an hour's pattern re-searches only the targets one of whose neighbours it misses.
+    The ``N_CANDIDATES`` nearest stations of every target are found once per (targets, stations) pair
+    (:func:`nearest_candidates`). Per call, every (hour, target) whose k nearest candidates are all observed
+    takes them as they are; the others take the first k observed candidates in one vectorized pass; only
+    pairs whose candidates hold fewer than k observed stations while other stations are observed search
+    every station, once per distinct pattern of observed stations. The result is that of a stable argsort
+    of each hour's masked distance row (ties by station index).
     """
 
     def __init__(self, k: int = SPREAD_K) -> None:
         self.k = k
         self._key: tuple | None = None
-        self._dist = self._order = self._dcand = None
+        self._order = self._dcand = None
+        self._coords: tuple[np.ndarray, ...] = ()
+        self._inc_target = self._inc_ptr = None
 
-    def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray):
-        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes())
+    def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray,
+                  ever: np.ndarray) -> None:
+        """Candidates among the stations ``ever`` (S,) observed at some hour of the call: a station silent all
+        day would otherwise unsettle every target it is near, every hour."""
+        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes(), ever.tobytes())
         if key != self._key:
-            dist = haversine_km(tlat, tlon, lat, lon)
-            dist = np.where(np.isfinite(dist), dist, np.inf)
-            c = min(N_CANDIDATES, dist.shape[1])
-            order = np.argsort(dist, axis=1, kind="stable")[:, :c]
-            self._key, self._dist, self._order, self._dcand = key, dist, order, None
-        return self._dist, self._order
+            keep = np.flatnonzero(ever)
+            order, self._dcand = nearest_candidates(tlat, tlon, lat[keep], lon[keep], min(N_CANDIDATES, len(keep)))
+            self._order = keep[order]
+            self._key, self._coords = key, (lat, lon, tlat, tlon)
+            # which targets hold station s among their k nearest candidates (CSR by station): a missing
+            # station-hour unsettles only those
+            first = self._order[:, :min(self.k, self._order.shape[1])]
+            by = np.argsort(first.ravel(), kind="stable")
+            self._inc_target = np.repeat(np.arange(len(tlat)), first.shape[1])[by]
+            self._inc_ptr = np.searchsorted(first.ravel()[by], np.arange(len(lat) + 1))
 
-    def _k_nearest(self, pattern: np.ndarray, dist: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, k) station indices and km of the k nearest stations observed in ``pattern`` (S,) (inf: none)."""
-        n, k = dist.shape[0], self.k
-        idx = np.zeros((n, k), int)
-        dk = np.full((n, k), np.inf)
-        cand = pattern[order]  # (N, C)
-        enough = cand.sum(axis=1) >= k
-        if enough.any():
-            # the first k observed candidates of each row, nearest first: a rank by running count picks the same
-            # positions as a stable argsort of ~cand; distances come from the (N, C) candidate block, not from
-            # a copy of the full (N, S) matrix per pattern (that copy was ~30 ms of each of a day's 24 patterns)
-            ce = cand[enough]
-            first = np.nonzero(ce & (np.cumsum(ce, axis=1) <= k))[1].reshape(-1, k)
-            idx[enough] = np.take_along_axis(order[enough], first, axis=1)
-            if self._dcand is None or self._dcand.shape != order.shape:
-                self._dcand = np.take_along_axis(dist, order, axis=1)
-            dk[enough] = np.take_along_axis(self._dcand[enough], first, axis=1)
-        rest = np.flatnonzero(~enough)
-        if len(rest):
-            full = np.where(pattern[None, :], dist[rest], np.inf)
-            m = min(k, full.shape[1])
-            srt = np.argsort(full, axis=1, kind="stable")[:, :m]
-            idx[rest, :m] = srt
-            dk[rest, :m] = np.take_along_axis(full, srt, axis=1)
+    def _full(self, pattern: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M, min(k, S)) station indices and km of the nearest stations observed in ``pattern`` (S,) for
+        target ``rows`` (M,), searching every station (inf: none)."""
+        lat, lon, tlat, tlon = self._coords
+        d = haversine_km(tlat[rows], tlon[rows], lat, lon)
+        full = np.where(pattern[None, :] & np.isfinite(d), d, np.inf)
+        srt = np.argsort(full, axis=1, kind="stable")[:, :min(self.k, full.shape[1])]
+        return srt, np.take_along_axis(full, srt, axis=1)
+
+    def search(self, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(k, T, N) station indices and km of the k nearest stations observed each hour in ``available``
+        (T, S) bool, nearest first, for the targets of the last geometry (km inf, index 0: none).
+
+        Slot-major (k, T, N): every later step works on contiguous (T, N) slabs, not on a short last axis.
+        """
+        order, dcand, k = self._order, self._dcand, self.k
+        (n, c), (n_t, s) = order.shape, available.shape
+        order_p = np.concatenate([order, np.zeros((n, 1), np.intp)], axis=1)  # column c: "not found"
+        dcand_p = np.concatenate([dcand, np.full((n, 1), np.inf)], axis=1)
+        first = np.minimum(np.arange(k), c)  # the k nearest candidates (padded when fewer than k)
+        idx = np.repeat(order_p.T[first][:, None, :], n_t, axis=1)
+        dk = np.repeat(dcand_p.T[first][:, None, :], n_t, axis=1)
+        if c == 0 or n_t == 0:
+            return idx, dk
+        # settled: the k nearest candidates all observed that hour, so they are the answer; a missing
+        # station-hour unsettles just the targets that hold it among their k nearest candidates
+        mt, ms = np.nonzero(~available)
+        per = self._inc_ptr[ms + 1] - self._inc_ptr[ms]
+        at = np.repeat(self._inc_ptr[ms] - (np.cumsum(per) - per), per) + np.arange(per.sum())
+        settled = np.ones((n_t, n), bool)
+        settled[np.repeat(mt, per), self._inc_target[at]] = False
+        ti, ni = np.nonzero(~settled)
+        if not len(ti):
+            return idx, dk
+        cand = available.ravel()[np.ascontiguousarray(order[ni].T) + ti * s]  # (c, M): candidate observed that hour
+        small = np.int8 if c < 127 else np.int16  # running counts: int8 sums are ~10x faster here
+        cs = np.cumsum(cand, axis=0, dtype=small)
+        # slot j: the candidate at which the running count of observed candidates reaches j + 1 (c: none)
+        pos = np.stack([np.add.reduce(cs <= j, axis=0, dtype=small) for j in range(k)]).astype(np.intp)
+        cell = ti * n + ni
+        at = ni * (c + 1) + pos
+        idx.reshape(k, -1)[:, cell], dk.reshape(k, -1)[:, cell] = order_p.ravel()[at], dcand_p.ravel()[at]
+        cnt = cs[-1]
+        need = np.zeros((n_t, n), bool)
+        need[ti, ni] = (cnt < k) & (cnt < available.sum(axis=1)[ti])
+        hours = np.flatnonzero(need.any(axis=1))
+        if len(hours):  # observed stations beyond the candidates may be among the k nearest
+            pats, inv = np.unique(available[hours], axis=0, return_inverse=True)
+            inv = np.asarray(inv).ravel()
+            for p_i, pattern in enumerate(pats):
+                hrs = hours[inv == p_i]
+                rows = np.flatnonzero(need[hrs[0]])  # need depends on the pattern only
+                srt, dd = self._full(pattern, rows)
+                m = srt.shape[1]
+                pad_i, pad_d = np.zeros((k, len(rows)), np.intp), np.full((k, len(rows)), np.inf)
+                pad_i[:m], pad_d[:m] = srt.T, dd.T
+                idx[np.ix_(np.arange(k), hrs, rows)] = pad_i[:, None]
+                dk[np.ix_(np.arange(k), hrs, rows)] = pad_d[:, None]
         return idx, dk
 
     def __call__(self, available: np.ndarray, values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                  tlat: np.ndarray, tlon: np.ndarray) -> Neighbourhood:
         """``available`` (T, S) bool and ``values`` (T, S) µg/m³ → :class:`Neighbourhood` of (T, N) arrays."""
-        dist, order = self._geometry(lat, lon, tlat, tlon)
-        n_t, n = available.shape[0], dist.shape[0]
+        avail = np.asarray(available, bool)
+        self._geometry(lat, lon, tlat, tlon, avail.any(axis=0))
+        n_t, n = avail.shape[0], len(tlat)
         near, third = np.full((n_t, n), np.inf), np.full((n_t, n), np.inf)
         spread = np.zeros((n_t, n), "float32")
-        if dist.shape[1] == 0 or n_t == 0:
+        if len(lat) == 0 or n_t == 0:
             return Neighbourhood(near, third, spread)
         logv = np.log1p(np.maximum(np.nan_to_num(np.asarray(values, "float32"), nan=0.0), 0.0))
-        patterns, inverse = np.unique(np.asarray(available, bool), axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).ravel()
-        chunk = max(1, 4_000_000 // max(1, n * self.k))  # bounds the (hours, N, k) gather
-        # The k nearest of the union of observed stations stay the k nearest under any pattern that
-        # observes all of them: only the other targets are searched again per pattern.
-        idx_u, dk_u = self._k_nearest(patterns.any(axis=0), dist, order)
-        fin_u = np.isfinite(dk_u)
-        near[:] = dk_u[:, 0]
-        if dk_u.shape[1] >= 3:
-            third[:] = dk_u[:, 2]
+        chunk = max(1, 4_000_000 // max(1, n * self.k))  # bounds the (k, hours, N) arrays
         for a in range(0, n_t, chunk):
-            spread[a:a + chunk] = _spread(logv[a:a + chunk][:, idx_u], fin_u)
-        for p_i, pattern in enumerate(patterns):
-            redo = np.flatnonzero(~(pattern[idx_u] | ~fin_u).all(axis=1))
-            if not len(redo):
-                continue
-            rows = np.flatnonzero(inverse == p_i)
-            idx, dk = self._k_nearest(pattern, dist[redo], order[redo])
-            fin = np.isfinite(dk)
-            near[np.ix_(rows, redo)] = dk[:, 0]
-            if dk.shape[1] >= 3:
-                third[np.ix_(rows, redo)] = dk[:, 2]
-            step = max(1, 4_000_000 // max(1, len(redo) * self.k))
-            for a in range(0, len(rows), step):
-                r = rows[a:a + step]
-                spread[np.ix_(r, redo)] = _spread(logv[r][:, idx], fin)
+            idx, dk = self.search(avail[a:a + chunk])
+            near[a:a + chunk] = dk[0]
+            if self.k >= 3:
+                third[a:a + chunk] = dk[2]
+            lv = logv[a:a + chunk]
+            v = np.take(lv.ravel(), idx + (np.arange(len(lv)) * lv.shape[1])[:, None])
+            spread[a:a + chunk] = _spread(v, np.isfinite(dk))
         return Neighbourhood(near, third, spread)
 
 

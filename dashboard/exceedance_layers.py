@@ -38,3 +38,15 @@ def days_legend_html(title: str, n_days: int) -> str:
         for c, lab in zip(DAY_COLORS, labels, strict=True)
     )
     return f'<div style="font-size:0.85rem"><b>{title}</b><br>{rows}</div>'
+
+
+def days_scale(n_days: int):
+    """The days-above colours as an uncertainty Scale: "how sure" hatches cells whose count on the lower
+    and on the upper bound of the 90 % interval fall in different classes; the width is the undecided days."""
+    from dashboard.uncertainty_layers import Scale
+
+    breaks = day_breaks(n_days)
+    return Scale(rgba=lambda d, lat: days_rgba(d, lat, n_days), classes=lambda d: np.digitize(d, breaks, right=True),
+                 width_rgba=lambda d, lat: days_rgba(d, lat, n_days),
+                 legend=lambda t: days_legend_html(t, n_days), width_legend=lambda t: days_legend_html(t, n_days),
+                 what="Days above", unit="days", classes_name="legend class")

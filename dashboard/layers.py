@@ -416,6 +416,7 @@ def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
 LAND_PX_PER_DEG = 80.0
 OUTLINE_PX_PER_DEG = 320.0
 SCREEN_PX_PER_DEG = 140.0  # line widths below are screen pixels at that scale
+MAX_IMAGE_PX = 4096  # a wider land (the national view's) gets fewer pixels per degree: textures stay ≤ 4096 px
 
 
 def bitmap_layer(rgba: np.ndarray, bounds: Sequence[float], layer_id: str) -> pdk.Layer:
@@ -431,17 +432,19 @@ def context_bitmaps(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list
     texture instead of tessellating ~10⁵ vertices on every rerun. The sharp outline image covers the BTH
     districts; the neighbouring provinces' borders are drawn into the (coarser, wider) land image.
     """
-    from dashboard.context_raster import Stroke, geojson_bounds, rasterize
+    from dashboard.context_raster import Stroke, geojson_bounds, mercator_y, rasterize
 
-    k_land, k_out = LAND_PX_PER_DEG / SCREEN_PX_PER_DEG, OUTLINE_PX_PER_DEG / SCREEN_PX_PER_DEG
+    k_out = OUTLINE_PX_PER_DEG / SCREEN_PX_PER_DEG
     province = (0, 0, 0, 230), 2.0
     below, above = [], []
     if land and geo.get("countries"):
+        b = geojson_bounds([geo["countries"]])
+        ppd = min(LAND_PX_PER_DEG, MAX_IMAGE_PX / max(b[2] - b[0], float(mercator_y(b[3]) - mercator_y(b[1]))))
+        k_land = LAND_PX_PER_DEG / SCREEN_PX_PER_DEG  # widths as at the BTH scale (thin lines on a wide map)
         strokes = [Stroke(geo["countries"], (150, 150, 150, 255), 0.8 * k_land, fill=(238, 236, 228, 255))]
         if geo.get("province"):
             strokes.append(Stroke(geo["province"], province[0], province[1] * k_land))
-        b = geojson_bounds([geo["countries"]])
-        below.append(bitmap_layer(rasterize(strokes, b, LAND_PX_PER_DEG), b, "countries"))
+        below.append(bitmap_layer(rasterize(strokes, b, ppd), b, "countries"))
     strokes = [Stroke(geo[name], color, width * k_out) for name, color, width in (
         ("district", (90, 90, 90, 110), 0.5), ("city", (50, 50, 50, 200), 1.2), ("province", *province))
         if geo.get(name)]

@@ -6,14 +6,24 @@ HJ 633 colours, with cells whose interval spans more than one category faded and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from dashboard.layers import aqi_category, cell_bounds, hex_color, mercator_rows, png_data_uri, surface_rgba
+from dashboard.layers import (
+    aqi_category,
+    cell_bounds,
+    hex_color,
+    legend_html,
+    mercator_rows,
+    png_data_uri,
+    surface_rgba,
+)
 
 LEVEL = "90 %"
-VIEWS = ("estimate", "interval width", "how sure")
 # Interval-width classes (µg/m³) and a light-to-dark blue-purple ramp (readable on the light land layer).
 WIDTH_BREAKS = (10.0, 20.0, 40.0, 80.0)
 WIDTH_COLORS = ((237, 248, 251), (179, 205, 227), (140, 150, 198), (136, 86, 167), (129, 15, 124))
@@ -23,9 +33,7 @@ HATCH = 4  # image pixels per cell in "how sure" mode: room for a diagonal hatch
 
 def spans_categories(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """True where the interval [lo, hi] covers more than one HJ 633 category (NaN → False)."""
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    return ok & (aqi_category(np.where(ok, lo, 0)) != aqi_category(np.where(ok, hi, 0)))
+    return _spans(aqi_category, lo, hi)
 
 
 def width_rgba(width: np.ndarray, lat: np.ndarray, alpha: int = 190) -> np.ndarray:
@@ -38,21 +46,76 @@ def width_rgba(width: np.ndarray, lat: np.ndarray, alpha: int = 190) -> np.ndarr
     return rgba
 
 
-def how_sure_rgba(field: np.ndarray, lo: np.ndarray, hi: np.ndarray, lat: np.ndarray, alpha: int = 190,
-                  faded: int = 70) -> np.ndarray:
-    """AQI colours of ``field``; cells whose interval spans > 1 category faded with a dark diagonal hatch.
+def hatch_rgba(rgba: np.ndarray, unsure: np.ndarray, faded: int = 70) -> np.ndarray:
+    """``rgba`` (image rows, cols, 4) with the ``unsure`` pixels (same rows × cols) faded and diagonally hatched.
 
-    The image has HATCH × HATCH pixels per cell so the hatch is visible at regional zoom.
+    The result has HATCH × HATCH pixels per input pixel so the hatch is visible at regional zoom.
     """
-    rgba = surface_rgba(field, lat, alpha)
-    unsure = spans_categories(lo, hi)[mercator_rows(lat)]
+    rgba = rgba.copy()
     rgba[..., 3] = np.where(unsure & (rgba[..., 3] > 0), faded, rgba[..., 3])
     big = np.repeat(np.repeat(rgba, HATCH, axis=0), HATCH, axis=1)
-    mask = np.repeat(np.repeat(unsure, HATCH, axis=0), HATCH, axis=1)
+    mask = np.repeat(np.repeat(unsure & (rgba[..., 3] > 0), HATCH, axis=0), HATCH, axis=1)
     r, c = np.indices(mask.shape)
-    stripe = mask & ((r + c) % HATCH == 0)
-    big[stripe] = (60, 60, 60, 200)
+    big[mask & ((r + c) % HATCH == 0)] = (60, 60, 60, 200)
     return big
+
+
+def how_sure_rgba(field: np.ndarray, lo: np.ndarray, hi: np.ndarray, lat: np.ndarray, alpha: int = 190,
+                  faded: int = 70) -> np.ndarray:
+    """AQI colours of ``field``; cells whose interval spans > 1 category faded with a dark diagonal hatch."""
+    return hatch_rgba(surface_rgba(field, lat, alpha), spans_categories(lo, hi)[mercator_rows(lat)], faded)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How one kind of surface is drawn in each view, so every map page uses the same three views.
+
+    ``rgba(values, lat)`` → image of the estimate; ``classes(values)`` → legend class per value (the
+    "how sure" view hatches cells whose interval's ends fall in different classes); ``width_rgba(width, lat)``
+    → image of the interval width; ``legend(title)`` / ``width_legend(title)`` → HTML legends.
+    """
+
+    rgba: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    classes: Callable[[np.ndarray], np.ndarray]
+    width_rgba: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    legend: Callable[[str], str]
+    width_legend: Callable[[str], str]
+    what: str  # e.g. "PM2.5", "days above" (legend titles)
+    unit: str
+    classes_name: str  # what one class is called in the "how sure" note
+    legend_note: str = ""  # after the legend title, e.g. which colour classes
+
+
+def _spans(classes: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    return ok & (classes(np.where(ok, lo, 0)) != classes(np.where(ok, hi, 0)))
+
+
+def _estimate(scale: Scale, field, lo, hi, lat) -> np.ndarray:
+    return scale.rgba(field, lat)
+
+
+def _width(scale: Scale, field, lo, hi, lat) -> np.ndarray:
+    return scale.width_rgba(np.asarray(hi, float) - np.asarray(lo, float), lat)
+
+
+def _how_sure(scale: Scale, field, lo, hi, lat) -> np.ndarray:
+    return hatch_rgba(scale.rgba(field, lat), _spans(scale.classes, lo, hi)[mercator_rows(lat)])
+
+
+# view name → image builder (a registry: a new view is one entry, every page gets it)
+VIEW_IMAGES: dict[str, Callable[..., np.ndarray]] = {"estimate": _estimate, "interval width": _width,
+                                                     "how sure": _how_sure}
+VIEWS = tuple(VIEW_IMAGES)
+
+
+def view_image(view: str, field: np.ndarray, lat: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None,
+               scale: Scale | None = None) -> np.ndarray:
+    """The RGBA image of ``view`` (one of VIEWS) for a ``(lat, lon)`` surface; without an interval: the estimate."""
+    scale = scale or PM25
+    build = VIEW_IMAGES[view] if lo is not None and hi is not None else _estimate
+    return build(scale, field, lo, hi, lat)
 
 
 def image_layer(rgba: np.ndarray, lat: np.ndarray, lon: np.ndarray, layer_id: str = "surface") -> pdk.Layer:
@@ -62,13 +125,9 @@ def image_layer(rgba: np.ndarray, lat: np.ndarray, lon: np.ndarray, layer_id: st
 
 
 def view_layer(view: str, field: np.ndarray, lat: np.ndarray, lon: np.ndarray, lo: np.ndarray | None,
-               hi: np.ndarray | None) -> pdk.Layer:
+               hi: np.ndarray | None, scale: Scale | None = None, layer_id: str = "surface") -> pdk.Layer:
     """The surface layer for ``view`` (one of VIEWS); without an interval every view is the estimate."""
-    if view == "interval width" and lo is not None and hi is not None:
-        return image_layer(width_rgba(np.asarray(hi) - np.asarray(lo), lat), lat, lon)
-    if view == "how sure" and lo is not None and hi is not None:
-        return image_layer(how_sure_rgba(field, lo, hi, lat), lat, lon)
-    return image_layer(surface_rgba(field, lat, 170), lat, lon)
+    return image_layer(view_image(view, field, lat, lo, hi, scale), lat, lon, layer_id)
 
 
 def width_legend_html(title: str) -> str:
@@ -81,9 +140,15 @@ def width_legend_html(title: str) -> str:
     return f'<div style="font-size:0.85rem"><b>{title}</b><br>{rows}</div>'
 
 
-def how_sure_note() -> str:
-    return (f"Faded, hatched cells: the {LEVEL} interval spans more than one HJ 633-2012 category there, "
-            "so the colour shown is not certain. Solid cells: the whole interval is in one category.")
+PM25 = Scale(rgba=lambda f, lat: surface_rgba(f, lat, 170), classes=aqi_category, width_rgba=width_rgba,
+             legend=legend_html, width_legend=width_legend_html, what="Inferred PM2.5", unit="µg/m³",
+             classes_name="HJ 633-2012 category", legend_note=", HJ 633-2012 AQI categories")
+
+
+def how_sure_note(scale: Scale | None = None) -> str:
+    name = (scale or PM25).classes_name
+    return (f"Faded, hatched cells: the {LEVEL} interval spans more than one {name} there, "
+            f"so the colour shown is not certain. Solid cells: the whole interval is in one {name}.")
 
 
 def interval_text(lo: np.ndarray | None, hi: np.ndarray | None, n: int) -> list[str]:
@@ -108,3 +173,20 @@ def probe_points(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, lo: np.nda
     return pd.DataFrame({"lat": la, "lon": lo_, "pm25": vals[keep].round(1), "name": "grid cell", "city": "",
                          "code": [f"{a:.2f}°N {b:.2f}°E" for a, b in zip(la, lo_, strict=True)],
                          "status": "inferred", "interval": interval_text(sub(lo), sub(hi), int(keep.sum()))})
+
+
+# One tooltip for stations and probes (same fields: dashboard.layers.station_frame + probe_points).
+TOOLTIP = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
+           "style": {"fontSize": "12px"}}
+
+
+def probe_layer(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, lo: np.ndarray | None = None,
+                hi: np.ndarray | None = None, step: int = 3) -> pdk.Layer:
+    """Pickable probes every ``step``-th cell whose tooltip gives the estimate and its interval.
+
+    Radius 0.75 × the probe spacing: neighbouring probes overlap, so hovering anywhere hits one.
+    """
+    from dashboard.layers import probe_layer as _layer
+
+    res_m = float(abs(lat[1] - lat[0])) * step * 111_000 * 0.75 if len(lat) > 1 else 3000.0
+    return _layer(probe_points(field, lat, lon, lo, hi, step), res_m)

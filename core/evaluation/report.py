@@ -148,10 +148,14 @@ def ablation_table(ablations: list[tuple[str, dict]], split: str = "test") -> st
     if not rows:
         return ""
     arch = {stem: (d.get("arch") if isinstance(d, dict) else None) or "not recorded" for stem, d in ablations}
-    lines = ["| file | architecture | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|---|"]
+    lines = ["| file | architecture | variant | MAE | RMSE | MAE / IDW | trainer val MAE | training steps |",
+             "|---|---|---|---|---|---|---|---|"]
     for stem, n, m in rows:
+        val = m.get("val") if isinstance(m.get("val"), dict) else {}  # the variant's own early-stopping record
+        steps = val.get("steps_run")
         lines.append(f"| {stem} | {arch[stem]} | {n} | {_fmt(m.get('mae'))} | {_fmt(m.get('rmse'))} | "
-                     f"{_fmt(m.get('ratio_to_idw'))} |")
+                     f"{_fmt(m.get('ratio_to_idw'))} | {_fmt(val.get('val_mae'))} | "
+                     f"{steps if steps is not None else ''} |")
     return "\n".join(lines)
 
 

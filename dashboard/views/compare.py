@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import layers, loaders, scoring
+from dashboard import decision, layers, loaders, names, scoring
 from dashboard.compare_layers import diff_legend_html, diff_rgba, shared_stations
 from dashboard.ui import guard, page_context, source_caption
-from dashboard.uncertainty_layers import image_layer
+from dashboard.uncertainty_control import legend, shown_view, view_control
+from dashboard.uncertainty_layers import TOOLTIP, image_layer, interval_text, probe_layer, view_layer
 
 ctx = page_context("Compare")
 sc, info = ctx.scenario, ctx.info
@@ -29,12 +31,28 @@ else:
     lo_d, hi_d = dt.date.fromisoformat(info["start"]), dt.date.fromisoformat(info["end"])
     default_b = max(lo_d, dt.date.fromisoformat(sc.date) - dt.timedelta(days=1))
     date_b = st.date_input("Date B", value=default_b, min_value=lo_d, max_value=hi_d, key="cmp_date").isoformat()
+view = view_control("cmp_view", horizontal=True)
 label_a = f"A: {sc.model}, {sc.date} {when}"
 label_b = f"B: {model_b}, {date_b} {when}"
 
 
 def _field(grid, hour):
     return (grid["pm25"].mean("time") if hour is None else grid["pm25"].isel(time=hour)).values
+
+
+def _stations(res, date: str):
+    """The stations of ``date`` with what they measured and the model's interval there (tooltips)."""
+    sl_d = loaders.window_slice(sc.dataset, date)
+    obs = loaders.observed_mask(sl_d, sc.masked)
+    tr = loaders.truth_of(sc.dataset, date)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a station without a value that day: NaN, drawn grey
+        shown = (np.nanmean(tr.values, axis=0) if sc.hour is None else tr.isel(time=sc.hour).values)
+    frame = layers.station_frame(sl_d["station"].values, [names.strip_annotation(n) for n in sl_d["name"].values],
+                                 [names.city_label(c) for c in sl_d["city"].values], sl_d["lat"].values,
+                                 sl_d["lon"].values, obs, np.where(obs, shown, np.nan))
+    frame["interval"] = interval_text(*decision.station_interval(res, sc.hour), len(frame))
+    return frame
 
 
 with guard("Inference"):
@@ -54,13 +72,18 @@ with guard("Inference"):
     obs_mask = loaders.observed_mask(sl, sc.masked)
 
     col_a, col_b = st.columns(2)
-    for col, f, lab, key in ((col_a, fa, label_a, "cmp_map_a"), (col_b, fb, label_b, "cmp_map_b")):
+    has_interval = all(decision.shown_interval(r.grid, sc.hour)[0] is not None for r in (res_a, res_b))
+    for col, f, res, date, lab, key in ((col_a, fa, res_a, sc.date, label_a, "cmp_map_a"),
+                                        (col_b, fb, res_b, date_b, label_b, "cmp_map_b")):
         col.markdown(f"**{lab}**")
+        lo, hi = decision.shown_interval(res.grid, sc.hour)
+        if lo is not None:
+            lo, hi = np.where(inside, lo, np.nan), np.where(inside, hi, np.nan)
         # Both maps get the same bbox and size, so they open on exactly the same view.
-        col.pydeck_chart(layers.deck([*below, layers.surface_layer(f, lat, lon), *above], info["bbox"],
-                                     height_px=420, width_px=560), key=key, height=420)
-    st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"),
-                unsafe_allow_html=True)
+        col.pydeck_chart(layers.deck([*below, view_layer(shown_view(view, has_interval), f, lat, lon, lo, hi), *above,
+                                      probe_layer(f, lat, lon, lo, hi), layers.station_layer(_stations(res, date))],
+                                     info["bbox"], tooltip=TOOLTIP, height_px=420, width_px=560), key=key, height=420)
+    legend(view, when, has_interval, " or ".join(sorted({sc.model, model_b})))
 
     st.subheader("Difference B − A")
     diff = fb - fa

@@ -11,9 +11,10 @@ import streamlit as st
 from core.exceedance import LIMITS, MIN_HOURS, people_days
 from core.hotspots import people_text
 from dashboard import decision, layers, loaders
-from dashboard.exceedance_layers import days_legend_html, days_rgba
+from dashboard.exceedance_layers import days_scale
 from dashboard.ui import guard, page_context, source_caption
-from dashboard.uncertainty_layers import image_layer
+from dashboard.uncertainty_control import legend, shown_view, view_control
+from dashboard.uncertainty_layers import LEVEL, view_layer
 
 ctx = page_context("Days above the limits")
 sc, info = ctx.scenario, ctx.info
@@ -29,6 +30,7 @@ if period == "the month of the chosen date":
 else:
     n = st.slider("Days", 2, 62, 14, key="exc_days")
     end, start = chosen, max(first, chosen - dt.timedelta(days=n - 1))
+view = view_control("exc_view", horizontal=True)
 n_days = (end - start).days + 1
 st.caption(f"{start} … {end} ({n_days} days) · {sc.model} · each day is the surface the Hotspots page shows for it "
            f"(inferred once, then read from the surface store); a day counts when it has ≥ {MIN_HOURS} hourly values "
@@ -53,20 +55,36 @@ with guard("Inference"):
     cols = st.columns(len(LIMITS))
     rows = []
     n_valid = exc.attrs["n_days"]
+    has_interval = {"days_above_lo", "days_above_hi"} <= set(exc.data_vars)
+    scale = days_scale(n_valid)
+
+    def _days(var: str, name: str) -> np.ndarray:
+        return np.where(inside, exc[var].sel(limit=name).values, np.nan).astype(float)
+
     for col, name in zip(cols, LIMITS, strict=True):
-        days = np.where(inside, exc["days_above"].sel(limit=name).values, np.nan).astype(float)
+        days = _days("days_above", name)
+        d_lo, d_hi = (_days("days_above_lo", name), _days("days_above_hi", name)) if has_interval else (None, None)
         col.markdown(f"**{name}**")
-        col.pydeck_chart(layers.deck([*below, image_layer(days_rgba(days, lat, n_valid), lat, lon, "days"), *above],
+        col.pydeck_chart(layers.deck([*below, view_layer(shown_view(view, has_interval), days, lat, lon, d_lo, d_hi,
+                                                         scale, "days"), *above],
                                      info["bbox"], height_px=420, width_px=560), key=f"exc_map_{LIMITS[name]:g}",
                          height=420)
-        col.markdown(days_legend_html(f"Days above, of {n_valid}", n_valid), unsafe_allow_html=True)
+        legend(view, "", has_interval, sc.model, scale, col, tooltips=False,
+               title=f"Days above, of {n_valid}" + (f" (estimate; {LEVEL} interval in the table)" if has_interval
+                                                    else ""),
+               width_title=f"Days the {LEVEL} interval leaves undecided (one bound above, one below), of {n_valid}")
         row = {"limit": name, "median days above (cells)": float(np.nanmedian(days))}
         if pop is not None:
             pd_total = people_days(np.nan_to_num(days), pop)
             row["people × days above"] = people_text(pd_total) + " person-days"
+            if has_interval:
+                lo_t, hi_t = people_days(np.nan_to_num(d_lo), pop), people_days(np.nan_to_num(d_hi), pop)
+                row[f"people × days above, {LEVEL} interval"] = f"{people_text(lo_t)}–{people_text(hi_t)}"
             row["days above, population-weighted mean"] = round(pd_total / max(pop.sum(), 1), 1)
             row["people with ≥ 1 day above"] = people_text(float(pop[np.nan_to_num(days) >= 1].sum()))
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(f"Per grid cell inside BTH districts; 24-h means of the inferred hourly surface (µg/m³). People: 0.1° "
-               f"population grid (2015). Source: {source_caption(info, f'surface inferred by {sc.model}')}.")
+               f"population grid (2015). Source: {source_caption(info, f'surface inferred by {sc.model}')}."
+               + (f" {LEVEL} interval of the counts: days counted on the 24-h means of the hourly lower and upper "
+                  f"bounds of the {LEVEL} interval." if has_interval else ""))

@@ -15,15 +15,8 @@ from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
 from dashboard.ui import guard, link_value, page_context, readable_numbers, selection_in_scope, source_caption
-from dashboard.uncertainty_layers import (
-    LEVEL,
-    VIEWS,
-    how_sure_note,
-    interval_text,
-    probe_points,
-    view_layer,
-    width_legend_html,
-)
+from dashboard.uncertainty_control import legend, shown_view, view_control
+from dashboard.uncertainty_layers import LEVEL, TOOLTIP, interval_text, probe_layer, view_layer
 
 ctx = page_context("PM2.5 hotspots")
 sc, info = ctx.scenario, ctx.info
@@ -60,8 +53,7 @@ prominence = c2.number_input("Minimum peak prominence (µg/m³)", 1.0, 500.0, DE
                              key="hot_prominence",
                              help="A local peak counts as its own hotspot when it rises at least this much above "
                                   "the saddle to a higher peak; lower peaks join their neighbour.")
-view = c3.radio("Map shows", VIEWS, key="hot_view",
-                help=f"The estimate, the width of its {LEVEL} interval, or the estimate with unsure cells faded.")
+view = view_control("hot_view", c3)
 online = c4.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
 
 when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
@@ -141,17 +133,13 @@ with guard("Inference"):
 
     geo = loaders.geo_layers()
     below, above = loaders.context(land=not online)
-    # Probe circles every 3rd cell, radius 0.75 × spacing: they overlap, so a click anywhere hits one.
-    res_m = float(abs(lat[1] - lat[0])) * 3 * 111_000 * 0.75 if len(lat) > 1 else 3000.0
     has_interval = g_lo is not None
-    map_layers = [*below, view_layer(view if has_interval else "estimate", field, lat, lon, g_lo, g_hi), *above]
+    map_layers = [*below, view_layer(shown_view(view, has_interval), field, lat, lon, g_lo, g_hi), *above]
     if arrows is not None and len(arrows):
         map_layers.append(layers.wind_layer(arrows))
     hidden_spots = markers[markers["hidden"]]
-    map_layers += [layers.probe_layer(probe_points(field, lat, lon, g_lo, g_hi), res_m),
+    map_layers += [probe_layer(field, lat, lon, g_lo, g_hi),
                    layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
-    tooltip = {"html": "<b>{name}</b> {city} {code}<br>{status} · PM2.5 {pm25} µg/m³<br>{interval}",
-               "style": {"fontSize": "12px"}}
     query = st.text_input("Find a place", key="hot_search", placeholder="district, city or station (海淀, Baoding, "
                           "1001A) or 'lat, lon'")
     if query:
@@ -168,7 +156,7 @@ with guard("Inference"):
                                               label=str(hit["label"]), scope=(sc.dataset,))
     focus = st.session_state.get("hot_focus")
     bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
-    deck = layers.deck(map_layers, bbox, tooltip=tooltip, online_basemap=online, height_px=600)
+    deck = layers.deck(map_layers, bbox, tooltip=TOOLTIP, online_basemap=online, height_px=600)
 
     n_obs, n_rep = int(obs_mask.sum()), int(rep_now.sum())
     if sc.hour is None:
@@ -190,21 +178,11 @@ with guard("Inference"):
         d_all = coverage.nearest_km(lat, lon, sl["lat"].values[rep_all], sl["lon"].values[rep_all])
         alarming = coverage.far_is_alarming(coverage.far_share(dist, on_map), coverage.far_share(d_all, on_map))
         (st.warning if alarming else st.caption)(far)
-    if not has_interval and view != "estimate":
-        st.info(f"{sc.model} gives no {LEVEL} interval on the grid, so the map shows the estimate.")
     hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, float(prominence))
     # One key for every scenario: a new key would make the browser build a new map (WebGL context, shaders,
     # textures) on each date or hour change. A selection made under another scenario is dropped below.
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
-    if view == "interval width" and has_interval:
-        st.markdown(width_legend_html(f"Width of the {LEVEL} interval of PM2.5 {when} (µg/m³)"),
-                    unsafe_allow_html=True)
-    else:
-        st.markdown(layers.legend_html(f"Inferred PM2.5 {when} (µg/m³), HJ 633-2012 AQI categories"
-                                       + (f" · {LEVEL} intervals in tooltips" if has_interval else "")),
-                    unsafe_allow_html=True)
-        if view == "how sure" and has_interval:
-            st.caption(how_sure_note())
+    legend(view, when, has_interval, sc.model)
     st.caption(
         "Filled circles: observed stations (colour = measured value); hollow rings: hidden stations. "
         "Numbers: hotspot ranks at their peaks; a magenta ring marks a hidden hotspot "
@@ -296,7 +274,7 @@ with guard("Inference"):
     player = st.expander("Play the day hour by hour", expanded=False, key="hot_player_open", on_change="rerun")
     if player.open:
         with player:
-            day_player(sc, info)
+            day_player(sc, info, shown_view(view, has_interval))
 
     # ---- a place → its time series
     codes = sl["station"].values.astype(str)

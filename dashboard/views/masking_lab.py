@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, coverage, layers, loaders, masking, names, scoring
+from dashboard import charts, coverage, decision, layers, loaders, masking, names, scoring
 from dashboard.state import K_MASKED, K_PENDING
 from dashboard.ui import guard, page_context, source_caption
+from dashboard.uncertainty_layers import LEVEL, interval_text
 
 ctx = page_context("Masking lab")
 sc, info = ctx.scenario, ctx.info
@@ -111,18 +112,24 @@ with guard("Masking lab"):
                                     pend_obs, np.where(pend_obs, shown, np.nan))
 
     preds = {m: r.station_pred.sel(time=truth_da["time"]).values for m, r in results.items()}
+    # The chosen model's 90 % interval (daily mean of its hourly bounds) in every station's tooltip.
+    s_iv = (interval_text(*decision.station_interval(results[sc.model], None), len(codes))
+            if sc.model in results else [f"no {LEVEL} interval yet: press Rerun"] * len(codes))
+    stations["interval"] = [f"{sc.model} {t}" if sc.model in results else t for t in s_iv]
     below, above = loaders.context()
     map_layers = [*below, *above]
     per = None
     if sc.model in preds:
         per = scoring.per_station(truth, preds[sc.model], hidden)
         per = per.assign(code=codes[per["index"]], name=sl["name"].values[per["index"]],
-                         lat=sl["lat"].values[per["index"]], lon=sl["lon"].values[per["index"]])
+                         lat=sl["lat"].values[per["index"]], lon=sl["lon"].values[per["index"]],
+                         interval=[f"{sc.model} {s_iv[i]}" for i in per["index"]])
         map_layers.append(layers.bubble_layer(layers.error_bubbles(per.dropna(subset=["mae"]))))
         # On-map size key: reference circles drawn with the same metres-per-µg/m³ rule, so they scale with zoom.
         map_layers += layers.bubble_key_layers(layers.bubble_key(info["bbox"], layers.key_values(per["mae"])))
     map_layers.append(layers.station_layer(stations))
-    tooltip = {"html": "<b>{name}</b> {code}<br>{status} · daily mean {pm25} µg/m³<br>MAE {mae} · bias {bias}",
+    tooltip = {"html": "<b>{name}</b> {code}<br>{status} · daily mean {pm25} µg/m³<br>MAE {mae} · bias {bias}"
+                       "<br>{interval}",
                "style": {"fontSize": "12px"}}
     event = st.pydeck_chart(layers.deck(map_layers, info["bbox"], tooltip=tooltip, height_px=470), on_select="rerun",
                             selection_mode="single-object", key="lab_map", height=520)
@@ -196,5 +203,6 @@ with guard("Masking lab"):
         if results.get(sc.model) is not None and results[sc.model].station_lo is not None else None,
         hi=results[sc.model].station_hi.sel(time=truth_da["time"]).values[:, j]
         if results.get(sc.model) is not None and results[sc.model].station_hi is not None else None,
+        band_label=f"{sc.model}: {LEVEL} interval",
     )
     st.plotly_chart(fig, width="stretch", key="lab_ts")

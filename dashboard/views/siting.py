@@ -13,7 +13,8 @@ from core.paths import METRICS_DIR
 from dashboard import decision, layers, loaders
 from dashboard.siting_layers import site_layers
 from dashboard.ui import guard, page_context, source_caption
-from dashboard.uncertainty_layers import LEVEL, view_layer
+from dashboard.uncertainty_control import legend, shown_view, view_control
+from dashboard.uncertainty_layers import LEVEL, TOOLTIP, interval_text, probe_layer, view_layer
 
 VALIDATION_FILE = METRICS_DIR / "siting_cnemc_bth_2019.json"
 KIND_TEXT = {
@@ -25,7 +26,7 @@ KIND_TEXT = {
 ctx = page_context("Where to put new monitors")
 sc, info = ctx.scenario, ctx.info
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1])
 n = c1.slider("New monitors", 1, 30, 10, key="site_n")
 spacing = c2.number_input("Minimum spacing between new monitors (km)", 5.0, 150.0, 20.0, 5.0, key="site_spacing")
 RANK_BY = {"distance to the nearest monitor (validated)": False, f"width of the {LEVEL} interval": True}
@@ -33,6 +34,9 @@ rank_by = c3.radio("Rank people ×", list(RANK_BY), key="site_rank_by",
                    help="The default won on validation days: restoring the top-ranked hidden stations cut MAE to "
                         "0.937× random (distance) vs 0.997× (interval width; widths grow with the level, so they "
                         "chase pollution rather than gaps). Same choice as the CLI's --uncertainty distance.")
+if "site_view" not in st.session_state:
+    st.session_state["site_view"] = "interval width"  # siting is about where the map is least sure
+view = view_control("site_view", c4)
 
 with guard("Siting"):
     with st.spinner(f"Ranking places on the {sc.model} surface …"):
@@ -52,19 +56,21 @@ with guard("Siting"):
     stations = layers.station_frame(sl["station"].values, sl["name"].values, sl["city"].values, sl["lat"].values,
                                     sl["lon"].values, obs_mask,
                                     np.where(obs_mask, truth.mean("time").values, np.nan))
-    stations["interval"] = ""
-    view = "interval width" if g_lo is not None else "estimate"
+    s_lo, s_hi = decision.station_interval(result, None)
+    stations["interval"] = interval_text(s_lo, s_hi, len(stations))
+    if g_lo is not None and (district != "").any():
+        g_lo, g_hi = np.where(district != "", g_lo, np.nan), np.where(district != "", g_hi, np.nan)
+    has_interval = g_lo is not None
     below, above = loaders.context()
-    deck = layers.deck([*below, view_layer(view, field, lat, lon, g_lo, g_hi), *above,
-                        layers.station_layer(stations), *site_layers(table)], info["bbox"],
-                       tooltip={"html": "<b>{name}</b> {city} {code}<br>{status}<br>{interval}"}, height_px=560)
+    deck = layers.deck([*below, view_layer(shown_view(view, has_interval), field, lat, lon, g_lo, g_hi), *above,
+                        probe_layer(field, lat, lon, g_lo, g_hi), layers.station_layer(stations),
+                        *site_layers(table)], info["bbox"], tooltip=TOOLTIP, height_px=560)
     st.markdown(f"**{len(table)} proposed sites** for {sc.date} · {sc.model} · ranked by people × "
                 f"{KIND_TEXT[kind]}")
     st.pydeck_chart(deck, key="site_map", height=560)
+    legend(view, "daily mean", has_interval, sc.model)
     st.caption(
-        ("Background: width of the 90 % interval of the daily mean. " if view == "interval width" else
-         "Background: inferred daily-mean PM2.5 (HJ 633 colours). ")
-        + "Blue numbered dots: proposed monitors; circles: existing stations. Greedy: each pick brings the nearest "
+        "Blue numbered dots: proposed monitors; circles: existing stations. Greedy: each pick brings the nearest "
         f"monitor closer to its neighbours, so their benefit drops; picks stay ≥ {spacing:g} km apart. "
         f"People: 0.1° population grid (2015). Source: {source_caption(info, f'surface inferred by {sc.model}')}."
     )

@@ -21,29 +21,84 @@ def world():
     return simulate(SimConfig.small(start="2019-01-20T00:00", n_hours=192, res=0.2, seed=11))
 
 
-def test_neighbourhood_matches_brute_force():
-    rng = np.random.default_rng(0)
-    lat, lon = 39 + rng.uniform(-1, 1, 40), 116 + rng.uniform(-1, 1, 40)
-    tlat, tlon = 39 + rng.uniform(-1, 1, 30), 116 + rng.uniform(-1, 1, 30)
-    avail = rng.random((6, 40)) < 0.3
-    avail[0] = False
-    avail[1] = False
-    avail[1, 7] = True  # one far station only: beyond the candidate list for most targets
-    avail[2] = avail[3]  # two hours share a pattern of observed stations but not their values
-    values = rng.uniform(5, 300, (6, 40))
+def _brute_neighbourhood(avail, values, lat, lon, tlat, tlon, k):
+    """The definition: per hour, a stable argsort of the masked distance row (ties by station index)."""
     from core.geo import haversine_km
 
     d = haversine_km(tlat, tlon, lat, lon)
-    got = Neighbours(k=6)(avail, values, lat, lon, tlat, tlon)
-    for t in range(6):
-        for n in range(30):
-            dn = np.where(avail[t], d[n], np.inf)
-            order = np.argsort(dn, kind="stable")
-            seen = [i for i in order[:6] if np.isfinite(dn[i])]
-            assert got.near_km[t, n] == (dn[order[0]] if seen else np.inf)
-            assert got.third_km[t, n] == (dn[order[2]] if len(seen) >= 3 else np.inf)
-            want = np.std(np.log1p(values[t, seen])) if seen else 0.0
-            np.testing.assert_allclose(got.spread[t, n], want, rtol=1e-5, atol=1e-6)
+    d = np.where(np.isfinite(d), d, np.inf)
+    logv = np.log1p(np.maximum(np.nan_to_num(np.asarray(values, "float32"), nan=0.0), 0.0))
+    near, third = np.full((len(avail), len(tlat)), np.inf), np.full((len(avail), len(tlat)), np.inf)
+    spread = np.zeros((len(avail), len(tlat)), "float32")
+    for t in range(len(avail)):
+        full = np.where(avail[t][None], d, np.inf)
+        o = np.argsort(full, axis=1, kind="stable")[:, :k]
+        dk = np.take_along_axis(full, o, axis=1)
+        near[t] = dk[:, 0]
+        if k >= 3 and dk.shape[1] >= 3:
+            third[t] = dk[:, 2]
+        w, v = np.isfinite(dk).astype("float32"), logv[t][o]
+        cnt = np.maximum(w.sum(-1), 1.0)
+        mean = (v * w).sum(-1) / cnt
+        spread[t] = np.sqrt((((v - mean[..., None]) ** 2) * w).sum(-1) / cnt)
+    return near, third, spread
+
+
+def _random_network(seed):
+    """Stations and targets with duplicated coordinates (ties), targets on stations, a station and a target
+    without coordinates, hours with 0, 1 and 2 observed stations, a pattern shared by two hours, a station
+    never observed, and observation rates from sparse (candidates run out) to dense."""
+    rng = np.random.default_rng(seed)
+    n_s, n_t, hours = int(rng.integers(8, 70)), int(rng.integers(5, 40)), 10
+    lat, lon = 39 + rng.uniform(-1, 1, n_s), 116 + rng.uniform(-1, 1, n_s)
+    lat[1:4], lon[1:4] = lat[0], lon[0]
+    lat[5] = np.nan
+    tlat, tlon = 39 + rng.uniform(-1, 1, n_t), 116 + rng.uniform(-1, 1, n_t)
+    on = rng.integers(0, n_s, n_t // 3)
+    tlat[: len(on)], tlon[: len(on)] = lat[on], lon[on]
+    tlon[-1] = np.nan
+    rate = rng.choice([0.05, 0.3, 0.7, 0.97], hours)[:, None]
+    avail = rng.random((hours, n_s)) < rate
+    avail[0], avail[1] = False, False
+    avail[1, int(rng.integers(n_s))] = True
+    avail[2, :] = False
+    avail[2, rng.integers(0, n_s, 2)] = True
+    avail[4] = avail[3]
+    avail[:, 7] = False
+    values = rng.uniform(5, 300, (hours, n_s))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    return avail, values, lat, lon, tlat, tlon
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [6, 2])
+def test_neighbourhood_equals_the_per_hour_stable_search(seed, k):
+    avail, values, lat, lon, tlat, tlon = _random_network(seed)
+    nb = Neighbours(k=k)
+    got = nb(avail, values, lat, lon, tlat, tlon)
+    near, third, spread = _brute_neighbourhood(avail, values, lat, lon, tlat, tlon, k)
+    np.testing.assert_array_equal(got.near_km, near)  # bit-identical distances
+    np.testing.assert_array_equal(got.third_km, third)
+    np.testing.assert_array_equal(got.spread, spread)
+    # the cached geometry serves a second call with other hours
+    again = nb(avail[::-1], values[::-1], lat, lon, tlat, tlon)
+    np.testing.assert_array_equal(again.near_km, near[::-1])
+    np.testing.assert_array_equal(again.spread, spread[::-1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearest_candidates_are_the_first_of_a_stable_argsort(seed):
+    from core.geo import haversine_km
+    from core.intervals import nearest_candidates
+
+    _, _, lat, lon, tlat, tlon = _random_network(seed)
+    d = haversine_km(tlat, tlon, lat, lon)
+    d = np.where(np.isfinite(d), d, np.inf)
+    for c in (1, 5, 16, len(lat)):
+        order, dist = nearest_candidates(tlat, tlon, lat, lon, c)
+        want = np.argsort(d, axis=1, kind="stable")[:, :c]
+        np.testing.assert_array_equal(order, want)
+        np.testing.assert_array_equal(dist, np.take_along_axis(d, want, axis=1))
 
 
 @pytest.mark.parametrize("model", [IDW(2.0), LogOrdinaryKriging()], ids=["idw", "logok"])

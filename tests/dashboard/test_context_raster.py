@@ -67,3 +67,12 @@ def test_context_bitmaps_are_bitmap_layers_over_the_outlines_bounds():
     assert (w, s) == pytest.approx((113.7, 36.7)) and (e, n) == pytest.approx((118.3, 41.3))
     assert _decode(above[0])[..., 3].max() > 0 and _decode(below[0])[..., 3].max() == 255
     assert context_bitmaps(geo, land=False)[0] == []  # online basemap: no land image under it
+
+
+def test_a_wide_land_gets_fewer_pixels_per_degree():
+    from dashboard.layers import MAX_IMAGE_PX
+
+    geo = {"countries": _square(70.0, 15.0, 140.0, 55.0), "district": None, "city": None, "province": None,
+           "places": None}
+    img = _decode(context_bitmaps(geo)[0][0])
+    assert max(img.shape[:2]) <= MAX_IMAGE_PX and img[..., 3].max() == 255

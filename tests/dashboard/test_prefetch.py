@@ -33,7 +33,7 @@ def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixt
     days_in_month = [d for d in info["days_with_data"] if d[:7] == date[:7]]
     assert len(stored) >= len(days_in_month)
     # ... and the period the exceedance page opens with is already computed (shared memo).
-    assert len(loaders._period_memo()) == 1
+    assert len(loaders._exceedance_memo()) == 1
 
 
 def test_start_once_per_dataset_and_model(monkeypatch: pytest.MonkeyPatch):

@@ -71,3 +71,26 @@ def test_difference_image_is_diverging_and_stations_shared():
     ta = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 4.0]])
     tb = np.array([[1.0, 2.0, np.nan], [2.0, np.nan, np.nan]])
     assert shared_stations(ta, tb, np.array([True, True, True])).tolist() == [True, False, False]
+
+
+def test_how_sure_on_days_hatches_where_the_bounds_fall_in_different_classes():
+    from dashboard.exceedance_layers import days_scale
+    from dashboard.uncertainty_layers import view_image
+
+    scale = days_scale(10)  # classes: 0 | 1–2 | 3–4 | 5–6 | 7–8 | 9–10
+    days = np.array([[3.0, 3.0], [3.0, 3.0], [3.0, 3.0]])
+    lo, hi = days.copy(), days.copy()
+    hi[0, 0] = 9.0  # south-west cell: 3 days on the lower bound, 9 on the upper → another class
+    img = view_image("how sure", days, LAT, lo, hi, scale)
+    sw, ne = img[2 * HATCH:, :HATCH], img[:HATCH, HATCH:]
+    assert ((sw[..., :3] == 60).all(axis=-1)).any() and (ne[..., 3] == 200).all()
+    width = view_image("interval width", days, LAT, lo, hi, scale)
+    assert width.shape == (3, 2, 4) and len({tuple(p) for p in width[..., :3].reshape(-1, 3)}) == 2
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_without_an_interval_every_view_is_the_estimate(view):
+    from dashboard.uncertainty_layers import view_image
+
+    field = np.array([[10.0, 50.0], [80.0, 120.0], [200.0, 300.0]])
+    assert np.array_equal(view_image(view, field, LAT, None, None), view_image("estimate", field, LAT, None, None))

@@ -111,3 +111,12 @@ def test_validation_path_and_interval_columns_are_kept_apart(region, tmp_path):
 
     best = min(("idw", v["metrics"]["mae"]), ("knn", v["baselines"]["knn"]["mae"]), key=lambda x: x[1])[0]
     assert ranking_on_validation(tmp_path)[0] == best
+
+
+def test_ablation_table_shows_each_variants_budget(tmp_path) -> None:
+    """Variants compared in one file state their trainer validation MAE and optimizer steps."""
+    (tmp_path / "ablations_val_x.json").write_text(json.dumps({"split": "val", "arch": "spin-2", "variants": {
+        "spin-control": {"mae": 9.1, "val": {"val_mae": 13.13, "steps_run": 160}},
+        "spin-no-advection": {"mae": 9.2, "val": {"val_mae": 13.16, "steps_run": 160}}}}))
+    part = render(tmp_path).split("Ablations on validation days")[1].split("####")[0]
+    assert "| spin-2 | spin-control | 9.10 |" in part and "| 13.13 | 160 |" in part and "| 13.16 | 160 |" in part
