@@ -22,7 +22,7 @@ def _square(w: float, s: float, e: float, n: float) -> dict:
 def _decode(layer) -> np.ndarray:
     uri = str(layer.image)
     assert uri.startswith("data:image/png;base64,")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGBA"))
 
 
 def test_fill_lands_on_mercator_rows_and_outside_stays_transparent():
@@ -76,3 +76,15 @@ def test_a_wide_land_gets_fewer_pixels_per_degree():
            "places": None}
     img = _decode(context_bitmaps(geo)[0][0])
     assert max(img.shape[:2]) <= MAX_IMAGE_PX and img[..., 3].max() == 255
+
+
+def test_palette_png_keeps_colours_and_alpha():
+    from dashboard.layers import palette_png_data_uri
+
+    rgba = np.zeros((40, 50, 4), np.uint8)
+    rgba[5:20, 5:30] = (238, 236, 228, 255)
+    rgba[25:30, :] = (90, 90, 90, 110)
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(palette_png_data_uri(rgba).split(",", 1)[1])))
+                      .convert("RGBA")).astype(int)
+    assert np.abs(back - rgba.astype(int)).max() <= 16
+    assert back[0, 0, 3] == 0 and back[10, 10, 3] == 255
