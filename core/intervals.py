@@ -138,10 +138,28 @@ class IntervalTable:
     def scale(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None = None,
               spread: np.ndarray | None = None) -> np.ndarray:
         """σ (log units) for (T, N) predictions (µg/m³) at ``times`` (T,)."""
+        return np.exp(self._log_scale(pred, near_km, times, third_km, spread))
+
+    def _log_scale(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None,
+                   spread: np.ndarray | None, lp: np.ndarray | None = None) -> np.ndarray:
+        """log σ, summed term by term in float32 (a year of 1 km maps stays cheap). The season enters as its
+        coefficient per hour, not as three one-hot maps: adding the zero terms changed nothing but the time."""
         third = near_km if third_km is None else third_km
         sp = np.full(np.shape(pred), self.ref_spread, "float32") if spread is None else spread
-        cols = _columns(pred, near_km, third, sp, times)  # summed, not stacked: a year of 1 km maps stays cheap
-        return np.exp(sum(np.float32(c) * x for c, x in zip(self.scale_coef, cols, strict=True)))
+        c = np.asarray(self.scale_coef, "float32")
+        pred = np.nan_to_num(np.asarray(pred, "float32"), nan=0.0)
+        near = np.minimum(np.nan_to_num(np.asarray(near_km, "float32"), nan=FAR_KM, posinf=FAR_KM), FAR_KM)
+        far3 = np.maximum(np.minimum(np.nan_to_num(np.asarray(third, "float32"), nan=FAR_KM, posinf=FAR_KM),
+                                     FAR_KM), near)
+        lp = np.log1p(np.maximum(pred, 0.0)) if lp is None else lp
+        out = c[0] + c[1] * np.log1p(near)
+        out += c[2] * np.log1p(far3)
+        out += c[3] * lp
+        out += c[4] * (lp * lp)
+        out += c[5] * np.log(np.nan_to_num(np.asarray(sp, "float32"), nan=0.0) + np.float32(SPREAD_FLOOR))
+        s = season_index(np.asarray(times).ravel()).reshape(np.shape(times))
+        per = np.concatenate([[0.0], c[6:9]]).astype("float32")[s]  # DJF: 0
+        return out + per.reshape(per.shape + (1,) * (out.ndim - per.ndim))
 
     def bounds(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None = None,
                spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +168,9 @@ class IntervalTable:
         Without ``third_km`` the third-nearest observed station is taken as near as the nearest
         (narrowest), without ``spread`` the calibration median.
         """
-        sig = self.scale(pred, near_km, times, third_km, spread)
-        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # float32: a year of 1 km maps stays cheap
+        z = np.log1p(np.maximum(np.nan_to_num(np.asarray(pred, "float32"), nan=0.0), 0.0))
+        sig = np.exp(self._log_scale(pred, near_km, times, third_km, spread, lp=z))
+        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # NaN predictions stay NaN bounds
         b = band_of(near_km)
         lo = np.expm1(np.maximum(z + self.q_lo.astype("float32")[b] * sig, 0.0))
         hi = np.expm1(z + self.q_hi.astype("float32")[b] * sig)

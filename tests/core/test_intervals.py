@@ -239,3 +239,19 @@ def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, 
     (tmp_path / "knn" / "card.json").write_text("{}")  # the model changed after calibration
     with pytest.warns(UserWarning, match="calibrated for another version"):
         assert load_table("knn") is None
+
+
+def test_scale_is_the_exponent_of_the_design_in_every_season():
+    # the map path adds each hour's season coefficient instead of multiplying one-hot maps: same σ
+    from core.intervals import design
+
+    rng = np.random.default_rng(7)
+    pred, near, third, spread, times = _cells(rng, n=3000, months=("2019-01-10", "2019-04-10", "2019-07-10",
+                                                                   "2019-10-10"))
+    truth = pred * np.exp(rng.normal(0, 0.1 + near / 300))
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert (table.scale_coef[-3:] != 0).all()
+    pred[:5], near[5:10] = np.nan, np.inf
+    got = table.scale(pred[:, None], near[:, None], times, third[:, None], spread[:, None])[:, 0]
+    want = np.exp(design(pred, near, third, spread, times) @ table.scale_coef)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
