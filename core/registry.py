@@ -58,21 +58,24 @@ def accepts(name: str, parameter: str) -> bool:
     return name in _FACTORIES and parameter in inspect.signature(_FACTORIES[name]).parameters
 
 
-def get_model(name: str, calibrated: bool = True, **kwargs):
+def get_model(name: str, calibrated: bool = True, checkpoint: str | None = None, **kwargs):
     """A Kriger by registry name; unknown names list what exists.
 
     ``calibrated``: wrap it in :class:`core.intervals.CalibratedKriger` when its shipped interval
     calibration (``<models>/<name>/intervals.json``, fitted for this very checkpoint) exists, so every
     consumer gets ``station_lo``/``station_hi`` and grid ``pm25_lo``/``pm25_hi``.
+    ``checkpoint``: another checkpoint folder of a learned model (e.g. ``spin-national``), with its own table.
     """
     _import_all()
     if name not in _FACTORIES:
         raise InvalidRequest(f"Unknown model '{name}'. Available: {', '.join(sorted(_FACTORIES))}.")
+    if checkpoint is not None:
+        kwargs["name"] = checkpoint
     model = _FACTORIES[name](**kwargs)
     if calibrated:
         from core.intervals import CalibratedKriger, load_table
 
-        table = load_table(name, kwargs.get("root"))
+        table = load_table(checkpoint or name, kwargs.get("root"))  # another checkpoint has a table of its own
         if table is not None:
             return CalibratedKriger(model, table)
     return model

@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
             None, "--sparse-share", min=0.0, max=1.0,
             help="Share of training windows whose hidden stations are whole 30-km neighbourhoods (shaped like "
                  "the sparse-30km protocol) instead of a random share (default from core/conf/<model>.yaml, 0)."),
+        subnet: Optional[int] = typer.Option(
+            None, "--subnet-size", min=2,
+            help="Train each step on a random neighbourhood of this many stations (a national network: "
+                 "~400); validation then runs on the stations within the BTH box grown by 2°."),
     ) -> None:
         """Train with dynamic masking and validation early stopping; writes <out>/<model>/model.pt + card.json."""
         from core.data.load import load_stationset
@@ -124,6 +128,8 @@ def register(app: typer.Typer) -> None:
             overrides["train_margin_deg"] = parse_margin(margin)
         if sparse_share is not None:
             overrides["sparse_share"] = sparse_share
+        if subnet is not None:
+            overrides["subnet_size"] = subnet
         name = dataset or (None if path else "cnemc_bth_2019")
         ds = load_stationset(dataset=name, path=path)
         res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
