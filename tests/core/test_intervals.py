@@ -187,9 +187,28 @@ def test_quantile_level_rises_by_what_held_out_months_lose():
     noisy = np.isin(times.astype("datetime64[M]"), np.array(["2019-02", "2019-03"], "datetime64[M]"))
     truth = pred * np.exp(rng.normal(0, np.where(noisy, 0.4, 0.2)))  # months differ beyond the scale model
     table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
-    assert table.meta["held_out_month_coverage"] < 0.9 < table.meta["quantile_level"] <= 0.93
+    assert max(table.meta["held_out_coverage"]) < 0.9 < min(table.meta["quantile_level"])  # per distance band
+    assert max(table.meta["quantile_level"]) <= 0.93
+    assert table.meta["held_out"] == "months"
     one_month = fit_table("demo", pred, truth, near, np.full(len(pred), np.datetime64("2019-01-10T00")))
-    assert one_month.meta["held_out_month_coverage"] is None and one_month.meta["quantile_level"] == 0.9
+    assert one_month.meta["held_out_coverage"] is None and one_month.meta["quantile_level"] == [0.9, 0.9]
+
+
+def test_held_out_stations_count_in_the_level_raise():
+    # months alike, but every station has its own error scale the terms do not see: a fit moved to stations
+    # it did not see covers less than one moved to other months only, and the level follows that loss
+    rng = np.random.default_rng(6)
+    months = ("2019-01-10", "2019-02-10", "2019-03-10", "2019-04-10")
+    pred, near, third, spread, times = _cells(rng, n=8000, months=months)
+    stations = np.array([f"s{i}" for i in rng.integers(0, 10, len(pred))])
+    own = dict(zip([f"s{i}" for i in range(10)], [0.05, 0.6] * 5, strict=True))
+    truth = pred * np.exp(rng.normal(0, [own[c] for c in stations]))
+    by_month = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    by_station = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread, stations=stations)
+    assert by_station.meta["held_out"] == "months and stations"
+    assert np.mean(by_station.meta["held_out_coverage"]) < np.mean(by_month.meta["held_out_coverage"])
+    np.testing.assert_allclose(by_station.meta["quantile_level"],
+                               np.clip(1.8 - np.array(by_station.meta["held_out_coverage"]), 0.9, 0.93))
 
 
 def test_a_table_of_the_older_binned_format_is_refused(tmp_path, monkeypatch):
@@ -220,3 +239,19 @@ def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, 
     (tmp_path / "knn" / "card.json").write_text("{}")  # the model changed after calibration
     with pytest.warns(UserWarning, match="calibrated for another version"):
         assert load_table("knn") is None
+
+
+def test_scale_is_the_exponent_of_the_design_in_every_season():
+    # the map path adds each hour's season coefficient instead of multiplying one-hot maps: same σ
+    from core.intervals import design
+
+    rng = np.random.default_rng(7)
+    pred, near, third, spread, times = _cells(rng, n=3000, months=("2019-01-10", "2019-04-10", "2019-07-10",
+                                                                   "2019-10-10"))
+    truth = pred * np.exp(rng.normal(0, 0.1 + near / 300))
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert (table.scale_coef[-3:] != 0).all()
+    pred[:5], near[5:10] = np.nan, np.inf
+    got = table.scale(pred[:, None], near[:, None], times, third[:, None], spread[:, None])[:, 0]
+    want = np.exp(design(pred, near, third, spread, times) @ table.scale_coef)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
