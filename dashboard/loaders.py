@@ -39,8 +39,13 @@ NATIONAL_SPAN_DEG = 20.0
 GRID_RES = ((NATIONAL_SPAN_DEG, 0.25), (3.0, 0.05), (0.0, 0.01))
 
 
-def device_name() -> str:
-    """"GPU (name)" when CUDA is usable, else "CPU" — what the models run on."""
+def device_name(model: str | None = None) -> str:
+    """"GPU (name)" when CUDA is usable, else "CPU" — what ``model`` runs on.
+
+    A baseline is numpy, always on the CPU: for it torch is not imported (~3 s of a cold start).
+    """
+    if model in BASELINES:
+        return "CPU"
     import torch
 
     if torch.cuda.is_available():
@@ -387,16 +392,16 @@ def _geo_layers(national: bool = False) -> dict:
 
 
 def context(land: bool = True) -> tuple[list, list]:
-    """layers.context_layers of :func:`geo_layers` (around China for a national dataset), serialised once per
-    server (layers.Serialized)."""
+    """layers.context_bitmaps of :func:`geo_layers` (land and outlines as images; around China for a national
+    dataset), serialised once per server (layers.Serialized)."""
     return _context(land, _national_view())
 
 
 @st.cache_resource(show_spinner=False)
 def _context(land: bool, national: bool) -> tuple[list, list]:
-    from dashboard.layers import Serialized, context_layers
+    from dashboard.layers import Serialized, context_bitmaps
 
-    below, above = context_layers(_geo_layers(national), land=land)
+    below, above = context_bitmaps(_geo_layers(national), land=land)
     return [Serialized(lay) for lay in below], [Serialized(lay) for lay in above]
 
 

@@ -175,7 +175,7 @@ def render_sidebar() -> Context | None:
             notes.append(f"Model '{st.session_state[K_MODEL]}' is not available; choose one of {', '.join(models)}.")
         st.session_state[K_MODEL] = _default_model(models)
     model = sb.selectbox("Model", models, key=K_MODEL)
-    device = loaders.device_name()
+    device = loaders.device_name(model)
     sb.caption(f"Inference runs on **{device}**.")
 
     # Hidden stations must belong to this dataset (a link may carry codes from another one).
@@ -203,6 +203,10 @@ def frame(page: str) -> Context | None:
     """
     ctx = render_sidebar()
     st.session_state["ctx"] = ctx
+    from dashboard import prefetch
+
+    if ctx is not None and prefetch.enabled():
+        prefetch.start(ctx.scenario.dataset, ctx.scenario.model, ctx.scenario.date)
     if ctx is not None:
         # Keys the frame does not own (e.g. the justice page's ``ej_*``) stay in the link.
         own = {k: v for k, v in st.query_params.to_dict().items() if k not in QUERY_KEYS}
