@@ -9,8 +9,15 @@ EARTH_RADIUS_KM = 6371.0088
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
     """Pairwise distances (km) between points 1 ``(n,)`` and points 2 ``(m,)`` → ``(n, m)``."""
-    p1, l1 = np.radians(np.asarray(lat1, float))[:, None], np.radians(np.asarray(lon1, float))[:, None]
-    p2, l2 = np.radians(np.asarray(lat2, float))[None, :], np.radians(np.asarray(lon2, float))[None, :]
+    return haversine_pairs_km(np.asarray(lat1, float)[:, None], np.asarray(lon1, float)[:, None],
+                              np.asarray(lat2, float)[None, :], np.asarray(lon2, float)[None, :])
+
+
+def haversine_pairs_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Distances (km) between points 1 and points 2 of broadcastable shapes, element by element (the same
+    arithmetic as :func:`haversine_km`, so a gathered pair gives the bit-identical distance)."""
+    p1, l1 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lon1, float))
+    p2, l2 = np.radians(np.asarray(lat2, float)), np.radians(np.asarray(lon2, float))
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 

@@ -7,27 +7,31 @@ Any Kriger's point estimate ``ŷ`` becomes ``[lo, hi]`` at a stated level (defau
     lo = expm1(log1p(ŷ) + q_lo · σ),   hi = expm1(log1p(ŷ) + q_hi · σ)
 
 where ``q_lo``/``q_hi`` are the conformal ``(1 − level)/2`` and ``(1 + level)/2`` quantiles of the
-normalized score ``r / σ`` — per band of nearest-observed distance (below / beyond 20 km: the shape of
-the score's tails differs between a target next to a monitor and an isolated one) — measured on
-*validation days at hidden non-test stations* (:mod:`core.evaluation.calibrate` fits them; ``S_test``
-never takes part). ``σ`` is a log-linear model of ``|r|`` in what drives the error (:data:`SCALE_TERMS`):
+normalized score ``r / σ`` measured on *validation days at hidden non-test stations*
+(:mod:`core.evaluation.calibrate` fits them; ``S_test`` never takes part). ``σ`` is a log-linear model
+of ``|r|`` in what drives the error (:data:`SCALE_TERMS`):
 
 - the distance to the nearest and to the third-nearest station observed that hour (an isolated target
   is less certain; a gap ringed by monitors less so than a lone far target) — coefficients kept ≥ 0,
   so an interval never narrows as monitors get farther;
-- the predicted level (relative errors are larger in clean air);
+- the predicted level, in log1p and its square (relative errors are larger in clean air, and flatten
+  out in haze);
 - the spread of log PM2.5 among the :data:`SPREAD_K` nearest observed stations (scale-free: the
   interval widens where the field is patchy that hour, which is what transfers to other periods and
   station sets);
 - the season.
 
-Why a scale model and not only Mondrian bins (distance × level × season, the previous table): on
-validation days, fitted on odd months and scored on even ones and back, it gave 6–7 % narrower
-intervals on holdout and mask-50 and 17 % on sparse-30km at the same coverage, and an even coverage
-across protocols (the bins over-covered sparse hidden sets, whose errors the nearest distance alone
-overstates). The quantile level is raised
-by the coverage the fit loses on validation months it did not see (about one point), because the
-shipped interval serves other days, periods and station sets. The fitted :class:`IntervalTable` ships as
+Choices made on validation days (spin's and logok's calibration cells, fitted without one fold in five of
+the stations and on the other months, scored on the held-out S_val cells of each protocol):
+- a scale model rather than Mondrian bins (distance × level × season, the first table): 6–7 % narrower on
+  holdout and mask-50, 17 % on sparse-30km at the same coverage;
+- one pooled quantile pair, not one per nearest-distance band (< / ≥ 20 km, the second table): the bands
+  under-covered holdout (0.884) and over-covered sparse-30km (0.901) on held-out stations; pooled, every
+  protocol came out at 0.891–0.897, and sparse-30km / mask-90 intervals 4 % narrower;
+- the squared level term: 3–5 % narrower on every protocol at ±0.5 point of coverage.
+The quantile level is raised by the coverage the fit loses on validation months *and stations* it did
+not see (:func:`held_out_coverage`, about half a point), because the shipped interval serves other
+days, periods and station sets. The fitted :class:`IntervalTable` ships as
 ``assets/models/<name>/intervals.json`` with a fingerprint of the checkpoint/card it was fitted for;
 :func:`load_table` refuses a stale one.
 """
@@ -44,7 +48,7 @@ import numpy as np
 import xarray as xr
 
 from core.engine.result import InferenceResult, Window
-from core.geo import haversine_km
+from core.geo import haversine_km, haversine_pairs_km
 from core.grid import GridSpec
 from core.paths import MODELS_DIR
 from core.seasons import SEASONS, season_index
@@ -59,7 +63,8 @@ N_CANDIDATES = 16  # nearest stations searched first for the nearest observed on
 TABLE_FILE = "intervals.json"
 BAND_EDGES_KM = (20.0,)  # nearest observed station: the score quantiles are taken per band (Mondrian)
 MIN_COUNT = 300  # calibration cells a band needs before it stops borrowing the pooled quantiles
-SCALE_TERMS = ("const", "log1p_near_km", "log1p_third_km", "log1p_pred", "log_spread", "MAM", "JJA", "SON")
+SCALE_TERMS = ("const", "log1p_near_km", "log1p_third_km", "log1p_pred", "log1p_pred_sq", "log_spread",
+               "MAM", "JJA", "SON")
 _MONOTONE = (1, 2)  # columns of SCALE_TERMS whose coefficient must stay ≥ 0 (distance terms)
 
 
@@ -97,7 +102,8 @@ def _columns(pred: np.ndarray, near_km: np.ndarray, third_km: np.ndarray, spread
     sp = np.nan_to_num(np.asarray(spread, "float32"), nan=0.0)
     s = season_index(np.asarray(times).ravel()).reshape(np.shape(times))
     s = np.broadcast_to(s.reshape(s.shape + (1,) * (pred.ndim - s.ndim)), pred.shape)
-    return [np.ones_like(pred), np.log1p(near), np.log1p(third), np.log1p(np.maximum(pred, 0.0)),
+    lp = np.log1p(np.maximum(pred, 0.0))
+    return [np.ones_like(pred), np.log1p(near), np.log1p(third), lp, lp * lp,
             np.log(sp + SPREAD_FLOOR)] + [(s == i).astype("float32") for i in (1, 2, 3)]
 
 
@@ -132,10 +138,28 @@ class IntervalTable:
     def scale(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None = None,
               spread: np.ndarray | None = None) -> np.ndarray:
         """σ (log units) for (T, N) predictions (µg/m³) at ``times`` (T,)."""
+        return np.exp(self._log_scale(pred, near_km, times, third_km, spread))
+
+    def _log_scale(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None,
+                   spread: np.ndarray | None, lp: np.ndarray | None = None) -> np.ndarray:
+        """log σ, summed term by term in float32 (a year of 1 km maps stays cheap). The season enters as its
+        coefficient per hour, not as three one-hot maps: adding the zero terms changed nothing but the time."""
         third = near_km if third_km is None else third_km
         sp = np.full(np.shape(pred), self.ref_spread, "float32") if spread is None else spread
-        cols = _columns(pred, near_km, third, sp, times)  # summed, not stacked: a year of 1 km maps stays cheap
-        return np.exp(sum(np.float32(c) * x for c, x in zip(self.scale_coef, cols, strict=True)))
+        c = np.asarray(self.scale_coef, "float32")
+        pred = np.nan_to_num(np.asarray(pred, "float32"), nan=0.0)
+        near = np.minimum(np.nan_to_num(np.asarray(near_km, "float32"), nan=FAR_KM, posinf=FAR_KM), FAR_KM)
+        far3 = np.maximum(np.minimum(np.nan_to_num(np.asarray(third, "float32"), nan=FAR_KM, posinf=FAR_KM),
+                                     FAR_KM), near)
+        lp = np.log1p(np.maximum(pred, 0.0)) if lp is None else lp
+        out = c[0] + c[1] * np.log1p(near)
+        out += c[2] * np.log1p(far3)
+        out += c[3] * lp
+        out += c[4] * (lp * lp)
+        out += c[5] * np.log(np.nan_to_num(np.asarray(sp, "float32"), nan=0.0) + np.float32(SPREAD_FLOOR))
+        s = season_index(np.asarray(times).ravel()).reshape(np.shape(times))
+        per = np.concatenate([[0.0], c[6:9]]).astype("float32")[s]  # DJF: 0
+        return out + per.reshape(per.shape + (1,) * (out.ndim - per.ndim))
 
     def bounds(self, pred: np.ndarray, near_km: np.ndarray, times: np.ndarray, third_km: np.ndarray | None = None,
                spread: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +168,9 @@ class IntervalTable:
         Without ``third_km`` the third-nearest observed station is taken as near as the nearest
         (narrowest), without ``spread`` the calibration median.
         """
-        sig = self.scale(pred, near_km, times, third_km, spread)
-        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # float32: a year of 1 km maps stays cheap
+        z = np.log1p(np.maximum(np.nan_to_num(np.asarray(pred, "float32"), nan=0.0), 0.0))
+        sig = np.exp(self._log_scale(pred, near_km, times, third_km, spread, lp=z))
+        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # NaN predictions stay NaN bounds
         b = band_of(near_km)
         lo = np.expm1(np.maximum(z + self.q_lo.astype("float32")[b] * sig, 0.0))
         hi = np.expm1(z + self.q_hi.astype("float32")[b] * sig)
@@ -195,7 +220,7 @@ def fit_scale(x: np.ndarray, r: np.ndarray) -> np.ndarray:
         use[neg] = False
 
 
-MAX_SHIFT = 0.03  # cap on the quantile-level raise for the month-to-month shift
+MAX_SHIFT = 0.03  # cap on the quantile-level raise for the shift to unseen months and stations
 
 
 def band_of(near_km: np.ndarray) -> np.ndarray:
@@ -203,60 +228,85 @@ def band_of(near_km: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(BAND_EDGES_KM), np.nan_to_num(near_km, nan=FAR_KM), side="right")
 
 
-def _fit(x: np.ndarray, r: np.ndarray, band: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scale coefficients and per-band score quantiles (a band with < MIN_COUNT cells takes the pooled ones);
-    the upper (lower) quantile is made non-decreasing (non-increasing) over the bands."""
+def _fit(x: np.ndarray, r: np.ndarray, band: np.ndarray,
+         level: float | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale coefficients and per-band score quantiles at ``level`` (one, or one per band; a band with
+    < MIN_COUNT cells takes the pooled ones); the upper (lower) quantile is made non-decreasing
+    (non-increasing) over the bands."""
     coef = fit_scale(x, r)
     sc = r / np.exp(x @ coef)
-    pooled = _conformal(sc, level)
-    qs = np.array([_conformal(sc[band == b], level) if (band == b).sum() >= MIN_COUNT else pooled
+    lv = np.broadcast_to(np.asarray(level, float), (len(BAND_EDGES_KM) + 1,))
+    qs = np.array([_conformal(sc[band == b] if (band == b).sum() >= MIN_COUNT else sc, lv[b])
                    for b in range(len(BAND_EDGES_KM) + 1)])
     return coef, np.minimum.accumulate(qs[:, 0]), np.maximum.accumulate(qs[:, 1])
 
 
-def held_out_month_coverage(x: np.ndarray, r: np.ndarray, band: np.ndarray, times: np.ndarray,
-                            level: float) -> float | None:
-    """Coverage of the fit when moved to months it did not see: fitted on odd (even) months or on one
-    pair of months in two, scored on the others; None when the cells span too few months."""
+N_STATION_FOLDS = 5  # held-out-station folds of the level raise
+
+
+def held_out_coverage(x: np.ndarray, r: np.ndarray, band: np.ndarray, times: np.ndarray, level: float,
+                      stations: np.ndarray | None = None) -> np.ndarray | None:
+    """Coverage per band (B,) of the fit when moved to months *and stations* it did not see: fitted on odd
+    (even) months, or on one pair of months in two, without one fold in :data:`N_STATION_FOLDS` of the
+    stations (random, seed 0), and scored on that fold's cells of the other months; None when the cells
+    span too few months (a band without held-out cells gets the pooled figure). Without ``stations``
+    only months are held out."""
     month = np.asarray(times).astype("datetime64[M]").astype(int)
-    inside, n = 0.0, 0
+    if stations is None:
+        sfold = np.zeros(len(r), int)
+    else:
+        codes, inv = np.unique(np.asarray(stations).astype(str), return_inverse=True)
+        sfold = (np.random.default_rng(0).permutation(len(codes)) % N_STATION_FOLDS)[np.asarray(inv).ravel()]
+    n_b = len(BAND_EDGES_KM) + 1
+    inside, n = np.zeros(n_b), np.zeros(n_b)
     for fold in (month % 2, (month // 2) % 2):
         if min((fold == 0).mean(), (fold == 1).mean()) < 0.1:
             continue
         for k in (0, 1):
-            tr, te = fold != k, fold == k
-            coef, q_lo, q_hi = _fit(x[tr], r[tr], band[tr], level)
-            sc = r[te] / np.exp(x[te] @ coef)
-            inside += float(((sc >= q_lo[band[te]]) & (sc <= q_hi[band[te]])).sum())
-            n += int(te.sum())
-    return inside / n if n else None
+            for f in np.unique(sfold):
+                held = sfold == f  # every cell when stations are not held out
+                tr, te = (fold != k) & (~held if stations is not None else True), (fold == k) & held
+                if tr.sum() < 20 or not te.any():
+                    continue
+                coef, q_lo, q_hi = _fit(x[tr], r[tr], band[tr], level)
+                sc = r[te] / np.exp(x[te] @ coef)
+                hit = (sc >= q_lo[band[te]]) & (sc <= q_hi[band[te]])
+                inside += np.bincount(band[te], weights=hit, minlength=n_b)
+                n += np.bincount(band[te], minlength=n_b)
+    if not n.sum():
+        return None
+    return np.where(n > 0, inside / np.maximum(n, 1), inside.sum() / n.sum())
 
 
 def fit_table(model: str, pred: np.ndarray, truth: np.ndarray, near_km: np.ndarray, times: np.ndarray,
               level: float = DEFAULT_LEVEL, third_km: np.ndarray | None = None, spread: np.ndarray | None = None,
-              fingerprint_: str = "", meta: dict | None = None) -> IntervalTable:
+              fingerprint_: str = "", meta: dict | None = None, stations: np.ndarray | None = None) -> IntervalTable:
     """Fit the table from flat calibration cells: ``pred``/``truth`` µg/m³, ``near_km``/``third_km`` km,
-    ``spread`` (log units), ``times`` (all (n,)).
+    ``spread`` (log units), ``times``, ``stations`` (codes of the cells' stations; all (n,)).
 
-    The quantiles are taken at ``level`` raised by what the fit loses on months it did not see
-    (:func:`held_out_month_coverage`, at most :data:`MAX_SHIFT`): the shipped interval serves other
-    days, periods and station sets, not the calibration cells themselves.
+    The quantiles are taken at ``level`` raised by what the fit loses on months and stations it did not see
+    (:func:`held_out_coverage`, at most :data:`MAX_SHIFT`): the shipped interval serves other days, periods
+    and station sets, not the calibration cells themselves.
     """
     third_km = near_km if third_km is None else third_km
     spread = np.zeros(len(pred)) if spread is None else spread
     ok = np.isfinite(pred) & np.isfinite(truth)
     pred, truth, near_km, third_km, spread, times = (a[ok] for a in (pred, truth, near_km, third_km, spread, times))
+    stations = None if stations is None else np.asarray(stations)[ok]
     if len(pred) < 20:
         raise ValueError(f"only {len(pred)} calibration cells: too few to calibrate an interval")
     r = np.log1p(np.maximum(truth, 0.0)) - np.log1p(np.maximum(pred, 0.0))
     x = design(pred, near_km, third_km, spread, times).astype(float)
     band = band_of(near_km)
-    held = held_out_month_coverage(x, r, band, times, level)
-    q_level = level if held is None else float(np.clip(2 * level - held, level, level + MAX_SHIFT))
+    held = held_out_coverage(x, r, band, times, level, stations)
+    q_level = np.full(len(BAND_EDGES_KM) + 1, level) if held is None else np.clip(2 * level - held, level,
+                                                                                  level + MAX_SHIFT)
     coef, q_lo, q_hi = _fit(x, r, band, q_level)
     d = np.searchsorted(np.asarray(DIST_EDGES_KM), near_km, side="right")
     counts = np.bincount(d, minlength=len(DIST_EDGES_KM) + 1)
-    meta = dict(meta or {}) | {"held_out_month_coverage": held, "quantile_level": q_level}
+    meta = dict(meta or {}) | {"held_out_coverage": None if held is None else held.tolist(),
+                               "held_out": "months and stations" if stations is not None else "months",
+                               "quantile_level": q_level.tolist()}
     return IntervalTable(model, float(level), np.minimum(q_lo, 0.0), np.maximum(q_hi, 0.0), counts,
                          scale_coef=coef, ref_spread=float(np.median(spread)), fingerprint=fingerprint_, meta=meta)
 
@@ -291,100 +341,186 @@ def load_table(name: str, root: Path | None = None) -> IntervalTable | None:
 
 
 def _spread(v: np.ndarray, have: np.ndarray) -> np.ndarray:
-    """Std over the last axis of ``v`` (R, N, k) where ``have`` (N, k); 0 where nothing is observed."""
-    w = have.astype("float32")[None]
-    cnt = np.maximum(w.sum(axis=2), 1.0)
-    mean = (v * w).sum(axis=2) / cnt
-    return np.sqrt((((v - mean[..., None]) ** 2) * w).sum(axis=2) / cnt)
+    """Std over the first axis of ``v`` (k, ...) where ``have`` (same shape); 0 where nothing is observed.
+    Summed slot by slot in order (the same float32 arithmetic as a sum over a last axis of length k)."""
+    w = have.astype("float32")
+    cnt = np.maximum(w.sum(axis=0), 1.0)
+    mean = (v * w).sum(axis=0) / cnt
+    return np.sqrt((((v - mean) ** 2) * w).sum(axis=0) / cnt)
+
+
+DOT_SLACK = 1e-9  # unit-vector dot slack of the candidate preselection (rounding is ~1e-15: ties stay inside)
+
+
+def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    p, lam = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)], axis=-1)
+
+
+def nearest_candidates(tlat: np.ndarray, tlon: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                       c: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, c) indices and km of the ``c`` stations nearest each target, nearest first, ties by station index:
+    exactly the first ``c`` of a stable argsort of each row of ``haversine_km`` (non-finite → inf).
+
+    The full (N, S) haversine + argsort was most of a national tile's interval cost. Stations are ranked
+    first by the dot product of unit vectors (one matrix product; monotone in the great-circle distance),
+    every station within :data:`DOT_SLACK` of a row's c-th largest dot is kept, and only those few get
+    their haversine distance and the stable sort.
+    """
+    tlat, tlon, lat, lon = (np.asarray(a, float) for a in (tlat, tlon, lat, lon))
+    n, s = len(tlat), len(lat)
+    order, dcand = np.zeros((n, c), np.intp), np.full((n, c), np.inf)
+    if c == 0 or n == 0:
+        return order, dcand
+
+    def first_c(rows: np.ndarray, sel: np.ndarray, valid: np.ndarray) -> None:
+        d = haversine_pairs_km(tlat[rows, None], tlon[rows, None], lat[sel], lon[sel])
+        d = np.where(valid & np.isfinite(d), d, np.inf)
+        o = np.argsort(d, axis=1, kind="stable")[:, :c]
+        order[rows], dcand[rows] = np.take_along_axis(sel, o, axis=1), np.take_along_axis(d, o, axis=1)
+
+    xs = _unit(lat, lon)
+    step = max(1, 4_000_000 // max(1, s))  # bounds the (rows, S) block
+    for a in range(0, n, step):
+        rows = np.arange(a, min(n, a + step))
+        if c >= s:
+            first_c(rows, np.broadcast_to(np.arange(s), (len(rows), s)), np.ones((len(rows), s), bool))
+            continue
+        far = -(_unit(tlat[rows], tlon[rows]) @ xs.T)  # (rows, S), increasing with distance
+        far[np.isnan(far)] = np.inf
+        thr = np.partition(far, c - 1, axis=1)[:, c - 1:c]
+        inside = far <= thr + DOT_SLACK  # ≥ c per row
+        counts = inside.sum(axis=1)
+        wide = counts > 4 * c  # e.g. a target without coordinates (every station at inf): full row
+        if wide.any():
+            n_w = int(wide.sum())
+            first_c(rows[wide], np.broadcast_to(np.arange(s), (n_w, s)), np.ones((n_w, s), bool))
+            inside[wide] = False
+            counts[wide] = 0
+        rr, qq = np.nonzero(inside)  # station index ascending within a row
+        slot = np.arange(len(rr)) - (np.cumsum(counts) - counts)[rr]
+        sel, valid = np.zeros((len(rows), counts.max()), np.intp), np.zeros((len(rows), counts.max()), bool)
+        sel[rr, slot], valid[rr, slot] = qq, True
+        if not wide.all():
+            first_c(rows[~wide], sel[~wide], valid[~wide])
+    return order, dcand
 
 
 class Neighbours:
     """:class:`Neighbourhood` of targets given the stations observed each hour, with cached geometry.
 
-    ``dist`` (N, S) target × station km is built once per (targets, stations) pair. Hours sharing one
-    pattern of observed stations (most hours of a run) share the neighbour search; per pattern only
-    the ``N_CANDIDATES`` nearest stations are searched, every station only for targets where fewer
-    than ``SPREAD_K`` of them are observed. The search runs once for the stations observed at any hour;
-    an hour's pattern re-searches only the targets one of whose neighbours it misses.
+    The ``N_CANDIDATES`` nearest stations of every target are found once per (targets, stations) pair
+    (:func:`nearest_candidates`). Per call, every (hour, target) whose k nearest candidates are all observed
+    takes them as they are; the others take the first k observed candidates in one vectorized pass; only
+    pairs whose candidates hold fewer than k observed stations while other stations are observed search
+    every station, once per distinct pattern of observed stations. The result is that of a stable argsort
+    of each hour's masked distance row (ties by station index).
     """
 
     def __init__(self, k: int = SPREAD_K) -> None:
         self.k = k
         self._key: tuple | None = None
-        self._dist = self._order = self._dcand = None
+        self._order = self._dcand = None
+        self._coords: tuple[np.ndarray, ...] = ()
+        self._inc_target = self._inc_ptr = None
 
-    def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray):
-        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes())
+    def _geometry(self, lat: np.ndarray, lon: np.ndarray, tlat: np.ndarray, tlon: np.ndarray,
+                  ever: np.ndarray) -> None:
+        """Candidates among the stations ``ever`` (S,) observed at some hour of the call: a station silent all
+        day would otherwise unsettle every target it is near, every hour."""
+        key = (lat.tobytes(), lon.tobytes(), tlat.tobytes(), tlon.tobytes(), ever.tobytes())
         if key != self._key:
-            dist = haversine_km(tlat, tlon, lat, lon)
-            dist = np.where(np.isfinite(dist), dist, np.inf)
-            c = min(N_CANDIDATES, dist.shape[1])
-            order = np.argsort(dist, axis=1, kind="stable")[:, :c]
-            self._key, self._dist, self._order, self._dcand = key, dist, order, None
-        return self._dist, self._order
+            keep = np.flatnonzero(ever)
+            order, self._dcand = nearest_candidates(tlat, tlon, lat[keep], lon[keep], min(N_CANDIDATES, len(keep)))
+            self._order = keep[order]
+            self._key, self._coords = key, (lat, lon, tlat, tlon)
+            # which targets hold station s among their k nearest candidates (CSR by station): a missing
+            # station-hour unsettles only those
+            first = self._order[:, :min(self.k, self._order.shape[1])]
+            by = np.argsort(first.ravel(), kind="stable")
+            self._inc_target = np.repeat(np.arange(len(tlat)), first.shape[1])[by]
+            self._inc_ptr = np.searchsorted(first.ravel()[by], np.arange(len(lat) + 1))
 
-    def _k_nearest(self, pattern: np.ndarray, dist: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, k) station indices and km of the k nearest stations observed in ``pattern`` (S,) (inf: none)."""
-        n, k = dist.shape[0], self.k
-        idx = np.zeros((n, k), int)
-        dk = np.full((n, k), np.inf)
-        cand = pattern[order]  # (N, C)
-        enough = cand.sum(axis=1) >= k
-        if enough.any():
-            # the first k observed candidates of each row, nearest first: a rank by running count picks the same
-            # positions as a stable argsort of ~cand; distances come from the (N, C) candidate block, not from
-            # a copy of the full (N, S) matrix per pattern (that copy was ~30 ms of each of a day's 24 patterns)
-            ce = cand[enough]
-            first = np.nonzero(ce & (np.cumsum(ce, axis=1) <= k))[1].reshape(-1, k)
-            idx[enough] = np.take_along_axis(order[enough], first, axis=1)
-            if self._dcand is None or self._dcand.shape != order.shape:
-                self._dcand = np.take_along_axis(dist, order, axis=1)
-            dk[enough] = np.take_along_axis(self._dcand[enough], first, axis=1)
-        rest = np.flatnonzero(~enough)
-        if len(rest):
-            full = np.where(pattern[None, :], dist[rest], np.inf)
-            m = min(k, full.shape[1])
-            srt = np.argsort(full, axis=1, kind="stable")[:, :m]
-            idx[rest, :m] = srt
-            dk[rest, :m] = np.take_along_axis(full, srt, axis=1)
+    def _full(self, pattern: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M, min(k, S)) station indices and km of the nearest stations observed in ``pattern`` (S,) for
+        target ``rows`` (M,), searching every station (inf: none)."""
+        lat, lon, tlat, tlon = self._coords
+        d = haversine_km(tlat[rows], tlon[rows], lat, lon)
+        full = np.where(pattern[None, :] & np.isfinite(d), d, np.inf)
+        srt = np.argsort(full, axis=1, kind="stable")[:, :min(self.k, full.shape[1])]
+        return srt, np.take_along_axis(full, srt, axis=1)
+
+    def search(self, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(k, T, N) station indices and km of the k nearest stations observed each hour in ``available``
+        (T, S) bool, nearest first, for the targets of the last geometry (km inf, index 0: none).
+
+        Slot-major (k, T, N): every later step works on contiguous (T, N) slabs, not on a short last axis.
+        """
+        order, dcand, k = self._order, self._dcand, self.k
+        (n, c), (n_t, s) = order.shape, available.shape
+        order_p = np.concatenate([order, np.zeros((n, 1), np.intp)], axis=1)  # column c: "not found"
+        dcand_p = np.concatenate([dcand, np.full((n, 1), np.inf)], axis=1)
+        first = np.minimum(np.arange(k), c)  # the k nearest candidates (padded when fewer than k)
+        idx = np.repeat(order_p.T[first][:, None, :], n_t, axis=1)
+        dk = np.repeat(dcand_p.T[first][:, None, :], n_t, axis=1)
+        if c == 0 or n_t == 0:
+            return idx, dk
+        # settled: the k nearest candidates all observed that hour, so they are the answer; a missing
+        # station-hour unsettles just the targets that hold it among their k nearest candidates
+        mt, ms = np.nonzero(~available)
+        per = self._inc_ptr[ms + 1] - self._inc_ptr[ms]
+        at = np.repeat(self._inc_ptr[ms] - (np.cumsum(per) - per), per) + np.arange(per.sum())
+        settled = np.ones((n_t, n), bool)
+        settled[np.repeat(mt, per), self._inc_target[at]] = False
+        ti, ni = np.nonzero(~settled)
+        if not len(ti):
+            return idx, dk
+        cand = available.ravel()[np.ascontiguousarray(order[ni].T) + ti * s]  # (c, M): candidate observed that hour
+        small = np.int8 if c < 127 else np.int16  # running counts: int8 sums are ~10x faster here
+        cs = np.cumsum(cand, axis=0, dtype=small)
+        # slot j: the candidate at which the running count of observed candidates reaches j + 1 (c: none)
+        pos = np.stack([np.add.reduce(cs <= j, axis=0, dtype=small) for j in range(k)]).astype(np.intp)
+        cell = ti * n + ni
+        at = ni * (c + 1) + pos
+        idx.reshape(k, -1)[:, cell], dk.reshape(k, -1)[:, cell] = order_p.ravel()[at], dcand_p.ravel()[at]
+        cnt = cs[-1]
+        need = np.zeros((n_t, n), bool)
+        need[ti, ni] = (cnt < k) & (cnt < available.sum(axis=1)[ti])
+        hours = np.flatnonzero(need.any(axis=1))
+        if len(hours):  # observed stations beyond the candidates may be among the k nearest
+            pats, inv = np.unique(available[hours], axis=0, return_inverse=True)
+            inv = np.asarray(inv).ravel()
+            for p_i, pattern in enumerate(pats):
+                hrs = hours[inv == p_i]
+                rows = np.flatnonzero(need[hrs[0]])  # need depends on the pattern only
+                srt, dd = self._full(pattern, rows)
+                m = srt.shape[1]
+                pad_i, pad_d = np.zeros((k, len(rows)), np.intp), np.full((k, len(rows)), np.inf)
+                pad_i[:m], pad_d[:m] = srt.T, dd.T
+                idx[np.ix_(np.arange(k), hrs, rows)] = pad_i[:, None]
+                dk[np.ix_(np.arange(k), hrs, rows)] = pad_d[:, None]
         return idx, dk
 
     def __call__(self, available: np.ndarray, values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                  tlat: np.ndarray, tlon: np.ndarray) -> Neighbourhood:
         """``available`` (T, S) bool and ``values`` (T, S) µg/m³ → :class:`Neighbourhood` of (T, N) arrays."""
-        dist, order = self._geometry(lat, lon, tlat, tlon)
-        n_t, n = available.shape[0], dist.shape[0]
+        avail = np.asarray(available, bool)
+        self._geometry(lat, lon, tlat, tlon, avail.any(axis=0))
+        n_t, n = avail.shape[0], len(tlat)
         near, third = np.full((n_t, n), np.inf), np.full((n_t, n), np.inf)
         spread = np.zeros((n_t, n), "float32")
-        if dist.shape[1] == 0 or n_t == 0:
+        if len(lat) == 0 or n_t == 0:
             return Neighbourhood(near, third, spread)
         logv = np.log1p(np.maximum(np.nan_to_num(np.asarray(values, "float32"), nan=0.0), 0.0))
-        patterns, inverse = np.unique(np.asarray(available, bool), axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).ravel()
-        chunk = max(1, 4_000_000 // max(1, n * self.k))  # bounds the (hours, N, k) gather
-        # The k nearest of the union of observed stations stay the k nearest under any pattern that
-        # observes all of them: only the other targets are searched again per pattern.
-        idx_u, dk_u = self._k_nearest(patterns.any(axis=0), dist, order)
-        fin_u = np.isfinite(dk_u)
-        near[:] = dk_u[:, 0]
-        if dk_u.shape[1] >= 3:
-            third[:] = dk_u[:, 2]
+        chunk = max(1, 4_000_000 // max(1, n * self.k))  # bounds the (k, hours, N) arrays
         for a in range(0, n_t, chunk):
-            spread[a:a + chunk] = _spread(logv[a:a + chunk][:, idx_u], fin_u)
-        for p_i, pattern in enumerate(patterns):
-            redo = np.flatnonzero(~(pattern[idx_u] | ~fin_u).all(axis=1))
-            if not len(redo):
-                continue
-            rows = np.flatnonzero(inverse == p_i)
-            idx, dk = self._k_nearest(pattern, dist[redo], order[redo])
-            fin = np.isfinite(dk)
-            near[np.ix_(rows, redo)] = dk[:, 0]
-            if dk.shape[1] >= 3:
-                third[np.ix_(rows, redo)] = dk[:, 2]
-            step = max(1, 4_000_000 // max(1, len(redo) * self.k))
-            for a in range(0, len(rows), step):
-                r = rows[a:a + step]
-                spread[np.ix_(r, redo)] = _spread(logv[r][:, idx], fin)
+            idx, dk = self.search(avail[a:a + chunk])
+            near[a:a + chunk] = dk[0]
+            if self.k >= 3:
+                third[a:a + chunk] = dk[2]
+            lv = logv[a:a + chunk]
+            v = np.take(lv.ravel(), idx + (np.arange(len(lv)) * lv.shape[1])[:, None])
+            spread[a:a + chunk] = _spread(v, np.isfinite(dk))
         return Neighbourhood(near, third, spread)
 
 

@@ -180,6 +180,9 @@ def sources_table(sources: Sequence[Source]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- model cards
 MODEL_SUMMARY: Mapping[str, str] = {
+    "spin-national": "The same spin network trained on China's whole network (200-station neighbourhoods per "
+                     "step); worse than the BTH-trained spin on BTH validation days, so kept as a separate "
+                     "checkpoint, not the default.",
     "spin": "A physics-guided graph network: it starts from kriging of the observed stations, then lets "
             "PM2.5 spread between neighbouring stations by diffusion (weighted by distance and terrain) and "
             "by advection along a wind it infers from the data, learned on a year of hourly data.",

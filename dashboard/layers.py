@@ -441,6 +441,67 @@ def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
                      width_units="'pixels'", width_min_pixels=1, width_max_pixels=7, pickable=True)
 
 
+# Context images: pixels per degree of longitude. A BTH map of ~900 px spans ~6.5° (≈140 px/°); the outlines
+# get ~2× that so they stay sharp on the zoomed hotspot view, the land (colour only, wide area) less.
+LAND_PX_PER_DEG = 80.0
+OUTLINE_PX_PER_DEG = 320.0
+SCREEN_PX_PER_DEG = 140.0  # line widths below are screen pixels at that scale
+MAX_IMAGE_PX = 4096  # a wider land (the national view's) gets fewer pixels per degree: textures stay ≤ 4096 px
+
+
+CONTEXT_COLORS = 64  # palette of the context images: a few greys and the land colour, with their alpha levels
+
+
+def palette_png_data_uri(rgba: np.ndarray, colors: int = CONTEXT_COLORS) -> str:
+    """A PNG data-URI of ``rgba`` with a ``colors``-entry palette (alpha kept): ~3× smaller than RGBA for the
+    context images (they are sent with every map rerun), channel error ≤ ~6 %."""
+    img = Image.fromarray(rgba, mode="RGBA").quantize(colors=colors, method=Image.Quantize.FASTOCTREE,
+                                                      dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def bitmap_layer(rgba: np.ndarray, bounds: Sequence[float], layer_id: str) -> pdk.Layer:
+    """One BitmapLayer of a Web-Mercator RGBA context image (rows even in Mercator y) over ``bounds`` (W, S, E, N)."""
+    return pdk.Layer("BitmapLayer", id=layer_id, image=pdk.types.String(palette_png_data_uri(rgba), quote_type=""),
+                     bounds=[float(b) for b in bounds], pickable=False)
+
+
+def context_bitmaps(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[pdk.Layer]]:
+    """:func:`context_layers` with the land and the outlines as two images (dashboard.context_raster).
+
+    Same colours and widths as the vector layers; city labels stay text. A browser draws an image as one
+    texture instead of tessellating ~10⁵ vertices on every rerun. The sharp outline image covers the BTH
+    districts; the neighbouring provinces' borders are drawn into the (coarser, wider) land image.
+    """
+    from dashboard.context_raster import Stroke, geojson_bounds, mercator_y, rasterize
+
+    k_out = OUTLINE_PX_PER_DEG / SCREEN_PX_PER_DEG
+    province = (0, 0, 0, 230), 2.0
+    below, above = [], []
+    if land and geo.get("countries"):
+        b = geojson_bounds([geo["countries"]])
+        ppd = min(LAND_PX_PER_DEG, MAX_IMAGE_PX / max(b[2] - b[0], float(mercator_y(b[3]) - mercator_y(b[1]))))
+        k_land = LAND_PX_PER_DEG / SCREEN_PX_PER_DEG  # widths as at the BTH scale (thin lines on a wide map)
+        strokes = [Stroke(geo["countries"], (150, 150, 150, 255), 0.8 * k_land, fill=(238, 236, 228, 255))]
+        if geo.get("province"):
+            strokes.append(Stroke(geo["province"], province[0], province[1] * k_land))
+        below.append(bitmap_layer(rasterize(strokes, b, ppd), b, "countries"))
+    strokes = [Stroke(geo[name], color, width * k_out) for name, color, width in (
+        ("district", (90, 90, 90, 110), 0.5), ("city", (50, 50, 50, 200), 1.2), ("province", *province))
+        if geo.get(name)]
+    if strokes:
+        core = [st.geojson for st in strokes if st.geojson is not geo.get("province")] or [strokes[0].geojson]
+        w, s, e, n = geojson_bounds(core)
+        b = (w - 0.3, s - 0.3, e + 0.3, n + 0.3)
+        above.append(bitmap_layer(rasterize(strokes, b, OUTLINE_PX_PER_DEG), b, "outlines"))
+    places = geo.get("places")
+    if places is not None and len(places):
+        above.append(ZoomLabels(places))  # placed per map zoom by deck(): labels never overlap
+    return below, above
+
+
 def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[pdk.Layer]]:
     """Offline context from the ``geo`` dict of loaders.geo_layers(): (layers under the data, layers over it).
 

@@ -32,10 +32,20 @@ HISTORY_DAYS = 15  # history handed to a model before the chosen day (AQ-Net-sty
 BASELINES = ("idw", "ok", "logok", "knn", "linear")
 # Raw folders that hold no PM2.5 (met only): not offered as datasets.
 NOT_PM25 = ("isd_lite",)
+# A network whose stations span more than this many degrees of longitude is national (cnemc_china_2019):
+# its maps cover CHINA_BBOX on a coarser grid, and the sidebar says they are slower.
+NATIONAL_SPAN_DEG = 20.0
+# Surface grid step (degrees) by extent width: ~35k cells over China at 0.25° (a BTH map at 0.05° has ~17k)
+GRID_RES = ((NATIONAL_SPAN_DEG, 0.25), (3.0, 0.05), (0.0, 0.01))
 
 
-def device_name() -> str:
-    """"GPU (name)" when CUDA is usable, else "CPU" — what the models run on."""
+def device_name(model: str | None = None) -> str:
+    """"GPU (name)" when CUDA is usable, else "CPU" — what ``model`` runs on.
+
+    A baseline is numpy, always on the CPU: for it torch is not imported (~3 s of a cold start).
+    """
+    if model in BASELINES:
+        return "CPU"
     import torch
 
     if torch.cuda.is_available():
@@ -96,14 +106,19 @@ def dataset_info(name: str) -> dict:
     all_days = pd.date_range(days.min(), days.max(), freq="D")
     lat, lon = ds["lat"].values, ds["lon"].values
     bth = bth_mask(ds)
-    if bth.sum() >= 20:
+    national = bool(np.nanmax(lon) - np.nanmin(lon) > NATIONAL_SPAN_DEG)
+    if national:
+        from core.reanalysis.domain import CHINA_BBOX
+
+        bbox = CHINA_BBOX
+    elif bth.sum() >= 20:
         bbox = BTH_BBOX
     else:
         pad = 0.25
         bbox = (float(lon.min() - pad), float(lat.min() - pad), float(lon.max() + pad), float(lat.max() + pad))
     has_wind = "u10" in ds and bool(np.isfinite(ds["u10"].values).any())
     return {
-        "name": name, "demo": name == DEMO,
+        "name": name, "demo": name == DEMO, "national": national,
         "start": str(days.min().date()), "end": str(days.max().date()),
         "days_with_data": [str(d.date()) for d in has.index[has.values]],
         # Days with 1–23 hours of data (date → hours) and days with none: the date picker marks them.
@@ -138,11 +153,15 @@ def reporting_per_hour(dataset: str, date: str) -> np.ndarray:
     return out
 
 
+def grid_res(info: dict) -> float:
+    """Grid step in degrees: 0.05° over BTH, 0.01° for small areas, 0.25° over China (``GRID_RES``)."""
+    w, _, e, _ = info["bbox"]
+    return next(r for width, r in GRID_RES if (e - w) > width)
+
+
 def grid_for(info: dict) -> GridSpec:
-    """A modest grid (≈0.05° over BTH, finer for small areas) so a surface takes well under a second."""
-    w, s, e, n = info["bbox"]
-    res = 0.05 if (e - w) > 3 else 0.01
-    return GridSpec.from_bbox(tuple(info["bbox"]), res=res)
+    """A modest grid (see :func:`grid_res`) so a surface stays quick."""
+    return GridSpec.from_bbox(tuple(info["bbox"]), res=grid_res(info))
 
 
 @st.cache_resource(show_spinner="Loading model …")
@@ -297,9 +316,12 @@ DISPLAY_TOLERANCE = 0.01  # degrees (~1 km): outlines for display; keeps every m
 # W, S, E, N: Natural Earth context kept around BTH. Wider than any view of the region (a 1400-px-wide lab
 # map spans ≈108–125 °E), so the land fill never ends in a straight edge inside the map.
 CONTEXT_BOX = (98.0, 24.0, 136.0, 54.0)
+# The same around China, for a national dataset's maps (a wide view of CHINA_BBOX spans ≈60–150 °E).
+NATIONAL_CONTEXT_BOX = (55.0, 5.0, 155.0, 60.0)
 
 
-def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tuple | None = None) -> dict | None:
+def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tuple | None = None,
+                     layer: str | None = None) -> dict | None:
     """A GeoJSON dict simplified for display (shared borders stay shared) with 3-decimal coordinates.
 
     The files hold ~3 MB of vertices; sent with every map render they would dominate the time a
@@ -309,7 +331,7 @@ def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tup
     import shapely
 
     try:
-        gdf = gpd.read_file(path)
+        gdf = gpd.read_file(path, **({"layer": layer} if layer else {}))
     except Exception:  # noqa: BLE001 — a missing/corrupt context layer only removes that layer
         return None
     if gdf.crs is None:
@@ -323,12 +345,25 @@ def _display_geojson(path: Path, tolerance: float = DISPLAY_TOLERANCE, clip: tup
     return json.loads(gdf.to_json(drop_id=True))
 
 
-@st.cache_resource(show_spinner="Loading boundaries and basemap …")
-def geo_layers() -> dict:
+def _national_view() -> bool:
+    """Whether this session's scenario is on a national dataset (the sidebar's context), for the context layers."""
+    ctx = st.session_state.get("ctx")
+    return bool(ctx is not None and getattr(ctx, "info", {}).get("national"))
+
+
+def geo_layers(national: bool | None = None) -> dict:
     """Boundaries (cnmaps, WGS84), Natural Earth context and place labels; missing parts are None.
 
-    Shared and read-only (a resource, not copied per call: ~3 MB of GeoJSON dicts would take ~0.1 s to copy).
+    The land context is clipped around BTH, or around China when the session shows a national dataset
+    (``national`` None: from the session's scenario).
     """
+    return _geo_layers(_national_view() if national is None else national)
+
+
+@st.cache_resource(show_spinner="Loading boundaries and basemap …")
+def _geo_layers(national: bool = False) -> dict:
+    """:func:`geo_layers`, shared and read-only (a resource, not copied per call: ~3 MB of GeoJSON dicts would
+    take ~0.1 s to copy)."""
     out: dict = {"district": None, "city": None, "province": None, "countries": None, "places": None,
                  "message": ""}
     try:
@@ -341,7 +376,11 @@ def geo_layers() -> dict:
     out["city"] = _display_geojson(adm / "bth_city_simplified_wgs84.geojson")
     out["province"] = _display_geojson(adm / "bth_province_simplified_wgs84.geojson", tolerance=0.03)
     base = g / "basemap_offline"
-    out["countries"] = _display_geojson(base / "east_asia_countries_10m.geojson", clip=CONTEXT_BOX)
+    if national:  # the East Asia layer stops at 95 °E: the world layer (topojson), coarser at this zoom (~190 kB)
+        out["countries"] = _display_geojson(base / "countries-10m.json", tolerance=0.025, clip=NATIONAL_CONTEXT_BOX,
+                                            layer="countries")
+    else:
+        out["countries"] = _display_geojson(base / "east_asia_countries_10m.geojson", clip=CONTEXT_BOX)
     try:
         places = pd.read_csv(base / "bth_geonames_places_pop500.csv")
         out["places"] = places[places["population"] >= 700_000][["name", "name_zh", "lat", "lon", "population"]]
@@ -352,12 +391,17 @@ def geo_layers() -> dict:
     return out
 
 
-@st.cache_resource(show_spinner=False)
 def context(land: bool = True) -> tuple[list, list]:
-    """layers.context_layers of :func:`geo_layers`, serialised once per server (layers.Serialized)."""
-    from dashboard.layers import Serialized, ZoomLabels, context_layers
+    """layers.context_bitmaps of :func:`geo_layers` (land and outlines as images; around China for a national
+    dataset), serialised once per server (layers.Serialized)."""
+    return _context(land, _national_view())
 
-    below, above = context_layers(geo_layers(), land=land)
+
+@st.cache_resource(show_spinner=False)
+def _context(land: bool, national: bool) -> tuple[list, list]:
+    from dashboard.layers import Serialized, ZoomLabels, context_bitmaps
+
+    below, above = context_bitmaps(_geo_layers(national), land=land)
     # City labels stay unserialised: deck() places them for each map's zoom (no overlap).
     return ([Serialized(lay) for lay in below],
             [lay if isinstance(lay, ZoomLabels) else Serialized(lay) for lay in above])

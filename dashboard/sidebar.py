@@ -84,6 +84,16 @@ def _default_model(models: list[str]) -> str:
     return models[0]
 
 
+def national_hint(info: dict) -> str:
+    """What changes on a national network: extent, grid, speed, and the layers that stay BTH-only."""
+    w, s, e, n = info["bbox"]
+    res = loaders.grid_res(info)
+    return (f"**National network** ({info['n_stations']:,} stations): maps cover China ({w:g}–{e:g} °E, "
+            f"{s:g}–{n:g} °N) on a {res:g}° grid and are **slower** than over BTH — the first surface of a day "
+            "takes seconds to minutes (stored for every later view). District names and population (people "
+            "counts, siting) exist for BTH only.")
+
+
 def date_marks(info: dict, date: str) -> str:
     """The date picker's marks: this month's partial (hours with data) and missing days, and the chosen one's state."""
     month = date[:7]
@@ -123,6 +133,8 @@ def render_sidebar() -> Context | None:
             st.warning(n)
         st.error(f"Cannot load dataset '{dataset}': {err}")
         return None
+    if info.get("national"):
+        sb.caption(national_hint(info))
 
     lo, hi = dt.date.fromisoformat(info["start"]), dt.date.fromisoformat(info["end"])
     cur = st.session_state.get(K_DATE)
@@ -163,7 +175,7 @@ def render_sidebar() -> Context | None:
             notes.append(f"Model '{st.session_state[K_MODEL]}' is not available; choose one of {', '.join(models)}.")
         st.session_state[K_MODEL] = _default_model(models)
     model = sb.selectbox("Model", models, key=K_MODEL)
-    device = loaders.device_name()
+    device = loaders.device_name(model)
     sb.caption(f"Inference runs on **{device}**.")
 
     # Hidden stations must belong to this dataset (a link may carry codes from another one).
@@ -191,6 +203,10 @@ def frame(page: str) -> Context | None:
     """
     ctx = render_sidebar()
     st.session_state["ctx"] = ctx
+    from dashboard import prefetch
+
+    if ctx is not None and prefetch.enabled():
+        prefetch.start(ctx.scenario.dataset, ctx.scenario.model, ctx.scenario.date)
     if ctx is not None:
         # Keys the frame does not own (e.g. the justice page's ``ej_*``) stay in the link.
         own = {k: v for k, v in st.query_params.to_dict().items() if k not in QUERY_KEYS}

@@ -77,3 +77,19 @@ def page_context(title: str):
     if ctx.info["demo"]:
         demo_banner()
     return ctx
+
+
+def selection_in_scope(objects: dict, scope: object, state_key: str) -> dict:
+    """A map's selected ``objects`` if they were picked under ``scope``, else ``{}``.
+
+    A chart keeps its key across scenarios (a new key rebuilds the browser's map from scratch), so its
+    selection outlives the scenario it was made in. A selection seen for the first time belongs to the
+    current scope; the same selection under another scope is stale.
+    """
+    import json
+
+    sig = json.dumps(objects, sort_keys=True, default=str)
+    seen = st.session_state.get(state_key)
+    if seen is None or seen[0] != sig:
+        st.session_state[state_key] = seen = (sig, scope)
+    return objects if seen[1] == scope else {}

@@ -25,6 +25,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read or pollute the user's ~/.cache/airatlas; one cache per test session."""
     monkeypatch.setenv("AIRATLAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    # No dashboard warm-up thread behind the AppTests (it would fill caches the tests clear); the browser
+    # tests' server turns it on again.
+    monkeypatch.setenv("AIRATLAS_PREFETCH", "0")
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,15 @@ def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def checkpoint_kwargs(checkpoint: str) -> dict:
+    """``--checkpoint``: a folder name under assets/models, or a path to a checkpoint folder (``card.json``
+    inside) → :func:`core.registry.get_model`'s ``checkpoint=`` (and ``root=`` for a path)."""
+    p = Path(checkpoint).expanduser()
+    if (p / "card.json").is_file():
+        return {"checkpoint": p.name, "root": p.resolve().parent}
+    return {"checkpoint": checkpoint}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
@@ -46,9 +55,14 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(
             "test", "--split", help="test (days 24–end, score S_test) or val (days 21–23, S_test removed, "
                                     "score S_val): make design choices on val, report test."),
+        checkpoint: Optional[str] = typer.Option(
+            None, "--checkpoint", help="Another checkpoint of a learned model: its folder name under assets/models "
+                                       "(e.g. spin-national for --model spin) or a path to such a folder; default "
+                                       "the model's own."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
         from core.evaluation.runner import BASELINES, evaluate
+        from core.registry import get_model
 
         if (dataset is None) == (path is None):
             raise typer.BadParameter("give exactly one of --dataset or --path")
@@ -56,7 +70,10 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
                           period=period, seeds=seeds, progress=not no_progress, split=split,
-                          baselines=_baselines(baselines, BASELINES))
+                          baselines=_baselines(baselines, BASELINES),
+                          models={model: get_model(model, **checkpoint_kwargs(checkpoint))} if checkpoint else None)
+        if checkpoint:
+            report["checkpoint"] = checkpoint
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1))

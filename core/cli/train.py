@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
             None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind | no-terrain | "
-                       "old-init | no-mp-mask | short-context | control (saved as <model>-<ablation>)."),
+                       "old-init | no-mp-mask | short-context | sparse-masks | control (saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
         margin: Optional[str] = typer.Option(
@@ -99,6 +99,14 @@ def register(app: typer.Typer) -> None:
             help="Training graph: nodes within the BTH box grown by this many degrees, or 'all' for every "
                  "station of the dataset (default from core/conf/<model>.yaml)."),
         save_as: Optional[str] = typer.Option(None, "--save-as", help="Checkpoint folder name (default the model's)."),
+        sparse_share: Optional[float] = typer.Option(
+            None, "--sparse-share", min=0.0, max=1.0,
+            help="Share of training windows whose hidden stations are whole 30-km neighbourhoods (shaped like "
+                 "the sparse-30km protocol) instead of a random share (default from core/conf/<model>.yaml, 0)."),
+        subnet: Optional[int] = typer.Option(
+            None, "--subnet-size", min=2,
+            help="Train each step on a random neighbourhood of this many stations (a national network: "
+                 "~400); validation then runs on the stations within the BTH box grown by 2°."),
     ) -> None:
         """Train with dynamic masking and validation early stopping; writes <out>/<model>/model.pt + card.json."""
         from core.data.load import load_stationset
@@ -118,6 +126,10 @@ def register(app: typer.Typer) -> None:
             overrides.update(ABLATIONS.get(ablation, {}))  # "control": the full model under its own name
         if margin is not None:
             overrides["train_margin_deg"] = parse_margin(margin)
+        if sparse_share is not None:
+            overrides["sparse_share"] = sparse_share
+        if subnet is not None:
+            overrides["subnet_size"] = subnet
         name = dataset or (None if path else "cnemc_bth_2019")
         ds = load_stationset(dataset=name, path=path)
         res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
@@ -138,6 +150,11 @@ def budget_of(card: dict) -> dict:
     if steps is None and stopped and not str(stopped).startswith("time cap"):
         steps = len(hist) * int(hp.get("steps_per_epoch", 0))
     return {"steps_run": steps, "steps_per_epoch": hp.get("steps_per_epoch"), "stopped": stopped}
+
+
+def shipped_val(card: dict) -> dict:
+    """The shipped checkpoint's validation record for an ablation report: its card's metrics and budget."""
+    return {**(card.get("metrics") or {}), **budget_of(card)}
 
 
 def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, seed: int, seeds: int,
@@ -189,7 +206,7 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                        models={name: kriger}, split=split)
         report["variants"][name] = {"mae": rep["metrics"]["mae"], "rmse": rep["metrics"]["rmse"],
                                     "idw_mae": rep["baselines"]["idw"]["mae"], "ratio_to_idw": rep["ratio_to_idw"],
-                                    "val": trained.get(name.removeprefix(f"{model}-"), kriger.card.get("metrics")),
+                                    "val": trained.get(name.removeprefix(f"{model}-"), shipped_val(kriger.card)),
                                     "by_season_mae": {s: m["mae"] for s, m in rep["by_season"].items()},
                                     "wind": rep["wind"],
                                     "runs": [{k: r[k] for k in ("seed", "hidden_stations", "mae")}
@@ -214,7 +231,9 @@ def register_ablate(app: typer.Typer) -> None:
         model: str = typer.Option("spin", "--model", help="Model whose ablations to train (spin)."),
         protocol: str = typer.Option("mask-50", help="Evaluation protocol for every variant."),
         dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
-        max_minutes: float = typer.Option(8.0, "--max-minutes", help="Training time cap per ablation."),
+        max_minutes: float = typer.Option(
+            8.0, "--max-minutes", help="Training time cap per ablation; 0 = none (the step budget of "
+                                       "core/conf/<model>.yaml only; each variant's steps_run is reported)."),
         seed: int = typer.Option(0, help="Training seed (same for every variant)."),
         seeds: int = typer.Option(2, help="Masking seeds of the protocol."),
         only: Optional[str] = typer.Option(

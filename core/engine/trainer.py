@@ -29,8 +29,11 @@ How to add a model
    ``core/conf/<name>.yaml`` and the CLI): ``window`` (hours of input per sample), ``predict`` (the
    last hours of the window that are scored; ``predict < window`` gives history, e.g. AQ-Net's 14 days),
    ``batch_size, lr, weight_decay, epochs, steps_per_epoch, patience, mask_lo, mask_hi, masking``
-   (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``. Keys the engine does not know
-   are passed to ``build``; engine keys are not (see :func:`model_hparams`).
+   (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``, ``sparse_share`` (share of
+   training windows hiding whole ``sparse_km`` neighbourhoods, :func:`core.engine.masking.sample_clusters`),
+   ``subnet_size`` (each step trains on a random spatial neighbourhood of that many stations; validation
+   then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`).
+   Keys the engine does not know are passed to ``build``; engine keys are not (see :func:`model_hparams`).
 3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
    card.json}``, and ``core.registry.get_model("mymodel")`` serves it through the Kriger contract.
 
@@ -44,7 +47,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +59,8 @@ from core.data.stationset import active_stations
 from core.engine.checkpoint import git_commit, save_checkpoint
 from core.engine.features import NodeData, make_batch, prepare
 from core.engine.losses import LossWeights, composite_loss
-from core.engine.masking import fixed_hidden, sample_hidden
+from core.engine.masking import fixed_hidden, sample_clusters, sample_hidden
+from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
 from core.errors import InvalidRequest, UnusableData
 from core.evaluation.splits import select_test_stations, time_split
 from core.grid import BTH_BBOX
@@ -67,6 +71,8 @@ TRAIN_DEFAULTS: dict = {
     "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
     "train_margin_deg": None, "warmup_steps": 20, "threads": None,
     "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
+    "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
+    "subnet_size": None, "val_margin_deg": 2.0,
 }
 ABLATIONS: dict[str, dict] = {
     "no-advection": {"use_advection": False},
@@ -78,6 +84,8 @@ ABLATIONS: dict[str, dict] = {
     "old-init": {"init_mode": "idw"},  # spin-1's init: IDW p=2 of every observed node
     "no-mp-mask": {"mp_observed_only": False},  # hidden neighbours count fully in message passing
     "short-context": {"tcn_layers": 3},  # dilations 1, 2, 4 (receptive field 15 h) instead of 1 … 16
+    # not a removal: a training variant judged the same way (half the windows masked like sparse-30km)
+    "sparse-masks": {"sparse_share": 0.5},
 }
 VAL_SEED_BASE = 1000  # validation hidden sets use seeds 1000, 1001, … whatever the training seed
 
@@ -301,6 +309,16 @@ def validation_card(data: TrainData, hp: dict) -> dict:
     return card
 
 
+def validation_data(data: TrainData, hp: dict) -> TrainData:
+    """What :func:`validate` scores on: the whole training graph, or with ``subnet_size`` (a national
+    network trained a neighbourhood at a time) the nodes within the BTH box grown by ``val_margin_deg``
+    — about the graph a BTH evaluation gives the model — when that box holds any node."""
+    if not hp.get("subnet_size"):
+        return data
+    box = nodes_in_box(data.nodes, BTH_BBOX, float(hp["val_margin_deg"]))
+    return replace(data, nodes=subset_nodes(data.nodes, box)) if len(box) else data
+
+
 @dataclass
 class TrainResult:
     module: torch.nn.Module
@@ -354,6 +372,8 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
     rng = np.random.default_rng(seed)
     trainable = np.ones(nodes.n_nodes, bool)
     fixed = (fixed_hidden(seed, trainable, 0.5, 1, hp["window"])[0] if hp["masking"] == "fixed" else None)
+    val_data = validation_data(data, hp)
+    subnet = int(hp["subnet_size"]) if hp.get("subnet_size") else None
     deadline = time.monotonic() + 60 * max_minutes if max_minutes else math.inf
     history: list[dict] = []
     best = {"val_mae": math.inf, "epoch": -1}
@@ -369,15 +389,26 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
                    disable=not progress, leave=False)
         for _ in bar:
             starts = rng.choice(data.train_starts, hp["batch_size"])
+            # the graph of this step: every node, or a random neighbourhood of ``subnet`` nodes (positions ``sub``)
+            sub = random_neighbourhood(nodes, subnet, rng) if subnet else slice(None)
+            step_nodes = subset_nodes(nodes, sub) if subnet else nodes
+            step_trainable = trainable[sub]
             if fixed is not None:
-                hidden = np.repeat(fixed[None], hp["batch_size"], 0)
+                hidden = np.repeat(fixed[None][..., sub], hp["batch_size"], 0)
             else:
-                hidden = sample_hidden(rng, trainable, hp["batch_size"], hp["window"], hp["mask_lo"], hp["mask_hi"])
+                hidden = sample_hidden(rng, step_trainable, hp["batch_size"], hp["window"], hp["mask_lo"],
+                                       hp["mask_hi"])
+                if hp["sparse_share"] > 0:  # some windows hide whole 30-km neighbourhoods, as sparse-30km does
+                    pick = rng.random(hp["batch_size"]) < hp["sparse_share"]
+                    if pick.any():
+                        hidden[pick] = sample_clusters(rng, step_trainable, step_nodes.geom.dist_km, int(pick.sum()),
+                                                       hp["window"], hp["sparse_km"])
             observed = ~hidden
             if data.input_hours is not None:
                 observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
-            batch = make_batch(nodes, starts, hp["window"], observed, aod=data.aod, device=dev)
-            batch["loss_mask"] = _loss_mask(batch, hidden, trainable, hp["predict"], dev)
+            aod = None if data.aod is None else data.aod[:, sub]
+            batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=dev)
+            batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], dev)
             out = module(batch)
             loss, parts = (adapter.loss or composite_loss)(out, batch, weights)
             opt.zero_grad(set_to_none=True)
@@ -390,7 +421,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             if time.monotonic() > deadline:
                 break
-        val = validate(module, data, hp, dev, seed=seed)
+        val = validate(module, val_data, hp, dev, seed=seed)
         rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **val,
                "minutes": round((time.monotonic() - t0) / 60, 2)}
         history.append(rec)
@@ -432,7 +463,12 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             "aod": "used" if hp["aod_loss"] > 0 else "none",
             "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
                         "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
-            "validation": validation_card(data, hp),
+            "validation": validation_card(val_data, hp),
+            **({"subnet": {"size": subnet, "rule": "each step: the subnet_size stations nearest a training station "
+                                                    "drawn uniformly",
+                           "validation_graph": f"training stations within the BTH box grown by "
+                                               f"{hp['val_margin_deg']}°",
+                           "validation_nodes": int(val_data.nodes.n_nodes)}} if subnet else {}),
             "history": history, "stopped": stop_reason, "steps_run": steps_run,
             "train_minutes": round((time.monotonic() - t0) / 60, 2),
             "git_commit": git_commit(),

@@ -49,7 +49,8 @@ def calibration_runs(view: xr.Dataset, s_val: Sequence[str], protocols: Sequence
 
 def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
                       tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
-    """Flat (pred, truth, near_km, third_km, spread, times) over all runs' scored cells (µg/m³, km, log units)."""
+    """Flat (pred, truth, near_km, third_km, spread, times, stations) over all runs' scored cells (µg/m³, km,
+    log units, station codes)."""
     scores = run_model(model, view, runs, hours, tick=tick)
     codes = view["station"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
@@ -58,7 +59,7 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
     index = {t: i for i, t in enumerate(t_all)}
     pm = view["pm25"].values
     near_of = Neighbours()
-    out = {k: [] for k in ("pred", "truth", "near_km", "third_km", "spread", "times")}
+    out = {k: [] for k in ("pred", "truth", "near_km", "third_km", "spread", "times", "stations")}
     for run, p, y, t in zip(runs, scores.pred, scores.truth, scores.times, strict=True):
         if not p.size:
             continue
@@ -68,7 +69,8 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
         avail = observed[None, :] & np.isfinite(pm[rows])
         hood = near_of(avail, pm[rows], lat, lon, lat[cols], lon[cols])
         for k, v in (("pred", p), ("truth", y), ("near_km", hood.near_km), ("third_km", hood.third_km),
-                     ("spread", hood.spread), ("times", t)):
+                     ("spread", hood.spread), ("times", t),
+                     ("stations", np.broadcast_to(np.asarray(run.scored)[None, :], p.shape))):
             out[k].append(v.ravel())
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
 
@@ -101,11 +103,11 @@ def calibrate(model_name: str, dataset: str | None = "cnemc_bth_2019", stations:
         "n_cells": int(np.isfinite(cells["pred"]).sum()), "data_sha256": data_sha256(stations),
         "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "score": "log1p residual / sigma, sigma = exp(scale model in scale_terms); quantile level raised by "
-                 "the coverage lost on held-out validation months",
+                 "the coverage lost on held-out validation months and stations",
     }
     table = fit_table(model_name, cells["pred"], cells["truth"], cells["near_km"], cells["times"], level,
                       third_km=cells["third_km"], spread=cells["spread"], fingerprint_=fingerprint(model_name),
-                      meta=meta)
+                      meta=meta, stations=cells["stations"])
     if save:
         save_table(table)
     return table

@@ -148,10 +148,14 @@ def ablation_table(ablations: list[tuple[str, dict]], split: str = "test") -> st
     if not rows:
         return ""
     arch = {stem: (d.get("arch") if isinstance(d, dict) else None) or "not recorded" for stem, d in ablations}
-    lines = ["| file | architecture | variant | MAE | RMSE | MAE / IDW |", "|---|---|---|---|---|---|"]
+    lines = ["| file | architecture | variant | MAE | RMSE | MAE / IDW | trainer val MAE | training steps |",
+             "|---|---|---|---|---|---|---|---|"]
     for stem, n, m in rows:
+        val = m.get("val") if isinstance(m.get("val"), dict) else {}  # the variant's own early-stopping record
+        steps = val.get("steps_run")
         lines.append(f"| {stem} | {arch[stem]} | {n} | {_fmt(m.get('mae'))} | {_fmt(m.get('rmse'))} | "
-                     f"{_fmt(m.get('ratio_to_idw'))} |")
+                     f"{_fmt(m.get('ratio_to_idw'))} | {_fmt(val.get('val_mae'))} | "
+                     f"{steps if steps is not None else ''} |")
     return "\n".join(lines)
 
 
@@ -186,8 +190,23 @@ def reanalysis_table(metrics_dir: Path) -> str:
     var = ", ".join(b["bth_1km"].get("variables", ["pm25"]))
     lines += ["", f"Variables written: {var}. Cell-hours count domain cells only; the single-process rows exclude "
               "the data load (paid once per worker), the Dask rows include each worker's load."]
+    month = b["national"].get("month_projection")
+    if month:
+        lines += ["", f"A month ({month[0]['month_hours']} h) of the national case, projected from the measured "
+                  f"{month[0]['from_measured_hours']} h (not run; every time block is the same items): " + "; ".join(
+                      f"{m['mode']} {m['projected_wall_h']} h" for m in month) + "."]
+    ratio = b.get("throughput_per_worker_national_over_bth")
+    if ratio:
+        lines += ["", "Throughput per worker, national 0.1° over BTH 1 km (goal ≥ 0.8): " + "; ".join(
+            f"{mode} {r['cell_hours_per_s_per_worker']:.2f} in cell-hours/s ({r['s_per_item_bth_over_national']:.2f} "
+            "in seconds per item)" for mode, r in ratio.items()) + ". National tiles are partly outside the boundary, "
+            "so an item holds fewer domain cells."]
     mem = b.get("memory_vs_tiles")
-    if mem:
+    if mem and "peak_rss_mb_while_items_run" in mem[0]:
+        lines += ["", "Memory of one process vs tile count (same tile, 1 km): " + "; ".join(
+            f"{m['tiles']} tile(s) {m['peak_rss_mb_while_items_run']:,} MB peak while the items run "
+            f"({m['rss_mb_after_data_load']:,} MB after loading data and model)" for m in mem) + "."]
+    elif mem:
         lines += ["", "Peak memory of one process vs tile count (same tile, 1 km): " + "; ".join(
             f"{m['tiles']} tile(s) {m['peak_rss_mb']} MB" for m in mem) + " (after loading the data, before any item: "
             + ", ".join(str(m.get("peak_rss_mb_after_data_load", "?")) for m in mem) + " MB)."]
@@ -203,8 +222,10 @@ def reanalysis_table(metrics_dir: Path) -> str:
                   f"memory per worker ≈ {p['memory_per_worker_mb']:,} MB (one item, whatever the grid size)."]
     m = b.get("machine")
     if m:
+        start = m.get("load_average_at_start")
         lines += ["", f"Measured on {m['cpu_count']} CPUs / {m['mem_gb']} GB shared, load average "
-                  f"{', '.join(str(x) for x in m['load_average'])} (1, 5, 15 min)."]
+                  + (f"{', '.join(str(x) for x in start)} at the start, " if start else "")
+                  + f"{', '.join(str(x) for x in m['load_average'])} at the end (1, 5, 15 min)."]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
 from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
-from dashboard.ui import guard, link_value, page_context, readable_numbers, source_caption
+from dashboard.ui import guard, link_value, page_context, readable_numbers, selection_in_scope, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
 from dashboard.uncertainty_layers import LEVEL, TOOLTIP, interval_text, probe_layer, view_layer
 
@@ -178,10 +178,10 @@ with guard("Inference"):
         d_all = coverage.nearest_km(lat, lon, sl["lat"].values[rep_all], sl["lon"].values[rep_all])
         alarming = coverage.far_is_alarming(coverage.far_share(dist, on_map), coverage.far_share(d_all, on_map))
         (st.warning if alarming else st.caption)(far)
-    # Keyed by the scenario: a selection made under another scenario must not carry over.
     hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, float(prominence))
-    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
-                            key=f"hot_map_{abs(hash(hot_scope))}", height=600)
+    # One key for every scenario: a new key would make the browser build a new map (WebGL context, shaders,
+    # textures) on each date or hour change. A selection made under another scenario is dropped below.
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
     legend(view, when, has_interval, sc.model)
     st.caption(
         "Filled circles: observed stations (colour = measured value); hollow rings: hidden stations. "
@@ -293,6 +293,7 @@ with guard("Inference"):
                             label=f"{current.lat:.2f}°N {current.lon:.2f}°E", scope=(sc.dataset,))
 
     objs = (event.selection.get("objects", {}) if event is not None and hasattr(event, "selection") else {}) or {}
+    objs = selection_in_scope(objs, hot_scope, "hot_map_scope")
     clicked = None
     for layer_id in ("stations", "hotspots", "probe"):
         for o in objs.get(layer_id, []):

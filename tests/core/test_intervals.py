@@ -21,29 +21,84 @@ def world():
     return simulate(SimConfig.small(start="2019-01-20T00:00", n_hours=192, res=0.2, seed=11))
 
 
-def test_neighbourhood_matches_brute_force():
-    rng = np.random.default_rng(0)
-    lat, lon = 39 + rng.uniform(-1, 1, 40), 116 + rng.uniform(-1, 1, 40)
-    tlat, tlon = 39 + rng.uniform(-1, 1, 30), 116 + rng.uniform(-1, 1, 30)
-    avail = rng.random((6, 40)) < 0.3
-    avail[0] = False
-    avail[1] = False
-    avail[1, 7] = True  # one far station only: beyond the candidate list for most targets
-    avail[2] = avail[3]  # two hours share a pattern of observed stations but not their values
-    values = rng.uniform(5, 300, (6, 40))
+def _brute_neighbourhood(avail, values, lat, lon, tlat, tlon, k):
+    """The definition: per hour, a stable argsort of the masked distance row (ties by station index)."""
     from core.geo import haversine_km
 
     d = haversine_km(tlat, tlon, lat, lon)
-    got = Neighbours(k=6)(avail, values, lat, lon, tlat, tlon)
-    for t in range(6):
-        for n in range(30):
-            dn = np.where(avail[t], d[n], np.inf)
-            order = np.argsort(dn, kind="stable")
-            seen = [i for i in order[:6] if np.isfinite(dn[i])]
-            assert got.near_km[t, n] == (dn[order[0]] if seen else np.inf)
-            assert got.third_km[t, n] == (dn[order[2]] if len(seen) >= 3 else np.inf)
-            want = np.std(np.log1p(values[t, seen])) if seen else 0.0
-            np.testing.assert_allclose(got.spread[t, n], want, rtol=1e-5, atol=1e-6)
+    d = np.where(np.isfinite(d), d, np.inf)
+    logv = np.log1p(np.maximum(np.nan_to_num(np.asarray(values, "float32"), nan=0.0), 0.0))
+    near, third = np.full((len(avail), len(tlat)), np.inf), np.full((len(avail), len(tlat)), np.inf)
+    spread = np.zeros((len(avail), len(tlat)), "float32")
+    for t in range(len(avail)):
+        full = np.where(avail[t][None], d, np.inf)
+        o = np.argsort(full, axis=1, kind="stable")[:, :k]
+        dk = np.take_along_axis(full, o, axis=1)
+        near[t] = dk[:, 0]
+        if k >= 3 and dk.shape[1] >= 3:
+            third[t] = dk[:, 2]
+        w, v = np.isfinite(dk).astype("float32"), logv[t][o]
+        cnt = np.maximum(w.sum(-1), 1.0)
+        mean = (v * w).sum(-1) / cnt
+        spread[t] = np.sqrt((((v - mean[..., None]) ** 2) * w).sum(-1) / cnt)
+    return near, third, spread
+
+
+def _random_network(seed):
+    """Stations and targets with duplicated coordinates (ties), targets on stations, a station and a target
+    without coordinates, hours with 0, 1 and 2 observed stations, a pattern shared by two hours, a station
+    never observed, and observation rates from sparse (candidates run out) to dense."""
+    rng = np.random.default_rng(seed)
+    n_s, n_t, hours = int(rng.integers(8, 70)), int(rng.integers(5, 40)), 10
+    lat, lon = 39 + rng.uniform(-1, 1, n_s), 116 + rng.uniform(-1, 1, n_s)
+    lat[1:4], lon[1:4] = lat[0], lon[0]
+    lat[5] = np.nan
+    tlat, tlon = 39 + rng.uniform(-1, 1, n_t), 116 + rng.uniform(-1, 1, n_t)
+    on = rng.integers(0, n_s, n_t // 3)
+    tlat[: len(on)], tlon[: len(on)] = lat[on], lon[on]
+    tlon[-1] = np.nan
+    rate = rng.choice([0.05, 0.3, 0.7, 0.97], hours)[:, None]
+    avail = rng.random((hours, n_s)) < rate
+    avail[0], avail[1] = False, False
+    avail[1, int(rng.integers(n_s))] = True
+    avail[2, :] = False
+    avail[2, rng.integers(0, n_s, 2)] = True
+    avail[4] = avail[3]
+    avail[:, 7] = False
+    values = rng.uniform(5, 300, (hours, n_s))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    return avail, values, lat, lon, tlat, tlon
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [6, 2])
+def test_neighbourhood_equals_the_per_hour_stable_search(seed, k):
+    avail, values, lat, lon, tlat, tlon = _random_network(seed)
+    nb = Neighbours(k=k)
+    got = nb(avail, values, lat, lon, tlat, tlon)
+    near, third, spread = _brute_neighbourhood(avail, values, lat, lon, tlat, tlon, k)
+    np.testing.assert_array_equal(got.near_km, near)  # bit-identical distances
+    np.testing.assert_array_equal(got.third_km, third)
+    np.testing.assert_array_equal(got.spread, spread)
+    # the cached geometry serves a second call with other hours
+    again = nb(avail[::-1], values[::-1], lat, lon, tlat, tlon)
+    np.testing.assert_array_equal(again.near_km, near[::-1])
+    np.testing.assert_array_equal(again.spread, spread[::-1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearest_candidates_are_the_first_of_a_stable_argsort(seed):
+    from core.geo import haversine_km
+    from core.intervals import nearest_candidates
+
+    _, _, lat, lon, tlat, tlon = _random_network(seed)
+    d = haversine_km(tlat, tlon, lat, lon)
+    d = np.where(np.isfinite(d), d, np.inf)
+    for c in (1, 5, 16, len(lat)):
+        order, dist = nearest_candidates(tlat, tlon, lat, lon, c)
+        want = np.argsort(d, axis=1, kind="stable")[:, :c]
+        np.testing.assert_array_equal(order, want)
+        np.testing.assert_array_equal(dist, np.take_along_axis(d, want, axis=1))
 
 
 @pytest.mark.parametrize("model", [IDW(2.0), LogOrdinaryKriging()], ids=["idw", "logok"])
@@ -132,9 +187,28 @@ def test_quantile_level_rises_by_what_held_out_months_lose():
     noisy = np.isin(times.astype("datetime64[M]"), np.array(["2019-02", "2019-03"], "datetime64[M]"))
     truth = pred * np.exp(rng.normal(0, np.where(noisy, 0.4, 0.2)))  # months differ beyond the scale model
     table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
-    assert table.meta["held_out_month_coverage"] < 0.9 < table.meta["quantile_level"] <= 0.93
+    assert max(table.meta["held_out_coverage"]) < 0.9 < min(table.meta["quantile_level"])  # per distance band
+    assert max(table.meta["quantile_level"]) <= 0.93
+    assert table.meta["held_out"] == "months"
     one_month = fit_table("demo", pred, truth, near, np.full(len(pred), np.datetime64("2019-01-10T00")))
-    assert one_month.meta["held_out_month_coverage"] is None and one_month.meta["quantile_level"] == 0.9
+    assert one_month.meta["held_out_coverage"] is None and one_month.meta["quantile_level"] == [0.9, 0.9]
+
+
+def test_held_out_stations_count_in_the_level_raise():
+    # months alike, but every station has its own error scale the terms do not see: a fit moved to stations
+    # it did not see covers less than one moved to other months only, and the level follows that loss
+    rng = np.random.default_rng(6)
+    months = ("2019-01-10", "2019-02-10", "2019-03-10", "2019-04-10")
+    pred, near, third, spread, times = _cells(rng, n=8000, months=months)
+    stations = np.array([f"s{i}" for i in rng.integers(0, 10, len(pred))])
+    own = dict(zip([f"s{i}" for i in range(10)], [0.05, 0.6] * 5, strict=True))
+    truth = pred * np.exp(rng.normal(0, [own[c] for c in stations]))
+    by_month = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    by_station = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread, stations=stations)
+    assert by_station.meta["held_out"] == "months and stations"
+    assert np.mean(by_station.meta["held_out_coverage"]) < np.mean(by_month.meta["held_out_coverage"])
+    np.testing.assert_allclose(by_station.meta["quantile_level"],
+                               np.clip(1.8 - np.array(by_station.meta["held_out_coverage"]), 0.9, 0.93))
 
 
 def test_a_table_of_the_older_binned_format_is_refused(tmp_path, monkeypatch):
@@ -165,3 +239,19 @@ def test_registry_wraps_a_model_only_with_a_table_for_this_checkpoint(tmp_path, 
     (tmp_path / "knn" / "card.json").write_text("{}")  # the model changed after calibration
     with pytest.warns(UserWarning, match="calibrated for another version"):
         assert load_table("knn") is None
+
+
+def test_scale_is_the_exponent_of_the_design_in_every_season():
+    # the map path adds each hour's season coefficient instead of multiplying one-hot maps: same σ
+    from core.intervals import design
+
+    rng = np.random.default_rng(7)
+    pred, near, third, spread, times = _cells(rng, n=3000, months=("2019-01-10", "2019-04-10", "2019-07-10",
+                                                                   "2019-10-10"))
+    truth = pred * np.exp(rng.normal(0, 0.1 + near / 300))
+    table = fit_table("demo", pred, truth, near, times, third_km=third, spread=spread)
+    assert (table.scale_coef[-3:] != 0).all()
+    pred[:5], near[5:10] = np.nan, np.inf
+    got = table.scale(pred[:, None], near[:, None], times, third[:, None], spread[:, None])[:, 0]
+    want = np.exp(design(pred, near, third, spread, times) @ table.scale_coef)
+    np.testing.assert_allclose(got, want, rtol=1e-5)

@@ -24,9 +24,24 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 class _Server(str):
-    """The base URL, plus when the server process was started (``time.perf_counter``) for the cold-start timing."""
+    """The base URL, plus when the server process was started (``time.perf_counter``) for the cold-start timing
+    and its log file."""
 
     started: float = 0.0
+    log: Path | None = None
+
+
+def wait_for_log(server: str, text: str, timeout_s: float = 300) -> float:
+    """Until the server's log holds ``text`` (e.g. dashboard.prefetch.DONE); seconds waited. Fails on timeout."""
+    t0 = time.perf_counter()
+    log = getattr(server, "log", None)
+    if log is None:
+        return 0.0
+    while text not in log.read_text(errors="replace"):
+        if time.perf_counter() - t0 > timeout_s:
+            pytest.fail(f"the server log has no '{text}' after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)  # polling a file for a condition, not a fixed wait
+    return time.perf_counter() - t0
 
 
 def _free_port() -> int:
@@ -54,6 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
     env = dict(os.environ)
     if DATASET != "demo":  # real data: reuse the user's parsed-data cache instead of the tests' empty one
         env.pop("AIRATLAS_CACHE", None)
+    env["AIRATLAS_PREFETCH"] = "1"  # the warm-up thread a real server runs (unit tests turn it off)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -73,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
         else:
             pytest.fail(f"streamlit did not start within 60 s:\n{log.read_text()}")
         url = _Server(f"http://127.0.0.1:{port}")
-        url.started = started
+        url.started, url.log = started, log
         yield url
     finally:
         proc.terminate()

@@ -118,3 +118,21 @@ def test_no_advection_ablation_removes_the_advection_path(sim, tiny_hp) -> None:
     assert "wind_u" in full and "wind_u" not in abl
     assert float(full["influence_advection"].abs().sum()) > 0 and float(abl["influence_advection"].abs().sum()) == 0
     assert not torch.allclose(full["pred"], abl["pred"])
+
+
+def test_sparse_share_trains_on_cluster_masks(sim, tiny_hp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sparse_share`` takes effect: cluster masks are drawn for training windows and the weights differ;
+    0 (the default) draws none and leaves the random stream, hence the result, as before."""
+    calls: list[int] = []
+    real = trainer_mod.sample_clusters
+
+    def spy(rng, cand, dist, n, *args, **kwargs):
+        calls.append(n)
+        return real(rng, cand, dist, n, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod, "sample_clusters", spy)
+    runs = {share: train(get_adapter("spin"), sim.stations, overrides={**tiny_hp, "sparse_share": share},
+                         device="cpu", seed=5, save=False, progress=False) for share in (0.0, 1.0)}
+    assert sum(calls) == tiny_hp["epochs"] * tiny_hp["steps_per_epoch"] * tiny_hp["batch_size"]
+    a, b = runs[0.0].module.state_dict(), runs[1.0].module.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)

@@ -79,6 +79,21 @@ def test_reanalysis_benchmark_section(tmp_path):
     assert "| single process | 2.0 | 104,520 | 104,520 | 0.5 | 900 |" in text
     assert "1.0 h on 8 workers" in text and "1 tile(s) 1500 MB; 4 tile(s) 1510 MB" in text
     assert "load average 5.0, 4.0, 3.0" in text
+    # the current layout: a projected month, the national/BTH throughput ratio, RSS while items run
+    one["month_projection"] = [{"workers": 0, "mode": "single process", "projected_wall_h": 0.07,
+                                "from_measured_hours": 24, "month_hours": 744}]
+    bench["national"] = one
+    bench["throughput_per_worker_national_over_bth"] = {"single process": {"cell_hours_per_s_per_worker": 0.91,
+                                                                           "s_per_item_bth_over_national": 1.3}}
+    bench["memory_vs_tiles"] = [{"tiles": t, "rss_mb_after_data_load": 1200, "peak_rss_mb_while_items_run": 1400 + t}
+                                for t in (1, 4)]
+    bench["machine"]["load_average_at_start"] = [2.0, 2.5, 3.0]
+    (tmp_path / "reanalysis_bench.json").write_text(json.dumps(bench))
+    text = reanalysis_table(tmp_path)
+    assert "projected from the measured 24 h" in text and "single process 0.07 h" in text
+    assert "single process 0.91 in cell-hours/s (1.30 in seconds per item)" in text
+    assert "4 tile(s) 1,404 MB peak while the items run (1,200 MB after loading data and model)" in text
+    assert "load average 2.0, 2.5, 3.0 at the start, 5.0, 4.0, 3.0 at the end" in text
 
 
 def test_validation_path_and_interval_columns_are_kept_apart(region, tmp_path):
@@ -111,3 +126,12 @@ def test_validation_path_and_interval_columns_are_kept_apart(region, tmp_path):
 
     best = min(("idw", v["metrics"]["mae"]), ("knn", v["baselines"]["knn"]["mae"]), key=lambda x: x[1])[0]
     assert ranking_on_validation(tmp_path)[0] == best
+
+
+def test_ablation_table_shows_each_variants_budget(tmp_path) -> None:
+    """Variants compared in one file state their trainer validation MAE and optimizer steps."""
+    (tmp_path / "ablations_val_x.json").write_text(json.dumps({"split": "val", "arch": "spin-2", "variants": {
+        "spin-control": {"mae": 9.1, "val": {"val_mae": 13.13, "steps_run": 160}},
+        "spin-no-advection": {"mae": 9.2, "val": {"val_mae": 13.16, "steps_run": 160}}}}))
+    part = render(tmp_path).split("Ablations on validation days")[1].split("####")[0]
+    assert "| spin-2 | spin-control | 9.10 |" in part and "| 13.13 | 160 |" in part and "| 13.16 | 160 |" in part

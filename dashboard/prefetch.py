@@ -1,0 +1,102 @@
+"""Background warm-up of the caches every session shares, so the other pages open at once.
+
+The first session that shows a (dataset, model) starts one daemon thread per server process
+(``st.cache_resource`` keeps it); it fills the same cached loaders the pages call — context images,
+the day's surface, district names and people per cell, the compare page's second surface, the
+month's surfaces (the exceedance page, and every date change within the month, reads them from the
+surface store), the siting ranking. Streamlit computes a cached value once under a per-key lock, so a
+page that asks for a value the thread is computing waits for it instead of computing it again.
+
+The server log gets one line when the thread is done (:data:`DONE`); the browser test waits for it
+before timing "server warm" first loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+from core.errors import AirAtlasError
+
+log = logging.getLogger("airatlas.dashboard")
+DONE = "AirAtlas prefetch done"
+NICE = 10  # the thread's scheduling niceness (Linux: per thread)
+ENV = "AIRATLAS_PREFETCH"  # "0" turns the warm-up off (the unit tests do: they clear the caches it fills)
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1") != "0"
+
+
+def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], object]]]:
+    """The warm-up steps for a scenario, most needed first: (name, call)."""
+    from dashboard import decision, loaders
+
+    def grid_parts() -> None:
+        res = loaders.run_scenario(dataset, date, model, (), True)
+        if res.grid is None:
+            return
+        lat, lon = tuple(res.grid["lat"].values.tolist()), tuple(res.grid["lon"].values.tolist())
+        loaders.district_of_cells(lat, lon)
+        decision.cell_people(lat, lon)
+
+    def compare_b() -> None:
+        models = loaders.model_names()
+        # The compare page's default model B: a fast baseline other than A (dashboard/views/compare.py).
+        others = sorted([m for m in models if m != model] or models, key=lambda m: m not in loaders.BASELINES)
+        loaders.run_scenario(dataset, date, others[0], (), True)
+
+    def month() -> None:
+        # The exceedance page's default period: the month of the date, clipped to the data.
+        info = loaders.dataset_info(dataset)
+        d = dt.date.fromisoformat(date)
+        first, last = dt.date.fromisoformat(info["start"]), dt.date.fromisoformat(info["end"])
+        end = min((d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1), last)
+        start = max(d.replace(day=1), first)
+        loaders.period_exceedance(dataset, end.isoformat(), (end - start).days + 1, model, ())
+
+    return [
+        ("context", lambda: loaders.context(True)),
+        ("surface", grid_parts),
+        ("places", lambda: decision.place_index(dataset)),
+        ("compare", compare_b),
+        ("siting", lambda: decision.sites(dataset, date, model, (), 10, 20.0, False)),
+        ("month", month),
+    ]
+
+
+def run(dataset: str, date: str, model: str) -> dict[str, float]:
+    """Run every step (a failing step is logged and skipped: the page will show its error); seconds per step."""
+    took: dict[str, float] = {}
+    t_all = time.perf_counter()
+    try:  # below the sessions' own runs: a warm-up must not slow the page being opened
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass
+    for name, call in steps(dataset, date, model):
+        t0 = time.perf_counter()
+        try:
+            call()
+        except AirAtlasError as err:
+            log.info("prefetch %s skipped: %s", name, err)
+        except Exception:  # noqa: BLE001 — a warm-up must never take the server down
+            log.exception("prefetch %s failed", name)
+        took[name] = round(time.perf_counter() - t0, 2)
+    log.warning("%s: %s/%s/%s in %.1f s %s", DONE, dataset, model, date, time.perf_counter() - t_all, took)
+    return took
+
+
+@st.cache_resource(show_spinner=False)
+def start(dataset: str, model: str, _date: str) -> threading.Thread:
+    """Start the warm-up for ``(dataset, model)`` once per server process (on the first session's date)."""
+    # Cached loaders called outside a script run warn once per call that there is no ScriptRunContext.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    thread = threading.Thread(target=run, args=(dataset, _date, model), name="airatlas-prefetch", daemon=True)
+    thread.start()
+    return thread

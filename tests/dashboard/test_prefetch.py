@@ -1,0 +1,54 @@
+"""The background warm-up (dashboard.prefetch) fills the shared caches and the surface store, once per server."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import streamlit as st
+
+from core.surface_store import SurfaceStore
+from dashboard import loaders, prefetch
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixture):
+    info = loaders.dataset_info(loaders.DEMO)
+    date = info["days_with_data"][-1]
+    with caplog.at_level(logging.INFO, logger="airatlas.dashboard"):
+        took = prefetch.run(loaders.DEMO, date, "idw")
+    assert list(took) == [name for name, _ in prefetch.steps(loaders.DEMO, date, "idw")]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert any(prefetch.DONE in r.getMessage() for r in caplog.records)
+    # Every day of the month with data has its surface in the store: a date change there reads it back.
+    stored = list(SurfaceStore().root.glob("*.zarr"))
+    days_in_month = [d for d in info["days_with_data"] if d[:7] == date[:7]]
+    assert len(stored) >= len(days_in_month)
+    # ... and the period the exceedance page opens with is already computed (shared memo).
+    assert len(loaders._exceedance_memo()) == 1
+
+
+def test_start_once_per_dataset_and_model(monkeypatch: pytest.MonkeyPatch):
+    calls = []
+    monkeypatch.setattr(prefetch, "run", lambda *a: calls.append(a))
+    first = prefetch.start(loaders.DEMO, "idw", "2019-01-05")
+    again = prefetch.start(loaders.DEMO, "idw", "2019-01-04")  # another date: the same warm-up
+    other = prefetch.start(loaders.DEMO, "knn", "2019-01-05")
+    for t in (first, again, other):
+        t.join(timeout=30)
+    assert first is again and other is not first
+    assert sorted(calls) == [(loaders.DEMO, "2019-01-05", "idw"), (loaders.DEMO, "2019-01-05", "knn")]
+
+
+@pytest.mark.parametrize(("value", "on"), [("0", False), ("1", True)])
+def test_the_switch(monkeypatch: pytest.MonkeyPatch, value: str, on: bool):
+    monkeypatch.setenv(prefetch.ENV, value)
+    assert prefetch.enabled() is on
