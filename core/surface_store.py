@@ -31,6 +31,8 @@ import xarray as xr
 from core.engine.result import InferenceResult, Kriger, Window
 from core.grid import GridSpec
 
+MAX_MB_ENV = "AIRATLAS_SURFACE_STORE_MB"  # size cap of the surface store in MB (default DEFAULT_MAX_MB)
+DEFAULT_MAX_MB = 2000.0
 STORE_VERSION = 1  # bump when the layout or the meaning of a stored field changes
 _EXTRA = "extra__"
 
@@ -94,12 +96,39 @@ def surface_key(stations_fp: str, model_fp: str, observed: np.ndarray, grid: Gri
 class SurfaceStore:
     """Zarr folders ``<root>/<key>.zarr``, one per scenario; safe for concurrent readers and writers."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, max_mb: float | None = None) -> None:
         if root is None:
             from core.paths import cache_dir
 
             root = cache_dir() / "surfaces"
         self.root = Path(root)
+        # Size cap (MB) of the whole store; least recently used surfaces (~5 MB each) go first.
+        self.max_mb = float(os.environ.get(MAX_MB_ENV, DEFAULT_MAX_MB)) if max_mb is None else float(max_mb)
+
+    def entries(self) -> list[tuple[Path, float, int]]:
+        """``(folder, last access time, bytes)`` of every stored surface, least recently used first."""
+        out = []
+        for d in self.root.glob("*.zarr"):
+            try:
+                size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+                out.append((d, d.stat().st_mtime, size))
+            except OSError:  # removed meanwhile by another process
+                continue
+        return sorted(out, key=lambda e: e[1])
+
+    def evict(self, keep: str | None = None) -> list[Path]:
+        """Delete least recently used surfaces until the store is within ``max_mb``; never ``keep``."""
+        entries = self.entries()
+        total, cap, gone = sum(e[2] for e in entries), self.max_mb * 1e6, []
+        for d, _, size in entries:
+            if total <= cap:
+                break
+            if keep is not None and d == self.path(keep):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            total -= size
+            gone.append(d)
+        return gone
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.zarr"
@@ -125,6 +154,10 @@ class SurfaceStore:
         except Exception:  # noqa: BLE001 — damaged (e.g. a full disk): drop it, it is computed again
             shutil.rmtree(p, ignore_errors=True)
             return None
+        try:
+            os.utime(p)  # the folder's mtime is its last access: what eviction goes by
+        except OSError:
+            pass
         return _from_dataset(ds, attention, influence, arrays)
 
     def save(self, key: str, result: InferenceResult) -> None:
@@ -151,6 +184,7 @@ class SurfaceStore:
                 os.rename(tmp, self.path(key))
             except OSError:  # another process stored the same key first: theirs is as good as ours
                 shutil.rmtree(tmp, ignore_errors=True)
+            self.evict(keep=key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -94,3 +94,23 @@ def test_a_damaged_folder_is_recomputed_not_served(tmp_path, stations, grid, win
     result, hit = stored_infer(model, stations, obs, grid, window, store=store)
     assert not hit and result.grid is not None and key in store
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
+
+
+def test_store_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path, stations, grid, window, monkeypatch):
+    import os
+    import time
+
+    result = infer(get_model("idw"), stations, np.ones(12, bool), grid=grid, window=window)
+    one = SurfaceStore(tmp_path / "probe", max_mb=1e6)
+    one.save("probe", result)
+    size_mb = one.entries()[0][2] / 1e6
+    store = SurfaceStore(tmp_path / "s", max_mb=size_mb * 2.5)  # room for two surfaces, not three
+    for i, key in enumerate(("a", "b")):
+        store.save(key, result)
+        os.utime(store.path(key), (time.time() - 100 + i, time.time() - 100 + i))  # a older than b
+    assert store.load("a") is not None  # reading a makes b the least recently used
+    store.save("c", result)
+    assert "a" in store and "c" in store and "b" not in store
+    assert sum(e[2] for e in store.entries()) <= store.max_mb * 1e6
+    monkeypatch.setenv("AIRATLAS_SURFACE_STORE_MB", "12.5")
+    assert SurfaceStore(tmp_path / "env").max_mb == 12.5
