@@ -37,6 +37,10 @@ st.caption(f"{start} … {end} ({n_days} days) · {sc.model} · each day is the 
            "(GB 3095-2012).")
 
 with guard("Inference"):
+    # Checked first: the period loop reads "every station hidden" as days without data.
+    if not loaders.observed_mask(loaders.window_slice(sc.dataset, sc.date), sc.masked).any():
+        st.error("Every station is hidden: nothing is left to infer from. Unhide some stations in the Masking lab.")
+        st.stop()
     bar = st.empty()
 
     def _progress(i: int, n: int) -> None:
