@@ -120,3 +120,17 @@ def _wait_idle(page, timeout_s: float = 120) -> None:
 
 def _exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+@pytest.fixture(scope="module")
+def fresh_streamlit_caches():
+    """Streamlit caches are process-wide: start an AppTest module from empty ones (another module may have
+    cached a demo built without data, whose station codes differ) and leave empty ones behind.
+    Opt in per module: ``pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")``."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 
 from tests.dashboard.test_pages import make_app
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
 
 from dashboard.compare_layers import shared_view, split_column, swipe_layers
 from tests.dashboard.test_pages import assert_clean, make_app
@@ -15,13 +14,7 @@ LAT = np.linspace(39.0, 40.0, 5)
 LON = np.linspace(116.0, 117.0, 6)  # cell edges every 0.2°, from 115.9 to 117.1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.mark.parametrize(("split", "west"), [(115.0, 0), (116.1, 1), (116.5, 3), (118.0, 6)])

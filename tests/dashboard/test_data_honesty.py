@@ -12,7 +12,6 @@ import re
 
 import numpy as np
 import pytest
-import streamlit as st
 
 from dashboard import layers
 from tests.dashboard.test_pages import goto, make_app, texts
@@ -21,13 +20,7 @@ REAL = "cnemc_bth_2019"
 PARTIAL = "2019-08-23"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture

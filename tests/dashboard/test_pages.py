@@ -33,15 +33,7 @@ runpy.run_path({pages!r} + "/" + page + ".py", run_name="__page__")
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    """Streamlit caches are process-wide: start from empty ones (other modules may have cached a demo built
-    without data, whose station codes differ) and leave empty ones behind."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def make_app(page: str = "hotspots", **query: str) -> AppTest:

@@ -10,7 +10,6 @@ import re
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.paths import REPO_ROOT
@@ -21,13 +20,7 @@ APP = str(REPO_ROOT / "dashboard" / "app.py")
 WHO = "WHO 2021 AQG, 24-h (15 µg/m³)"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def _root(query: dict[str, str]) -> AppTest:

@@ -4,19 +4,11 @@ across scenarios, stale map selections dropped (no timings here: those are in th
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.test_pages import assert_clean, make_app, texts
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def test_exceedance_opens_again_in_a_second_session():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 
 from dashboard.uncertainty_layers import VIEWS
 from tests.dashboard.test_pages import assert_clean, make_app, texts
@@ -19,13 +18,7 @@ SURFACE_PAGES = {"hotspots": ("hot_view", "surface", True), "compare": ("cmp_vie
                  "siting": ("site_view", "surface", True), "exceedance": ("exc_view", "days", False)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def _decks(at) -> list[dict]:
