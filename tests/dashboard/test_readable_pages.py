@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dashboard import about_layers as al
 from dashboard import loaders
-from tests.dashboard.test_pages import _fresh_streamlit_caches, assert_clean, make_app  # noqa: F401
+from tests.dashboard.test_pages import assert_clean, make_app
+
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def test_about_page_is_written_for_a_reader():
