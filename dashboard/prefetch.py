@@ -4,7 +4,8 @@ The first session that shows a (dataset, model) starts one daemon thread per ser
 (``st.cache_resource`` keeps it); it fills the same cached loaders the pages call — context images,
 the day's surface, district names and people per cell, the compare page's second surface, the
 month's surfaces (the exceedance page, and every date change within the month, reads them from the
-surface store), the siting ranking. Streamlit computes a cached value once under a per-key lock, so a
+surface store), the siting ranking, the justice page's exposure and the attention page's runs (torch
+loads here, off the request path). Streamlit computes a cached value once under a per-key lock, so a
 page that asks for a value the thread is computing waits for it instead of computing it again.
 
 The server log gets one line when the thread is done (:data:`DONE`); the browser test waits for it
@@ -61,12 +62,30 @@ def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], o
         start = max(d.replace(day=1), first)
         loaders.period_exceedance(dataset, end.isoformat(), (end - start).days + 1, model, ())
 
+    def justice() -> None:
+        # The justice page's defaults (dashboard/views/justice.py): the week ending on the date, population grid.
+        info = loaders.dataset_info(dataset)
+        start, end = loaders.period_bounds(date, loaders.EXPOSURE_DEFAULTS["period"], info["start"], info["end"])
+        loaders.exposure_for(dataset, model, (), start, end, loaders.EXPOSURE_DEFAULTS["weighting"])
+
+    def attention() -> None:
+        # The attention page's two runs (dashboard/views/attention.py): aqnet's attention over the last days,
+        # the first trained model's spatial influence. Loads torch and the checkpoints off the request path.
+        models = loaders.model_names()
+        if loaders.ATTENTION_MODEL in models and loaders.has_checkpoint(loaders.ATTENTION_MODEL):
+            loaders.run_scenario(dataset, date, loaders.ATTENTION_MODEL, (), False,
+                                 loaders.attention_days(loaders.dataset_info(dataset), date))
+        for m in loaders.influence_models(models)[:1]:
+            loaders.run_scenario(dataset, date, m, (), False)
+
     return [
         ("context", lambda: loaders.context(True)),
         ("surface", grid_parts),
         ("places", lambda: decision.place_index(dataset)),
         ("compare", compare_b),
         ("siting", lambda: decision.sites(dataset, date, model, (), 10, 20.0, False)),
+        ("justice", justice),
+        ("attention", attention),
         ("month", month),
     ]
 

@@ -6,9 +6,13 @@ import logging
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
+from core.paths import REPO_ROOT
 from core.surface_store import SurfaceStore
 from dashboard import loaders, prefetch
+
+APP = str(REPO_ROOT / "dashboard" / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +24,23 @@ def _fresh_streamlit_caches():
     st.cache_resource.clear()
 
 
-def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixture):
+class _Recorder:
+    """Wraps a cached loader and records the arguments of every call (the warm-up's and the pages')."""
+
+    def __init__(self, func):
+        self.func, self.calls = func, []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return self.func(*args)
+
+
+def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixture, monkeypatch):
     info = loaders.dataset_info(loaders.DEMO)
     date = info["days_with_data"][-1]
+    recorders = {name: _Recorder(getattr(loaders, name)) for name in ("run_scenario", "exposure_for")}
+    for name, rec in recorders.items():
+        monkeypatch.setattr(loaders, name, rec)
     with caplog.at_level(logging.INFO, logger="airatlas.dashboard"):
         took = prefetch.run(loaders.DEMO, date, "idw")
     assert list(took) == [name for name, _ in prefetch.steps(loaders.DEMO, date, "idw")]
@@ -34,6 +52,20 @@ def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixt
     assert len(stored) >= len(days_in_month)
     # ... and the period the exceedance page opens with is already computed (shared memo).
     assert len(loaders._exceedance_memo()) == 1
+    # The attention and justice pages, opened on the warm-up's scenario, ask only for what it computed.
+    warmed = {name: set(rec.calls) for name, rec in recorders.items()}
+    assert warmed["exposure_for"], "the justice step called no exposure"
+    census = not any("prefetch justice skipped" in r.getMessage() for r in caplog.records)  # no census: no page
+    for page in ("attention", "justice") if census else ("attention",):
+        for rec in recorders.values():
+            rec.calls.clear()
+        at = AppTest.from_file(APP, default_timeout=300)
+        at.query_params.update({"dataset": loaders.DEMO, "model": "idw", "date": date, "page": page})
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        for name, rec in recorders.items():
+            assert set(rec.calls) <= warmed[name], f"{page}: {name}{set(rec.calls) - warmed[name]} not warmed"
+        assert any(rec.calls for rec in recorders.values()), f"{page} made no cached call (test not exercised)"
 
 
 def test_start_once_per_dataset_and_model(monkeypatch: pytest.MonkeyPatch):
