@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
+from dashboard import prefetch  # noqa: E402
 from dashboard.sidebar import frame  # noqa: E402
 from dashboard.state import K_PAGE  # noqa: E402
 
@@ -49,15 +50,16 @@ pages = {
     if (PAGES_DIR / f"{stem}.py").exists()  # justice.py is written by another team member; shown when present
 }
 nav = st.navigation(list(pages.values()))
-ctx = frame(nav.url_path or "hotspots")
+with prefetch.page_run():  # the background warm-up waits for this run (dashboard.prefetch)
+    ctx = frame(nav.url_path or "hotspots")
 
-# A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
-# switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)
-# restore the scenario in the root form /?…&page=justice&… exactly as in /justice?….
-wanted = st.session_state.pop(K_PAGE, None)
-if wanted in pages and pages[wanted].url_path != nav.url_path:
-    st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
-if wanted and wanted not in pages:
-    st.warning(f"The link names a page '{wanted}' that does not exist; showing {nav.title}. "
-               f"Pages: {', '.join(pages)}.")
-nav.run()
+    # A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
+    # switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)
+    # restore the scenario in the root form /?…&page=justice&… exactly as in /justice?….
+    wanted = st.session_state.pop(K_PAGE, None)
+    if wanted in pages and pages[wanted].url_path != nav.url_path:
+        st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
+    if wanted and wanted not in pages:
+        st.warning(f"The link names a page '{wanted}' that does not exist; showing {nav.title}. "
+                   f"Pages: {', '.join(pages)}.")
+    nav.run()

@@ -6,7 +6,8 @@ the day's surface, district names and people per cell, the compare page's second
 month's surfaces (the exceedance page, and every date change within the month, reads them from the
 surface store), the siting ranking, the justice page's exposure and the attention page's runs (torch
 loads here, off the request path). Streamlit computes a cached value once under a per-key lock, so a
-page that asks for a value the thread is computing waits for it instead of computing it again.
+page that asks for a value the thread is computing waits for it instead of computing it again. Each
+step starts only when no session's script run is in progress (:func:`page_run`).
 
 The server log gets one line when the thread is done (:data:`DONE`); the browser test waits for it
 before timing "server warm" first loads.
@@ -19,7 +20,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -29,6 +31,36 @@ log = logging.getLogger("airatlas.dashboard")
 DONE = "AirAtlas prefetch done"
 NICE = 10  # the thread's scheduling niceness (Linux: per thread)
 ENV = "AIRATLAS_PREFETCH"  # "0" turns the warm-up off (the unit tests do: they clear the caches it fills)
+MAX_YIELD_S = 30.0  # longest a step waits for the sessions' script runs to end before it runs anyway
+
+_runs = 0  # script runs in progress (every session), see :func:`page_run`
+_idle = threading.Condition()
+
+
+@contextmanager
+def page_run() -> Iterator[None]:
+    """Wrap a session's script run: the warm-up starts its next step only when no run is in progress.
+
+    The thread shares the process (and its GIL) with the sessions: a step running beside the first page
+    would slow that page's own work (measured: the cold start's first map), so it waits for it to end.
+    """
+    global _runs
+    with _idle:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _runs -= 1
+            _idle.notify_all()
+
+
+def wait_for_idle(timeout_s: float = MAX_YIELD_S) -> float:
+    """Until no script run is in progress (at most ``timeout_s``); seconds waited."""
+    t0 = time.perf_counter()
+    with _idle:
+        _idle.wait_for(lambda: _runs == 0, timeout=timeout_s)
+    return time.perf_counter() - t0
 
 
 def enabled() -> bool:
@@ -99,6 +131,7 @@ def run(dataset: str, date: str, model: str) -> dict[str, float]:
     except (AttributeError, OSError):
         pass
     for name, call in steps(dataset, date, model):
+        wait_for_idle()
         t0 = time.perf_counter()
         try:
             call()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 import streamlit as st
@@ -66,6 +67,18 @@ def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixt
         for name, rec in recorders.items():
             assert set(rec.calls) <= warmed[name], f"{page}: {name}{set(rec.calls) - warmed[name]} not warmed"
         assert any(rec.calls for rec in recorders.values()), f"{page} made no cached call (test not exercised)"
+
+
+def test_steps_wait_for_running_pages():
+    """A warm-up step starts only once no session's script run is in progress."""
+    assert prefetch.wait_for_idle(timeout_s=5) < 5  # nothing running: no wait
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (prefetch.wait_for_idle(timeout_s=60), done.set()))
+    with prefetch.page_run():
+        waiter.start()
+        assert not done.wait(timeout=0.5), "the step did not wait for the page run"
+    assert done.wait(timeout=10), "the step did not start after the page run ended"
+    waiter.join(timeout=10)
 
 
 def test_start_once_per_dataset_and_model(monkeypatch: pytest.MonkeyPatch):
