@@ -98,8 +98,10 @@ with guard("Inference"):
     # The one view state: zoom fitted to the smaller (side-by-side) map, so the region fits every map.
     view_state = shared_view(info["bbox"], layers.HALF_WIDTH_PX, 420, focus, zoom_in)
 
-    def _side_deck(layers_: list, tooltip=None):
-        d = layers.deck(layers_, info["bbox"], tooltip=tooltip, view=view_state)
+    def _side_deck(layers_: list, tooltip=None, height_px: int = 420):
+        # The map's size goes with the shared view, so its city labels stay inside the half-width frame.
+        d = layers.deck(layers_, info["bbox"], tooltip=tooltip, view=view_state, width_px=layers.HALF_WIDTH_PX,
+                        height_px=height_px)
         d.views = [pdk.View(type="MapView", controller=False)]  # moved only by the shared controls: never apart
         return d
 
@@ -129,8 +131,8 @@ with guard("Inference"):
 
     st.subheader("Difference B − A")
     diff = fb - fa
-    st.pydeck_chart(_side_deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above]),
-                    key=f"cmp_diff_{view_id}", height=480)
+    st.pydeck_chart(_side_deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above],
+                               height_px=480), key=f"cmp_diff_{view_id}", height=480)
     st.markdown(diff_legend_html(f"PM2.5 B − A, {when} (µg/m³)"), unsafe_allow_html=True)
     finite = diff[np.isfinite(diff)]
     if len(finite):
