@@ -291,7 +291,10 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
             continue
         if res.grid is None:
             raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
-        parts.append(res.grid)
+        # Only hours some station measured count towards a 24-h mean (GB 3095-2012: >= 20 of them): a model may
+        # fill a partial day's empty hours, which would make a one-hour day look like a valid day.
+        measured = reporting_per_hour(dataset, str(d.date())).any(axis=1)
+        parts.append(res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]})))
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
     pm = xr.concat([g["pm25"] for g in parts], dim="time")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import decision, layers, loaders, names, scoring
 from dashboard.compare_layers import diff_legend_html, diff_rgba, shared_stations, shared_view, swipe_layers
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
 from dashboard.uncertainty_layers import TOOLTIP, image_layer, interval_text, probe_layer, view_image, view_layer
 
@@ -36,10 +36,14 @@ else:
 view = view_control("cmp_view", horizontal=True)
 label_a = f"A: {sc.model}, {sc.date} {when}"
 label_b = f"B: {model_b}, {date_b} {when}"
+# A day without data, or an hour without any report, stops here with a message; a partial day's mean averages
+# only the hours with data (the others are pure extrapolation), as on Hotspots.
+hours_a = require_day(sc.dataset, sc.date, sc.hour, what="A" if date_b != sc.date else "")
+hours_b = hours_a if date_b == sc.date else require_day(sc.dataset, date_b, sc.hour, what="B")
 
 
-def _field(grid, hour):
-    return (grid["pm25"].mean("time") if hour is None else grid["pm25"].isel(time=hour)).values
+def _field(grid, hour, hours):
+    return (grid["pm25"].isel(time=hours).mean("time") if hour is None else grid["pm25"].isel(time=hour)).values
 
 
 def _stations(res, date: str):
@@ -67,17 +71,18 @@ with guard("Inference"):
     lat, lon = res_a.grid["lat"].values, res_a.grid["lon"].values
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != "" if (district != "").any() else np.ones(district.shape, bool)
-    fa = np.where(inside, _field(res_a.grid, sc.hour), np.nan)
-    fb = np.where(inside, _field(res_b.grid, sc.hour), np.nan)
+    fa = np.where(inside, _field(res_a.grid, sc.hour, hours_a), np.nan)
+    fb = np.where(inside, _field(res_b.grid, sc.hour, hours_b), np.nan)
     below, above = loaders.context()
     sl = loaders.window_slice(sc.dataset, sc.date)
     obs_mask = loaders.observed_mask(sl, sc.masked)
 
-    has_interval = all(decision.shown_interval(r.grid, sc.hour)[0] is not None for r in (res_a, res_b))
+    grids_ab = [r.grid if sc.hour is not None else r.grid.isel(time=h) for r, h in ((res_a, hours_a), (res_b, hours_b))]
+    has_interval = all(decision.shown_interval(g, sc.hour)[0] is not None for g in grids_ab)
     shown = shown_view(view, has_interval)
     bounds_ab = []
-    for res in (res_a, res_b):
-        lo, hi = decision.shown_interval(res.grid, sc.hour)
+    for g in grids_ab:
+        lo, hi = decision.shown_interval(g, sc.hour)
         if lo is not None:
             lo, hi = np.where(inside, lo, np.nan), np.where(inside, hi, np.nan)
         bounds_ab.append((lo, hi))
