@@ -22,11 +22,8 @@ sc, info = ctx.scenario, ctx.info
 when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
 
 mode = st.radio("Compare", ["two models", "two dates"], horizontal=True, key="cmp_mode")
-models = loaders.model_names()
 if mode == "two models":
-    others = [m for m in models if m != sc.model] or models
-    others = sorted(others, key=lambda m: m not in loaders.BASELINES)  # a fast baseline first: the page opens quickly
-    model_b = st.selectbox("Model B", others, key="cmp_model")
+    model_b = st.selectbox("Model B", decision.compare_model_b_options(sc.model), key="cmp_model")
     date_b = sc.date
 else:
     model_b = sc.model
