@@ -219,6 +219,19 @@ def test_decision_pages_in_a_real_browser(chromium_path: Path, server: str, tmp_
 
         # ---- compare: two dates, the maps in sync, the swipe
         _compare_maps_stay_in_sync(page, server, query, shots)
+
+        # ---- environmental justice: the unit table (CSV), the units (GeoJSON), the HTML brief next to the PDF one
+        page.goto(f"{server}/justice?{query}")
+        _wait_idle(page)
+        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        units = pd.read_csv(_download(page, "Per-unit table (CSV)", tmp_path))
+        assert len(units) > 100 and {"pm25", "population"} <= set(units)
+        geo = json.loads(_download(page, "Units with classes (GeoJSON)", tmp_path).read_text(encoding="utf-8"))
+        assert geo["type"] == "FeatureCollection" and len(geo["features"]) == len(units)
+        html = _download(page, "One-page brief (HTML)", tmp_path).read_text(encoding="utf-8")
+        assert html.lstrip().lower().startswith("<!doctype html") and "open this scenario in AirAtlas" in html
+        assert "page=justice" in html
+        assert not _exceptions(page), _exceptions(page)
         browser.close()
 
     print("\ndecision browser timings:", json.dumps(timings))
