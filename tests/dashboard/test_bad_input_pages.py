@@ -142,3 +142,15 @@ def test_exceedance_counts_only_days_with_twenty_measured_hours(gappy) -> None:
     assert int(exc["valid_days"].max()) == 3  # 01-01, 01-02, 01-05; 01-04 has 1 measured hour
     if model == "spin":
         assert filled == 24  # the case this guards: a surface in every hour of the one-hour day
+
+
+def test_exposure_leaves_out_the_short_days_even_when_the_model_fills_them(gappy) -> None:
+    """spin estimates every hour of the archive gap and of the one-hour day; neither may count as a day."""
+    from dashboard import loaders
+
+    if "spin" not in loaders.model_names():
+        pytest.skip("no spin model in this checkout")
+    at = _run("justice", ONE_HOUR, model="spin")  # the default period: 7 days ending 01-04, clipped to 01-01
+    said = " ".join(w.value for w in at.main.warning)
+    assert "2 day(s) have fewer than 20 valid hours" in said, said
+    assert f"{MISSING} (no data, archive gap)" in _said(at) and f"{ONE_HOUR} (1 of 24 hours)" in _said(at)
