@@ -64,7 +64,7 @@ def test_readability_in_a_real_browser(chromium_path: Path, server: str, tmp_pat
         assert page.get_by_text("Modest gain over the simplest method").count() == 1
         page.get_by_role("tab", name="Model cards").click()
         # Wait for the tab's content, not a fixed 500 ms (that failed once at load 5.6).
-        page.locator('[data-testid="stTable"]').first.wait_for(state="visible", timeout=60_000)
+        page.wait_for_selector('[data-testid="stTable"]', state="attached", timeout=60_000)
         assert page.locator('[data-testid="stTable"]').count() >= 1
         page.get_by_role("tab", name="Data sources").click()
         page.wait_for_timeout(500)
