@@ -291,7 +291,10 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
             continue
         if res.grid is None:
             raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
-        parts.append(res.grid)
+        # Only hours some station measured count towards a 24-h mean (GB 3095-2012: >= 20 of them): a model may
+        # fill a partial day's empty hours, which would make a one-hour day look like a valid day.
+        measured = reporting_per_hour(dataset, str(d.date())).any(axis=1)
+        parts.append(res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]})))
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
     pm = xr.concat([g["pm25"] for g in parts], dim="time")
@@ -391,9 +394,13 @@ def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, 
         from core.errors import UnusableData
 
         raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
+    # Only hours some observed station measured count towards a daily mean (>= 20 of them): a model may fill a
+    # partial day's empty hours, which would make a one-hour day look valid.
+    measured = np.isfinite(sl["pm25"].reindex(time=res.grid["time"]).values[:, obs]).any(axis=1)
+    grid = res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
-        result = unit_exposure(res.grid, census_units(), population_grid() if weighting == "grid" else None)
+        result = unit_exposure(grid, census_units(), population_grid() if weighting == "grid" else None)
     return result.table, summarize(result, n_boot=EXPOSURE_N_BOOT, seed=0), list(result.warnings)
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core.exposure_census import CITATIONS, VULNERABILITY
+from dashboard import coverage, layers, loaders
 from dashboard import justice_layers as jl
-from dashboard import layers, loaders
 from dashboard.ui import guard, link_value, page_context, readable_numbers
 
 N_BOOT = loaders.EXPOSURE_N_BOOT
@@ -61,6 +61,25 @@ start, end = period_bounds(sc.date, period_kind, info["start"], info["end"])
 period = start if start == end else f"{start} … {end}"
 st.query_params[Q_INDICATOR] = indicator
 st.query_params[Q_PERIOD] = period_kind
+
+# Daily means need >= 20 hours with data: a period without one such day has nothing to show (checked before the
+# inference; the per-day count of days left out comes with the result).
+days = pd.date_range(start, end, freq="D").strftime("%Y-%m-%d")
+if not any(d in info["days_with_data"] and info["partial_days"].get(d, 24) >= coverage.MIN_DAY_HOURS for d in days):
+    if not any(d in info["days_with_data"] for d in days):
+        st.warning(coverage.missing_day_text(period) if start == end else
+                   f"**No PM2.5 data in {period}** (archive gap): nothing to infer from. Pick another date.")
+    else:
+        st.warning(f"**No day in {period} has the ≥ {coverage.MIN_DAY_HOURS} hours of data a daily mean needs** ("
+                   + ", ".join(f"{d}: {info['partial_days'][d]} of 24 hours" for d in days if d in info["partial_days"])
+                   + "): no exposure can be computed. Pick another date or a longer period.")
+    st.stop()
+gaps = [f"{d} (no data, archive gap)" if d not in info["days_with_data"]
+        else f"{d} ({info['partial_days'][d]} of 24 hours)" for d in days
+        if d not in info["days_with_data"] or info["partial_days"].get(d, 24) < coverage.MIN_DAY_HOURS]
+if gaps:
+    st.caption(f"Left out of the daily figures (fewer than {coverage.MIN_DAY_HOURS} hours with data): "
+               + ", ".join(gaps) + ".")
 
 with guard("Exposure analysis"):
     with st.spinner(f"Running {sc.model} over {period} and aggregating to 222 census units …"):
