@@ -461,7 +461,9 @@ def palette_png_data_uri(rgba: np.ndarray, colors: int = CONTEXT_COLORS) -> str:
     img = Image.fromarray(rgba, mode="RGBA").quantize(colors=colors, method=Image.Quantize.FASTOCTREE,
                                                       dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    # zlib level 6, not optimize (level 9): measured on the BTH land and outline images 0.16 s instead of 1.0 s of
+    # the cold start, for 8 % more bytes (248 vs 230 kB).
+    img.save(buf, format="PNG", compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
