@@ -43,13 +43,24 @@ def _favicon():
 
 st.set_page_config(page_title="AirAtlas — PM2.5 across Beijing–Tianjin–Hebei", page_icon=_favicon(), layout="wide")
 
+def _root() -> None:
+    """The app's root URL (never runs: the frame below sends "/" on to a page)."""
+
+
 pages = {
-    stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem, default=stem == "hotspots")
+    stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem)
     for stem, title, icon in PAGES
     if (PAGES_DIR / f"{stem}.py").exists()  # justice.py is written by another team member; shown when present
 }
-nav = st.navigation(list(pages.values()))
-ctx = frame(nav.url_path or "hotspots")
+# Streamlit serves its default page at "/" only and answers its url_path with "Page not found". So the default
+# is a hidden stand-in for "/", which opens Hotspots (or the link's ?page=) at its own path: /hotspots works,
+# and "/" and "/hotspots" are one page (menu highlight, links).
+root = st.Page(_root, title="AirAtlas", url_path="start", default=True, visibility="hidden")
+nav = st.navigation([root, *pages.values()])
+if nav is root:
+    first = st.query_params.get(K_PAGE)
+    st.switch_page(pages.get(first, pages["hotspots"]), query_params=st.query_params.to_dict())
+ctx = frame(nav.url_path)
 
 # A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
 # switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)

@@ -46,11 +46,8 @@ def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], o
         loaders.district_of_cells(lat, lon)
         decision.cell_people(lat, lon)
 
-    def compare_b() -> None:
-        models = loaders.model_names()
-        # The compare page's default model B: a fast baseline other than A (dashboard/views/compare.py).
-        others = sorted([m for m in models if m != model] or models, key=lambda m: m not in loaders.BASELINES)
-        loaders.run_scenario(dataset, date, others[0], (), True)
+    def compare_b() -> None:  # the compare page's default model B, from the one place that defines it
+        loaders.run_scenario(dataset, date, decision.compare_model_b_options(model)[0], (), True)
 
     def month() -> None:
         # The exceedance page's default period: the month of the date, clipped to the data.

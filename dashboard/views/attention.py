@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.paths import MODELS_DIR
 from dashboard import charts, layers, loaders, names
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 
 ctx = page_context("Attention and influence")
 sc, info = ctx.scenario, ctx.info
@@ -18,6 +18,8 @@ codes = ds["station"].values.astype(str)
 label_of = names.station_labels(codes, ds["name"].values, ds["city"].values)
 models = loaders.model_names()
 hidden_note = f"{len(sc.masked)} station(s) hidden" if sc.masked else "all stations observed"
+require_day(sc.dataset, sc.date, None, consequence="The attention and influence below describe a prediction for a "
+            "day the models saw only those hours of.")
 
 # ---- temporal attention (aqnet)
 st.subheader("Temporal attention · AQ-Net-style model")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+import xarray as xr
 
 from core.engine.infer import infer
 from core.engine.result import Window
@@ -18,8 +20,8 @@ from core.exposure import ExposureWarning, summarize, unit_exposure
 from core.exposure_census import CITATIONS, VULNERABILITY, load_census_units
 from core.exposure_weights import load_population_grid
 from core.grid import GridSpec
+from dashboard import coverage, layers, loaders
 from dashboard import justice_layers as jl
-from dashboard import layers, loaders
 from dashboard.ui import guard, link_value, page_context, readable_numbers
 
 RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
@@ -66,9 +68,13 @@ def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, 
                 window=Window.of(t0.to_datetime64(), t1.to_datetime64()))
     if res.grid is None:
         raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
+    # Only hours some observed station measured count towards a daily mean (>= 20 of them): a model may fill a
+    # partial day's empty hours, which would make a one-hour day look valid.
+    measured = np.isfinite(sl["pm25"].reindex(time=res.grid["time"]).values[:, obs]).any(axis=1)
+    grid = res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
-        result = unit_exposure(res.grid, _units(), _population() if weighting == "grid" else None)
+        result = unit_exposure(grid, _units(), _population() if weighting == "grid" else None)
     return result.table, summarize(result, n_boot=N_BOOT, seed=0), list(result.warnings)
 
 
@@ -112,6 +118,25 @@ start, end = period_bounds(sc.date, period_kind, info["start"], info["end"])
 period = start if start == end else f"{start} … {end}"
 st.query_params[Q_INDICATOR] = indicator
 st.query_params[Q_PERIOD] = period_kind
+
+# Daily means need >= 20 hours with data: a period without one such day has nothing to show (checked before the
+# inference; the per-day count of days left out comes with the result).
+days = pd.date_range(start, end, freq="D").strftime("%Y-%m-%d")
+if not any(d in info["days_with_data"] and info["partial_days"].get(d, 24) >= coverage.MIN_DAY_HOURS for d in days):
+    if not any(d in info["days_with_data"] for d in days):
+        st.warning(coverage.missing_day_text(period) if start == end else
+                   f"**No PM2.5 data in {period}** (archive gap): nothing to infer from. Pick another date.")
+    else:
+        st.warning(f"**No day in {period} has the ≥ {coverage.MIN_DAY_HOURS} hours of data a daily mean needs** ("
+                   + ", ".join(f"{d}: {info['partial_days'][d]} of 24 hours" for d in days if d in info["partial_days"])
+                   + "): no exposure can be computed. Pick another date or a longer period.")
+    st.stop()
+gaps = [f"{d} (no data, archive gap)" if d not in info["days_with_data"]
+        else f"{d} ({info['partial_days'][d]} of 24 hours)" for d in days
+        if d not in info["days_with_data"] or info["partial_days"].get(d, 24) < coverage.MIN_DAY_HOURS]
+if gaps:
+    st.caption(f"Left out of the daily figures (fewer than {coverage.MIN_DAY_HOURS} hours with data): "
+               + ", ".join(gaps) + ".")
 
 with guard("Exposure analysis"):
     with st.spinner(f"Running {sc.model} over {period} and aggregating to 222 census units …"):

@@ -6,9 +6,11 @@ import logging
 
 import pytest
 import streamlit as st
+import xarray as xr
 
 from core.surface_store import SurfaceStore
-from dashboard import loaders, prefetch
+from dashboard import decision, loaders, prefetch
+from tests.data.make_data import make_cnemc_folder
 
 
 @pytest.fixture(autouse=True)
@@ -20,20 +22,48 @@ def _fresh_streamlit_caches():
     st.cache_resource.clear()
 
 
-def test_run_warms_every_step_and_stores_the_month(caplog: pytest.LogCaptureFixture):
-    info = loaders.dataset_info(loaders.DEMO)
+@pytest.fixture
+def tiny(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A three-day CNEMC folder (4 stations) and an empty cache: the month is 3 surfaces, not the demo's 30."""
+    make_cnemc_folder(tmp_path / "raw" / loaders.PRIMARY, start="2019-01-10", n_days=3)
+    monkeypatch.setenv("AIRATLAS_DATA", str(tmp_path))
+    monkeypatch.setenv("AIRATLAS_CACHE", str(tmp_path / "cache"))  # the store holds only what this run writes
+    return loaders.PRIMARY
+
+
+def test_run_warms_every_step_and_stores_the_month(tiny: str, caplog: pytest.LogCaptureFixture):
+    info = loaders.dataset_info(tiny)
     date = info["days_with_data"][-1]
     with caplog.at_level(logging.INFO, logger="airatlas.dashboard"):
-        took = prefetch.run(loaders.DEMO, date, "idw")
-    assert list(took) == [name for name, _ in prefetch.steps(loaders.DEMO, date, "idw")]
+        took = prefetch.run(tiny, date, "idw")
+    assert list(took) == [name for name, _ in prefetch.steps(tiny, date, "idw")]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     assert any(prefetch.DONE in r.getMessage() for r in caplog.records)
-    # Every day of the month with data has its surface in the store: a date change there reads it back.
-    stored = list(SurfaceStore().root.glob("*.zarr"))
+    # Every day of the month with data has its surface in the store (a date change there reads it back), and the
+    # compare page's default model B has the chosen day's: nothing else.
+    stored = [xr.open_zarr(p, consolidated=False).attrs["airatlas_model"] for p in SurfaceStore().root.glob("*.zarr")]
     days_in_month = [d for d in info["days_with_data"] if d[:7] == date[:7]]
-    assert len(stored) >= len(days_in_month)
+    model_b = decision.compare_model_b_options("idw")[0]
+    assert model_b != "idw" and sorted(stored) == sorted(["idw"] * len(days_in_month) + [model_b])
     # ... and the period the exceedance page opens with is already computed (shared memo).
     assert len(loaders._exceedance_memo()) == 1
+
+
+def test_compare_b_is_the_compare_pages_default(tiny: str, monkeypatch: pytest.MonkeyPatch):
+    """One home for Compare's default model B: the page offers decision.compare_model_b_options, the warm-up
+    computes its first."""
+    from tests.dashboard.test_pages import make_app
+
+    at = make_app("compare", dataset=tiny)
+    at.run()
+    assert not at.exception
+    box = at.selectbox(key="cmp_model")
+    options = decision.compare_model_b_options("idw")
+    assert box.options == options and box.value == options[0] and options[0] in loaders.BASELINES
+    asked = []
+    monkeypatch.setattr(loaders, "run_scenario", lambda ds, d, m, *a: asked.append(m))
+    dict(prefetch.steps(tiny, "2019-01-12", "idw"))["compare"]()
+    assert asked == [box.value]
 
 
 def test_start_once_per_dataset_and_model(monkeypatch: pytest.MonkeyPatch):
