@@ -297,14 +297,35 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
         parts.append(res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]})))
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
-    pm = xr.concat([g["pm25"] for g in parts], dim="time")
+    parts = _on_one_grid(parts)
+    pm = xr.concat([g["pm25"] for g in parts], dim="time", join="exact")
     exc = exceedance_days(pm)
     # Days counted on each bound of the 90 % interval (daily means of the hourly bounds), when every day has one.
     if all({"pm25_lo", "pm25_hi"} <= set(g.data_vars) for g in parts):
         for bound in ("lo", "hi"):
-            days = exceedance_days(xr.concat([g[f"pm25_{bound}"] for g in parts], dim="time"))["days_above"]
+            days = exceedance_days(xr.concat([g[f"pm25_{bound}"] for g in parts], dim="time",
+                                             join="exact"))["days_above"]
             exc[f"days_above_{bound}"] = days
     return exc, pm["lat"].values, pm["lon"].values, skipped
+
+
+def _on_one_grid(parts: list[xr.Dataset]) -> list[xr.Dataset]:
+    """Daily surfaces on the first day's lat/lon labels.
+
+    Days may come from the surface store or a fresh ``infer``; float noise in the cell centres would make
+    ``xr.concat`` outer-join the grids (twice the cells, half of them NaN, exceedance days silently wrong).
+    Labels within 1e-6° are the same cell; anything else is a different grid and an error.
+    """
+    lat, lon = parts[0]["lat"].values, parts[0]["lon"].values
+    out = []
+    for g in parts:
+        if g["lat"].shape != lat.shape or g["lon"].shape != lon.shape or not (
+                np.allclose(g["lat"].values, lat, rtol=0, atol=1e-6)
+                and np.allclose(g["lon"].values, lon, rtol=0, atol=1e-6)):
+            raise InvalidRequest("The daily surfaces of this period are on different grids; clear the surface "
+                                 "store ($AIRATLAS_CACHE/surfaces) and reload.")
+        out.append(g.assign_coords(lat=lat, lon=lon))
+    return out
 
 
 def truth_of(dataset: str, date: str) -> xr.DataArray:
