@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
+from dashboard import prefetch  # noqa: E402
 from dashboard.sidebar import frame  # noqa: E402
 from dashboard.state import K_PAGE  # noqa: E402
 
@@ -43,21 +44,33 @@ def _favicon():
 
 st.set_page_config(page_title="AirAtlas — PM2.5 across Beijing–Tianjin–Hebei", page_icon=_favicon(), layout="wide")
 
+def _root() -> None:
+    """The app's root URL (never runs: the frame below sends "/" on to a page)."""
+
+
 pages = {
-    stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem, default=stem == "hotspots")
+    stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem)
     for stem, title, icon in PAGES
     if (PAGES_DIR / f"{stem}.py").exists()  # justice.py is written by another team member; shown when present
 }
-nav = st.navigation(list(pages.values()))
-ctx = frame(nav.url_path or "hotspots")
+# Streamlit serves its default page at "/" only and answers its url_path with "Page not found". So the default
+# is a hidden stand-in for "/", which opens Hotspots (or the link's ?page=) at its own path: /hotspots works,
+# and "/" and "/hotspots" are one page (menu highlight, links).
+root = st.Page(_root, title="AirAtlas", url_path="start", default=True, visibility="hidden")
+nav = st.navigation([root, *pages.values()])
+with prefetch.page_run():  # the background warm-up waits for this run (dashboard.prefetch)
+    if nav is root:
+        first = st.query_params.get(K_PAGE)
+        st.switch_page(pages.get(first, pages["hotspots"]), query_params=st.query_params.to_dict())
+    ctx = frame(nav.url_path)
 
-# A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
-# switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)
-# restore the scenario in the root form /?…&page=justice&… exactly as in /justice?….
-wanted = st.session_state.pop(K_PAGE, None)
-if wanted in pages and pages[wanted].url_path != nav.url_path:
-    st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
-if wanted and wanted not in pages:
-    st.warning(f"The link names a page '{wanted}' that does not exist; showing {nav.title}. "
-               f"Pages: {', '.join(pages)}.")
-nav.run()
+    # A link with ?page=<stem> opens that page (the URL path does the same; this keeps query-only links working).
+    # switch_page clears the query unless handed it: pass it on, so page-owned keys (ej_*, threshold, place)
+    # restore the scenario in the root form /?…&page=justice&… exactly as in /justice?….
+    wanted = st.session_state.pop(K_PAGE, None)
+    if wanted in pages and pages[wanted].url_path != nav.url_path:
+        st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
+    if wanted and wanted not in pages:
+        st.warning(f"The link names a page '{wanted}' that does not exist; showing {nav.title}. "
+                   f"Pages: {', '.join(pages)}.")
+    nav.run()

@@ -79,3 +79,27 @@ def far_message(dist_km: np.ndarray, shown: np.ndarray, width: np.ndarray | None
                     + (f" (vs {w_near:,.0f} µg/m³ within {limit_km:.0f} km of a station)." if np.isfinite(w_near)
                        else "."))
     return msg
+
+
+MIN_DAY_HOURS = 20  # GB 3095-2012: a 24-h mean needs at least 20 hourly values (core.exceedance.MIN_HOURS)
+PARTIAL_MEAN = ("The 'daily mean' below averages those hours only; it is not a 24-h mean "
+                f"(GB 3095-2012 needs ≥ {MIN_DAY_HOURS} hours).")
+
+
+def missing_day_text(date: str) -> str:
+    """The message of a day on which no station reported PM2.5 (an archive gap)."""
+    return (f"**No PM2.5 data on {date}** (archive gap): no station reported that day, so there is nothing to "
+            "infer from. Pick another date (the note under the sidebar's date lists this month's missing and "
+            "partial days).")
+
+
+def empty_hour_text(date: str, hour: int, hours: np.ndarray) -> str:
+    """The message of an hour without any PM2.5 report on a day that has some."""
+    return (f"**No station reported PM2.5 at {hour:02d}:00 on {date}**: nothing to infer from. This day has data at "
+            f"{hours_label(hours)} only — choose one of those hours (the hour list marks the others 'no data') "
+            "or another day.")
+
+
+def partial_day_text(date: str, hours: np.ndarray, consequence: str = PARTIAL_MEAN) -> str:
+    """The warning of a day with data in fewer than 24 hours; ``consequence`` says what it means for the page."""
+    return f"**Partial day**: {date} has data in {len(hours)} of 24 hours ({hours_label(hours)}). {consequence}"

@@ -12,6 +12,14 @@ import streamlit as st
 from dashboard import loaders
 
 
+def compare_model_b_options(model_a: str) -> list[str]:
+    """The Compare page's choices of model B, its default first: the other models, fast baselines first (so the
+    page opens quickly). The one home of that default: the warm-up (dashboard.prefetch) computes the same B."""
+    models = loaders.model_names()
+    others = [m for m in models if m != model_a] or models
+    return sorted(others, key=lambda m: m not in loaders.BASELINES)
+
+
 @st.cache_data(show_spinner=False)
 def cell_people(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray | None:
     """Persons living in each cell ``(lat, lon)`` of a surface grid (0.1° grid 2015); None without the layer."""

@@ -2,7 +2,8 @@
 
 Greedy by priority (population): a place's label is kept when its box, in Web-Mercator screen pixels at the
 map's zoom, stays ``pad_px`` clear of every label kept before it. Zooming in only moves labels apart, so a
-set placed for the opening zoom never overlaps as the reader zooms in.
+set placed for the opening zoom never overlaps as the reader zooms in. Given the map's view (centre and size),
+a label whose box would cross the map's edge is left out: no name is cut off at the frame.
 """
 
 from __future__ import annotations
@@ -33,15 +34,31 @@ def label_boxes(names: pd.Series, font_px: float = FONT_PX) -> tuple[np.ndarray,
     return n * CHAR_EM * font_px, np.full(len(n), float(font_px))
 
 
+def inside_view(places: pd.DataFrame, zoom: float, view: tuple[float, float, float, float], pad_px: float = 4.0,
+                font_px: float = FONT_PX) -> np.ndarray:
+    """bool per row: the label's box lies ``pad_px`` inside the map ``view = (lat, lon, width_px, height_px)``
+    (the map's centre and size in pixels)."""
+    lat0, lon0, width, height = view
+    cx, cy = screen_xy([lat0], [lon0], zoom)
+    x, y = screen_xy(places["lat"].to_numpy(), places["lon"].to_numpy(), zoom)
+    w, h = label_boxes(places["name"], font_px)
+    return ((np.abs(x - cx[0]) + w / 2 + pad_px <= width / 2)
+            & (np.abs(y + OFFSET_PX - cy[0]) + h / 2 + pad_px <= height / 2))
+
+
 def place_labels(places: pd.DataFrame, zoom: float, pad_px: float = 4.0, font_px: float = FONT_PX,
-                 priority: str = "population") -> pd.DataFrame:
+                 priority: str = "population", view: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
     """The rows of ``places`` (columns name, lat, lon and ``priority``) whose labels fit without overlap.
 
     Highest ``priority`` first; ties keep the input order. Returns the kept rows in priority order.
+    ``view = (lat, lon, width_px, height_px)``: the map's centre and size; labels that would not lie wholly
+    inside it are left out (before the overlap test, so they take no room from the others).
     """
     if places is None or len(places) == 0:
         return places
     order = places.sort_values(priority, ascending=False, kind="stable") if priority in places else places
+    if view is not None:
+        order = order[inside_view(order, zoom, view, pad_px, font_px)]
     x, y = screen_xy(order["lat"].to_numpy(), order["lon"].to_numpy(), zoom)
     y = y + OFFSET_PX
     w, h = label_boxes(order["name"], font_px)

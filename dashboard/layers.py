@@ -255,19 +255,20 @@ def labels_layer(places: pd.DataFrame, layer_id: str = "places") -> pdk.Layer:
 class ZoomLabels:
     """City labels whose set depends on the zoom of the map they go on (dashboard.labels.place_labels).
 
-    Put in a layer list like any layer; :func:`deck` swaps it for the labels that fit at its zoom
-    (each zoom placed and serialised once per server).
+    Put in a layer list like any layer; :func:`deck` swaps it for the labels that fit at its zoom and inside
+    its frame (each view placed and serialised once per server).
     """
 
     def __init__(self, places: pd.DataFrame, layer_id: str = "places") -> None:
         self.places, self.id, self._at = places, layer_id, {}
 
-    def at(self, zoom: float) -> Serialized:
-        key = round(float(zoom), 1)
+    def at(self, zoom: float, view: tuple[float, float, float, float] | None = None) -> Serialized:
+        """The labels for a map at ``zoom``; ``view = (lat, lon, width_px, height_px)`` keeps them inside it."""
+        key = (round(float(zoom), 1), None if view is None else tuple(round(float(v), 2) for v in view))
         if key not in self._at:
             from dashboard.labels import place_labels
 
-            self._at[key] = Serialized(labels_layer(place_labels(self.places, key), self.id))
+            self._at[key] = Serialized(labels_layer(place_labels(self.places, key[0], view=key[1]), self.id))
         return self._at[key]
 
 
@@ -323,8 +324,9 @@ def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None
     """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``.
 
     ``layers``: pydeck layers, :class:`Serialized` ones and :class:`ZoomLabels` (placed for this map's
-    zoom); None entries are skipped. ``view``: a view state to open on instead of the one fitting ``bbox``
-    (pages whose maps share one view pass the same object to each).
+    zoom, inside a ``width_px`` × ``height_px`` frame); None entries are skipped. ``view``: a view state to open
+    on instead of the one fitting ``bbox`` (pages whose maps share one view pass the same object to each; give
+    the map's size too, so its labels stay inside it).
     """
     w, s, e, n = bbox
     if view is None:
@@ -332,7 +334,8 @@ def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None
         view = pdk.ViewState(latitude=(s + n) / 2, longitude=(w + e) / 2, zoom=zoom, pitch=0)
     zoom = float(view.zoom)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
-    layers = [lay.at(zoom) if isinstance(lay, ZoomLabels) else lay for lay in layers if lay is not None]
+    frame = (float(view.latitude), float(view.longitude), float(width_px), float(height_px))
+    layers = [lay.at(zoom, frame) if isinstance(lay, ZoomLabels) else lay for lay in layers if lay is not None]
     return SplicedDeck(layers=layers, initial_view_state=view,
                        tooltip=tooltip if tooltip is not None else False, **kwargs)
 
@@ -458,7 +461,9 @@ def palette_png_data_uri(rgba: np.ndarray, colors: int = CONTEXT_COLORS) -> str:
     img = Image.fromarray(rgba, mode="RGBA").quantize(colors=colors, method=Image.Quantize.FASTOCTREE,
                                                       dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    # zlib level 6, not optimize (level 9): measured on the BTH land and outline images 0.16 s instead of 1.0 s of
+    # the cold start, for 8 % more bytes (248 vs 230 kB).
+    img.save(buf, format="PNG", compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

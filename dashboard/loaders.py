@@ -291,17 +291,41 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
             continue
         if res.grid is None:
             raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
-        parts.append(res.grid)
+        # Only hours some station measured count towards a 24-h mean (GB 3095-2012: >= 20 of them): a model may
+        # fill a partial day's empty hours, which would make a one-hour day look like a valid day.
+        measured = reporting_per_hour(dataset, str(d.date())).any(axis=1)
+        parts.append(res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]})))
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
-    pm = xr.concat([g["pm25"] for g in parts], dim="time")
+    parts = _on_one_grid(parts)
+    pm = xr.concat([g["pm25"] for g in parts], dim="time", join="exact")
     exc = exceedance_days(pm)
     # Days counted on each bound of the 90 % interval (daily means of the hourly bounds), when every day has one.
     if all({"pm25_lo", "pm25_hi"} <= set(g.data_vars) for g in parts):
         for bound in ("lo", "hi"):
-            days = exceedance_days(xr.concat([g[f"pm25_{bound}"] for g in parts], dim="time"))["days_above"]
+            days = exceedance_days(xr.concat([g[f"pm25_{bound}"] for g in parts], dim="time",
+                                             join="exact"))["days_above"]
             exc[f"days_above_{bound}"] = days
     return exc, pm["lat"].values, pm["lon"].values, skipped
+
+
+def _on_one_grid(parts: list[xr.Dataset]) -> list[xr.Dataset]:
+    """Daily surfaces on the first day's lat/lon labels.
+
+    Days may come from the surface store or a fresh ``infer``; float noise in the cell centres would make
+    ``xr.concat`` outer-join the grids (twice the cells, half of them NaN, exceedance days silently wrong).
+    Labels within 1e-6° are the same cell; anything else is a different grid and an error.
+    """
+    lat, lon = parts[0]["lat"].values, parts[0]["lon"].values
+    out = []
+    for g in parts:
+        if g["lat"].shape != lat.shape or g["lon"].shape != lon.shape or not (
+                np.allclose(g["lat"].values, lat, rtol=0, atol=1e-6)
+                and np.allclose(g["lon"].values, lon, rtol=0, atol=1e-6)):
+            raise InvalidRequest("The daily surfaces of this period are on different grids; clear the surface "
+                                 "store ($AIRATLAS_CACHE/surfaces) and reload.")
+        out.append(g.assign_coords(lat=lat, lon=lon))
+    return out
 
 
 def truth_of(dataset: str, date: str) -> xr.DataArray:
@@ -309,6 +333,96 @@ def truth_of(dataset: str, date: str) -> xr.DataArray:
     sl = window_slice(dataset, date)
     w = window_of(date)
     return sl["pm25"].sel(time=slice(w.start, w.end))
+
+
+# ---------------------------------------------------------------- attention and influence (attention page)
+ATTENTION_MODEL = "aqnet"  # AQ-Net-style temporal attention
+INFLUENCE_MODELS = ("spin", "aqnet")  # spatial influence, first trained one by default
+ATTENTION_DAYS = 7
+
+
+def has_checkpoint(model: str) -> bool:
+    return (Path(MODELS_DIR) / model / "model.pt").exists()
+
+
+def attention_days(info: dict, date: str) -> int:
+    """Prediction days of the attention heatmap: up to ATTENTION_DAYS days with data ending with ``date``."""
+    return int(min(ATTENTION_DAYS, max(1, sum(1 for d in info["days_with_data"] if d <= date))))
+
+
+def influence_models(models: list[str]) -> list[str]:
+    """The models whose spatial influence the attention page can show (trained checkpoint present)."""
+    return [m for m in INFLUENCE_MODELS if m in models and has_checkpoint(m)]
+
+
+# ---------------------------------------------------------------- exposure (environmental justice page)
+EXPOSURE_RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
+EXPOSURE_N_BOOT = 500
+EXPOSURE_PERIODS = {"day": "the chosen day", "week": "7 days ending on the chosen day", "month": "the calendar month"}
+EXPOSURE_DEFAULTS = {"period": "week", "weighting": "grid"}  # what the justice page opens with
+
+
+def period_bounds(date: str, kind: str, first: str, last: str) -> tuple[str, str]:
+    """(start, end) dates of the period, clipped to the data's range."""
+    d = pd.Timestamp(date)
+    if kind == "day":
+        a, b = d, d
+    elif kind == "week":
+        a, b = d - pd.Timedelta(days=6), d
+    else:
+        a, b = d.replace(day=1), d + pd.offsets.MonthEnd(0)
+    a, b = max(a, pd.Timestamp(first)), min(b, pd.Timestamp(last))
+    return str(a.date()), str(b.date())
+
+
+@st.cache_resource(show_spinner="Loading census units …")
+def census_units():
+    """Census units (core.exposure_census), shared and read-only."""
+    from core.exposure_census import load_census_units
+
+    return load_census_units()
+
+
+@st.cache_resource(show_spinner=False)
+def population_grid():
+    """The 0.1° population grid (core.exposure_weights), shared and read-only."""
+    from core.exposure_weights import load_population_grid
+
+    return load_population_grid()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, end: str, weighting: str):
+    """(per-unit table, summary, warnings) for one scenario and period; inference via core.engine.infer.
+
+    Here rather than in the page so the background warm-up (dashboard.prefetch) fills it for the page's defaults.
+    """
+    import warnings
+
+    from core.exposure import ExposureWarning, summarize, unit_exposure
+
+    ds = load_dataset(dataset)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23)
+    sl = ds.sel(time=slice(t0 - pd.Timedelta(days=HISTORY_DAYS), t1))
+    if sl.sizes["time"] == 0:
+        raise InvalidRequest(f"No station data between {start} and {end}; pick another date.")
+    obs = observed_mask(sl, masked)
+    if not obs.any():
+        raise InvalidRequest("Every station is hidden: unmask at least one station in the Masking lab.")
+    res = infer(load_model(model), sl, obs, grid=GridSpec.from_bbox(res=EXPOSURE_RES),
+                window=Window.of(t0.to_datetime64(), t1.to_datetime64()))
+    if res.grid is None:
+        from core.errors import UnusableData
+
+        raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
+    # Only hours some observed station measured count towards a daily mean (>= 20 of them): a model may fill a
+    # partial day's empty hours, which would make a one-hour day look valid.
+    measured = np.isfinite(sl["pm25"].reindex(time=res.grid["time"]).values[:, obs]).any(axis=1)
+    grid = res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
+        result = unit_exposure(grid, census_units(), population_grid() if weighting == "grid" else None)
+    return result.table, summarize(result, n_boot=EXPOSURE_N_BOOT, seed=0), list(result.warnings)
 
 
 # ---------------------------------------------------------------- geo context

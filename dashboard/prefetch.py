@@ -4,8 +4,10 @@ The first session that shows a (dataset, model) starts one daemon thread per ser
 (``st.cache_resource`` keeps it); it fills the same cached loaders the pages call — context images,
 the day's surface, district names and people per cell, the compare page's second surface, the
 month's surfaces (the exceedance page, and every date change within the month, reads them from the
-surface store), the siting ranking. Streamlit computes a cached value once under a per-key lock, so a
-page that asks for a value the thread is computing waits for it instead of computing it again.
+surface store), the siting ranking, the justice page's exposure and the attention page's runs (torch
+loads here, off the request path). Streamlit computes a cached value once under a per-key lock, so a
+page that asks for a value the thread is computing waits for it instead of computing it again. Each
+step starts only when no session's script run is in progress (:func:`page_run`).
 
 The server log gets one line when the thread is done (:data:`DONE`); the browser test waits for it
 before timing "server warm" first loads.
@@ -18,7 +20,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -28,6 +31,36 @@ log = logging.getLogger("airatlas.dashboard")
 DONE = "AirAtlas prefetch done"
 NICE = 10  # the thread's scheduling niceness (Linux: per thread)
 ENV = "AIRATLAS_PREFETCH"  # "0" turns the warm-up off (the unit tests do: they clear the caches it fills)
+MAX_YIELD_S = 30.0  # longest a step waits for the sessions' script runs to end before it runs anyway
+
+_runs = 0  # script runs in progress (every session), see :func:`page_run`
+_idle = threading.Condition()
+
+
+@contextmanager
+def page_run() -> Iterator[None]:
+    """Wrap a session's script run: the warm-up starts its next step only when no run is in progress.
+
+    The thread shares the process (and its GIL) with the sessions: a step running beside the first page
+    would slow that page's own work (measured: the cold start's first map), so it waits for it to end.
+    """
+    global _runs
+    with _idle:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _runs -= 1
+            _idle.notify_all()
+
+
+def wait_for_idle(timeout_s: float = MAX_YIELD_S) -> float:
+    """Until no script run is in progress (at most ``timeout_s``); seconds waited."""
+    t0 = time.perf_counter()
+    with _idle:
+        _idle.wait_for(lambda: _runs == 0, timeout=timeout_s)
+    return time.perf_counter() - t0
 
 
 def enabled() -> bool:
@@ -46,11 +79,8 @@ def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], o
         loaders.district_of_cells(lat, lon)
         decision.cell_people(lat, lon)
 
-    def compare_b() -> None:
-        models = loaders.model_names()
-        # The compare page's default model B: a fast baseline other than A (dashboard/views/compare.py).
-        others = sorted([m for m in models if m != model] or models, key=lambda m: m not in loaders.BASELINES)
-        loaders.run_scenario(dataset, date, others[0], (), True)
+    def compare_b() -> None:  # the compare page's default model B, from the one place that defines it
+        loaders.run_scenario(dataset, date, decision.compare_model_b_options(model)[0], (), True)
 
     def month() -> None:
         # The exceedance page's default period: the month of the date, clipped to the data.
@@ -61,12 +91,30 @@ def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], o
         start = max(d.replace(day=1), first)
         loaders.period_exceedance(dataset, end.isoformat(), (end - start).days + 1, model, ())
 
+    def justice() -> None:
+        # The justice page's defaults (dashboard/views/justice.py): the week ending on the date, population grid.
+        info = loaders.dataset_info(dataset)
+        start, end = loaders.period_bounds(date, loaders.EXPOSURE_DEFAULTS["period"], info["start"], info["end"])
+        loaders.exposure_for(dataset, model, (), start, end, loaders.EXPOSURE_DEFAULTS["weighting"])
+
+    def attention() -> None:
+        # The attention page's two runs (dashboard/views/attention.py): aqnet's attention over the last days,
+        # the first trained model's spatial influence. Loads torch and the checkpoints off the request path.
+        models = loaders.model_names()
+        if loaders.ATTENTION_MODEL in models and loaders.has_checkpoint(loaders.ATTENTION_MODEL):
+            loaders.run_scenario(dataset, date, loaders.ATTENTION_MODEL, (), False,
+                                 loaders.attention_days(loaders.dataset_info(dataset), date))
+        for m in loaders.influence_models(models)[:1]:
+            loaders.run_scenario(dataset, date, m, (), False)
+
     return [
         ("context", lambda: loaders.context(True)),
         ("surface", grid_parts),
         ("places", lambda: decision.place_index(dataset)),
         ("compare", compare_b),
         ("siting", lambda: decision.sites(dataset, date, model, (), 10, 20.0, False)),
+        ("justice", justice),
+        ("attention", attention),
         ("month", month),
     ]
 
@@ -80,6 +128,7 @@ def run(dataset: str, date: str, model: str) -> dict[str, float]:
     except (AttributeError, OSError):
         pass
     for name, call in steps(dataset, date, model):
+        wait_for_idle()
         t0 = time.perf_counter()
         try:
             call()

@@ -79,6 +79,31 @@ def page_context(title: str):
     return ctx
 
 
+def require_day(dataset: str, date: str, hour: int | None = None, consequence: str | None = None,
+                what: str = ""):
+    """Hours (0–23) of ``date`` in which some station reported PM2.5; a page calls it before inferring a day.
+
+    Stops the page with a clear message on a day without any data (an archive gap) or an ``hour`` without any
+    report; warns on a partial day (``consequence``: what that means for the page; the daily-mean caveat by
+    default) when the page shows a daily mean (``hour`` None). ``what`` prefixes the messages (e.g. "Date B").
+    """
+    import numpy as np
+
+    from dashboard import coverage, loaders
+
+    hours = np.flatnonzero(loaders.reporting_per_hour(dataset, date).any(axis=1))
+    pre = f"{what}: " if what else ""
+    if not len(hours):
+        st.warning(pre + coverage.missing_day_text(date))
+        st.stop()
+    if hour is not None and hour not in hours:
+        st.warning(pre + coverage.empty_hour_text(date, hour, hours))
+        st.stop()
+    if hour is None and len(hours) < 24:
+        st.warning(pre + coverage.partial_day_text(date, hours, consequence or coverage.PARTIAL_MEAN))
+    return hours
+
+
 def selection_in_scope(objects: dict, scope: object, state_key: str) -> dict:
     """A map's selected ``objects`` if they were picked under ``scope``, else ``{}``.
 

@@ -1,4 +1,4 @@
-"""`python -m core tune --model idw|logok`: choose a baseline's settings on validation days."""
+"""`python -m core tune --model idw|logok|spin`: choose settings on validation days (spin: its inference ok_k)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-TUNERS = {"idw": "tune_idw", "logok": "tune_logok"}
+TUNERS = {"idw": "tune_idw", "logok": "tune_logok", "spin": "tune_spin"}
 
 
 def register(app: typer.Typer) -> None:
@@ -17,13 +17,13 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset under <data>/raw/ "
                                                                        "(default cnemc_bth_2019)."),
     ) -> None:
-        """IDW power per protocol, or the logok back-transform, by validation MAE → assets/models/NAME/card.json."""
+        """IDW power per protocol, logok back-transform or spin's ok_k, by validation MAE → models/NAME/card.json."""
         from core.errors import InvalidRequest
         from core.evaluation import tuning
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
         info = getattr(tuning, TUNERS[model])(dataset=dataset or "cnemc_bth_2019")
-        keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "val_mae",
+        keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k", "val_mae",
                                                        "val_mae_by_protocol")}
         typer.echo(json.dumps(keep, indent=1))

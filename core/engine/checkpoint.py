@@ -5,6 +5,13 @@ small). ``card.json`` is the human-readable model card (hyper-parameters, data s
 ``S_test`` codes, validation metrics, git commit, architecture version) and records the sha256 of
 ``model.pt``. Loading refuses, with :class:`CheckpointMismatch`, a file whose sha256 differs from its
 card, or whose architecture version differs from the code's.
+
+A card may carry an ``inference`` block: settings chosen on validation days *after* training that change
+how the trained weights are run, not the weights (spin: ``ok_k``, the observed stations its kriging init
+reads; ``python -m core tune --model spin``). It names the ``model.pt`` sha256 it was chosen for and a
+format version; :func:`inference_settings` refuses a stale or unknown block. The card is part of the
+interval fingerprint (:func:`core.intervals.fingerprint`), so changing the block makes the shipped
+intervals stale until ``calibrate`` is rerun.
 """
 
 from __future__ import annotations
@@ -86,3 +93,32 @@ def load_checkpoint(name: str, arch_version: str, root: Path | None = None) -> t
     if payload.get("name") != name:
         raise CheckpointMismatch(f"{pt}: holds model '{payload.get('name')}', not '{name}'.")
     return payload, card
+
+
+INFERENCE_FORMAT = 1  # version of the card's ``inference`` block
+
+
+def inference_settings(name: str, card: dict, allowed: tuple[str, ...]) -> dict:
+    """The hyper-parameter overrides of the card's ``inference`` block ({} without one).
+
+    Refused with :class:`CheckpointMismatch` (and what to rerun): another format version, a block chosen for
+    another ``model.pt`` (its ``model_sha256``), or a key the model does not allow to change after training.
+    """
+    block = card.get("inference")
+    if not block:
+        return {}
+    redo = f"Rerun `python -m core tune --model {name}` (or delete the 'inference' block of card.json)."
+    if not isinstance(block, dict) or block.get("format") != INFERENCE_FORMAT:
+        found = block.get("format") if isinstance(block, dict) else type(block).__name__
+        raise CheckpointMismatch(f"{name}/card.json: 'inference' block has format {found!r}; this code reads "
+                                 f"format {INFERENCE_FORMAT}. {redo}")
+    if block.get("model_sha256") != card.get("model_sha256"):
+        raise CheckpointMismatch(f"{name}/card.json: the 'inference' settings were chosen for another checkpoint "
+                                 f"(model.pt sha256 {str(block.get('model_sha256'))[:12]}…, this one "
+                                 f"{str(card.get('model_sha256'))[:12]}…). {redo}")
+    hp = block.get("hparams") or {}
+    bad = sorted(set(hp) - set(allowed))
+    if bad:
+        raise CheckpointMismatch(f"{name}/card.json: 'inference' sets {', '.join(bad)}, which cannot change after "
+                                 f"training (allowed: {', '.join(allowed) or 'none'}). {redo}")
+    return dict(hp)

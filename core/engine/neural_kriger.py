@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from core.engine.checkpoint import load_checkpoint
+from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
 from core.engine.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
 from core.engine.result import InferenceResult, Window, grid_dataset
 from core.engine.trainer import ModelAdapter, model_hparams, resolve_device
@@ -59,10 +59,20 @@ class NeuralKriger:
 
     @classmethod
     def from_checkpoint(cls, adapter: ModelAdapter, root: Path | None = None, device: str = "auto",
-                        name: str | None = None, **_: object) -> NeuralKriger:
-        """Load ``assets/models/<name>/`` (checks sha256 and architecture version)."""
+                        name: str | None = None, inference: dict | None = None, **_: object) -> NeuralKriger:
+        """Load ``assets/models/<name>/`` (checks sha256 and architecture version).
+
+        The card's ``inference`` block (settings chosen on validation after training) is applied over the
+        trained hyper-parameters; ``inference`` replaces it (the tuner scoring its candidates).
+        """
         payload, card = load_checkpoint(name or adapter.name, adapter.arch_version, root)
-        hp = payload["hparams"]
+        if inference is None:
+            inference = inference_settings(name or adapter.name, card, adapter.inference_hparams)
+        else:
+            inference = inference_settings(name or adapter.name, {**card, "inference": {
+                "format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": inference}},
+                adapter.inference_hparams)
+        hp = {**payload["hparams"], **inference}
         module = adapter.build(model_hparams(hp))
         module.load_state_dict(payload["state_dict"])
         return cls(adapter, module, hp, card, device)

@@ -105,6 +105,9 @@ class ModelAdapter:
     # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
     fit: Callable | None = None
     notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
+    # hyper-parameters a card's ``inference`` block may change after training (chosen on validation days;
+    # they change how the weights run, never their shapes): core.engine.checkpoint.inference_settings
+    inference_hparams: tuple[str, ...] = ()
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}

@@ -256,6 +256,12 @@ def choices_note(metrics_dir: Path) -> str:
     spin = card("spin")
     if spin.get("seeds"):
         lines.append(f"- spin checkpoint: seed {spin.get('seed')} of {spin.get('seeds')}, the best on validation.")
+    inf = spin.get("inference") or {}
+    if (inf.get("hparams") or {}).get("ok_k") is not None:
+        tried = ", ".join(inf.get("val_mae", {}))
+        lines.append(f"- spin kriging-init neighbours `ok_k`: {inf['hparams']['ok_k']} (trained with "
+                     f"{(inf.get('trained_with') or {}).get('ok_k')}; tried {tried}; lowest worst-case validation "
+                     f"MAE ratio to logok over {', '.join(inf.get('protocols', []))}).")
     from core.evaluation.selection import ranking_on_validation
 
     rank = ranking_on_validation(metrics_dir)

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.paths import MODELS_DIR
 from dashboard import charts, layers, loaders, names
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 
 ctx = page_context("Attention and influence")
 sc, info = ctx.scenario, ctx.info
@@ -18,18 +17,19 @@ codes = ds["station"].values.astype(str)
 label_of = names.station_labels(codes, ds["name"].values, ds["city"].values)
 models = loaders.model_names()
 hidden_note = f"{len(sc.masked)} station(s) hidden" if sc.masked else "all stations observed"
+require_day(sc.dataset, sc.date, None, consequence="The attention and influence below describe a prediction for a "
+            "day the models saw only those hours of.")
 
 # ---- temporal attention (aqnet)
 st.subheader("Temporal attention · AQ-Net-style model")
-days_before = sorted(d for d in info["days_with_data"] if d <= sc.date)
-n_days = int(min(7, max(1, len(days_before))))
-if "aqnet" not in models or not (MODELS_DIR / "aqnet" / "model.pt").exists():
+n_days = loaders.attention_days(info, sc.date)
+if loaders.ATTENTION_MODEL not in models or not loaders.has_checkpoint(loaders.ATTENTION_MODEL):
     st.info("The AQ-Net-style model (`aqnet`) has no trained checkpoint in this checkout yet "
             "(assets/models/aqnet/model.pt); its attention appears here once it does.")
 else:
     with guard("aqnet attention"):
         with st.spinner("Running aqnet …"):
-            res = loaders.run_scenario(sc.dataset, sc.date, "aqnet", sc.masked, False, n_days)
+            res = loaders.run_scenario(sc.dataset, sc.date, loaders.ATTENTION_MODEL, sc.masked, False, n_days)
         if res.attention is None:
             st.info("aqnet returned no attention for this scenario.")
         else:
@@ -53,7 +53,7 @@ else:
 
 # ---- spatial influence (spin; aqnet's kNN weights otherwise)
 st.subheader("Spatial influence · which stations fed an estimate")
-cands = [m for m in ("spin", "aqnet") if m in models and (MODELS_DIR / m / "model.pt").exists()]
+cands = loaders.influence_models(models)
 if not cands:
     st.info("No trained spin / aqnet checkpoint is in this checkout yet (assets/models/<name>/model.pt); "
             "the spatial influence map appears once one is.")

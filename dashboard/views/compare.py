@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import decision, layers, loaders, names, scoring
 from dashboard.compare_layers import diff_legend_html, diff_rgba, shared_stations, shared_view, swipe_layers
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
 from dashboard.uncertainty_layers import TOOLTIP, image_layer, interval_text, probe_layer, view_image, view_layer
 
@@ -22,11 +22,8 @@ sc, info = ctx.scenario, ctx.info
 when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
 
 mode = st.radio("Compare", ["two models", "two dates"], horizontal=True, key="cmp_mode")
-models = loaders.model_names()
 if mode == "two models":
-    others = [m for m in models if m != sc.model] or models
-    others = sorted(others, key=lambda m: m not in loaders.BASELINES)  # a fast baseline first: the page opens quickly
-    model_b = st.selectbox("Model B", others, key="cmp_model")
+    model_b = st.selectbox("Model B", decision.compare_model_b_options(sc.model), key="cmp_model")
     date_b = sc.date
 else:
     model_b = sc.model
@@ -36,10 +33,14 @@ else:
 view = view_control("cmp_view", horizontal=True)
 label_a = f"A: {sc.model}, {sc.date} {when}"
 label_b = f"B: {model_b}, {date_b} {when}"
+# A day without data, or an hour without any report, stops here with a message; a partial day's mean averages
+# only the hours with data (the others are pure extrapolation), as on Hotspots.
+hours_a = require_day(sc.dataset, sc.date, sc.hour, what="A" if date_b != sc.date else "")
+hours_b = hours_a if date_b == sc.date else require_day(sc.dataset, date_b, sc.hour, what="B")
 
 
-def _field(grid, hour):
-    return (grid["pm25"].mean("time") if hour is None else grid["pm25"].isel(time=hour)).values
+def _field(grid, hour, hours):
+    return (grid["pm25"].isel(time=hours).mean("time") if hour is None else grid["pm25"].isel(time=hour)).values
 
 
 def _stations(res, date: str):
@@ -67,17 +68,18 @@ with guard("Inference"):
     lat, lon = res_a.grid["lat"].values, res_a.grid["lon"].values
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != "" if (district != "").any() else np.ones(district.shape, bool)
-    fa = np.where(inside, _field(res_a.grid, sc.hour), np.nan)
-    fb = np.where(inside, _field(res_b.grid, sc.hour), np.nan)
+    fa = np.where(inside, _field(res_a.grid, sc.hour, hours_a), np.nan)
+    fb = np.where(inside, _field(res_b.grid, sc.hour, hours_b), np.nan)
     below, above = loaders.context()
     sl = loaders.window_slice(sc.dataset, sc.date)
     obs_mask = loaders.observed_mask(sl, sc.masked)
 
-    has_interval = all(decision.shown_interval(r.grid, sc.hour)[0] is not None for r in (res_a, res_b))
+    grids_ab = [r.grid if sc.hour is not None else r.grid.isel(time=h) for r, h in ((res_a, hours_a), (res_b, hours_b))]
+    has_interval = all(decision.shown_interval(g, sc.hour)[0] is not None for g in grids_ab)
     shown = shown_view(view, has_interval)
     bounds_ab = []
-    for res in (res_a, res_b):
-        lo, hi = decision.shown_interval(res.grid, sc.hour)
+    for g in grids_ab:
+        lo, hi = decision.shown_interval(g, sc.hour)
         if lo is not None:
             lo, hi = np.where(inside, lo, np.nan), np.where(inside, hi, np.nan)
         bounds_ab.append((lo, hi))
@@ -98,8 +100,10 @@ with guard("Inference"):
     # The one view state: zoom fitted to the smaller (side-by-side) map, so the region fits every map.
     view_state = shared_view(info["bbox"], layers.HALF_WIDTH_PX, 420, focus, zoom_in)
 
-    def _side_deck(layers_: list, tooltip=None):
-        d = layers.deck(layers_, info["bbox"], tooltip=tooltip, view=view_state)
+    def _side_deck(layers_: list, tooltip=None, height_px: int = 420):
+        # The map's size goes with the shared view, so its city labels stay inside the half-width frame.
+        d = layers.deck(layers_, info["bbox"], tooltip=tooltip, view=view_state, width_px=layers.HALF_WIDTH_PX,
+                        height_px=height_px)
         d.views = [pdk.View(type="MapView", controller=False)]  # moved only by the shared controls: never apart
         return d
 
@@ -129,8 +133,8 @@ with guard("Inference"):
 
     st.subheader("Difference B − A")
     diff = fb - fa
-    st.pydeck_chart(_side_deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above]),
-                    key=f"cmp_diff_{view_id}", height=480)
+    st.pydeck_chart(_side_deck([*below, image_layer(diff_rgba(diff, lat), lat, lon, "difference"), *above],
+                               height_px=480), key=f"cmp_diff_{view_id}", height=480)
     st.markdown(diff_legend_html(f"PM2.5 B − A, {when} (µg/m³)"), unsafe_allow_html=True)
     finite = diff[np.isfinite(diff)]
     if len(finite):

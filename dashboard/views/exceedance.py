@@ -37,8 +37,9 @@ st.caption(f"{start} … {end} ({n_days} days) · {sc.model} · each day is the 
            "(GB 3095-2012).")
 
 with guard("Inference"):
-    # Checked first: the period loop reads "every station hidden" as days without data.
-    if not loaders.observed_mask(loaders.window_slice(sc.dataset, sc.date), sc.masked).any():
+    # Checked first: the period loop reads "every station hidden" as days without data. On the whole dataset, not
+    # the chosen day: that day may be an archive gap inside a period that has data.
+    if not loaders.observed_mask(loaders.load_dataset(sc.dataset), sc.masked).any():
         st.error("Every station is hidden: nothing is left to infer from. Unhide some stations in the Masking lab.")
         st.stop()
     bar = st.empty()
@@ -51,6 +52,17 @@ with guard("Inference"):
     bar.empty()
     if skipped:
         st.caption(f"No data on {', '.join(skipped)} (archive gap): those days are neither above nor below.")
+    short = {d: h for d, h in sorted(info.get("partial_days", {}).items())
+             if start.isoformat() <= d <= end.isoformat() and h < MIN_HOURS}
+    if short:
+        st.caption(f"Fewer than {MIN_HOURS} hours with data on "
+                   + ", ".join(f"{d} ({h} of 24 hours)" for d, h in short.items())
+                   + ": no valid 24-h mean, so those days are neither above nor below.")
+    n_valid = int(exc["valid_days"].max()) if exc["valid_days"].size else 0
+    if n_valid == 0:
+        st.warning(f"**No day in {start} … {end} has a valid 24-h mean** (≥ {MIN_HOURS} hours with data): nothing "
+                   "to count. Choose a period with full days of data.")
+        st.stop()
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     inside = district != "" if (district != "").any() else np.ones(district.shape, bool)
     people = decision.cell_people(tuple(lat.tolist()), tuple(lon.tolist()))
@@ -58,7 +70,6 @@ with guard("Inference"):
     below, above = loaders.context()
     cols = st.columns(len(LIMITS))
     rows = []
-    n_valid = exc.attrs["n_days"]
     has_interval = {"days_above_lo", "days_above_hi"} <= set(exc.data_vars)
     scale = days_scale(n_valid)
 

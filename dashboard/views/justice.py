@@ -6,70 +6,18 @@ the surface comes from the sidebar's model through ``core.engine.infer.infer``.
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import streamlit as st
 
-from core.engine.infer import infer
-from core.engine.result import Window
-from core.errors import InvalidRequest, UnusableData
-from core.exposure import ExposureWarning, summarize, unit_exposure
-from core.exposure_census import CITATIONS, VULNERABILITY, load_census_units
-from core.exposure_weights import load_population_grid
-from core.grid import GridSpec
+from core.exposure_census import CITATIONS, VULNERABILITY
+from dashboard import coverage, layers, loaders
 from dashboard import justice_layers as jl
-from dashboard import layers, loaders
 from dashboard.ui import guard, link_value, page_context, readable_numbers
 
-RES = 0.1  # degrees: the population grid's resolution, ~4,400 cells over BTH
-N_BOOT = 500
-PERIODS = {"day": "the chosen day", "week": "7 days ending on the chosen day", "month": "the calendar month"}
+N_BOOT = loaders.EXPOSURE_N_BOOT
+PERIODS = loaders.EXPOSURE_PERIODS
 Q_INDICATOR, Q_PERIOD = "ej_indicator", "ej_period"
-
-
-def period_bounds(date: str, kind: str, first: str, last: str) -> tuple[str, str]:
-    """(start, end) dates of the period, clipped to the data's range."""
-    d = pd.Timestamp(date)
-    if kind == "day":
-        a, b = d, d
-    elif kind == "week":
-        a, b = d - pd.Timedelta(days=6), d
-    else:
-        a, b = d.replace(day=1), d + pd.offsets.MonthEnd(0)
-    a, b = max(a, pd.Timestamp(first)), min(b, pd.Timestamp(last))
-    return str(a.date()), str(b.date())
-
-
-@st.cache_resource(show_spinner="Loading census units …")
-def _units():
-    return load_census_units()
-
-
-@st.cache_resource(show_spinner=False)
-def _population():
-    return load_population_grid()
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, end: str, weighting: str):
-    """(per-unit table, summary, warnings) for one scenario and period; inference via core.engine.infer."""
-    ds = loaders.load_dataset(dataset)
-    t0, t1 = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23)
-    sl = ds.sel(time=slice(t0 - pd.Timedelta(days=loaders.HISTORY_DAYS), t1))
-    if sl.sizes["time"] == 0:
-        raise InvalidRequest(f"No station data between {start} and {end}; pick another date.")
-    obs = loaders.observed_mask(sl, masked)
-    if not obs.any():
-        raise InvalidRequest("Every station is hidden: unmask at least one station in the Masking lab.")
-    res = infer(loaders.load_model(model), sl, obs, grid=GridSpec.from_bbox(res=RES),
-                window=Window.of(t0.to_datetime64(), t1.to_datetime64()))
-    if res.grid is None:
-        raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
-        result = unit_exposure(res.grid, _units(), _population() if weighting == "grid" else None)
-    return result.table, summarize(result, n_boot=N_BOOT, seed=0), list(result.warnings)
+period_bounds, exposure_for = loaders.period_bounds, loaders.exposure_for
 
 
 ctx = page_context("Environmental justice: who breathes the pollution?")
@@ -102,7 +50,8 @@ c1, c2, c3 = st.columns([2, 2, 1])
 indicator = c1.selectbox("Vulnerability indicator", names, format_func=jl.indicator_label, key="ej_ind",
                          help="Census 2020 shares (NBS). Illiteracy: illiterate people as a share of those aged 15+. "
                               "Housing: households without running water (long-form sample).")
-st.session_state.setdefault("ej_per", "week")  # the default through state: a link's value must win over it
+# The default through state: a link's value must win over it.
+st.session_state.setdefault("ej_per", loaders.EXPOSURE_DEFAULTS["period"])
 period_kind = c2.radio("Period", list(PERIODS), format_func=lambda k: PERIODS[k], key="ej_per",
                        horizontal=True)
 weighting = c3.selectbox("People inside units", ["grid", "uniform"], key="ej_weight",
@@ -112,6 +61,25 @@ start, end = period_bounds(sc.date, period_kind, info["start"], info["end"])
 period = start if start == end else f"{start} … {end}"
 st.query_params[Q_INDICATOR] = indicator
 st.query_params[Q_PERIOD] = period_kind
+
+# Daily means need >= 20 hours with data: a period without one such day has nothing to show (checked before the
+# inference; the per-day count of days left out comes with the result).
+days = pd.date_range(start, end, freq="D").strftime("%Y-%m-%d")
+if not any(d in info["days_with_data"] and info["partial_days"].get(d, 24) >= coverage.MIN_DAY_HOURS for d in days):
+    if not any(d in info["days_with_data"] for d in days):
+        st.warning(coverage.missing_day_text(period) if start == end else
+                   f"**No PM2.5 data in {period}** (archive gap): nothing to infer from. Pick another date.")
+    else:
+        st.warning(f"**No day in {period} has the ≥ {coverage.MIN_DAY_HOURS} hours of data a daily mean needs** ("
+                   + ", ".join(f"{d}: {info['partial_days'][d]} of 24 hours" for d in days if d in info["partial_days"])
+                   + "): no exposure can be computed. Pick another date or a longer period.")
+    st.stop()
+gaps = [f"{d} (no data, archive gap)" if d not in info["days_with_data"]
+        else f"{d} ({info['partial_days'][d]} of 24 hours)" for d in days
+        if d not in info["days_with_data"] or info["partial_days"].get(d, 24) < coverage.MIN_DAY_HOURS]
+if gaps:
+    st.caption(f"Left out of the daily figures (fewer than {coverage.MIN_DAY_HOURS} hours with data): "
+               + ", ".join(gaps) + ".")
 
 with guard("Exposure analysis"):
     with st.spinner(f"Running {sc.model} over {period} and aggregating to 222 census units …"):

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, coverage, decision, layers, loaders, masking, names, scoring
+from dashboard import charts, decision, layers, loaders, masking, names, scoring
 from dashboard.state import K_MASKED, K_PENDING
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 from dashboard.uncertainty_layers import LEVEL, interval_text
 
 ctx = page_context("Masking lab")
@@ -81,6 +81,9 @@ if changed:
     st.info("The hidden set changed: press **Rerun** to apply it.")
 
 # ---- run the chosen model and the baselines on the same hidden set
+# A day without data stops here (nothing to show or score); a partial day is said once, before the map.
+require_day(sc.dataset, sc.date, None, consequence="The station values and the scores below rest on those hours "
+            "only — not comparable with a full day's.")
 applied = sc.masked
 models = [sc.model] + [b for b in loaders.BASELINES if b in loaders.model_names() and b != sc.model]
 results = {}
@@ -163,12 +166,6 @@ with guard("Masking lab"):
     preds = {m: r.station_pred.sel(time=truth_da["time"]).values for m, r in results.items()}
 
     st.subheader(f"Scores at the {int(hidden.sum())} hidden stations · {sc.date}, hourly values")
-    rep = loaders.reporting_per_hour(sc.dataset, sc.date)
-    hours = np.flatnonzero(rep.any(axis=1))
-    if len(hours) < 24:
-        st.warning(f"**Partial day**: {sc.date} has data in {len(hours)} of 24 hours "
-                   f"({coverage.hours_label(hours) or 'none'}), so these scores rest on "
-                   f"{'that hour' if len(hours) == 1 else 'those hours'} only — not comparable with a full day's.")
     off = np.isin(codes, [c for c in applied if c in set(codes[ds["is_bth"].values & ~bth])])
     if off.any():
         st.caption(f"{int(off.sum())} hidden station(s) have coordinates outside their listed BTH city "

@@ -12,7 +12,7 @@ from core.hotspots import people_text
 from core.paths import METRICS_DIR
 from dashboard import decision, layers, loaders
 from dashboard.siting_layers import site_layers
-from dashboard.ui import guard, page_context, source_caption
+from dashboard.ui import guard, page_context, require_day, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
 from dashboard.uncertainty_layers import LEVEL, TOOLTIP, interval_text, probe_layer, view_layer
 
@@ -37,6 +37,9 @@ rank_by = c3.radio("Rank people ×", list(RANK_BY), key="site_rank_by",
 if "site_view" not in st.session_state:
     st.session_state["site_view"] = "interval width"  # siting is about where the map is least sure
 view = view_control("site_view", c4)
+# Siting ranks the day's mean surface: a day without data stops here; a partial day's mean uses its hours with data.
+hours = require_day(sc.dataset, sc.date, None, consequence="The map below averages those hours only, and the "
+                    "interval widths rest on a day with little data: prefer a full day for siting.")
 
 with guard("Siting"):
     with st.spinner(f"Ranking places on the {sc.model} surface …"):
@@ -45,8 +48,8 @@ with guard("Siting"):
         result = loaders.run_scenario(sc.dataset, sc.date, sc.model, sc.masked, True)
     grid = result.grid
     lat, lon = grid["lat"].values, grid["lon"].values
-    field = grid["pm25"].mean("time").values
-    g_lo, g_hi = decision.shown_interval(grid, None)
+    field = grid["pm25"].isel(time=hours).mean("time").values
+    g_lo, g_hi = decision.shown_interval(grid.isel(time=hours), None)
     district = loaders.district_of_cells(tuple(lat.tolist()), tuple(lon.tolist()))
     if (district != "").any():
         field = np.where(district != "", field, np.nan)

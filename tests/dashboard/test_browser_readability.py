@@ -63,7 +63,8 @@ def test_readability_in_a_real_browser(chromium_path: Path, server: str, tmp_pat
         assert page.locator('[data-testid="stCode"]').count() == 0
         assert page.get_by_text("Modest gain over the simplest method").count() == 1
         page.get_by_role("tab", name="Model cards").click()
-        page.wait_for_timeout(500)
+        # Wait for the tab's content, not a fixed 500 ms (that failed once at load 5.6).
+        page.wait_for_selector('[data-testid="stTable"]', state="attached", timeout=60_000)
         assert page.locator('[data-testid="stTable"]').count() >= 1
         page.get_by_role("tab", name="Data sources").click()
         page.wait_for_timeout(500)

@@ -83,3 +83,25 @@ def test_swipe_is_one_deck_with_a_draggable_split():
     moved = next(lay["bounds"][2] for lay in _decks(at)[0]["layers"] if lay["id"] == "surface_a")
     assert moved < edge
     assert "Scores at the stations measured in both" in " ".join(s.value for s in at.subheader)
+
+
+@pytest.mark.parametrize("zoom_in", [0.0, 1.5])
+def test_city_labels_stay_inside_the_half_width_maps(zoom_in: float):
+    """Each compare map's city labels lie wholly inside its frame (Qinhuangdao touched the east edge)."""
+    import pandas as pd
+
+    from dashboard.labels import inside_view, overlaps
+    from dashboard.layers import HALF_WIDTH_PX
+
+    at = make_app(page="compare")
+    at.run()
+    at.slider(key="cmp_zoom").set_value(zoom_in).run()
+    assert_clean(at)
+    for deck, height in zip(_decks(at), (420, 420, 480), strict=True):
+        places = [lay for lay in deck["layers"] if lay["id"] == "places"]
+        if not places:
+            pytest.skip("no place layer (geo layers not present)")
+        v = deck["initialViewState"]
+        labels = pd.DataFrame(places[0]["data"])
+        assert len(labels) >= 2 and overlaps(labels, v["zoom"]) == 0
+        assert inside_view(labels, v["zoom"], (v["latitude"], v["longitude"], HALF_WIDTH_PX, height)).all(), labels

@@ -50,4 +50,31 @@ def test_decks_get_the_labels_of_their_zoom(crowded: pd.DataFrame) -> None:
     wide = json.loads(deck([labels], (113.0, 36.0, 120.0, 42.6), width_px=440, height_px=420).to_json())
     near = json.loads(deck([labels], (116.0, 39.3, 117.4, 40.2), width_px=900, height_px=600).to_json())
     names = [{r["name"] for r in d["layers"][0]["data"]} for d in (wide, near)]
-    assert names[0] < names[1]  # a closer view shows more places
+    assert "Sanhe" in names[1] - names[0]  # a closer view has room for a neighbour of Beijing
+    assert "Far" in names[0] and "Far" not in names[1]  # ... and no label of a place outside it
+
+
+QINHUANGDAO = {"name": "Qinhuangdao", "lat": 39.941, "lon": 119.589, "population": 1_000_000}
+
+
+def test_labels_stay_inside_the_map_frame(crowded: pd.DataFrame) -> None:
+    """A label whose point is on the map but whose text would cross its edge (Qinhuangdao at the east edge of a
+    compare map) is left out; the others are placed as before."""
+    from core.grid import BTH_BBOX
+    from dashboard.compare_layers import shared_view
+    from dashboard.labels import inside_view, label_boxes
+
+    places = pd.concat([crowded, pd.DataFrame([QINHUANGDAO])], ignore_index=True)
+    v = shared_view(BTH_BBOX, 440, 420)
+    (cx,), _ = screen_xy([v.latitude], [v.longitude], v.zoom)
+    (qx,), _ = screen_xy([QINHUANGDAO["lat"]], [QINHUANGDAO["lon"]], v.zoom)
+    (qw,), _ = label_boxes(pd.Series([QINHUANGDAO["name"]]))
+    half = qx - cx + qw / 4  # the point inside the frame, the last quarter of its name beyond the east edge
+    frame = (v.latitude, v.longitude, 2 * half, 420)
+    q = places[places["name"] == "Qinhuangdao"]
+    assert not inside_view(q, v.zoom, frame).all() and inside_view(q, v.zoom, (*frame[:2], 2 * half + qw, 420)).all()
+    kept = place_labels(places, v.zoom, view=frame)
+    assert inside_view(kept, v.zoom, frame).all() and overlaps(kept, v.zoom) == 0
+    assert "Qinhuangdao" not in set(kept["name"]) and {"Beijing", "Tianjin"} <= set(kept["name"])
+    assert "Qinhuangdao" in set(place_labels(places, v.zoom, view=(*frame[:2], 2 * half + qw, 420))["name"])
+    assert "Qinhuangdao" in set(place_labels(places, v.zoom)["name"])  # no frame given: only the overlap rule

@@ -4,7 +4,8 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
 :mod:`core.engine.features`):
 
 1. initial estimate from OBSERVED nodes only: local ordinary kriging on the normalised log scale
-   (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates, with one global
+   (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates (trained with 10; the
+   shipped card's ``inference`` block sets the value chosen on validation days, ``tune --model spin``), with one global
    spherical variogram (nugget fraction + range) fitted on training days by the adapter (learnable with
    ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
    ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW
@@ -63,6 +64,8 @@ class SPIN(nn.Module):
         super().__init__()
         if init_mode not in ("logok", "idw"):
             raise ValueError(f"init_mode must be 'logok' or 'idw', not {init_mode!r}")
+        if not 1 <= int(ok_k) <= int(ok_candidates):
+            raise ValueError(f"ok_k must be between 1 and ok_candidates ({ok_candidates}), not {ok_k}")
         n_static = len(STATIC_FEATURES) + (N_TERRAIN if use_terrain else 0)
         n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + n_static
         self.use_d, self.use_a, self.use_measured = use_diffusion, use_advection, use_measured_wind
@@ -280,7 +283,7 @@ DEFAULTS = {
 
 ADAPTER = register_adapter(ModelAdapter(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
-    wind="inferred", uses_measured_wind=True, fit=fit_variogram,
+    wind="inferred", uses_measured_wind=True, fit=fit_variogram, inference_hparams=("ok_k",),
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},

@@ -104,3 +104,82 @@ def test_a_refused_checkpoint_names_the_file_and_what_to_do(saved, content) -> N
     with pytest.raises(CheckpointMismatch) as err:
         load_checkpoint("spin", ADAPTER.arch_version, root)
     assert str(pt) in str(err.value) and "python -m core train --model spin" in str(err.value)
+
+
+def _with_inference(root, block: dict) -> None:
+    import json
+
+    card = root / "spin" / "card.json"
+    data = json.loads(card.read_text())
+    card.write_text(json.dumps(data | {"inference": block}))
+
+
+def _block(root, **hp) -> dict:
+    import json
+
+    from core.engine.checkpoint import INFERENCE_FORMAT
+
+    sha = json.loads((root / "spin" / "card.json").read_text())["model_sha256"]
+    return {"format": INFERENCE_FORMAT, "model_sha256": sha, "hparams": hp}
+
+
+def _hidden_pred(kriger, sim) -> np.ndarray:
+    obs = np.isfinite(sim.stations["pm25"].values)
+    obs[:, ::2] = False  # every other station hidden: the init of those reads only the observed half
+    w = Window.of(sim.stations["time"].values[0], sim.stations["time"].values[23])
+    return infer(kriger, sim.stations, obs, None, w).station_pred.values[:, ::2]
+
+
+def test_card_inference_block_sets_ok_k_and_changes_hidden_predictions(saved, sim) -> None:
+    """The validation-chosen ok_k in the card reaches the module and changes the init at hidden stations;
+    loading twice gives the same numbers."""
+    root, _, hp = saved
+    plain = _hidden_pred(NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu"), sim)
+    assert hp["ok_k"] != 2
+    _with_inference(root, _block(root, ok_k=2))
+    k2 = NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
+    assert k2.module.ok_k == 2 and k2.hparams["ok_k"] == 2
+    a, b = _hidden_pred(k2, sim), _hidden_pred(NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu"), sim)
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all() and np.abs(a - plain).mean() > 1e-3
+
+
+def test_card_inference_block_changes_the_interval_fingerprint(saved) -> None:
+    from core.intervals import fingerprint
+
+    root, _, _ = saved
+    before = fingerprint("spin", root)
+    _with_inference(root, _block(root, ok_k=2))
+    assert fingerprint("spin", root) != before  # the shipped intervals must be refitted
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda b: b | {"format": 0}, "format 0"),
+    (lambda b: b | {"model_sha256": "0" * 64}, "chosen for another checkpoint"),
+    (lambda b: b | {"hparams": {"hidden": 64}}, "cannot change after training"),
+])
+def test_stale_or_unknown_inference_block_is_refused(saved, edit, match) -> None:
+    root, _, _ = saved
+    _with_inference(root, edit(_block(root, ok_k=2)))
+    with pytest.raises(CheckpointMismatch, match=match) as err:
+        NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
+    assert "python -m core tune --model spin" in str(err.value)
+
+
+def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, sim) -> None:
+    """`tune --model spin` on the simulator: the candidate with the lowest worst ratio to logok (validation days)
+    goes into the card's inference block, for this very model.pt; the loaded kriger then runs with it."""
+    import json
+
+    from core.evaluation.tuning import tune_spin
+
+    root, _, _ = saved
+    info = tune_spin(stations=sim.stations, protocols=("holdout",), ok_k=(2, 10), root=root)
+    table = info["val_mae"]
+    ratio = {k: max(v["mae"] / v["logok_mae"] for v in row.values()) for k, row in table.items()}
+    assert set(table) == {"2", "10"} and ratio["2"] != ratio["10"]  # the candidate changes the validation MAE
+    assert info["ok_k"] == int(min(ratio, key=ratio.get))
+    card = json.loads((root / "spin" / "card.json").read_text())
+    assert card["inference"]["hparams"] == {"ok_k": info["ok_k"]}
+    assert card["inference"]["model_sha256"] == card["model_sha256"]
+    assert NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu").module.ok_k == info["ok_k"]

@@ -135,3 +135,18 @@ def test_ablation_table_shows_each_variants_budget(tmp_path) -> None:
         "spin-no-advection": {"mae": 9.2, "val": {"val_mae": 13.16, "steps_run": 160}}}}))
     part = render(tmp_path).split("Ablations on validation days")[1].split("####")[0]
     assert "| spin-2 | spin-control | 9.10 |" in part and "| 13.13 | 160 |" in part and "| 13.16 | 160 |" in part
+
+
+def test_choices_note_states_spins_validation_chosen_ok_k(tmp_path):
+    from core.evaluation.report import choices_note
+
+    metrics, spin = tmp_path / "metrics", tmp_path / "models" / "spin"
+    metrics.mkdir()
+    spin.mkdir(parents=True)
+    block = {"format": 1, "hparams": {"ok_k": 16}, "trained_with": {"ok_k": 10}, "protocols": ["holdout", "mask-50"],
+             "val_mae": {"10": {}, "16": {}}}
+    (spin / "card.json").write_text(json.dumps({"inference": block}))
+    note = choices_note(metrics)
+    assert "`ok_k`: 16 (trained with 10; tried 10, 16;" in note and "holdout, mask-50" in note
+    (spin / "card.json").write_text(json.dumps({}))
+    assert "ok_k" not in choices_note(metrics)

@@ -1,0 +1,40 @@
+"""dashboard.loaders helpers that need no Streamlit session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from core.errors import InvalidRequest
+from dashboard.loaders import _on_one_grid
+
+
+def _day(lat: np.ndarray, lon: np.ndarray, day: str, value: float) -> xr.Dataset:
+    time = np.arange(np.datetime64(f"{day}T00"), np.datetime64(f"{day}T00") + np.timedelta64(24, "h"),
+                     np.timedelta64(1, "h"))
+    pm = np.full((24, lat.size, lon.size), value, dtype="float32")
+    return xr.Dataset({"pm25": (("time", "lat", "lon"), pm)}, coords={"time": time, "lat": lat, "lon": lon})
+
+
+@pytest.fixture
+def lat_lon() -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(36.025, 37.0, 0.05), np.arange(113.425, 114.0, 0.05)
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-12, 5e-7])
+def test_days_with_float_noise_in_cell_centres_stay_one_grid(lat_lon, noise):
+    lat, lon = lat_lon
+    parts = _on_one_grid([_day(lat, lon, "2019-01-01", 10.0), _day(lat + noise, lon - noise, "2019-01-02", 20.0)])
+    pm = xr.concat([g["pm25"] for g in parts], dim="time", join="exact")
+    # an outer join on noisy labels would double the cells and fill half of them with NaN
+    assert pm.shape == (48, lat.size, lon.size)
+    assert np.isfinite(pm.values).all()
+
+
+@pytest.mark.parametrize("shift", ["offset", "shape"])
+def test_days_on_different_grids_are_an_error(lat_lon, shift):
+    lat, lon = lat_lon
+    other = lat + 0.025 if shift == "offset" else lat[:-1]
+    with pytest.raises(InvalidRequest, match="different grids"):
+        _on_one_grid([_day(lat, lon, "2019-01-01", 10.0), _day(other, lon, "2019-01-02", 20.0)])
