@@ -23,7 +23,8 @@ of ``|r|`` in what drives the error (:data:`SCALE_TERMS`):
 - the season.
 
 Choices made on validation days (spin's and logok's calibration cells, fitted without one fold in five of
-the stations and on the other months, scored on the held-out S_val cells of each protocol):
+the stations and on the other months, scored on the held-out S_val cells of each protocol; the pooled-pair,
+band and transfer figures are spin's before its kriging init went to 16 neighbours, ``scripts/interval_choices.py``):
 - a scale model rather than Mondrian bins (distance × level × season, the first table): 6–7 % narrower on
   holdout and mask-50, 17 % on sparse-30km at the same coverage;
 - the squared level term: 3–5 % narrower on every protocol at ±0.5 point of coverage;
