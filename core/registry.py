@@ -59,6 +59,15 @@ def _import_one(name: str) -> None:
             raise
 
 
+def import_model(name: str) -> None:
+    """Import the module that registers ``name`` (its factory and, for learned models, its training adapter).
+
+    :func:`available` lists names without importing anything, so code that needs what a model module
+    registers on import (e.g. ``core.engine.trainer.get_adapter``) calls this first.
+    """
+    _import_one(name)
+
+
 def available() -> list[str]:
     """Registered model names, without importing the model modules (their file stems, when present)."""
     from importlib.util import find_spec

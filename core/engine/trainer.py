@@ -128,10 +128,11 @@ def register_adapter(adapter: ModelAdapter) -> ModelAdapter:
 
 
 def get_adapter(name: str) -> ModelAdapter:
-    """The adapter of a trainable model (imports the model modules listed in core.registry)."""
-    from core.registry import available
+    """The adapter of a trainable model (imports the model's module, which registers it)."""
+    from core.registry import import_model
 
-    available()
+    # available() lists names without importing (cold-start speed); the adapter exists only once imported
+    import_model(name)
     if name not in ADAPTERS:
         raise InvalidRequest(f"'{name}' is not a trainable model. Trainable: {', '.join(sorted(ADAPTERS)) or 'none'}.")
     return ADAPTERS[name]

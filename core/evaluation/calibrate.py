@@ -102,8 +102,8 @@ def calibrate(model_name: str, dataset: str | None = "cnemc_bth_2019", stations:
         "protocols": list(protocols), "seeds": list(seeds), "test_stations_excluded": list(s_test),
         "n_cells": int(np.isfinite(cells["pred"]).sum()), "data_sha256": data_sha256(stations),
         "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "score": "log1p residual / sigma, sigma = exp(scale model in scale_terms); quantile level raised by "
-                 "the coverage lost on held-out validation months and stations",
+        "score": "log1p residual / sigma, sigma = exp(scale model in scale_terms); one quantile pair for every "
+                 "distance, its level raised by the coverage lost on held-out validation months and stations",
     }
     table = fit_table(model_name, cells["pred"], cells["truth"], cells["near_km"], cells["times"], level,
                       third_km=cells["third_km"], spread=cells["spread"], fingerprint_=fingerprint(model_name),

@@ -251,7 +251,8 @@ def choices_note(metrics_dir: Path) -> str:
         lv = card(cal[0], "intervals.json").get("level", 0.9)
         lines.append(f"- {lv:.0%} intervals (normalized split conformal on validation days at hidden non-test "
                      f"stations: log error / a local scale in nearest and third-nearest observed distance, "
-                     f"predicted level, neighbour spread and season): {', '.join(cal)}.")
+                     f"predicted level, neighbour spread and season; one quantile pair for every distance unless it "
+                     f"misses a distance band on held-out stations): {', '.join(cal)}.")
     spin = card("spin")
     if spin.get("seeds"):
         lines.append(f"- spin checkpoint: seed {spin.get('seed')} of {spin.get('seeds')}, the best on validation.")

@@ -136,3 +136,18 @@ def test_sparse_share_trains_on_cluster_masks(sim, tiny_hp, monkeypatch: pytest.
     assert sum(calls) == tiny_hp["epochs"] * tiny_hp["steps_per_epoch"] * tiny_hp["batch_size"]
     a, b = runs[0.0].module.state_dict(), runs[1.0].module.state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", ["spin", "aqnet", "ignnk"])
+def test_adapter_found_in_a_fresh_interpreter(name):
+    # the registry lists names without importing model modules, so get_adapter must import the one it needs;
+    # in a shared pytest process another test may already have imported it, hence a fresh interpreter
+    import subprocess
+    import sys
+
+    from core.paths import REPO_ROOT
+
+    code = f"from core.engine.trainer import get_adapter; print(get_adapter({name!r}).name)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == name
