@@ -112,7 +112,11 @@ with guard("Exposure analysis"):
     st.subheader(f"PM2.5 × {jl.indicator_label(indicator).lower()}")
     gj = jl.choropleth_geojson(table, indicator)
     below, above = loaders.context(land=True)
-    above = [lyr for lyr in above if lyr.id in ("provinces", "places")]  # district outlines would hide the classes
+    # the shared outline image also draws districts, which would hide the classes: provinces as lines instead
+    above = [lyr for lyr in above if lyr.id == "places"]
+    provinces = loaders.geo_layers().get("province")
+    if provinces:
+        above.insert(0, layers.geojson_outline_layer(provinces, "provinces", color=(0, 0, 0, 230), width_px=2.0))
     deck = layers.deck([*below, jl.choropleth_layer(gj), *above], info["bbox"] if not info["demo"] else
                        (113.4, 36.0, 119.9, 42.7), tooltip=jl.TOOLTIP)
     st.pydeck_chart(deck, height=540, key="ej_map")

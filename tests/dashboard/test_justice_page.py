@@ -55,6 +55,11 @@ def test_page_renders_demo_scenario(shared_data, monkeypatch):
     ranked = [df for df in at.dataframe if len(df.value) == 222]
     assert ranked, "ranked table of all 222 units is shown"
     assert len(at.get("download_button")) == 3
+    # province borders drawn over the choropleth (its caption credits them); district outlines are not
+    import json
+
+    ids = [lyr.get("id") for chart in at.get("deck_gl_json_chart") for lyr in json.loads(chart.proto.json)["layers"]]
+    assert "provinces" in ids and "outlines" not in ids, ids
     # choosing another indicator reruns cleanly and updates the shareable link
     at.selectbox(key="ej_ind").set_value("illiteracy").run()
     assert not at.exception and not at.error
