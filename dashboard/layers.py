@@ -107,7 +107,9 @@ def mercator_rows(lat: np.ndarray, n_rows: int | None = None) -> np.ndarray:
     """
     lat = np.asarray(lat, float)
     n = n_rows or len(lat)
-    res = (lat[-1] - lat[0]) / max(len(lat) - 1, 1)
+    if len(lat) == 1:  # one row of cells has no spacing to divide by: every image row shows it
+        return np.zeros(n, dtype=int)
+    res = (lat[-1] - lat[0]) / (len(lat) - 1)
     top, bottom = _mercator_y(np.array([lat[-1] + res / 2, lat[0] - res / 2]))
     y = top - (np.arange(n) + 0.5) * (top - bottom) / n
     lat_of_row = np.degrees(2 * np.arctan(np.exp(y)) - np.pi / 2)

@@ -64,6 +64,16 @@ def test_mercator_rows_put_mid_latitude_north_of_the_linear_middle() -> None:
     assert lat[rows[len(rows) // 2]] > lat.mean()
 
 
+@pytest.mark.parametrize("n_rows", [None, 1, 7])
+def test_mercator_rows_of_a_one_row_grid_all_show_that_row(n_rows) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it used to divide by a zero row spacing and cast NaN to int
+        rows = layers.mercator_rows(np.array([39.0]), n_rows)
+    assert rows.tolist() == [0] * (n_rows or 1)
+
+
 def test_surface_layer_is_one_bitmap_with_grid_edges() -> None:
     lat, lon = np.array([36.05, 36.15, 36.25]), np.array([113.45, 113.55])
     layer = layers.surface_layer(np.ones((3, 2)) * 50, lat, lon)
