@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from core.exceedance import MIN_HOURS
+
 FAR_KM = 50.0  # beyond this distance from every reporting station an estimate is an extrapolation
 KM_PER_DEG = 111.195
 
@@ -81,7 +83,7 @@ def far_message(dist_km: np.ndarray, shown: np.ndarray, width: np.ndarray | None
     return msg
 
 
-MIN_DAY_HOURS = 20  # GB 3095-2012: a 24-h mean needs at least 20 hourly values (core.exceedance.MIN_HOURS)
+MIN_DAY_HOURS = MIN_HOURS  # GB 3095-2012: a 24-h mean needs at least 20 hourly values
 PARTIAL_MEAN = ("The 'daily mean' below averages those hours only; it is not a 24-h mean "
                 f"(GB 3095-2012 needs ≥ {MIN_DAY_HOURS} hours).")
 

@@ -291,10 +291,7 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
             continue
         if res.grid is None:
             raise InvalidRequest(f"Model '{model}' returned no grid surface; choose another model.")
-        # Only hours some station measured count towards a 24-h mean (GB 3095-2012: >= 20 of them): a model may
-        # fill a partial day's empty hours, which would make a one-hour day look like a valid day.
-        measured = reporting_per_hour(dataset, str(d.date())).any(axis=1)
-        parts.append(res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]})))
+        parts.append(_measured_hours_only(res.grid, reporting_per_hour(dataset, str(d.date())).any(axis=1)))
     if not parts:
         raise InvalidRequest(f"No PM2.5 data in the {n_days} days ending {end}; choose another period.")
     parts = _on_one_grid(parts)
@@ -307,6 +304,14 @@ def _period_exceedance(dataset: str, end: str, n_days: int, model: str, masked: 
                                              join="exact"))["days_above"]
             exc[f"days_above_{bound}"] = days
     return exc, pm["lat"].values, pm["lon"].values, skipped
+
+
+def _measured_hours_only(grid: xr.Dataset, measured: np.ndarray) -> xr.Dataset:
+    """``grid`` with the hours no station measured (``measured`` (time,) bool False) set to NaN.
+
+    A model may fill every hour of a partial day; only measured hours count towards a 24-h mean.
+    """
+    return grid.where(xr.DataArray(measured, dims="time", coords={"time": grid["time"]}))
 
 
 def _on_one_grid(parts: list[xr.Dataset]) -> list[xr.Dataset]:
@@ -415,10 +420,9 @@ def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, 
         from core.errors import UnusableData
 
         raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
-    # Only hours some observed station measured count towards a daily mean (>= 20 of them): a model may fill a
-    # partial day's empty hours, which would make a one-hour day look valid.
+    # here the hours count that some OBSERVED station measured (hidden stations' reports are not the model's input)
     measured = np.isfinite(sl["pm25"].reindex(time=res.grid["time"]).values[:, obs]).any(axis=1)
-    grid = res.grid.where(xr.DataArray(measured, dims="time", coords={"time": res.grid["time"]}))
+    grid = _measured_hours_only(res.grid, measured)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
         result = unit_exposure(grid, census_units(), population_grid() if weighting == "grid" else None)
