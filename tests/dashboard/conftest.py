@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -127,10 +128,31 @@ def fresh_streamlit_caches():
     """Streamlit caches are process-wide: start an AppTest module from empty ones (another module may have
     cached a demo built without data, whose station codes differ) and leave empty ones behind.
     Opt in per module: ``pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")``."""
+    _clear_streamlit_caches()
+    yield
+    _clear_streamlit_caches()
+
+
+def _clear_streamlit_caches() -> None:
     import streamlit as st
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+
+
+def link_shared_geo(root: Path) -> None:
+    """Link the real geo layers (../shared/data/geo) into a test data folder; skip the test without them."""
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "geo").is_dir():
+        pytest.skip("real geo layers (../shared/data/geo) not present")
+    (root / "geo").symlink_to(SHARED_DATA / "geo")
+
+
+@contextmanager
+def serving_data(root: Path, mp: pytest.MonkeyPatch):
+    """The dashboard reads ``root`` (``$AIRATLAS_DATA``) with empty Streamlit caches, and leaves them empty."""
+    mp.setenv("AIRATLAS_DATA", str(root))
+    _clear_streamlit_caches()
+    yield root
+    _clear_streamlit_caches()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import streamlit as st
 
-from tests.conftest import SHARED_DATA
+from tests.dashboard.conftest import link_shared_geo, serving_data
 from tests.dashboard.test_pages import make_app
 from tests.data.make_data import make_cnemc_folder
 
@@ -42,18 +41,11 @@ def test_no_station_left_gives_a_clear_message(page: str, every_station: str) ->
 @pytest.fixture(scope="module")
 def gappy(tmp_path_factory: pytest.TempPathFactory):
     """A data folder whose only dataset has a missing day and a one-hour day."""
-    if not (SHARED_DATA / "geo").is_dir():
-        pytest.skip("real geo layers (../shared/data/geo) not present")
     root = tmp_path_factory.mktemp("gappy")
+    link_shared_geo(root)
     make_cnemc_folder(root / "raw" / GAPPY, start="2019-01-01", n_days=5, missing_day=2, partial_day=(3, (THE_HOUR,)))
-    (root / "geo").symlink_to(SHARED_DATA / "geo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRATLAS_DATA", str(root))
-        st.cache_data.clear()
-        st.cache_resource.clear()
+    with pytest.MonkeyPatch.context() as mp, serving_data(root, mp):
         yield root
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def _run(page: str, date: str, **query: str):
@@ -75,13 +67,15 @@ def _no_bug(at) -> None:
     assert "unexpectedly" not in text and "unmask" not in text.lower(), text  # nothing is hidden here
 
 
+@pytest.mark.parametrize("day, phrase", [(MISSING, "archive gap"), (ONE_HOUR, "1 of 24 hours")],
+                         ids=["missing day", "one-hour day"])
 @pytest.mark.parametrize("page", DATE_PAGES)
-def test_a_missing_day_says_so_on_every_page(gappy, page: str) -> None:
-    at = _run(page, MISSING)
+def test_a_short_day_says_so_on_every_page(gappy, page: str, day: str, phrase: str) -> None:
+    at = _run(page, day)
     _no_bug(at)
     text = _said(at)
-    assert MISSING in text and "archive gap" in text, text
-    if page not in ("exceedance", "justice"):  # one day, and it has no data: nothing may be drawn
+    assert day in text and phrase in text, text
+    if day == MISSING and page not in ("exceedance", "justice"):  # one day, and no data: nothing may be drawn
         assert not at.get("deck_gl_json_chart"), page
 
 
@@ -100,14 +94,6 @@ def test_a_period_without_a_valid_day_is_refused(gappy, page: str) -> None:
     _no_bug(at)
     assert expected in _said(at), _said(at)
     assert not at.get("deck_gl_json_chart")
-
-
-@pytest.mark.parametrize("page", DATE_PAGES)
-def test_a_one_hour_day_says_so_on_every_page(gappy, page: str) -> None:
-    at = _run(page, ONE_HOUR)
-    _no_bug(at)
-    text = _said(at)
-    assert ONE_HOUR in text and "1 of 24 hours" in text, text
 
 
 @pytest.mark.parametrize("page", ["hotspots", "compare"])

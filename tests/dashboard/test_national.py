@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 
 from core.reanalysis.domain import CHINA_BBOX
-from tests.conftest import SHARED_DATA
+from tests.dashboard.conftest import link_shared_geo, serving_data
 from tests.dashboard.test_pages import assert_clean, goto, make_app, texts
 from tests.data.make_data import STATIONS, make_cnemc_folder
 
@@ -31,15 +30,9 @@ def national_data(request, tmp_path, monkeypatch: pytest.MonkeyPatch):
     make_cnemc_folder(tmp_path / "raw" / NATIONAL, start="2019-01-10", n_days=3, stations=STATIONS + FAR)
     make_cnemc_folder(tmp_path / "raw" / "cnemc_bth_2019", start="2019-01-10", n_days=3)
     if request.param == "geo":
-        if not (SHARED_DATA / "geo").is_dir():
-            pytest.skip("real geo layers (../shared/data/geo) not present")
-        (tmp_path / "geo").symlink_to(SHARED_DATA / "geo")
-    monkeypatch.setenv("AIRATLAS_DATA", str(tmp_path))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_data.clear()
-    st.cache_resource.clear()
+        link_shared_geo(tmp_path)
+    with serving_data(tmp_path, monkeypatch):
+        yield tmp_path
 
 
 def decks(at) -> list[dict]:
