@@ -44,6 +44,33 @@ def _favicon():
 
 st.set_page_config(page_title="AirAtlas — PM2.5 across Beijing–Tianjin–Hebei", page_icon=_favicon(), layout="wide")
 
+# Streamlit's frontend fetches and compiles a chart's library (deck.gl ~3 MB, plotly ~4.7 MB of JS) only when the
+# first chart of that kind arrives, i.e. after the server has computed the page: on a cold start that added
+# ~2-3 s after the script run. Importing those chunks while the server computes overlaps the two.
+CHART_CHUNKS = ("DeckGlJsonChart", "PlotlyChart")
+
+
+@st.cache_resource(show_spinner=False)
+def _chart_chunk_files() -> tuple[str, ...]:
+    """File names of the frontend chunks of :data:`CHART_CHUNKS` in this Streamlit build (hashed names)."""
+    js = Path(st.__file__).parent / "static" / "static" / "js"
+    return tuple(sorted(p.name for stem in CHART_CHUNKS for p in js.glob(f"{stem}.*.js")))
+
+
+def _preload_charts() -> None:
+    files = _chart_chunk_files()
+    event = getattr(st, "_event", None)  # the container that takes no space on the page (toasts, styles)
+    if not files or event is None:
+        return
+    # The chunks are imported relative to the entry module, exactly as the frontend's lazy imports resolve them,
+    # so the later import is a hit in the page's module map. A failed import only means no head start.
+    imports = "".join(f"import(new URL('./{f}', base).href).catch(() => {{}});" for f in files)
+    event.html("<script>(() => { const e = document.querySelector('script[type=module][src*=\"/js/index.\"]');"
+               f" if (!e) return; const base = e.src; {imports} }})();</script>", unsafe_allow_javascript=True)
+
+
+_preload_charts()
+
 def _root() -> None:
     """The app's root URL (never runs: the frame below sends "/" on to a page)."""
 

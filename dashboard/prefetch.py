@@ -31,15 +31,20 @@ log = logging.getLogger("airatlas.dashboard")
 DONE = "AirAtlas prefetch done"
 NICE = 10  # the thread's scheduling niceness (Linux: per thread)
 ENV = "AIRATLAS_PREFETCH"  # "0" turns the warm-up off (the unit tests do: they clear the caches it fills)
+# After a script run ends the browser still builds that page (chart libraries, deck.gl's WebGL set-up, on the same
+# 2 cores, served by this process): a step waits until no run has ended for this long.
+QUIET_S = 3.0
 MAX_YIELD_S = 30.0  # longest a step waits for the sessions' script runs to end before it runs anyway
 
 _runs = 0  # script runs in progress (every session), see :func:`page_run`
+_last_end = 0.0  # time.monotonic() when the last script run ended
 _idle = threading.Condition()
 
 
 @contextmanager
 def page_run() -> Iterator[None]:
-    """Wrap a session's script run: the warm-up starts its next step only when no run is in progress.
+    """Wrap a session's script run: the warm-up starts its next step only when no run is in progress
+    (and none ended in the last :data:`QUIET_S`).
 
     The thread shares the process (and its GIL) with the sessions: a step running beside the first page
     would slow that page's own work (measured: the cold start's first map), so it waits for it to end.
@@ -51,15 +56,24 @@ def page_run() -> Iterator[None]:
         yield
     finally:
         with _idle:
+            global _last_end
             _runs -= 1
+            _last_end = time.monotonic()
             _idle.notify_all()
 
 
-def wait_for_idle(timeout_s: float = MAX_YIELD_S) -> float:
-    """Until no script run is in progress (at most ``timeout_s``); seconds waited."""
+def wait_for_idle(timeout_s: float = MAX_YIELD_S, quiet_s: float = 0.0) -> float:
+    """Until no script run is in progress and none ended in the last ``quiet_s`` (at most ``timeout_s``); seconds
+    waited."""
     t0 = time.perf_counter()
+    deadline = time.monotonic() + timeout_s
     with _idle:
-        _idle.wait_for(lambda: _runs == 0, timeout=timeout_s)
+        while time.monotonic() < deadline:
+            _idle.wait_for(lambda: _runs == 0, timeout=max(0.0, deadline - time.monotonic()))
+            left = quiet_s - (time.monotonic() - _last_end)
+            if _runs == 0 and left <= 0:
+                break
+            _idle.wait(timeout=max(0.01, min(left, deadline - time.monotonic())))
     return time.perf_counter() - t0
 
 
@@ -128,7 +142,7 @@ def run(dataset: str, date: str, model: str) -> dict[str, float]:
     except (AttributeError, OSError):
         pass
     for name, call in steps(dataset, date, model):
-        wait_for_idle()
+        wait_for_idle(quiet_s=QUIET_S)
         t0 = time.perf_counter()
         try:
             call()

@@ -38,15 +38,25 @@ def sha256_files(files: Iterable[Path], root: Path) -> str:
 
 def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], xr.Dataset]) -> xr.Dataset:
     """Return the cached StationSet for these inputs, or ``parse()`` and cache it."""
-    digest = sha256_files(files, root)
+    return cached_build(source, sha256_files(files, root), parse)
+
+
+def cached_build(source: str, digest: str, build: Callable[[], xr.Dataset],
+                 digest_attr: str = "input_sha256") -> xr.Dataset:
+    """The cached StationSet whose inputs hash to ``digest``, or ``build()`` and cache it.
+
+    The entry records ``digest`` in its attribute ``digest_attr`` and is read only when it matches. A
+    builder that sets ``input_sha256`` itself (the simulator: a digest of its config and input files,
+    which the surface store keys on) names another attribute, so the cached copy equals a fresh build.
+    """
     key = hashlib.sha256(f"{source}:{CACHE_VERSION}:{digest}".encode()).hexdigest()[:32]
     path = cache_dir() / f"{source}-{key}.nc"
     if path.exists():
         try:
             with xr.open_dataset(path, engine="netcdf4") as ds:
                 out = ds.load()
-            if out.attrs.get("input_sha256") != digest:
-                raise ValueError("entry does not record the sha256 of these input files")
+            if out.attrs.get(digest_attr) != digest:
+                raise ValueError(f"entry does not record the sha256 of these inputs ({digest_attr})")
             out["time"].attrs["tz"] = "Asia/Shanghai"
             return out
         # netCDF4 reports flipped bytes as RuntimeError ("NetCDF: HDF error"), a truncated file as
@@ -55,8 +65,8 @@ def cached_load(source: str, root: Path, files: list[Path], parse: Callable[[], 
             warnings.warn(f"parsed-data cache entry {path} is unreadable ({type(err).__name__}: {err}); "
                           "discarded and rebuilt from the input files", CacheWarning, stacklevel=2)
             path.unlink(missing_ok=True)
-    ds = parse()
-    ds.attrs["input_sha256"] = digest
+    ds = build()
+    ds.attrs[digest_attr] = digest
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     # fletcher32: a flipped byte inside a data chunk fails its checksum on read instead of giving other numbers.
     # No zlib: a warm load is decompression-bound (national year, 360 MB: 3-5 s inflating vs ~1 s raw) and

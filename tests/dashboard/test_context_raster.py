@@ -88,3 +88,25 @@ def test_palette_png_keeps_colours_and_alpha():
                       .convert("RGBA")).astype(int)
     assert np.abs(back - rgba.astype(int)).max() <= 16
     assert back[0, 0, 3] == 0 and back[10, 10, 3] == 255
+
+
+def test_a_drawn_context_is_read_back_from_disk_and_any_change_draws_again(tmp_path, monkeypatch):
+    import dashboard.context_raster as cr
+
+    monkeypatch.setenv("AIRATLAS_CACHE", str(tmp_path))
+    strokes = [Stroke(_square(112.0, 40.0, 114.0, 45.0), (200, 0, 0, 128), 2.0, fill=(10, 20, 30, 255))]
+    bounds = (110.0, 38.0, 116.0, 47.0)
+    first = rasterize(strokes, bounds, px_per_deg=20)
+    calls = []
+    real = cr._draw
+    monkeypatch.setattr(cr, "_draw", lambda *a: calls.append(a) or real(*a))
+    np.testing.assert_array_equal(rasterize(strokes, bounds, px_per_deg=20), first)
+    assert calls == []  # read from disk
+    other = [Stroke(strokes[0].geojson, (0, 200, 0, 128), 2.0, fill=(10, 20, 30, 255))]
+    assert not np.array_equal(rasterize(other, bounds, px_per_deg=20), first) and len(calls) == 1
+    rasterize(strokes, bounds, px_per_deg=21)
+    assert len(calls) == 2
+    for entry in (tmp_path / "display").glob("context-*.npy"):
+        entry.write_bytes(entry.read_bytes()[:50])  # truncated: drawn again, same image
+    np.testing.assert_array_equal(rasterize(strokes, bounds, px_per_deg=20), first)
+    assert len(calls) == 3

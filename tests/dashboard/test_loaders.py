@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -38,3 +40,28 @@ def test_days_on_different_grids_are_an_error(lat_lon, shift):
     other = lat + 0.025 if shift == "offset" else lat[:-1]
     with pytest.raises(InvalidRequest, match="different grids"):
         _on_one_grid([_day(lat, lon, "2019-01-01", 10.0), _day(other, lon, "2019-01-02", 20.0)])
+
+
+def test_display_outlines_are_simplified_once_then_read_from_disk(tmp_path, monkeypatch):
+    import dashboard.loaders as ld
+
+    monkeypatch.setenv("AIRATLAS_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "squares.geojson"
+    ring = [[116.0, 39.0], [116.5, 39.0], [116.5, 39.5], [116.0, 39.5], [116.0, 39.0]]
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "a"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    first = ld._display_geojson(src)
+    assert first is not None and first["features"][0]["properties"]["name"] == "a"
+    import geopandas as gpd
+
+    calls = []
+    real = gpd.read_file
+    monkeypatch.setattr(gpd, "read_file", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert ld._display_geojson(src) == first and calls == []  # read back, not simplified again
+    ld._display_geojson(src, tolerance=0.05)
+    src.write_text(src.read_text().replace('"a"', '"b"'))
+    assert ld._display_geojson(src)["features"][0]["properties"]["name"] == "b"  # an edited file is read again
+    assert len(calls) == 2
+    assert ld._display_geojson(tmp_path / "missing.geojson") is None  # a missing layer only removes that layer
+    src.write_text("not json")
+    assert ld._display_geojson(src) is None
