@@ -35,21 +35,55 @@ def ok_weights(d0: torch.Tensor, dcc: torch.Tensor, ok: torch.Tensor, nugget: to
 
     ``d0`` (…, k) target–candidate km; ``dcc`` (…, k, k) candidate–candidate km; ``ok`` (…, k) 1/0.
     """
-    k = d0.shape[-1]
-    okf = ok.to(d0.dtype)
-    pair = okf.unsqueeze(-1) * okf.unsqueeze(-2)
-    eye = torch.eye(k, dtype=d0.dtype, device=d0.device)
+    return ok_weights_from_gamma(spherical_unit(d0, nugget, range_km), spherical_unit(dcc, nugget, range_km), ok)
+
+
+def ok_weights_from_gamma(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """:func:`ok_weights` from the variogram values ``g0 = γ(d0)`` (…, k) and ``gcc = γ(dcc)`` (…, k, k).
+
+    γ of a fixed geometry depends on coordinates only, so a caller may compute it once (:class:`GammaCache`):
+    on a map the spherical variogram of every (cell, candidate, candidate) triple cost more than the solves.
+    The system is written block by block into one tensor: the same values as adding masked ``g`` and identity
+    terms (``x·1 + 0`` and ``0 + d`` are exact), with fewer passes over (…, k+1, k+1).
+    """
+    k = g0.shape[-1]
+    okf = ok.to(g0.dtype)
+    a = g0.new_empty(*okf.shape[:-1], k + 1, k + 1)
     # unobserved candidates: identity row/column (decoupled, weight 0); observed diagonal γ(0) = 0 with a tiny
     # negative jitter (as the numpy OK) that keeps co-located candidates solvable
-    g = spherical_unit(dcc, nugget, range_km) * pair * (1 - eye) + eye * (1 - 1.000001 * okf).unsqueeze(-1)
-    ones = okf.unsqueeze(-1)
-    top = torch.cat([g, ones], -1)
-    has = okf.sum(-1, keepdim=True) > 0
-    last = torch.cat([okf, (~has).to(d0.dtype)], -1).unsqueeze(-2)  # no observed candidate: dummy row
-    a = torch.cat([top, last], -2)
-    rhs = torch.cat([spherical_unit(d0, nugget, range_km) * okf, torch.ones_like(d0[..., :1])], -1)
-    lam = torch.linalg.solve(a, rhs.unsqueeze(-1)).squeeze(-1)[..., :k]
+    a[..., :k, :k] = gcc * (okf.unsqueeze(-1) * okf.unsqueeze(-2))
+    a[..., :k, :k].diagonal(dim1=-2, dim2=-1).copy_(1 - 1.000001 * okf)
+    a[..., :k, k] = okf
+    a[..., k, :k] = okf
+    a[..., k, k] = (okf.sum(-1) <= 0).to(g0.dtype)  # no observed candidate: dummy row, a solvable system
+    rhs = g0.new_empty(*okf.shape[:-1], k + 1, 1)
+    rhs[..., :k, 0] = g0 * okf
+    rhs[..., k, 0] = 1.0
+    lam = torch.linalg.solve(a, rhs).squeeze(-1)[..., :k]
     return lam * okf
+
+
+class GammaCache:
+    """Variogram values γ of fixed distance tables, kept while the distances and the variogram are unchanged.
+
+    They depend on station and target coordinates only — never on a day's values or on which stations report —
+    so every inference call over the same network and grid reuses them. Used without autograd only (a learned
+    variogram changes every step); each slot keeps its own copy of the key tensors and compares them exactly.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, tuple[tuple[torch.Tensor, ...], tuple[float, ...], object]] = {}
+
+    def get(self, name: str, keys: tuple[torch.Tensor, ...], params: tuple[float, ...], build):
+        """``build()`` for the slot ``name``, recomputed only when ``keys`` (tensors) or ``params`` changed."""
+        slot = self._slots.get(name)
+        if (slot is not None and slot[1] == params and len(slot[0]) == len(keys)
+                and all(a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+                        for a, b in zip(slot[0], keys, strict=True))):
+            return slot[2]
+        value = build()
+        self._slots[name] = (tuple(t.detach().clone() for t in keys), params, value)
+        return value
 
 
 def krige(z: torch.Tensor, ok: torch.Tensor, d0: torch.Tensor, dcc: torch.Tensor, nugget: torch.Tensor,
@@ -78,11 +112,13 @@ def guarded_estimate(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> to
 
 def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor,
                   d0: torch.Tensor, d_ss: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor,
-                  dcc: torch.Tensor | None = None) -> torch.Tensor:
+                  dcc: torch.Tensor | None = None,
+                  gamma: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """OK at ``M`` targets with fixed candidate lists ``idx``/``valid``/``d0`` (M, k) from ``N`` sources.
 
     ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
-    ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``).
+    ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``);
+    ``gamma``: ``(γ(d0), γ(dcc))`` if the caller has them (:class:`GammaCache`; the window path only).
     Without autograd and with a window of ``DEDUPE_MIN_HOURS`` or more, one system per window and target is
     solved over the candidates observed at any hour of the window, and an hour missing some of them
     renormalises the remaining weights: exact when the observed set is fixed over the window, near-OK
@@ -90,16 +126,20 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     """
     b, n_h, _ = z_src.shape
     m, k = idx.shape
-    if dcc is None:
-        dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
     if (torch.is_grad_enabled() and nugget.requires_grad) or b * n_h < DEDUPE_MIN_HOURS or k > 60:
+        if dcc is None:
+            dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
         ok = m_src[..., idx] * valid.to(z_src.dtype)  # (B, L, M, k)
         return krige(z_src[..., idx], ok, d0.expand(b, n_h, m, k), dcc.expand(b, n_h, m, k, k), nugget, range_km)
     # one system per (window, target) over the candidates observed at ANY hour of the window; an hour that
     # misses some of them drops their weights and renormalises the rest. Exact when the observed set is the
     # same all window (hidden stations, a masking scenario); a sporadic gap gets near-OK weights
     ok_any = ((m_src > 0).any(1)[:, idx] & valid).to(z_src.dtype)  # (B, M, k)
-    lam_w = ok_weights(d0.expand(b, m, k), dcc.expand(b, m, k, k), ok_any, nugget, range_km)  # (B, M, k)
+    if gamma is None:
+        if dcc is None:
+            dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
+        gamma = spherical_unit(d0, nugget, range_km), spherical_unit(dcc, nugget, range_km)
+    lam_w = ok_weights_from_gamma(gamma[0].expand(b, m, k), gamma[1].expand(b, m, k, k), ok_any)  # (B, M, k)
     return _renormalised_estimate(lam_w, z_src * m_src, m_src, idx, valid)
 
 

@@ -43,7 +43,7 @@ from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
-from core.nn.kriging import guarded_estimate, krige_targets, ok_weights
+from core.nn.kriging import GammaCache, guarded_estimate, krige_targets, ok_weights_from_gamma, spherical_unit
 from core.nn.layers import MLP, TCN
 from core.registry import register
 
@@ -85,6 +85,7 @@ class SPIN(nn.Module):
         self.layers = nn.ModuleList(Propagation(hidden, use_diffusion, use_advection) for _ in range(n_layers))
         self.decoder = MLP(hidden, hidden, 1)
         self.readout = BipartiteReadout(hidden, readout_dim, n_static, N_TIME_FEATURES)
+        self._gamma = GammaCache()  # inference: variogram values of the last station network and target set
 
     @property
     def bandwidth_km(self) -> torch.Tensor:
@@ -131,8 +132,9 @@ class SPIN(nn.Module):
         key_sel, sel = torch.topk(key_d, k, dim=-1, largest=False)
         src = torch.gather(cand[uniq_node], -1, sel)  # (U, k) node indices
         ok = torch.isfinite(key_sel).to(x.dtype)
-        d0 = torch.where(ok > 0, key_sel, torch.zeros_like(key_sel))
-        lam = ok_weights(d0, dist[src.unsqueeze(-1), src.unsqueeze(-2)], ok, nug, rng)
+        # γ(d0) is read from the network's γ table at (node, source): key_sel holds those very distances
+        g_ss = self._station_gamma(dist)
+        lam = ok_weights_from_gamma(g_ss[uniq_node.unsqueeze(-1), src], g_ss[src.unsqueeze(-1), src.unsqueeze(-2)], ok)
         if inv is not None:
             lam, src, ok = lam[inv], src[inv], ok[inv]
         lam, src, ok = (t.view(b, n_h, n, k) for t in (lam, src, ok))
@@ -145,9 +147,23 @@ class SPIN(nn.Module):
         """Initial estimate at receive-only targets (B, L, M): log-OK from their candidates, else IDW."""
         if self.init_mode == "idw":
             return batch["tgt_init"]
-        est = krige_targets(batch["x"] * batch["mask"], batch["mask"], batch["tgt_idx"], batch["tgt_valid"],
-                            batch["tgt_dist"], batch["dist"], *self.variogram)
+        idx, d0, dist = batch["tgt_idx"], batch["tgt_dist"], batch["dist"]
+        nug, rng = self.variogram
+        gamma = None
+        if not torch.is_grad_enabled():  # a map's (cell, candidate, candidate) γ: once per network and grid
+            gamma = self._gamma.get("targets", (dist, idx, d0), (float(nug), float(rng)), lambda: (
+                spherical_unit(d0, nug, rng), self._station_gamma(dist)[idx.unsqueeze(-1), idx.unsqueeze(-2)]))
+        est = krige_targets(batch["x"] * batch["mask"], batch["mask"], idx, batch["tgt_valid"], d0, dist, nug, rng,
+                            gamma=gamma)
         return torch.where(torch.isnan(est), batch["tgt_init"], est)
+
+    def _station_gamma(self, dist: torch.Tensor) -> torch.Tensor:
+        """γ (N, N) of the kriging variogram between stations; without autograd kept per network (the
+        distances depend on coordinates only), with autograd recomputed (a learned variogram moves)."""
+        nug, rng = self.variogram
+        if torch.is_grad_enabled():
+            return spherical_unit(dist, nug, rng)
+        return self._gamma.get("stations", (dist,), (float(nug), float(rng)), lambda: spherical_unit(dist, nug, rng))
 
     def _terrain(self, elev: torch.Tensor | None, n: int, idx: torch.Tensor, valid: torch.Tensor,
                  src_elev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -101,3 +101,63 @@ def test_sparse_renormalised_estimate_equals_gathering(neg: float) -> None:
     lam = torch.where(tot.abs() > 1e-3, lam / tot, ok / ok.sum(-1, keepdim=True).clamp_min(1.0))
     ref = guarded_estimate(lam, z[..., idx], ok)
     torch.testing.assert_close(_renormalised_estimate(lam_w, z, mask, idx, valid), ref, equal_nan=True)
+
+
+def _ok_weights_concatenated(d0, dcc, ok, nugget, range_km):
+    """The kriging system as it was built before :func:`ok_weights_from_gamma` (masked γ plus identity terms,
+    concatenated blocks): the reference the block-wise build must reproduce bit for bit."""
+    from core.nn.kriging import spherical_unit
+
+    k = d0.shape[-1]
+    okf = ok.to(d0.dtype)
+    pair = okf.unsqueeze(-1) * okf.unsqueeze(-2)
+    eye = torch.eye(k, dtype=d0.dtype)
+    g = spherical_unit(dcc, nugget, range_km) * pair * (1 - eye) + eye * (1 - 1.000001 * okf).unsqueeze(-1)
+    has = okf.sum(-1, keepdim=True) > 0
+    a = torch.cat([torch.cat([g, okf.unsqueeze(-1)], -1),
+                   torch.cat([okf, (~has).to(d0.dtype)], -1).unsqueeze(-2)], -2)
+    rhs = torch.cat([spherical_unit(d0, nugget, range_km) * okf, torch.ones_like(d0[..., :1])], -1)
+    return torch.linalg.solve(a, rhs.unsqueeze(-1)).squeeze(-1)[..., :k] * okf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_block_built_system_gives_the_same_weights_bit_for_bit(case, dtype) -> None:
+    """Co-located candidates, unobserved ones and a target with none observed included."""
+    from core.nn.kriging import ok_weights, ok_weights_from_gamma, spherical_unit
+
+    lat, lon, tlat, tlon, _ = case
+    lat, lon = np.r_[lat, lat[0]], np.r_[lon, lon[0]]  # station 9 sits on station 0
+    d0 = torch.tensor(haversine_km(tlat, tlon, lat, lon), dtype=dtype)
+    dss = torch.tensor(haversine_km(lat, lon, lat, lon), dtype=dtype)
+    idx = torch.arange(10).expand(5, 10)
+    dcc = dss[idx.unsqueeze(-1), idx.unsqueeze(-2)].expand(3, 5, 10, 10)
+    d0 = d0.expand(3, 5, 10)
+    ok = (torch.rand(3, 5, 10, generator=torch.Generator().manual_seed(0)) > 0.3).to(dtype)
+    ok[1, 2] = 0.0
+    nug, rng = torch.tensor(0.2, dtype=dtype), torch.tensor(120.0, dtype=dtype)
+    ref = _ok_weights_concatenated(d0, dcc, ok, nug, rng)
+    assert torch.equal(ok_weights(d0, dcc, ok, nug, rng), ref)
+    g0, gcc = spherical_unit(d0[0], nug, rng), spherical_unit(dss, nug, rng)[idx.unsqueeze(-1), idx.unsqueeze(-2)]
+    assert torch.equal(ok_weights_from_gamma(g0.expand(3, 5, 10), gcc.expand(3, 5, 10, 10), ok), ref)
+
+
+def test_gamma_cache_reuses_only_the_same_geometry_and_variogram() -> None:
+    from core.nn.kriging import GammaCache
+
+    cache, calls = GammaCache(), []
+    d = torch.rand(6, 6)
+
+    def build():
+        calls.append(1)
+        return d * 2
+
+    first = cache.get("s", (d,), (0.2, 100.0), build)
+    assert cache.get("s", (d.clone(),), (0.2, 100.0), build) is first and len(calls) == 1  # equal content
+    cache.get("s", (d,), (0.3, 100.0), build)  # another variogram
+    moved = d.clone()
+    moved[2, 3] += 1e-3
+    cache.get("s", (moved,), (0.3, 100.0), build)  # another network
+    assert len(calls) == 3
+    d.add_(1.0)  # the caller's tensor changing in place does not change the stored key
+    cache.get("s", (d,), (0.3, 100.0), build)
+    assert len(calls) == 4

@@ -176,3 +176,28 @@ def test_map_readout_equals_the_gathered_readout(monkeypatch, use_d: bool, use_a
         monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", 0)
         fast = m(*args, src_weight=sw)
     torch.testing.assert_close(fast, ref)
+
+
+def test_cached_variogram_values_give_the_uncached_init(world) -> None:
+    """Without autograd the kriging init reads γ tables kept per station network and target set; a fresh
+    module, a second call, another station subset and a changed variogram give what computing γ anew gives."""
+    torch.manual_seed(0)
+    model = SPIN(**TINY).eval()
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)), targets=True)
+    _, other = _batch(world.stations.isel(station=slice(5, 30)), targets=True, seed=1)
+
+    def fresh(b):
+        m = SPIN(**TINY).eval()
+        m.load_state_dict(model.state_dict())
+        with torch.enable_grad():  # the autograd path computes γ every time
+            return m.node_init(b).detach(), m.target_init(b).detach()
+
+    with torch.no_grad():
+        for b in (batch, other, batch):
+            node, tgt = model.node_init(b), model.target_init(b)
+            ref_node, ref_tgt = fresh(b)
+            assert torch.equal(node, ref_node) and torch.equal(tgt, ref_tgt)
+        model.ok_log_range.fill_(float(np.log(60.0)))  # another variogram: the tables are rebuilt
+        node, tgt = model.node_init(batch), model.target_init(batch)
+    ref_node, ref_tgt = fresh(batch)
+    assert torch.equal(node, ref_node) and torch.equal(tgt, ref_tgt)
