@@ -17,6 +17,7 @@ from core.nn.layers import MLP
 SPARSE_MIN_EDGES = 20_000  # above this many (target, source) pairs, inference uses a sparse product
 DENSE_MAX_NODES = 512  # training graphs up to this size scatter into dense (M, N) weights: one real bmm, 2.4× faster
 ADV_NORM = 0.05  # advection rows are divided by (Σ + ADV_NORM): weak transport → weak message
+MAP_BLOCK_HOURS = 3  # hours per block of a map readout: ~17k cells × 3 h × 16 floats fit a 2 MB L2 cache
 
 
 def normalise_advection(ka: torch.Tensor) -> torch.Tensor:
@@ -149,7 +150,10 @@ class BipartiteReadout(nn.Module):
         Fewer passes over the (P = B·L, M, k) edges: sources are masked once on the node side (``m·z``,
         ``m·u``, ``m·v``: the mask is 0/1, so ``relu(m·x) = m·relu(x)``); the diffusion normaliser
         ``Σ_k c·m`` is one sparse (M × N) product, so the diffusion weight is ``c[m, k] · g / Σ`` without
-        gathering the mask; both kernels are added and applied as one block-sparse product.
+        gathering the mask; both kernels are added and applied as one block-sparse product. Edges and the
+        head run :data:`MAP_BLOCK_HOURS` hours at a time: a block's (hours, cells, ·) arrays stay in cache
+        instead of a dozen passes over 25 MB ones (a day on the BTH 0.05° grid: ~1.7× faster). The block
+        does not depend on the number of targets, so a tile of a map gets the whole map's values.
         """
         from core.graph import ADVECTION_D0_KM, knn_sum
 
@@ -157,12 +161,12 @@ class BipartiteReadout(nn.Module):
         m, k = idx.shape
         p = b * n_h
         mask_p = src_mask.reshape(p, n)
-        z_m = (z.reshape(p, n, r) * mask_p.unsqueeze(-1)).reshape(p * n, r)
+        z_m = z.reshape(p, n, r) * mask_p.unsqueeze(-1)
         vf = valid.to(z.dtype)
         init_p = init.reshape(p, m)
         gw, n_s = self.gate.weight[0], static.shape[-1]
         g = torch.sigmoid((static @ gw[:n_s] + self.gate.bias) + init_p * gw[n_s])  # (P, M)
-        w = None
+        c = scale = qs = qc = um = vm = None
         if use_diffusion:
             c = torch.exp(-dist / bandwidth) * vf
             if src_weight is not None:
@@ -170,34 +174,45 @@ class BipartiteReadout(nn.Module):
             scale = 1.0 / (knn_sum(c, idx, mask_p) + 1e-6)  # (P, M)
             if use_advection:
                 scale = scale * g
-            w = c * scale.unsqueeze(-1)  # (P, M, k)
-        if use_advection and u is not None:
+        advect = use_advection and u is not None
+        if advect:
             # relu(u·sin b + v·cos b)·q = relu(u·(q sin b) + v·(q cos b)) for q = valid / (d + d0) ≥ 0;
-            # u and v of every source are gathered node-major in one pass, (M, k, [u | v] × P)
+            # u and v of every source are gathered node-major, (M, k, hours)
             q = vf / (dist + ADVECTION_D0_KM)
-            uv = torch.cat([u.reshape(p, n) * mask_p, v.reshape(p, n) * mask_p]).T.contiguous()  # (N, 2P)
-            uv = uv.index_select(0, idx.reshape(-1)).view(m, k, 2 * p)
-            ka = (uv[..., :p] * (q * torch.sin(bearing)).unsqueeze(-1))
-            ka = ka.addcmul_(uv[..., p:], (q * torch.cos(bearing)).unsqueeze(-1)).relu_()  # (M, k, P)
-            factor = ((1 - g) if use_diffusion else 1.0) / (ka.sum(1).T + ADV_NORM)  # (P, M)
-            ka = ka.permute(2, 0, 1)  # (P, M, k) view
-            w = ka * factor.unsqueeze(-1) if w is None else w.addcmul_(ka, factor.unsqueeze(-1))
-        if w is None:
-            msg = z.new_zeros(p, m, r)
-        else:
-            # int32 indices: the CSR product runs ~1.5× faster than with int64 (P·M·k stays far below 2³¹ here)
-            col = (idx.to(torch.int32) + (torch.arange(p, device=idx.device, dtype=torch.int32) * n).view(p, 1, 1))
-            col = col.reshape(-1)
-            crow = torch.arange(0, p * m * k + 1, k, device=idx.device, dtype=torch.int32)
-            mat = torch.sparse_csr_tensor(crow, col, w.reshape(-1), size=(p * m, p * n), check_invariants=False)
-            msg = (mat @ z_m).view(p, m, r)
+            qs, qc = (q * torch.sin(bearing)).unsqueeze(-1), (q * torch.cos(bearing)).unsqueeze(-1)
+            um = (u.reshape(p, n) * mask_p).T.contiguous()  # (N, P)
+            vm = (v.reshape(p, n) * mask_p).T.contiguous()
         first, act, last = self.head
         wm, wi, ws, wt = first.weight.split([r, 1, n_s, tfeat.shape[-1]], dim=1)
         n_hid = wm.shape[0]
-        # (P, M, H): per-cell part + message product in one batched call (contiguous weights: ~2× faster)
-        pre = torch.baddbmm((static @ ws.T + first.bias).unsqueeze(0).expand(p, m, n_hid), msg,
-                            wm.T.contiguous().expand(p, r, n_hid))
-        pre += (tfeat.reshape(p, -1) @ wt.T).unsqueeze(1)
-        pre.addcmul_(init_p.unsqueeze(-1), wi[:, 0])
-        out = act(pre).view(-1, n_hid) @ last.weight[0] + last.bias[0]
+        cell = static @ ws.T + first.bias  # (M, H): the per-cell part of the head's first layer
+        hour = tfeat.reshape(p, -1) @ wt.T  # (P, H): the per-hour part
+        wm_t = wm.T.contiguous()  # contiguous weights: the batched product runs ~2× faster
+        flat_idx = idx.reshape(-1)
+        out = z.new_empty(p, m)
+        for a in range(0, p, MAP_BLOCK_HOURS):
+            e = min(p, a + MAP_BLOCK_HOURS)
+            h = e - a
+            w = c * scale[a:e].unsqueeze(-1) if c is not None else None  # (h, M, k)
+            if advect:
+                us = um[:, a:e].index_select(0, flat_idx).view(m, k, h)
+                vs = vm[:, a:e].index_select(0, flat_idx).view(m, k, h)
+                ka = (us * qs).addcmul_(vs, qc).relu_()  # (M, k, h)
+                factor = ((1 - g[a:e]) if use_diffusion else 1.0) / (ka.sum(1).T + ADV_NORM)  # (h, M)
+                ka = ka.permute(2, 0, 1)  # (h, M, k) view
+                w = ka * factor.unsqueeze(-1) if w is None else w.addcmul_(ka, factor.unsqueeze(-1))
+            if w is None:
+                msg = z.new_zeros(h, m, r)
+            else:
+                # int32 indices: the CSR product runs ~1.5× faster than with int64 (h·M·k stays far below 2³¹)
+                col = (idx.to(torch.int32) + (torch.arange(h, device=idx.device, dtype=torch.int32) * n).view(h, 1, 1))
+                crow = torch.arange(0, h * m * k + 1, k, device=idx.device, dtype=torch.int32)
+                mat = torch.sparse_csr_tensor(crow, col.reshape(-1), w.reshape(-1), size=(h * m, h * n),
+                                              check_invariants=False)
+                msg = (mat @ z_m[a:e].reshape(h * n, r)).view(h, m, r)
+            # (h, M, H): per-cell part + message product in one batched call, then the hour and init parts
+            pre = torch.baddbmm(cell.unsqueeze(0).expand(h, m, n_hid), msg, wm_t.expand(h, r, n_hid))
+            pre += hour[a:e].unsqueeze(1)
+            pre.addcmul_(init_p[a:e].unsqueeze(-1), wi[:, 0])
+            out[a:e] = (act(pre).view(-1, n_hid) @ last.weight[0] + last.bias[0]).view(h, m)
         return out.view(b, n_h, m)

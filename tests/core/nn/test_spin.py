@@ -201,3 +201,26 @@ def test_cached_variogram_values_give_the_uncached_init(world) -> None:
         node, tgt = model.node_init(batch), model.target_init(batch)
     ref_node, ref_tgt = fresh(batch)
     assert torch.equal(node, ref_node) and torch.equal(tgt, ref_tgt)
+
+
+def test_map_readout_in_blocks_of_hours_equals_one_block(monkeypatch) -> None:
+    """The map readout runs a few hours at a time (cache-sized blocks): any block size, including one block of
+    every hour and a last block shorter than the others, gives the same corrections up to float rounding."""
+    import core.nn.blocks as blocks
+
+    torch.manual_seed(2)
+    m = blocks.BipartiteReadout(8, 4, 5, 4).eval()
+    b, n_h, n, n_t, k = 2, 7, 12, 60, 4
+    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
+    idx, valid = torch.randint(0, n, (n_t, k)), torch.rand(n_t, k) > 0.1
+    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
+    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, 5), torch.randn(b, n_h, 4)
+    u, v, bw, sw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0), torch.rand(n_t, k)
+    outs = []
+    with torch.no_grad():
+        for hours in (100, 1, 3):
+            monkeypatch.setattr(blocks, "MAP_BLOCK_HOURS", hours)
+            outs.append(m._forward_map(m.proj(h), src, u, v, idx, valid, dist, bear, bw, init, static, tf, True, True,
+                                       sw))
+    for other in outs[1:]:
+        torch.testing.assert_close(other, outs[0], rtol=0, atol=1e-6)
