@@ -224,3 +224,26 @@ def test_map_readout_in_blocks_of_hours_equals_one_block(monkeypatch) -> None:
                                        sw))
     for other in outs[1:]:
         torch.testing.assert_close(other, outs[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("per_hour", [True, False])
+def test_sparse_message_sum_equals_the_gathered_one(monkeypatch, per_hour: bool) -> None:
+    """Inference sums messages with one sparse product once the edges of all hours are many (a day of the
+    station graph): the gathered per-node sums, to float rounding, with per-hour or fixed weights."""
+    import warnings
+
+    import core.nn.blocks as blocks
+
+    gen = torch.Generator().manual_seed(4)
+    b, n_h, n, k, r = 2, 6, 30, 5, 7
+    idx = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(n)])
+    w = torch.rand(*((b, n_h) if per_hour else ()), n, k, generator=gen)
+    z = torch.randn(b, n_h, n, r, generator=gen)
+    with torch.no_grad():
+        monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", 10**9)
+        ref = blocks.gather_sum(w, z, idx)
+        monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", n * k)  # below B·L·N·k, above N·k: the hours count
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # torch's beta warning on CSR tensors is not passed on
+            fast = blocks.gather_sum(w, z, idx)
+    torch.testing.assert_close(fast, ref)
