@@ -163,8 +163,11 @@ class BipartiteReadout(nn.Module):
         ``Σ_k c·m`` is one sparse (M × N) product, so the diffusion weight is ``c[m, k] · g / Σ`` without
         gathering the mask; both kernels are added and applied as one block-sparse product. Edges and the
         head run :data:`MAP_BLOCK_HOURS` hours at a time: a block's (hours, cells, ·) arrays stay in cache
-        instead of a dozen passes over 25 MB ones (a day on the BTH 0.05° grid: ~1.7× faster). The block
-        does not depend on the number of targets, so a tile of a map gets the whole map's values.
+        instead of a dozen passes over 25 MB ones (a day on the BTH 0.05° grid: ~1.7× faster). Edge weights
+        are built slot-major (hours, k, M), so each elementwise step runs along the cells rather than over a
+        last axis of 3 hours or k sources, and are transposed once for the CSR product; the per-cell and
+        per-hour parts of the head's first layer are summed once and the [message | init] product accumulated
+        into them. The block does not depend on the number of targets.
         """
         from core.graph import ADVECTION_D0_KM, knn_sum
 
@@ -177,7 +180,8 @@ class BipartiteReadout(nn.Module):
         init_p = init.reshape(p, m)
         gw, n_s = self.gate.weight[0], static.shape[-1]
         g = torch.sigmoid((static @ gw[:n_s] + self.gate.bias) + init_p * gw[n_s])  # (P, M)
-        c = scale = qs = qc = um = vm = None
+        # edge arrays are source-slot-major, (hours, k, M): every elementwise step runs along the M cells
+        c_t = scale = qs = qc = um = vm = None
         if use_diffusion:
             c = torch.exp(-dist / bandwidth) * vf
             if src_weight is not None:
@@ -185,44 +189,42 @@ class BipartiteReadout(nn.Module):
             scale = 1.0 / (knn_sum(c, idx, mask_p) + 1e-6)  # (P, M)
             if use_advection:
                 scale = scale * g
+            c_t = c.T.contiguous()  # (k, M)
         advect = use_advection and u is not None
         if advect:
-            # relu(u·sin b + v·cos b)·q = relu(u·(q sin b) + v·(q cos b)) for q = valid / (d + d0) ≥ 0;
-            # u and v of every source are gathered node-major, (M, k, hours)
+            # relu(u·sin b + v·cos b)·q = relu(u·(q sin b) + v·(q cos b)) for q = valid / (d + d0) ≥ 0
             q = vf / (dist + ADVECTION_D0_KM)
-            qs, qc = (q * torch.sin(bearing)).unsqueeze(-1), (q * torch.cos(bearing)).unsqueeze(-1)
-            um = (u.reshape(p, n) * mask_p).T.contiguous()  # (N, P)
-            vm = (v.reshape(p, n) * mask_p).T.contiguous()
+            qs, qc = (q * torch.sin(bearing)).T.contiguous(), (q * torch.cos(bearing)).T.contiguous()  # (k, M)
+            um, vm = u.reshape(p, n) * mask_p, v.reshape(p, n) * mask_p  # (P, N)
         first, act, last = self.head
         wm, wi, ws, wt = first.weight.split([r, 1, n_s, tfeat.shape[-1]], dim=1)
         n_hid = wm.shape[0]
         cell = static @ ws.T + first.bias  # (M, H): the per-cell part of the head's first layer
         hour = tfeat.reshape(p, -1) @ wt.T  # (P, H): the per-hour part
-        wm_t = wm.T.contiguous()  # contiguous weights: the batched product runs ~2× faster
-        flat_idx = idx.reshape(-1)
+        # the message and the init enter the first layer as one product: [msg | init] @ [wm | wi]ᵀ
+        w_in = torch.cat([wm, wi], 1).T.contiguous()  # (r + 1, H)
+        src_t = idx.T.reshape(-1)  # (k·M,) slot-major sources
         out = z.new_empty(p, m)
         for a in range(0, p, MAP_BLOCK_HOURS):
             e = min(p, a + MAP_BLOCK_HOURS)
             h = e - a
-            w = c * scale[a:e].unsqueeze(-1) if c is not None else None  # (h, M, k)
+            w = c_t * scale[a:e].unsqueeze(1) if c_t is not None else None  # (h, k, M)
             if advect:
-                us = um[:, a:e].index_select(0, flat_idx).view(m, k, h)
-                vs = vm[:, a:e].index_select(0, flat_idx).view(m, k, h)
-                ka = (us * qs).addcmul_(vs, qc).relu_()  # (M, k, h)
-                factor = ((1 - g[a:e]) if use_diffusion else 1.0) / (ka.sum(1).T + ADV_NORM)  # (h, M)
-                ka = ka.permute(2, 0, 1)  # (h, M, k) view
-                w = ka * factor.unsqueeze(-1) if w is None else w.addcmul_(ka, factor.unsqueeze(-1))
+                us = um[a:e].index_select(1, src_t).view(h, k, m)
+                ka = (us * qs).addcmul_(vm[a:e].index_select(1, src_t).view(h, k, m), qc).relu_()
+                factor = ((1 - g[a:e]) if use_diffusion else 1.0) / (ka.sum(1) + ADV_NORM)  # (h, M)
+                w = ka * factor.unsqueeze(1) if w is None else w.addcmul_(ka, factor.unsqueeze(1))
+            x = z.new_empty(h, m, r + 1)  # [msg | init] rows of the block
+            x[..., r] = init_p[a:e]
             if w is None:
-                msg = z.new_zeros(h, m, r)
+                x[..., :r] = 0.0
             else:
                 # int32 indices: the CSR product runs ~1.5× faster than with int64 (h·M·k stays far below 2³¹)
                 col = (idx.to(torch.int32) + (torch.arange(h, device=idx.device, dtype=torch.int32) * n).view(h, 1, 1))
                 crow = torch.arange(0, h * m * k + 1, k, device=idx.device, dtype=torch.int32)
-                mat = _csr(crow, col.reshape(-1), w.reshape(-1), (h * m, h * n))
-                msg = (mat @ z_m[a:e].reshape(h * n, r)).view(h, m, r)
-            # (h, M, H): per-cell part + message product in one batched call, then the hour and init parts
-            pre = torch.baddbmm(cell.unsqueeze(0).expand(h, m, n_hid), msg, wm_t.expand(h, r, n_hid))
-            pre += hour[a:e].unsqueeze(1)
-            pre.addcmul_(init_p[a:e].unsqueeze(-1), wi[:, 0])
+                mat = _csr(crow, col.reshape(-1), w.transpose(1, 2).reshape(-1), (h * m, h * n))
+                x[..., :r] = (mat @ z_m[a:e].reshape(h * n, r)).view(h, m, r)
+            # (h, M, H): per-cell + per-hour parts, then the message and init product accumulated in place
+            pre = (cell.unsqueeze(0) + hour[a:e].unsqueeze(1)).baddbmm_(x, w_in.expand(h, r + 1, n_hid))
             out[a:e] = (act(pre).view(-1, n_hid) @ last.weight[0] + last.bias[0]).view(h, m)
         return out.view(b, n_h, m)
