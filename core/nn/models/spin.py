@@ -85,7 +85,7 @@ class SPIN(nn.Module):
         self.layers = nn.ModuleList(Propagation(hidden, use_diffusion, use_advection) for _ in range(n_layers))
         self.decoder = MLP(hidden, hidden, 1)
         self.readout = BipartiteReadout(hidden, readout_dim, n_static, N_TIME_FEATURES)
-        self._gamma = GammaCache()  # inference: variogram values of the last station network and target set
+        self._gamma = GammaCache()  # inference: γ tables and neighbour lists of the last network and target set
 
     @property
     def bandwidth_km(self) -> torch.Tensor:
@@ -260,9 +260,15 @@ class SPIN(nn.Module):
                             self.use_d, self.use_a, src_weight=src_weight)
 
     def _station_knn(self, dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """k nearest other stations within the threshold: idx (N, k), valid (N, k)."""
-        idx, valid = knn_sources(dist.detach().cpu().numpy(), k, self.threshold_km, exclude_self=True)
-        return torch.from_numpy(idx).to(dist.device), torch.from_numpy(valid).to(dist.device)
+        """k nearest other stations within the threshold: idx (N, k), valid (N, k). Geometry only: without
+        autograd kept per network (the init's candidates and the message-passing graph, every call)."""
+        def build() -> tuple[torch.Tensor, torch.Tensor]:
+            idx, valid = knn_sources(dist.detach().cpu().numpy(), k, self.threshold_km, exclude_self=True)
+            return torch.from_numpy(idx).to(dist.device), torch.from_numpy(valid).to(dist.device)
+
+        if torch.is_grad_enabled():
+            return build()
+        return self._gamma.get(f"knn{k}", (dist,), (float(k), float(self.threshold_km)), build)
 
 
 def fit_variogram(hp: dict, nodes: NodeData, hours: np.ndarray, max_hours: int = 400, seed: int = 0) -> dict:
