@@ -132,6 +132,14 @@ def design(pred: np.ndarray, near_km: np.ndarray, third_km: np.ndarray, spread: 
     return np.stack(_columns(pred, near_km, third_km, spread, times), axis=-1)
 
 
+def _finite32(x: np.ndarray, nan: float, posinf: float | None = None) -> np.ndarray:
+    """``np.nan_to_num(np.asarray(x, "float32"), nan=nan, posinf=posinf)``, with one isfinite pass when every value
+    is finite (the usual case): nan_to_num's three masks and copies were a third of a map's bound cost. The
+    result may be ``x`` itself: callers do not write into it."""
+    a = np.asarray(x, "float32")
+    return a if np.isfinite(a).all() else np.nan_to_num(a, nan=nan, posinf=posinf)
+
+
 @dataclass
 class IntervalTable:
     """Conformal quantiles ``q_lo``/``q_hi`` (B,) of ``r / σ`` per nearest-distance band (``band_edges``, km;
@@ -166,16 +174,14 @@ class IntervalTable:
         third = near_km if third_km is None else third_km
         sp = np.full(np.shape(pred), self.ref_spread, "float32") if spread is None else spread
         c = np.asarray(self.scale_coef, "float32")
-        pred = np.nan_to_num(np.asarray(pred, "float32"), nan=0.0)
-        near = np.minimum(np.nan_to_num(np.asarray(near_km, "float32"), nan=FAR_KM, posinf=FAR_KM), FAR_KM)
-        far3 = np.maximum(np.minimum(np.nan_to_num(np.asarray(third, "float32"), nan=FAR_KM, posinf=FAR_KM),
-                                     FAR_KM), near)
-        lp = np.log1p(np.maximum(pred, 0.0)) if lp is None else lp
+        near = np.minimum(_finite32(near_km, nan=FAR_KM, posinf=FAR_KM), FAR_KM)
+        far3 = np.maximum(np.minimum(_finite32(third, nan=FAR_KM, posinf=FAR_KM), FAR_KM), near)
+        lp = np.log1p(np.maximum(_finite32(pred, nan=0.0), 0.0)) if lp is None else lp
         out = c[0] + c[1] * np.log1p(near)
         out += c[2] * np.log1p(far3)
         out += c[3] * lp
         out += c[4] * (lp * lp)
-        out += c[5] * np.log(np.nan_to_num(np.asarray(sp, "float32"), nan=0.0) + np.float32(SPREAD_FLOOR))
+        out += c[5] * np.log(_finite32(sp, nan=0.0) + np.float32(SPREAD_FLOOR))
         s = season_index(np.asarray(times).ravel()).reshape(np.shape(times))
         per = np.concatenate([[0.0], c[6:9]]).astype("float32")[s]  # DJF: 0
         return out + per.reshape(per.shape + (1,) * (out.ndim - per.ndim))
@@ -187,12 +193,22 @@ class IntervalTable:
         Without ``third_km`` the third-nearest observed station is taken as near as the nearest
         (narrowest), without ``spread`` the calibration median.
         """
-        z = np.log1p(np.maximum(np.nan_to_num(np.asarray(pred, "float32"), nan=0.0), 0.0))
+        z = np.log1p(np.maximum(_finite32(pred, nan=0.0), 0.0))
         sig = np.exp(self._log_scale(pred, near_km, times, third_km, spread, lp=z))
-        z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # NaN predictions stay NaN bounds
-        b = band_of(near_km, self.band_edges)
-        lo = np.expm1(np.maximum(z + self.q_lo.astype("float32")[b] * sig, 0.0))
-        hi = np.expm1(z + self.q_hi.astype("float32")[b] * sig)
+        if np.asarray(pred).dtype == np.float32:  # the level again, but NaN (and +inf) predictions kept as such
+            p = np.asarray(pred)
+            odd = ~(p < np.inf)
+            z = z.copy() if odd.any() else z
+            z[odd] = np.log1p(np.maximum(p[odd], 0.0))
+        else:
+            z = np.log1p(np.maximum(pred, 0.0)).astype("float32")  # NaN predictions stay NaN bounds
+        if self.band_edges:
+            b = band_of(near_km, self.band_edges)
+            q_lo, q_hi = self.q_lo.astype("float32")[b], self.q_hi.astype("float32")[b]
+        else:  # one pooled pair: the same float32 products as gathering it per cell
+            q_lo, q_hi = np.float32(self.q_lo[0]), np.float32(self.q_hi[0])
+        lo = np.expm1(np.maximum(z + q_lo * sig, 0.0))
+        hi = np.expm1(z + q_hi * sig)
         return lo, hi
 
     def to_json(self) -> dict:

@@ -267,3 +267,49 @@ def test_scale_is_the_exponent_of_the_design_in_every_season():
     got = table.scale(pred[:, None], near[:, None], times, third[:, None], spread[:, None])[:, 0]
     want = np.exp(design(pred, near, third, spread, times) @ table.scale_coef)
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def _bounds_with_nan_to_num(table: IntervalTable, pred, near, times, third, spread):
+    """The bounds as computed before the finite fast path: nan_to_num on every input, the level taken twice,
+    the quantiles gathered per cell by distance band (the reference the fast path must equal bit for bit)."""
+    from core.intervals import FAR_KM, SPREAD_FLOOR, band_of
+    from core.seasons import season_index
+
+    c = np.asarray(table.scale_coef, "float32")
+    z = np.log1p(np.maximum(np.nan_to_num(np.asarray(pred, "float32"), nan=0.0), 0.0))
+    nr = np.minimum(np.nan_to_num(np.asarray(near, "float32"), nan=FAR_KM, posinf=FAR_KM), FAR_KM)
+    f3 = np.maximum(np.minimum(np.nan_to_num(np.asarray(third, "float32"), nan=FAR_KM, posinf=FAR_KM), FAR_KM), nr)
+    out = c[0] + c[1] * np.log1p(nr)
+    out += c[2] * np.log1p(f3)
+    out += c[3] * z
+    out += c[4] * (z * z)
+    out += c[5] * np.log(np.nan_to_num(np.asarray(spread, "float32"), nan=0.0) + np.float32(SPREAD_FLOOR))
+    per = np.concatenate([[0.0], c[6:9]]).astype("float32")[season_index(times)]
+    sig = np.exp(out + per[:, None])
+    z = np.log1p(np.maximum(pred, 0.0)).astype("float32")
+    b = band_of(near, table.band_edges)
+    return (np.expm1(np.maximum(z + table.q_lo.astype("float32")[b] * sig, 0.0)),
+            np.expm1(z + table.q_hi.astype("float32")[b] * sig))
+
+
+@pytest.mark.parametrize("edges", [(), (20.0,)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("clean", [True, False])
+def test_bounds_equal_the_nan_to_num_computation_bit_for_bit(edges, dtype, clean):
+    rng = np.random.default_rng(6)
+    pred, near, third, spread, _ = _cells(rng, n=600)
+    times = np.array(["2019-01-10T00", "2019-04-10T05", "2019-07-01T00"], "datetime64[h]")
+    pred, near, third, spread = (a.reshape(3, 200) for a in (pred, near, third, spread))
+    pred = pred.astype(dtype)
+    if not clean:  # NaN / inf predictions, stations out of reach, unknown spread
+        pred[0, :3] = [np.nan, np.inf, -np.inf]
+        near[1, :2], third[1, :2], spread[2, :2] = [np.inf, np.nan], [np.nan, np.inf], [np.nan, np.inf]
+    n_b = len(edges) + 1
+    table = IntervalTable("demo", 0.9, np.linspace(-2.5, -1.5, n_b), np.linspace(1.8, 2.4, n_b), np.zeros(7, int),
+                          scale_coef=np.array([-1.0, 0.18, 0.02, -0.18, -0.01, 0.18, -0.18, -0.24, -0.22]),
+                          band_edges=edges)
+    with np.errstate(over="ignore"):  # expm1 of the +inf prediction's bound
+        lo, hi = table.bounds(pred, near, times, third, spread)
+        ref_lo, ref_hi = _bounds_with_nan_to_num(table, pred, near, times, third, spread)
+    np.testing.assert_array_equal(lo, ref_lo)
+    np.testing.assert_array_equal(hi, ref_hi)
