@@ -104,7 +104,7 @@ def rasterize(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: fl
         return np.load(entry, allow_pickle=False)
     except (OSError, ValueError, EOFError):  # absent, or unreadable: drawn again below
         pass
-    rgba = _draw(strokes, bounds, px_per_deg)
+    rgba = draw_strokes(strokes, bounds, px_per_deg)
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(f"{entry.stem}.tmp{os.getpid()}.npy")
     np.save(tmp, rgba, allow_pickle=False)
@@ -112,8 +112,8 @@ def rasterize(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: fl
     return rgba
 
 
-def _draw(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: float) -> np.ndarray:
-    """:func:`rasterize` without the cache."""
+def draw_strokes(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: float) -> np.ndarray:
+    """:func:`rasterize` without the cache (for images that change with every scenario, e.g. the wind)."""
     w, s, e, n = bounds
     top, bottom = float(mercator_y(n)), float(mercator_y(s))
     cols = max(1, round((e - w) * px_per_deg))

@@ -230,10 +230,38 @@ def arrow_scale(bbox: Sequence[float], speeds: np.ndarray, share: float = 0.07) 
     return share * (bbox[2] - bbox[0]) / max(top, 0.5)
 
 
-def wind_layer(arrows: pd.DataFrame, color=(25, 70, 170, 220)) -> pdk.Layer:
-    return pdk.Layer("PathLayer", id="wind", data=arrows, get_path="path", get_color=list(color),
-                     width_units="'pixels'", get_width=2.5, width_min_pixels=2, cap_rounded=True,
-                     joint_rounded=True, pickable=False)
+WIND_COLOR = (25, 70, 170, 220)
+WIND_WIDTH_PX = 2.5  # screen pixels at SCREEN_PX_PER_DEG (the regional map's scale)
+
+
+def wind_image(arrows: pd.DataFrame, color: Sequence[int] = WIND_COLOR) -> tuple[np.ndarray, list[float]] | None:
+    """The arrows drawn into one RGBA Web-Mercator image and its bounds (W, S, E, N); None without arrows.
+
+    An image, not a deck.gl PathLayer: in the browsers that draw WebGL in software (headless Chromium's
+    SwiftShader, machines without a GPU) the PathLayer's shaders cost ~1.2-1.4 s of GPU-process CPU on every first
+    load of Hotspots (measured: dropping the layer alone), while one more BitmapLayer reuses the program of the
+    surface and context images (~0.1 s).
+    """
+    from dashboard.context_raster import Stroke, draw_strokes
+
+    if arrows.empty:
+        return None
+    pts = np.asarray([xy for path in arrows["path"] for xy in path], float)
+    pad = 0.05
+    bounds = [float(pts[:, 0].min() - pad), float(pts[:, 1].min() - pad),
+              float(pts[:, 0].max() + pad), float(pts[:, 1].max() + pad)]
+    ppd = min(OUTLINE_PX_PER_DEG, MAX_WIND_PX / max(bounds[2] - bounds[0], bounds[3] - bounds[1]))
+    lines = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "MultiLineString", "coordinates": [p[:2], p[1:3], p[3:5]]}}
+        for p in arrows["path"]]}
+    stroke = Stroke(lines, tuple(int(c) for c in color), WIND_WIDTH_PX * ppd / SCREEN_PX_PER_DEG)
+    return draw_strokes([stroke], bounds, ppd), bounds
+
+
+def wind_layer(arrows: pd.DataFrame, color: Sequence[int] = WIND_COLOR) -> pdk.Layer | None:
+    """The wind arrows (:func:`wind_arrows`) as one BitmapLayer (:func:`wind_image`); None without arrows."""
+    drawn = wind_image(arrows, color)
+    return None if drawn is None else bitmap_layer(drawn[0], drawn[1], "wind")
 
 
 # ---------------------------------------------------------------- context layers
@@ -451,6 +479,7 @@ def influence_layer(frame: pd.DataFrame) -> pdk.Layer:
 LAND_PX_PER_DEG = 80.0
 OUTLINE_PX_PER_DEG = 320.0
 SCREEN_PX_PER_DEG = 140.0  # line widths below are screen pixels at that scale
+MAX_WIND_PX = 2048  # the wind image's longer side at most (arrows span the stations' extent)
 MAX_IMAGE_PX = 4096  # a wider land (the national view's) gets fewer pixels per degree: textures stay ≤ 4096 px
 
 

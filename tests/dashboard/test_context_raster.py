@@ -98,8 +98,8 @@ def test_a_drawn_context_is_read_back_from_disk_and_any_change_draws_again(tmp_p
     bounds = (110.0, 38.0, 116.0, 47.0)
     first = rasterize(strokes, bounds, px_per_deg=20)
     calls = []
-    real = cr._draw
-    monkeypatch.setattr(cr, "_draw", lambda *a: calls.append(a) or real(*a))
+    real = cr.draw_strokes
+    monkeypatch.setattr(cr, "draw_strokes", lambda *a: calls.append(a) or real(*a))
     np.testing.assert_array_equal(rasterize(strokes, bounds, px_per_deg=20), first)
     assert calls == []  # read from disk
     other = [Stroke(strokes[0].geojson, (0, 200, 0, 128), 2.0, fill=(10, 20, 30, 255))]

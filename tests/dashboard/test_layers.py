@@ -110,6 +110,36 @@ def test_wind_arrows_skip_calm_and_missing() -> None:
     assert layers.wind_arrows([39.0, 39.0], [116.0, 116.1], [0.0, np.nan], [0.05, 1.0]).empty
 
 
+def _pixel(lon: float, lat: float, bounds: list[float], shape: tuple[int, ...]) -> tuple[int, int]:
+    """(row, col) of a point on a Web-Mercator image over ``bounds`` (W, S, E, N)."""
+    from dashboard.context_raster import mercator_y
+
+    w, s, e, n = bounds
+    col = (lon - w) / (e - w) * shape[1]
+    row = (mercator_y(n) - mercator_y(lat)) / (mercator_y(n) - mercator_y(s)) * shape[0]
+    return int(row), int(col)
+
+
+def test_wind_image_draws_the_arrow_in_its_colour_and_nothing_elsewhere() -> None:
+    arrows = layers.wind_arrows([39.0], [116.0], [3.0], [0.0], deg_per_ms=0.1, max_len_deg=0.3)  # 0.3° east
+    rgba, bounds = layers.wind_image(arrows)
+    assert bounds[0] < 116.0 and bounds[2] > 116.3 and bounds[1] < 39.0 < bounds[3]
+    for lon in (116.02, 116.15, 116.28):  # along the shaft, tail to tip
+        r, c = _pixel(lon, 39.0, bounds, rgba.shape)
+        assert rgba[r, c, 3] > 100 and tuple(rgba[r, c, :3]) == layers.WIND_COLOR[:3]
+    r, c = _pixel(116.15, 39.0 + 0.04, bounds, rgba.shape)  # beside the shaft, away from the head
+    assert rgba[r, c, 3] == 0
+
+
+def test_wind_layer_is_one_bitmap_over_the_arrows_and_none_without_arrows() -> None:
+    arrows = layers.wind_arrows([39.0, 40.0], [116.0, 117.0], [3.0, -2.0], [1.0, 2.0])
+    spec = json.loads(layers.wind_layer(arrows).to_json())
+    assert spec["@@type"] == "BitmapLayer" and spec["id"] == "wind"
+    assert spec["image"].startswith("data:image/png;base64,")
+    assert spec["bounds"] == pytest.approx(layers.wind_image(arrows)[1])
+    assert layers.wind_layer(layers.wind_arrows([39.0], [116.0], [0.0], [0.0])) is None
+
+
 @pytest.mark.parametrize(("bbox", "lo", "hi"),
                          [((113.4, 36.0, 119.9, 42.7), 5.0, 6.2), ((116.0, 39.6, 116.8, 40.4), 8.0, 9.5)])
 def test_fit_zoom_frames_the_region(bbox, lo: float, hi: float) -> None:
@@ -161,14 +191,11 @@ def test_land_context_box_is_wider_than_the_lab_map_view(width_px: int) -> None:
     assert CONTEXT_BOX[1] < 39.4 - lat_span / 2 and CONTEXT_BOX[3] > 39.4 + lat_span / 2
 
 
-@pytest.mark.parametrize("build", ["wind", "influence"])
-def test_width_units_reach_deck_gl_as_a_constant_not_an_accessor(build: str) -> None:
+def test_width_units_reach_deck_gl_as_a_constant_not_an_accessor() -> None:
     # pydeck turns a bare string into an "@@=" expression; deck.gl then gets no valid unit and the
-    # arrows were drawn as wide blobs hiding the surface. The unit must arrive as the literal "pixels".
-    if build == "wind":
-        layer = layers.wind_layer(layers.wind_arrows([39.9], [116.4], [3.0], [1.0]))
-    else:
-        layer = layers.influence_layer(pd.DataFrame({"lon": [116.0], "lat": [39.0], "tlon": [116.5], "tlat": [39.5],
-                                                     "color": [[0, 0, 255, 200]], "width": [2.0]}))
+    # lines were drawn as wide blobs hiding the surface. The unit must arrive as the literal "pixels".
+    # (The wind arrows, which had the same bug, are an image now: test_wind_layer_is_one_bitmap_…)
+    layer = layers.influence_layer(pd.DataFrame({"lon": [116.0], "lat": [39.0], "tlon": [116.5], "tlat": [39.5],
+                                                 "color": [[0, 0, 255, 200]], "width": [2.0]}))
     spec = json.loads(layer.to_json())
     assert spec["widthUnits"] == "pixels"
