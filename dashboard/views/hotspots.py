@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table, people_text
-from dashboard import charts, coverage, decision, layers, loaders, names
+from dashboard import charts, coverage, decision, layers, loaders, names, prefetch
 from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
@@ -361,3 +361,8 @@ with guard("Inference"):
     st.plotly_chart(fig, width="stretch", key="hot_ts")
     if lo is None:
         st.caption(f"{sc.model} gives no uncertainty interval.")
+
+    # The days either side, into memory in the background (niced, once the browser has had the CPU): a date change
+    # to one of them skips the surface store's read.
+    if prefetch.enabled():
+        prefetch.warm_neighbours(sc.dataset, info, sc.date, sc.model, sc.masked)

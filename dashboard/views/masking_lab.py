@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, decision, layers, loaders, masking, names, scoring
+from dashboard import charts, decision, layers, loaders, masking, names, prefetch, scoring
 from dashboard.state import K_MASKED, K_PENDING
 from dashboard.ui import guard, page_context, require_day, source_caption
 from dashboard.uncertainty_layers import LEVEL, interval_text
@@ -79,6 +79,9 @@ c2.button("Rerun", type="primary", key="lab_rerun", help="Apply the hidden set a
           on_click=apply_pending)
 if changed:
     st.info("The hidden set changed: press **Rerun** to apply it.")
+    if pending and prefetch.enabled() and not all(c in pending for c in codes):
+        # The chosen model on the queued set, in the background while the user looks: Rerun then finds it cached.
+        prefetch.warm_pending(sc.dataset, sc.date, sc.model, tuple(sorted(pending)))
 
 # ---- run the chosen model and the baselines on the same hidden set
 # A day without data stops here (nothing to show or score); a partial day is said once, before the map.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import pytest
@@ -136,3 +137,127 @@ def test_steps_wait_for_running_pages():
         assert not done.wait(timeout=0.5), "the step did not wait for the page run"
     assert done.wait(timeout=10), "the step did not start after the page run ended"
     waiter.join(timeout=10)
+
+
+def test_warm_up_workers_run_niced():
+    """The per-session warm-ups run below the pages' script runs (never above the process's own priority)."""
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = priority()
+    for pool in (prefetch._ahead, prefetch._queued):
+        assert pool.submit(priority).result(timeout=30) == max(mine, prefetch.NICE)
+    assert priority() == mine  # the caller keeps its own
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    ("2019-01-11", ["2019-01-10", "2019-01-13"]),  # the day before first; a day without data is skipped
+    ("2019-01-10", ["2019-01-11"]),
+    ("2019-01-13", ["2019-01-11"]),
+    ("2019-01-12", []),  # not a day with data: nothing to warm
+])
+def test_neighbour_days(date: str, expected: list[str]):
+    info = {"days_with_data": ["2019-01-10", "2019-01-11", "2019-01-13"]}
+    assert prefetch.neighbour_days(info, date) == expected
+
+
+def _flush_ahead() -> None:
+    """Until the neighbour worker has run every job queued so far (one worker: jobs run in order)."""
+    prefetch._ahead.submit(lambda: None).result(timeout=60)
+
+
+def test_warm_neighbours_once_per_scenario_and_past_a_failing_day(monkeypatch: pytest.MonkeyPatch):
+    from core.errors import InvalidRequest
+
+    monkeypatch.setattr(prefetch, "_warmed", {})
+    calls = []
+
+    def warm(dataset, date, model, masked):
+        calls.append((dataset, date, model, masked))
+        if date == "2019-01-10":
+            raise InvalidRequest("no data")
+
+    monkeypatch.setattr(prefetch, "warm_neighbour", warm)
+    info = {"days_with_data": ["2019-01-10", "2019-01-11", "2019-01-12"]}
+    assert prefetch.warm_neighbours("d", info, "2019-01-11", "idw", ("A",)) is True
+    assert prefetch.warm_neighbours("d", info, "2019-01-11", "idw", ("A",)) is False  # queued already
+    _flush_ahead()
+    assert calls == [("d", "2019-01-10", "idw", ("A",)), ("d", "2019-01-12", "idw", ("A",))]
+    assert prefetch.warm_neighbours("d", info, "2019-01-11", "knn", ("A",)) is True  # another scenario
+    _flush_ahead()
+    assert len(calls) == 4
+
+
+def test_hotspots_page_warms_its_neighbours_and_they_hold_what_a_date_change_reads(monkeypatch: pytest.MonkeyPatch):
+    """The page queues its date's neighbours when the warm-up is on; warm_neighbour makes exactly the cached calls
+    the page makes after a date change to that day (so the change finds them in memory)."""
+    from tests.dashboard.test_pages import make_app
+
+    queued = []
+    monkeypatch.setenv(prefetch.ENV, "1")
+    monkeypatch.setattr(prefetch, "start", lambda *a: None)  # not the server-wide warm-up here
+    monkeypatch.setattr(prefetch, "warm_neighbours", lambda *a: queued.append(a))
+    at = make_app("hotspots").run()
+    assert not at.exception, [e.value for e in at.exception]
+    info = loaders.dataset_info(loaders.DEMO)
+    date = at.session_state["ctx"].scenario.date
+    assert queued == [(loaders.DEMO, info, date, "idw", ())]
+
+    day = prefetch.neighbour_days(info, date)[0]
+    recorders = {name: _Recorder(getattr(loaders, name))
+                 for name in ("run_scenario", "window_slice", "reporting_per_hour")}
+    for name, rec in recorders.items():
+        monkeypatch.setattr(loaders, name, rec)
+    prefetch.warm_neighbour(loaders.DEMO, day, "idw", ())
+    warmed = {name: set(rec.calls) for name, rec in recorders.items()}
+    for rec in recorders.values():
+        rec.calls.clear()
+    at = make_app("hotspots", date=day).run()
+    assert not at.exception, [e.value for e in at.exception]
+    for name, rec in recorders.items():
+        asked = {c for c in rec.calls if day in c}
+        assert asked, f"the page made no {name} call for {day} (test not exercised)"
+        assert asked <= warmed[name], f"{name}{asked - warmed[name]} not warmed"
+
+
+def test_warm_pending_runs_the_latest_queued_set_only(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(prefetch, "_pending", {})
+    asked = []
+    monkeypatch.setattr(loaders, "run_scenario", lambda *a: asked.append(a))
+    gate = threading.Event()
+    prefetch._queued.submit(gate.wait, 30)  # hold the worker: both sets are queued before either runs
+    assert prefetch.warm_pending("d", "2019-01-11", "idw", ("B", "A")) is True
+    assert prefetch.warm_pending("d", "2019-01-11", "idw", ("B", "A")) is False  # the same set: asked already
+    assert prefetch.warm_pending("d", "2019-01-11", "idw", ("C",)) is True  # the user changed the set
+    gate.set()
+    prefetch._queued.submit(lambda: None).result(timeout=60)
+    assert asked == [("d", "2019-01-11", "idw", ("C",), False)]  # ("A", "B") was superseded before its turn
+
+
+def test_masking_lab_warms_the_queued_set_with_the_call_rerun_makes(monkeypatch: pytest.MonkeyPatch):
+    """Hiding stations queues them (prefetch.warm_pending); the job's inference is the very call Rerun makes first."""
+    from tests.dashboard.test_pages import make_app
+
+    real_warm, queued = prefetch.warm_pending, []
+    monkeypatch.setattr(prefetch, "_pending", {})
+    monkeypatch.setenv(prefetch.ENV, "1")
+    monkeypatch.setattr(prefetch, "start", lambda *a: None)
+    monkeypatch.setattr(prefetch, "warm_neighbours", lambda *a: None)
+    monkeypatch.setattr(prefetch, "warm_pending", lambda *a: queued.append(a))
+    at = make_app("masking_lab").run()
+    assert not at.exception and queued == []  # nothing queued yet
+    at.button(key="lab_hide_random").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    date = at.session_state["ctx"].scenario.date
+    assert len(queued) == 1 and queued[0][:3] == (loaders.DEMO, date, "idw") and queued[0][3]
+
+    rec = _Recorder(loaders.run_scenario)
+    monkeypatch.setattr(loaders, "run_scenario", rec)
+    assert real_warm(*queued[0])
+    prefetch._queued.submit(lambda: None).result(timeout=120)
+    assert len(rec.calls) == 1
+    warmed = rec.calls[0]
+    rec.calls.clear()
+    at.button(key="lab_rerun").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert rec.calls and rec.calls[0] == warmed  # Rerun's first inference is the warmed one
