@@ -527,10 +527,16 @@ class Neighbours:
             slots = np.minimum(np.arange(self.k), c)
             self._first_idx = np.concatenate([self._order, np.zeros((n, 1), np.intp)], axis=1).T[slots]
             self._first_km = np.concatenate([self._dcand, np.full((n, 1), np.inf)], axis=1).T[slots]
-            # targets sharing their settled neighbourhood: the same k nearest candidates (and padding)
-            same = np.concatenate([self._first_idx, np.isfinite(self._first_km)]).T
-            _, self._rep, group = np.unique(same, axis=0, return_index=True, return_inverse=True)
-            self._group = np.asarray(group).ravel()
+            # targets sharing their settled neighbourhood: the same k nearest candidates (and padding); rows
+            # grouped by a lexsort of the columns (np.unique(axis=0) sorted void views, ~7× slower)
+            same = np.concatenate([self._first_idx, np.isfinite(self._first_km)])  # (2k, N)
+            by = np.lexsort(same[::-1])
+            srt = same[:, by]
+            new = np.ones(len(by), bool)
+            new[1:] = (srt[:, 1:] != srt[:, :-1]).any(axis=0)
+            self._rep = by[new]  # one target of each group (their rows are equal)
+            self._group = np.empty(len(by), np.intp)
+            self._group[by] = np.cumsum(new) - 1
 
     def _full(self, pattern: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M, min(k, S)) station indices and km of the nearest stations observed in ``pattern`` (S,) for
