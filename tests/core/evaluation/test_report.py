@@ -17,7 +17,8 @@ def metrics_dir(region, tmp_path_factory):
     for proto in ("holdout", "mask-30", "mask-50"):
         rep = evaluate("idw", proto, stations=region, seeds=2, models=models, baselines=("ok", "knn"))
         (d / f"idw_{proto}.json").write_text(json.dumps(rep))
-    (d / "bench.json").write_text(json.dumps({"spin_s": 0.25, "ok_s": 6.0, "ratio": 24.0}))
+    (d / "bench.json").write_text(json.dumps({"spin_s": 0.25, "ok_s": 6.0, "ratio": 24.0,
+                                                          "load_average_1min": 1.4}))
     (d / "ablations.json").write_text(json.dumps({"variants": {"no_advection": {"mae": 7.5, "rmse": 10.0}}}))
     return d
 
@@ -27,7 +28,7 @@ def test_render_tables(metrics_dir):
     for title in ("Masking curve", "Holdout", "Seasons, mask-50", "Ablations", "Speed"):
         assert title in md
     assert "sparse-30km (" not in md  # no report for it: no empty table
-    assert " ± " in md and "| no_advection | 7.50 |" in md and "24.0×" in md
+    assert " ± " in md and "| no_advection | 7.50 |" in md and "| 24.0× | 1.40 |" in md
     rep = json.loads((metrics_dir / "idw_mask-50.json").read_text())
     assert f"{rep['baselines']['ok']['mae']:.2f}" in md
 
