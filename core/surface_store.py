@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,7 @@ class SurfaceStore:
                 break
             if keep is not None and d == self.path(keep):
                 continue
-            shutil.rmtree(d, ignore_errors=True)
+            _discard(d)
             total -= size
             gone.append(d)
         return gone
@@ -143,6 +144,11 @@ class SurfaceStore:
         p = self.path(key)
         try:
             ds = xr.open_zarr(p, consolidated=False).load()
+            missing = set(ds.attrs.get("airatlas_vars", [])) - {str(n) for n in ds.variables}
+            grid_ok = not ds.attrs.get("airatlas_has_grid") or {"pm25", "lat", "lon"} <= set(map(str, ds.variables))
+            if missing or "station_pred" not in ds or not grid_ok:  # the last two: folders from before airatlas_vars
+                # Part of a folder: opening lists what is there, so a half-deleted one "loads" without error.
+                raise ValueError(f"incomplete stored surface {p.name}: {sorted(missing) or 'pm25/station_pred'}")
             attention = influence = None
             groups = list(ds.attrs.pop("airatlas_groups", []))
             if "attention" in groups:
@@ -152,7 +158,7 @@ class SurfaceStore:
             arrays = {g[len(_EXTRA):]: xr.open_zarr(p, group=g, consolidated=False).load()["value"]
                       for g in groups if g.startswith(_EXTRA)}
         except Exception:  # noqa: BLE001 — damaged (e.g. a full disk): drop it, it is computed again
-            shutil.rmtree(p, ignore_errors=True)
+            _discard(p)
             return None
         try:
             os.utime(p)  # the folder's mtime is its last access: what eviction goes by
@@ -190,6 +196,21 @@ class SurfaceStore:
             raise
 
 
+def _discard(folder: Path) -> None:
+    """Delete a stored surface so that no reader ever opens part of it: renamed away first (atomic), then removed.
+
+    Deleting in place let a reader in another thread or process open a half-deleted folder (say ``pm25`` gone,
+    ``pm25_hi`` still there), which opened without error and broke the page that showed it; an interrupted delete
+    left such a folder behind for every later reader.
+    """
+    trash = folder.with_name(f".{folder.name}.trash.{uuid.uuid4().hex}")
+    try:
+        os.rename(folder, trash)
+    except OSError:  # gone already: another thread or process discarded it first
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def _to_dataset(result: InferenceResult) -> xr.Dataset:
     ds = result.grid.copy() if result.grid is not None else xr.Dataset()
     for name in ("station_pred", "station_lo", "station_hi"):
@@ -209,7 +230,10 @@ def _to_dataset(result: InferenceResult) -> xr.Dataset:
                 plain[k] = json.loads(json.dumps(v))
             except (TypeError, ValueError):
                 continue  # e.g. a dict of DataArrays (a model's own interval before calibration): not kept
-    ds.attrs = {**ds.attrs, "airatlas_model": result.model, "airatlas_wind": result.wind,
+    # airatlas_vars: the arrays a complete folder holds, coordinates too (load checks it: a half-deleted folder
+    # opens without error).
+    ds.attrs = {**ds.attrs, "airatlas_vars": sorted(str(n) for n in ds.variables),
+                "airatlas_model": result.model, "airatlas_wind": result.wind,
                 "airatlas_device": result.device, "airatlas_has_grid": int(result.grid is not None),
                 "airatlas_extras": json.dumps(plain)}
     return ds

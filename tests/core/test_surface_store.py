@@ -96,6 +96,36 @@ def test_a_damaged_folder_is_recomputed_not_served(tmp_path, stations, grid, win
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
 
 
+@pytest.mark.parametrize("gone", ["pm25", "station_hi", "lon"])
+def test_a_half_deleted_folder_is_recomputed_not_served(tmp_path, stations, grid, window, gone):
+    """A folder missing part of its arrays (an interrupted delete) opens without error: load must not serve it."""
+    import shutil
+
+    model, obs, store = get_model("idw"), np.ones(12, bool), SurfaceStore(tmp_path)
+    first, _ = stored_infer(model, stations, obs, grid, window, store=store)
+    key = surface_key(stations_fingerprint(stations), model_fingerprint(model), obs, grid, window)
+    shutil.rmtree(store.path(key) / gone)
+    assert store.load(key) is None and key not in store
+    again, hit = stored_infer(model, stations, obs, grid, window, store=store)
+    assert not hit and key in store
+    xr.testing.assert_identical(again.grid, first.grid)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left behind
+
+
+def test_discard_renames_the_folder_away_before_deleting(tmp_path, stations, grid, window, monkeypatch):
+    """While a surface is being deleted its key is already absent (readers never open part of it)."""
+    import core.surface_store as ss
+
+    model, obs, store = get_model("idw"), np.ones(12, bool), SurfaceStore(tmp_path)
+    stored_infer(model, stations, obs, grid, window, store=store)
+    key = surface_key(stations_fingerprint(stations), model_fingerprint(model), obs, grid, window)
+    seen = []
+    monkeypatch.setattr(ss.shutil, "rmtree", lambda d, **kw: seen.append((d.name, key in store)))
+    ss._discard(store.path(key))
+    assert seen and seen[0][1] is False and seen[0][0] != store.path(key).name
+    ss._discard(store.path(key))  # already gone: nothing to do, no error
+
+
 def test_store_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path, stations, grid, window, monkeypatch):
     import os
     import time
