@@ -144,9 +144,11 @@ class SurfaceStore:
         p = self.path(key)
         try:
             ds = xr.open_zarr(p, consolidated=False).load()
+            token = ds.attrs.get("airatlas_token")
             missing = set(ds.attrs.get("airatlas_vars", [])) - {str(n) for n in ds.variables}
             grid_ok = not ds.attrs.get("airatlas_has_grid") or {"pm25", "lat", "lon"} <= set(map(str, ds.variables))
-            if missing or "station_pred" not in ds or not grid_ok:  # the last two: folders from before airatlas_vars
+            # token None: a folder from before tokens; the last two: from before airatlas_vars.
+            if token is None or missing or "station_pred" not in ds or not grid_ok:
                 # Part of a folder: opening lists what is there, so a half-deleted one "loads" without error.
                 raise ValueError(f"incomplete stored surface {p.name}: {sorted(missing) or 'pm25/station_pred'}")
             attention = influence = None
@@ -159,6 +161,10 @@ class SurfaceStore:
                       for g in groups if g.startswith(_EXTRA)}
         except Exception:  # noqa: BLE001 — damaged (e.g. a full disk): drop it, it is computed again
             _discard(p)
+            return None
+        if _token(p) != token:
+            # Moved away (discarded, evicted) or replaced while being read: zarr reads a chunk file that is gone as
+            # its fill value, so what was read may hold NaN where the surface had numbers. Not served; recomputed.
             return None
         try:
             os.utime(p)  # the folder's mtime is its last access: what eviction goes by
@@ -194,6 +200,16 @@ class SurfaceStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _token(folder: Path) -> str | None:
+    """The write token of the folder stored at this path now (None: none there), re-read from disk."""
+    import zarr
+
+    try:
+        return zarr.open_group(folder, mode="r").attrs.get("airatlas_token")
+    except Exception:  # noqa: BLE001 — gone or unreadable: not the folder that was read
+        return None
 
 
 def _discard(folder: Path) -> None:
@@ -232,7 +248,9 @@ def _to_dataset(result: InferenceResult) -> xr.Dataset:
                 continue  # e.g. a dict of DataArrays (a model's own interval before calibration): not kept
     # airatlas_vars: the arrays a complete folder holds, coordinates too (load checks it: a half-deleted folder
     # opens without error).
+    # airatlas_token: unique per write, so a reader can tell that the folder it read is still the one stored.
     ds.attrs = {**ds.attrs, "airatlas_vars": sorted(str(n) for n in ds.variables),
+                "airatlas_token": uuid.uuid4().hex,
                 "airatlas_model": result.model, "airatlas_wind": result.wind,
                 "airatlas_device": result.device, "airatlas_has_grid": int(result.grid is not None),
                 "airatlas_extras": json.dumps(plain)}

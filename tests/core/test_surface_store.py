@@ -126,6 +126,33 @@ def test_discard_renames_the_folder_away_before_deleting(tmp_path, stations, gri
     ss._discard(store.path(key))  # already gone: nothing to do, no error
 
 
+@pytest.mark.parametrize("then", ["discarded", "replaced"])
+def test_a_folder_moved_while_read_is_not_served(tmp_path, stations, grid, window, monkeypatch, then):
+    """Another thread discards (or re-stores) the folder after this reader listed its arrays: the chunks it reads
+    next are gone, which zarr fills with NaN. The reader must give None (recompute), never that surface."""
+    import core.surface_store as ss
+
+    model, obs, store = get_model("idw"), np.ones(12, bool), SurfaceStore(tmp_path)
+    first, _ = stored_infer(model, stations, obs, grid, window, store=store)
+    key = surface_key(stations_fingerprint(stations), model_fingerprint(model), obs, grid, window)
+    opened = ss.xr.open_zarr
+
+    def open_then_move(path, **kw):
+        ds = opened(path, **kw)  # lazy: the arrays are listed, no chunk is read yet
+        if kw.get("group") is None and store.path(key).exists():
+            ss._discard(store.path(key))
+            if then == "replaced":
+                store.save(key, first)
+        return ds
+
+    monkeypatch.setattr(ss.xr, "open_zarr", open_then_move)
+    assert store.load(key) is None
+    monkeypatch.setattr(ss.xr, "open_zarr", opened)
+    assert (key in store) == (then == "replaced")  # a newer folder under the key is kept, not discarded
+    again, _ = stored_infer(model, stations, obs, grid, window, store=store)
+    xr.testing.assert_identical(again.grid, first.grid)
+
+
 def test_store_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path, stations, grid, window, monkeypatch):
     import os
     import time
