@@ -119,6 +119,27 @@ def _wait_idle(page, timeout_s: float = 120) -> None:
     page.wait_for_selector(IDLE, state="attached", timeout=timeout_s * 1000)
 
 
+SHOWN_JS = """([sels, pat]) => sels.every((s) => document.querySelector(s) !== null)
+    && (!pat || new RegExp(pat).test(document.body.innerText))"""
+TWO_FRAMES_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+DECK_CANVAS = '[data-testid="stDeckGlJsonChart"] canvas'
+
+
+def wait_shown(page, *selectors: str, text: str | None = None, idle: bool = True, timeout_s: float = 180) -> None:
+    """Until the page shows its own content: every CSS selector attached, ``text`` (a JS regex) in the page's
+    text and, with ``idle``, the script run ended; then two more animation frames, so a map that has just
+    arrived has had its first frame drawn (deck.gl draws in animation frames).
+
+    For timings. The condition is polled in the page every 50 ms: Playwright's own selector waits back off
+    to one poll per 500 ms, which put up to half a second of waiting into a timing, and ``_wait_idle``'s
+    leading pause is a fixed sleep. A run that has not started yet cannot pass: every timed wait names
+    content that the run itself draws (a new caption, a canvas on a new page).
+    """
+    sels = [*selectors, *([IDLE] if idle else [])]
+    page.wait_for_function(SHOWN_JS, arg=[sels, text], polling=50, timeout=timeout_s * 1000)
+    page.evaluate(TWO_FRAMES_JS)
+
+
 def _exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
 

@@ -29,11 +29,13 @@ from dashboard.prefetch import DONE
 from tests.dashboard.conftest import (
     CHROMIUM_ARGS,
     DATASET,
+    DECK_CANVAS,
     MODEL,
     ExternalRequests,
     _exceptions,
     _wait_idle,
     wait_for_log,
+    wait_shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -107,8 +109,7 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
 
         # ---- cold start: server process start → the first Hotspots map
         page.goto(f"{server}/?{query}")
-        _wait_idle(page, 240)
-        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        wait_shown(page, DECK_CANVAS, timeout_s=240)
         timings["cold_start_first_map_s"] = round(time.perf_counter() - server.started, 2)
         _save(page, shots, "hotspots_cold_start")
         # Server warm = the process is up and its background warm-up (dashboard.prefetch) has filled the shared
@@ -121,9 +122,8 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
                 continue
             t0 = time.perf_counter()
             page.goto(f"{server}/{'' if name == 'hotspots' else name}?{query}")
-            _wait_idle(page, 180)
-            if name in ("hotspots", "masking_lab", "justice"):
-                page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+            content = DECK_CANVAS if name in ("hotspots", "masking_lab", "justice") else '[data-testid="stHeading"]'
+            wait_shown(page, content)
             timings[f"first_load_{name}_s"] = round(time.perf_counter() - t0, 2)
             print(f"{name}: first load {timings[f'first_load_{name}_s']} s", flush=True)
             page.wait_for_timeout(1200)  # let deck.gl / plotly paint before the screenshot
@@ -154,11 +154,9 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
         t0 = time.perf_counter()
         page.get_by_role("button", name="Rerun").click()
         # The map (with the chosen model's error bubbles) is drawn before the baselines run.
-        page.wait_for_selector("text=/\\d+ error bubbles at hidden stations/", state="attached")
+        wait_shown(page, DECK_CANVAS, text=r"\d+ error bubbles at hidden stations", idle=False)
         timings["rerun_masking_lab_map_s"] = timings["rerun_map_s"] = round(time.perf_counter() - t0, 2)
-        _wait_idle(page)
-        page.wait_for_selector('[data-testid="stDataFrame"]', state="attached")
-        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        wait_shown(page, '[data-testid="stDataFrame"]', DECK_CANVAS)
         timings["rerun_masking_lab_all_models_s"] = round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(1200)
         _save(page, shots, "masking_lab_rerun")
@@ -168,8 +166,7 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
         # ---- the same mask on the hotspot map (new session from the copied link), then a rerun by hour
         t0 = time.perf_counter()
         page.goto(page.url.replace("/masking_lab", "/").replace("page=masking_lab", "page=hotspots"))
-        _wait_idle(page)
-        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        wait_shown(page, DECK_CANVAS)
         timings["load_masked_hotspots_s"] = round(time.perf_counter() - t0, 2)
         assert page.get_by_text("hidden ·").count() >= 1
         page.wait_for_timeout(1200)
@@ -193,9 +190,7 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
             has_text="Hour or daily mean").click()
         t0 = time.perf_counter()
         page.get_by_role("option", name="03:00").click()
-        _wait_idle(page)
-        page.wait_for_selector("text=/03:00 · /", state="attached")
-        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        wait_shown(page, DECK_CANVAS, text="03:00 · ")
         timings["hour_change_map_s"] = round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(1200)
         _save(page, shots, "hotspots_hour_change")
@@ -212,10 +207,8 @@ def test_every_page_in_a_real_browser(chromium_path: Path, server: str, tmp_path
         changed = "([sel, old]) => { const e = document.querySelector(sel); return e && e.value !== old; }"
         page.wait_for_function(changed,
                                arg=['[data-testid="stSidebar"] [data-testid="stDateInput"] input', before])
-        _wait_idle(page)
         new_date = date_box.input_value().replace("/", "-")
-        page.wait_for_selector(f"text=/{new_date} 03:00 · /", state="attached")
-        page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+        wait_shown(page, DECK_CANVAS, text=f"{new_date} 03:00 · ")
         timings["date_change_map_s"] = round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(1200)
         _save(page, shots, "hotspots_date_change")

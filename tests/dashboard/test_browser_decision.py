@@ -21,11 +21,13 @@ from dashboard.prefetch import DONE
 from tests.dashboard.conftest import (
     CHROMIUM_ARGS,
     DATASET,
+    DECK_CANVAS,
     MODEL,
     ExternalRequests,
     _exceptions,
     _wait_idle,
     wait_for_log,
+    wait_shown,
 )
 from tests.dashboard.test_browser import SCREENSHOT_DIR, _save
 
@@ -174,8 +176,7 @@ def test_decision_pages_in_a_real_browser(chromium_path: Path, server: str, tmp_
         for name in PAGES:
             t0 = time.perf_counter()
             page.goto(f"{server}/{name}?{query}")
-            _wait_idle(page, 180)
-            page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', state="attached")
+            wait_shown(page, DECK_CANVAS)
             timings[f"first_load_{name}_s"] = round(time.perf_counter() - t0, 2)
             page.wait_for_timeout(1200)
             _save(page, shots, name)
