@@ -290,15 +290,30 @@ class ZoomLabels:
     """
 
     def __init__(self, places: pd.DataFrame, layer_id: str = "places") -> None:
-        self.places, self.id, self._at = places, layer_id, {}
+        self.places, self.id = places, layer_id
+        self._at: dict[tuple, Serialized | None] = {}
 
-    def at(self, zoom: float, view: tuple[float, float, float, float] | None = None) -> Serialized:
-        """The labels for a map at ``zoom``; ``view = (lat, lon, width_px, height_px)`` keeps them inside it."""
-        key = (round(float(zoom), 1), None if view is None else tuple(round(float(v), 2) for v in view))
+    def at(self, zoom: float, view: tuple[float, float, float, float] | None = None,
+           image: bool = False) -> Serialized | None:
+        """The labels for a map at ``zoom``; ``view = (lat, lon, width_px, height_px)`` keeps them inside it.
+
+        ``image``: drawn into one BitmapLayer (:func:`dashboard.labels.labels_image`) instead of a TextLayer, for
+        a map that cannot zoom (its glyphs would scale with it); None when no label fits.
+        """
+        # An image is drawn for its exact zoom (0.01): rounded to 0.1 its text would be up to 3.5 % off in size.
+        key = (round(float(zoom), 2 if image else 1), None if view is None else tuple(round(float(v), 2) for v in view),
+               image)
         if key not in self._at:
-            from dashboard.labels import place_labels
+            from dashboard.labels import labels_image, place_labels
 
-            self._at[key] = Serialized(labels_layer(place_labels(self.places, key[0], view=key[1]), self.id))
+            placed = place_labels(self.places, key[0], view=key[1])
+            if not image:
+                self._at[key] = Serialized(labels_layer(placed, self.id))
+            else:
+                drawn = labels_image(placed, key[0])
+                self._at[key] = None if drawn is None else Serialized(
+                    pdk.Layer("BitmapLayer", id=self.id, image=pdk.types.String(png_data_uri(drawn[0]), quote_type=""),
+                              bounds=drawn[1], pickable=False))
         return self._at[key]
 
 
@@ -350,13 +365,14 @@ class SplicedDeck(pdk.Deck):
 
 def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None,
          online_basemap: bool = False, height_px: float = 560, width_px: float = 900,
-         view: pdk.ViewState | None = None) -> pdk.Deck:
+         view: pdk.ViewState | None = None, labels_as_image: bool = False) -> pdk.Deck:
     """A Deck framed on ``bbox = (W, S, E, N)``; no tile provider unless ``online_basemap``.
 
     ``layers``: pydeck layers, :class:`Serialized` ones and :class:`ZoomLabels` (placed for this map's
     zoom, inside a ``width_px`` × ``height_px`` frame); None entries are skipped. ``view``: a view state to open
     on instead of the one fitting ``bbox`` (pages whose maps share one view pass the same object to each; give
-    the map's size too, so its labels stay inside it).
+    the map's size too, so its labels stay inside it). ``labels_as_image``: the :class:`ZoomLabels` drawn into an
+    image (only for a map without a controller: the text is drawn for the opening zoom).
     """
     w, s, e, n = bbox
     if view is None:
@@ -365,7 +381,8 @@ def deck(layers: list, bbox: Sequence[float], tooltip: dict | bool | None = None
     zoom = float(view.zoom)
     kwargs = {"map_provider": "carto", "map_style": "light"} if online_basemap else {"map_provider": None}
     frame = (float(view.latitude), float(view.longitude), float(width_px), float(height_px))
-    layers = [lay.at(zoom, frame) if isinstance(lay, ZoomLabels) else lay for lay in layers if lay is not None]
+    layers = [lay.at(zoom, frame, labels_as_image) if isinstance(lay, ZoomLabels) else lay for lay in layers]
+    layers = [lay for lay in layers if lay is not None]
     return SplicedDeck(layers=layers, initial_view_state=view,
                        tooltip=tooltip if tooltip is not None else False, **kwargs)
 

@@ -78,3 +78,45 @@ def test_labels_stay_inside_the_map_frame(crowded: pd.DataFrame) -> None:
     assert "Qinhuangdao" not in set(kept["name"]) and {"Beijing", "Tianjin"} <= set(kept["name"])
     assert "Qinhuangdao" in set(place_labels(places, v.zoom, view=(*frame[:2], 2 * half + qw, 420))["name"])
     assert "Qinhuangdao" in set(place_labels(places, v.zoom)["name"])  # no frame given: only the overlap rule
+
+
+@pytest.mark.parametrize("zoom", [6.3, 8.0])
+def test_labels_image_puts_each_name_above_its_point(crowded: pd.DataFrame, zoom: float) -> None:
+    """The image's bounds span exactly its pixels at ``zoom`` (rows even in Mercator y), and dark text lies
+    around OFFSET_PX above each place, where the TextLayer drew it; the image's edges stay clear."""
+
+    from dashboard.labels import OFFSET_PX, labels_image
+
+    kept = place_labels(crowded, zoom)
+    scale = 2.0
+    rgba, (w, s, e, n) = labels_image(kept, zoom, scale=scale)
+    (x0, x1), (y1, y0) = screen_xy([s, n], [w, e], zoom)  # south edge → larger screen y
+    assert rgba.shape[1] == pytest.approx((x1 - x0) * scale, abs=0.5)
+    assert rgba.shape[0] == pytest.approx((y1 - y0) * scale, abs=0.5)
+    dark = (rgba[..., 3] > 150) & (rgba[..., :3].max(axis=2) < 80)
+    x, y = screen_xy(kept["lat"].to_numpy(), kept["lon"].to_numpy(), zoom)
+    for xi, yi in zip((x - x0) * scale, (y + OFFSET_PX - y0) * scale, strict=True):
+        r, c = int(round(yi)), int(round(xi))
+        assert dark[r - 8:r + 8, c - 16:c + 16].any(), "no text at a label's place"
+    assert rgba[0].max() == 0 and rgba[-1].max() == 0 and rgba[:, 0].max() == 0 and rgba[:, -1].max() == 0
+
+
+def test_labels_image_of_no_places_is_none() -> None:
+    from dashboard.labels import labels_image
+
+    assert labels_image(pd.DataFrame({"name": [], "lat": [], "lon": []}), 6.0) is None
+
+
+def test_a_deck_that_cannot_zoom_gets_its_labels_as_one_image(crowded: pd.DataFrame) -> None:
+    """labels_as_image: the places layer is a BitmapLayer (no TextLayer: one shader program fewer per map)."""
+    import json
+
+    from dashboard.layers import ZoomLabels, deck
+
+    bbox = (115.0, 38.5, 118.0, 40.5)
+    spec = json.loads(deck([ZoomLabels(crowded)], bbox, labels_as_image=True).to_json())
+    (places,) = [lay for lay in spec["layers"] if lay["id"] == "places"]
+    assert places["@@type"] == "BitmapLayer" and places["image"].startswith("data:image/png;base64,")
+    assert "TextLayer" not in {lay["@@type"] for lay in spec["layers"]}
+    text = json.loads(deck([ZoomLabels(crowded)], bbox).to_json())
+    assert [lay["@@type"] for lay in text["layers"] if lay["id"] == "places"] == ["TextLayer"]
