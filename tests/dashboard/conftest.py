@@ -68,7 +68,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> str:
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = dict(os.environ)
-    if DATASET != "demo":  # real data: reuse the user's parsed-data cache instead of the tests' empty one
+    if DATASET == "demo":
+        # An empty cache of the server's own. This module-scoped fixture is set up before the function-scoped
+        # _isolated_cache of tests/conftest.py, so the inherited environment has no AIRATLAS_CACHE: the server
+        # used to read and fill ~/.cache/airatlas (surfaces and demo from earlier runs made "cold start" warm,
+        # and servers of concurrent runs shared one store).
+        env["AIRATLAS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    else:  # real data: reuse the user's parsed-data cache (a national parse takes minutes)
         env.pop("AIRATLAS_CACHE", None)
     env["AIRATLAS_PREFETCH"] = "1"  # the warm-up thread a real server runs (unit tests turn it off)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
