@@ -154,21 +154,29 @@ def test_kriging_init_exact_at_observed_and_uses_observed_only(world) -> None:
         assert (init - y_log)[sel].abs().mean() < (batch["init"] - y_log)[sel].abs().mean()
 
 
+def _readout_case(seed: int, n_static: int, n_h: int, n: int, n_t: int, k: int):
+    """A random BipartiteReadout (hidden 8, 4 time features) and its inputs for 2 windows of ``n_h`` hours,
+    ``n`` sources and ``n_t`` targets with ``k`` candidates each: ``(module, inputs, per-edge source weights)``."""
+    from core.nn.blocks import BipartiteReadout
+
+    torch.manual_seed(seed)
+    m, b = BipartiteReadout(8, 4, n_static, 4).eval(), 2
+    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
+    idx, valid = torch.randint(0, n, (n_t, k)), torch.rand(n_t, k) > 0.1
+    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
+    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, n_static), torch.randn(b, n_h, 4)
+    u, v, bw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0)
+    return m, (h, src, u, v, idx, valid, dist, bear, bw, init, static, tf), torch.rand(n_t, k)
+
+
 @pytest.mark.parametrize(("use_d", "use_a", "terrain"), [(True, True, True), (True, True, False), (True, False, False),
                                                         (False, True, False)])
 def test_map_readout_equals_the_gathered_readout(monkeypatch, use_d: bool, use_a: bool, terrain: bool) -> None:
     """Maps take the target-major sparse readout; it gives the same corrections as the per-edge one."""
     import core.nn.blocks as blocks
 
-    torch.manual_seed(1)
-    m = blocks.BipartiteReadout(8, 4, 3, 4).eval()
-    b, n_h, n, n_t, k = 2, 5, 10, 40, 3
-    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
-    idx, valid = torch.randint(0, n, (n_t, k)), torch.rand(n_t, k) > 0.1
-    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
-    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, 3), torch.randn(b, n_h, 4)
-    u, v, bw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0)
-    sw = torch.rand(n_t, k) if terrain else None
+    m, (h, src, u, v, idx, valid, dist, bear, bw, init, static, tf), sw = _readout_case(1, 3, 5, 10, 40, 3)
+    sw = sw if terrain else None
     args = (h, src, u, v, idx, valid, dist, bear, bw, init, static, tf, use_d, use_a)
     with torch.no_grad():
         monkeypatch.setattr(blocks, "SPARSE_MIN_EDGES", 10**9)
@@ -208,14 +216,7 @@ def test_map_readout_in_blocks_of_hours_equals_one_block(monkeypatch) -> None:
     every hour and a last block shorter than the others, gives the same corrections up to float rounding."""
     import core.nn.blocks as blocks
 
-    torch.manual_seed(2)
-    m = blocks.BipartiteReadout(8, 4, 5, 4).eval()
-    b, n_h, n, n_t, k = 2, 7, 12, 60, 4
-    h, src = torch.randn(b, n_h, n, 8), (torch.rand(b, n_h, n) > 0.3).float()
-    idx, valid = torch.randint(0, n, (n_t, k)), torch.rand(n_t, k) > 0.1
-    dist, bear = torch.rand(n_t, k) * 50 + 1, torch.rand(n_t, k) * 6
-    init, static, tf = torch.randn(b, n_h, n_t), torch.randn(n_t, 5), torch.randn(b, n_h, 4)
-    u, v, bw, sw = torch.randn(b, n_h, n), torch.randn(b, n_h, n), torch.tensor(30.0), torch.rand(n_t, k)
+    m, (h, src, u, v, idx, valid, dist, bear, bw, init, static, tf), sw = _readout_case(2, 5, 7, 12, 60, 4)
     outs = []
     with torch.no_grad():
         for hours in (100, 1, 3):
