@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
+from core.contracts.registry import available, get_model
+from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
-from core.data.stationset import active_stations
 from core.engine.infer import infer
-from core.engine.result import Window
 from core.errors import InvalidRequest, UnusableData
 from core.exposure import ExposureResult, ExposureWarning, unit_exposure
 from core.exposure_census import load_census_units
 from core.exposure_weights import load_population_grid
-from core.grid import GridSpec
-from core.registry import available, get_model
 
 DEFAULT_DATASET = "cnemc_bth_2019"
 

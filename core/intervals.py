@@ -63,11 +63,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from core.engine.result import InferenceResult, Window
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.seasons import SEASONS, season_index
 from core.geo import haversine_km, haversine_pairs_km
-from core.grid import GridSpec
 from core.paths import MODELS_DIR
-from core.seasons import SEASONS, season_index
 
 DEFAULT_LEVEL = 0.9
 DIST_EDGES_KM = (2.0, 5.0, 10.0, 20.0, 35.0, 60.0)  # nearest observed station: bands the counts report

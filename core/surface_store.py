@@ -1,6 +1,6 @@
 """On-disk store of inferred surfaces, shared by every process and session.
 
-An :class:`~core.engine.result.InferenceResult` for one scenario is computed once through
+An :class:`~core.contracts.kriger.InferenceResult` for one scenario is computed once through
 :func:`core.engine.infer.infer` and kept as a Zarr folder named by a key hashed from what
 determines it: the data (dataset sha256 + the exact slice's content), the model (checkpoint,
 card, interval calibration and the model's code), the window, the hidden stations and the grid.
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from core.engine.result import InferenceResult, Kriger, Window
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Kriger, Window
 
 MAX_MB_ENV = "AIRATLAS_SURFACE_STORE_MB"  # size cap of the surface store in MB (default DEFAULT_MAX_MB)
 DEFAULT_MAX_MB = 2000.0

@@ -18,11 +18,11 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from core.data.stationset import active_stations
+from core.contracts.grid import BTH_BBOX, GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.stationset import active_stations
 from core.engine.infer import infer
-from core.engine.result import InferenceResult, Window
 from core.errors import AirAtlasError, DataNotFound, InvalidRequest
-from core.grid import BTH_BBOX, GridSpec
 from core.paths import METRICS_DIR, MODELS_DIR, data_dir, geo_dir
 from dashboard.names import sort_cities
 
@@ -169,14 +169,14 @@ def grid_for(info: dict) -> GridSpec:
 @st.cache_resource(show_spinner="Loading model …")
 def load_model(name: str):
     """A registry model, shared by all sessions; never mutated after loading."""
-    from core.registry import get_model
+    from core.contracts.registry import get_model
 
     return get_model(name)
 
 
 @st.cache_data(show_spinner=False)
 def model_names() -> list[str]:
-    from core.registry import available
+    from core.contracts.registry import available
 
     return available()
 

@@ -18,14 +18,14 @@ import time
 
 import numpy as np
 
+from core.contracts.registry import get_model
+from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
-from core.data.stationset import active_stations
+from core.data.splits import select_test_stations
 from core.evaluation.calibrate import PROTOCOLS, calibration_cells, calibration_runs
 from core.evaluation.protocols import Run
 from core.evaluation.runner import resolve_test_stations, scored_hours, validation_view
-from core.evaluation.splits import select_test_stations
 from core.intervals import fit_table
-from core.registry import get_model
 
 REGIONS = {"yrd": (29.5, 33.0, 117.5, 122.5), "prd": (21.5, 24.0, 112.0, 115.5), "scq": (28.5, 31.5, 103.0, 107.5)}
 SHOWN = ("holdout", "mask-50", "mask-90", "sparse-30km")

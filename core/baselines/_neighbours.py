@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from core.engine.result import Window
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
 from core.geo import haversine_km
-from core.grid import GridSpec
 
 MIN_DIST_KM = 1e-3  # a target on top of a station: keeps 1/d finite, makes the interpolators exact
 
@@ -173,7 +173,7 @@ def chunks(n: int, size: int):
 
 def make_result(p: Problem, pred: np.ndarray, grid: GridSpec | None, model: str, extras: dict | None = None):
     """Wrap (T, N_targets) predictions (stations first, then grid cells) as an InferenceResult."""
-    from core.engine.result import InferenceResult, grid_dataset
+    from core.contracts.kriger import InferenceResult, grid_dataset
 
     n_s = len(p.codes)
     station_pred = xr.DataArray(

@@ -13,10 +13,10 @@ import numpy as np
 import xarray as xr
 
 from core.baselines._neighbours import chunks, distances, idw_matrix, make_result, window_problem
-from core.engine.result import InferenceResult, Window
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.registry import register
 from core.paths import MODELS_DIR
-from core.registry import register
 
 DEFAULT_POWER = 2.0
 CARD = MODELS_DIR / "idw" / "card.json"

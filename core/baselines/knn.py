@@ -14,9 +14,9 @@ from core.baselines._neighbours import (
     ranked_neighbours,
     window_problem,
 )
-from core.engine.result import InferenceResult, Window
-from core.grid import GridSpec
-from core.registry import register
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.registry import register
 
 DEFAULT_K = 5
 CANDIDATES = 64  # nearest stations searched first per target; grown where fewer than k are observed

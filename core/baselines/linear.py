@@ -33,10 +33,10 @@ from core.baselines._neighbours import (
     ranked_neighbours,
     window_problem,
 )
-from core.engine.result import InferenceResult, Window
-from core.evaluation.splits import time_split
-from core.grid import GridSpec
-from core.registry import register
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.registry import register
+from core.data.splits import time_split
 
 MAX_FIT_HOURS = 800
 

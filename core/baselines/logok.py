@@ -29,10 +29,10 @@ from scipy.stats import norm
 
 from core.baselines._neighbours import Problem, make_result
 from core.baselines.ok import OrdinaryKriging
-from core.engine.result import InferenceResult
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult
+from core.contracts.registry import register
 from core.paths import MODELS_DIR
-from core.registry import register
 
 BACKTRANSFORMS = ("expm1", "lognormal")
 DEFAULT_BACKTRANSFORM = "expm1"

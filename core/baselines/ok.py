@@ -27,10 +27,10 @@ from core.baselines._neighbours import (
     ranked_pairs,
     window_problem,
 )
-from core.engine.result import InferenceResult, Window
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
+from core.contracts.registry import register
 from core.geo import haversine_km
-from core.grid import GridSpec
-from core.registry import register
 
 MAX_LAG_KM = 250.0
 N_BINS = 12

@@ -44,10 +44,10 @@ def run_bench(dataset: str = "cnemc_bth_2019", day: str = DAY, res: float = 0.05
     import numpy as np
     import torch
 
+    from core.contracts.grid import BTH_BBOX, GridSpec
+    from core.contracts.kriger import Window
+    from core.contracts.registry import get_model
     from core.data.load import load_stationset
-    from core.engine.result import Window
-    from core.grid import BTH_BBOX, GridSpec
-    from core.registry import get_model
 
     if threads:
         torch.set_num_threads(threads)

@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
+from core.contracts.stationset import load_warnings, summary
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, summary
 
 
 def register(app: typer.Typer) -> None:

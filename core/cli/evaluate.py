@@ -17,7 +17,7 @@ def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if text is None:
         return default
     names = tuple(b.strip() for b in text.split(",") if b.strip() and b.strip() != "none")
-    from core.registry import available
+    from core.contracts.registry import available
 
     unknown = sorted(set(names) - set(available()))
     if unknown:
@@ -28,7 +28,7 @@ def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 def checkpoint_kwargs(checkpoint: str) -> dict:
     """``--checkpoint``: a folder name under assets/models, or a path to a checkpoint folder (``card.json``
-    inside) → :func:`core.registry.get_model`'s ``checkpoint=`` (and ``root=`` for a path)."""
+    inside) → :func:`core.contracts.registry.get_model`'s ``checkpoint=`` (and ``root=`` for a path)."""
     p = Path(checkpoint).expanduser()
     if (p / "card.json").is_file():
         return {"checkpoint": p.name, "root": p.resolve().parent}
@@ -61,8 +61,8 @@ def register(app: typer.Typer) -> None:
                                        "the model's own."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
+        from core.contracts.registry import get_model
         from core.evaluation.runner import BASELINES, evaluate
-        from core.registry import get_model
 
         if (dataset is None) == (path is None):
             raise typer.BadParameter("give exactly one of --dataset or --path")

@@ -57,10 +57,10 @@ def register(app: typer.Typer) -> None:
         geotiff: Optional[str] = typer.Option(None, help="Also export this hour (e.g. 2019-01-05T08) as GeoTIFF."),
     ) -> None:
         """Write hourly PM2.5 surfaces (µg/m³, CF metadata) for a period; rerun to finish an interrupted run."""
+        from core.contracts.registry import get_model
         from core.reanalysis.domain import BBOX_MASK, mask_for, region_bbox
         from core.reanalysis.work import ReanalysisSpec
         from core.reanalysis.workflow import check_out, run_dask, run_local
-        from core.registry import get_model
 
         # Everything a user can get wrong is checked here, before any data is loaded.
         if workers < 0:

@@ -31,11 +31,11 @@ def register(app: typer.Typer) -> None:
                                                          "days) or 'interval' (90 % width)."),
     ) -> None:
         """Rank places for new monitors: 90 % interval width (or distance to a monitor) × people living there."""
+        from core.contracts.registry import available, get_model
+        from core.contracts.stationset import active_stations
         from core.data.load import load_stationset
-        from core.data.stationset import active_stations
         from core.errors import InvalidRequest
         from core.exposure_weights import load_population_grid
-        from core.registry import available, get_model
         from core.siting.run import sites_for_day
         from core.siting.score import SCORE_UNITS
         from core.siting.validate import ValidationConfig, validate_siting

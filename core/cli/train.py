@@ -267,14 +267,14 @@ def run_sim_experiment(minutes: float, seed: int = 0) -> dict:
     test days (holdout masking) against IDW through the same ``infer(...)``."""
     import numpy as np
 
-    from core.data.stationset import active_stations
+    from core.contracts.kriger import Window
+    from core.contracts.registry import get_model
+    from core.contracts.stationset import active_stations
+    from core.data.splits import select_test_stations, time_split
     from core.data.synthetic import SimConfig, simulate
     from core.engine.infer import infer
     from core.engine.neural_kriger import NeuralKriger
-    from core.engine.result import Window
     from core.engine.trainer import get_adapter, train
-    from core.evaluation.splits import select_test_stations, time_split
-    from core.registry import get_model
 
     cfg = SimConfig(start="2019-01-01T00:00", n_hours=24 * 28, res=0.1, seed=seed)
     sim = simulate(cfg)

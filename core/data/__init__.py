@@ -1,1 +1,1 @@
-"""Data sources: each returns one canonical StationSet (see :mod:`core.data.stationset`)."""
+"""Data sources: each returns one canonical StationSet (see :mod:`core.contracts.stationset`)."""

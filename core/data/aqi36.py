@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.stationset import make_stationset
 from core.data.base import register_source
 from core.data.cache import cached_load
-from core.data.stationset import make_stationset
 from core.data.textio import WarningLog, columns, read_rows, require_columns, to_float
 from core.errors import CorruptFile, DataNotFound, UnusableData
 

@@ -22,7 +22,7 @@ class StationSource(Protocol):
     name: str
 
     def load(self, path: Path) -> xr.Dataset:
-        """Parse ``path`` into a StationSet (see :mod:`core.data.stationset`)."""
+        """Parse ``path`` into a StationSet (see :mod:`core.contracts.stationset`)."""
         ...
 
 

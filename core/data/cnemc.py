@@ -11,7 +11,7 @@ cell is missing. Hour ``h`` is Beijing time (the CNEMC value at h is the mean of
 before).
 
 The loader survives the archive's known defects and records each as a
-:class:`~core.data.stationset.DataWarning` naming file and line: missing days, days with
+:class:`~core.contracts.stationset.DataWarning` naming file and line: missing days, days with
 1–23 hours, duplicated hours (first kept), ragged/truncated rows (dropped), non-numeric or
 negative cells (→ NaN), values above a physical ceiling (``qc.PHYSICAL_MAX``, e.g. 2,000
 µg/m³ PM2.5 → NaN), a date inside a file that disagrees with its name (the row's own date
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.stationset import BTH_CITIES, DataWarning, make_stationset
 from core.data.base import register_source
 from core.data.cache import cached_load
 from core.data.qc import PHYSICAL_MAX, RANGE_MAX, qc_pm25
-from core.data.stationset import BTH_CITIES, DataWarning, make_stationset
 from core.errors import CorruptFile, DataNotFound, UnusableData
 
 SOURCE = "cnemc"

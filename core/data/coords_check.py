@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from core.data.stationset import DataWarning
+from core.contracts.stationset import DataWarning
 from core.errors import AirAtlasError
 from core.paths import geo_dir
 

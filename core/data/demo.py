@@ -25,8 +25,8 @@ from core.paths import REPO_ROOT, data_dir
 DEMO_INPUTS = ("geo/pop_grid_0p1deg_bth/bth_pop_0p1deg_2005_2015.csv", "raw/cnemc_bth_2019/stations_region.csv")
 # The simulator's code: its modules and the core modules whose output it returns.
 SIM_SOURCES = ("core/data/synthetic.py", "core/data/synthetic_fields.py", "core/data/synthetic_obs.py",
-               "core/data/synthetic_transport.py", "core/data/stationset.py", "core/engine/result.py",
-               "core/grid.py")
+               "core/data/synthetic_transport.py", "core/contracts/stationset.py", "core/contracts/kriger.py",
+               "core/contracts/grid.py")
 DIGEST_ATTR = "demo_sha256"  # the entry's key; input_sha256 stays the simulator's own (surface store keys)
 
 

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.stationset import BTH_CITIES, make_stationset
 from core.data.base import register_source
 from core.data.cache import cached_load
-from core.data.stationset import BTH_CITIES, make_stationset
 from core.data.textio import (
     WarningLog,
     columns,

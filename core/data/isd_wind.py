@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.data.stationset import TZ
+from core.contracts.stationset import TZ
 from core.errors import InvalidRequest, UnusableData
 from core.geo import haversine_km
 

@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.data.stationset import TZ, DataWarning, make_stationset
+from core.contracts.grid import BTH_BBOX, GridSpec
+from core.contracts.kriger import grid_dataset
+from core.contracts.stationset import TZ, DataWarning, make_stationset
 from core.data.synthetic_fields import WindModel, emission_cycle, local_hour, mixing_height, population_density
 from core.data.synthetic_obs import (
     bilinear,
@@ -40,9 +42,7 @@ from core.data.synthetic_obs import (
     station_layout,
 )
 from core.data.synthetic_transport import Geometry, advect_diffuse, stable_substeps
-from core.engine.result import grid_dataset
 from core.errors import InvalidRequest
-from core.grid import BTH_BBOX, GridSpec
 
 POP_LAYER = "pop_grid_0p1deg_bth/bth_pop_0p1deg_2005_2015.csv"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.stationset import DataWarning
+from core.contracts.stationset import DataWarning
 from core.data.synthetic_transport import R_EARTH, Geometry
 from core.errors import CorruptFile, DataNotFound
 from core.paths import geo_dir

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter
 from scipy.special import ndtri
 
-from core.data.stationset import BTH_CITIES, DataWarning
+from core.contracts.stationset import BTH_CITIES, DataWarning
 from core.data.synthetic_fields import CITIES
 from core.errors import CorruptFile, DataNotFound
 from core.paths import dataset_dir

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.stationset import DataWarning
+from core.contracts.stationset import DataWarning
 from core.errors import CorruptFile
 
 MAX_PER_KIND = 25  # individual warnings per (file, kind); the rest are summarised

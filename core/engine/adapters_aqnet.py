@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from core.engine.features import make_batch, prepare
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window
 from core.engine.neural_kriger import CHUNKS_PER_BATCH, NeuralKriger
-from core.engine.result import InferenceResult, Window
-from core.grid import GridSpec
+from core.nn.features import make_batch, prepare
 
 
 class AQNetKriger(NeuralKriger):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from core.data.stationset import POLLUTANTS
-from core.engine.result import InferenceResult, Kriger, Window
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Kriger, Window
+from core.contracts.stationset import POLLUTANTS
 from core.errors import InvalidRequest
-from core.grid import GridSpec
 
 
 def broadcast_observed(observed: np.ndarray, n_time: int, n_station: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 Training matches the test-time situation: a station is hidden for a whole window (as in
 ``holdout`` / ``mask-R``), and a fresh random share between ``lo`` and ``hi`` of the
 *training* stations is hidden in every window. ``S_test`` is not in the data at all (the
-trainer removes it before building :class:`core.engine.features.NodeData`).
+trainer removes it before building :class:`core.nn.features.NodeData`).
 """
 
 from __future__ import annotations

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 import xarray as xr
 
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import InferenceResult, Window, grid_dataset
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
-from core.engine.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
-from core.engine.result import InferenceResult, Window, grid_dataset
 from core.engine.trainer import ModelAdapter, model_hparams, resolve_device
 from core.errors import InvalidRequest
 from core.graph import idw_weights
-from core.grid import GridSpec
+from core.nn.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
 
 CHUNKS_PER_BATCH = 8
 STATION_PASSES = 2  # encoded windows kept per model (a reanalysis worker's current time block and the last)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine.features import NodeData
 from core.graph import Geometry
+from core.nn.features import NodeData
 
 
 def subset_nodes(nodes: NodeData, idx: np.ndarray) -> NodeData:

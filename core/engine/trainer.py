@@ -3,7 +3,7 @@
 How to add a model
 ------------------
 1. Write a plain ``nn.Module`` in ``core/nn/models/<name>.py`` whose ``forward(batch)`` takes the batch
-   dict of :mod:`core.engine.features` (``x, mask, init, aux, tfeat, static, dist, bearing, center``
+   dict of :mod:`core.nn.features` (``x, mask, init, aux, tfeat, static, dist, bearing, center``
    and optionally ``wind``, ``tgt_*``) and returns a dict of µg/m³ tensors:
 
    - ``pred`` (B, L, N) — required: PM2.5 at every station node (use ``features.to_ugm3``);
@@ -21,7 +21,7 @@ How to add a model
            defaults={"hidden": 32, "window": 24, "predict": 24, ...},
            wind="none"))            # "inferred" when it infers transport, "none" if it ignores wind
 
-       @register("mymodel")        # core.registry
+       @register("mymodel")        # core.contracts.registry
        def _factory(**kw):
            return NeuralKriger.from_checkpoint(ADAPTER, **kw)
 
@@ -35,9 +35,9 @@ How to add a model
    then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`).
    Keys the engine does not know are passed to ``build``; engine keys are not (see :func:`model_hparams`).
 3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
-   card.json}``, and ``core.registry.get_model("mymodel")`` serves it through the Kriger contract.
+   card.json}``, and ``core.contracts.registry.get_model("mymodel")`` serves it through the Kriger contract.
 
-Honesty: :func:`train` removes ``S_test`` (``core.evaluation.splits.select_test_stations``) from the
+Honesty: :func:`train` removes ``S_test`` (``core.data.splits.select_test_stations``) from the
 StationSet *before* anything else sees it, trains on days 1–20 and early-stops on days 21–23 of every month.
 """
 
@@ -55,15 +55,15 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from core.data.stationset import active_stations
+from core.contracts.grid import BTH_BBOX
+from core.contracts.stationset import active_stations
+from core.data.splits import select_test_stations, time_split
 from core.engine.checkpoint import git_commit, save_checkpoint
-from core.engine.features import NodeData, make_batch, prepare
-from core.engine.losses import LossWeights, composite_loss
 from core.engine.masking import fixed_hidden, sample_clusters, sample_hidden
 from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
 from core.errors import InvalidRequest, UnusableData
-from core.evaluation.splits import select_test_stations, time_split
-from core.grid import BTH_BBOX
+from core.nn.features import NodeData, make_batch, prepare
+from core.nn.losses import LossWeights, composite_loss
 
 TRAIN_DEFAULTS: dict = {
     "window": 24, "predict": 24, "batch_size": 8, "lr": 2e-3, "weight_decay": 1e-5, "epochs": 30,
@@ -129,7 +129,7 @@ def register_adapter(adapter: ModelAdapter) -> ModelAdapter:
 
 def get_adapter(name: str) -> ModelAdapter:
     """The adapter of a trainable model (imports the model's module, which registers it)."""
-    from core.registry import import_model
+    from core.contracts.registry import import_model
 
     # available() lists names without importing (cold-start speed); the adapter exists only once imported
     import_model(name)

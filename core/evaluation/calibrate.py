@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
+from core.contracts.registry import get_model
+from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
-from core.data.stationset import active_stations
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.runner import (
     data_sha256,
@@ -28,7 +29,6 @@ from core.evaluation.runner import (
     validation_view,
 )
 from core.intervals import DEFAULT_LEVEL, IntervalTable, Neighbours, fingerprint, fit_table, save_table
-from core.registry import get_model
 
 PROTOCOLS = ("holdout", "mask-30", "mask-50", "mask-70", "mask-90", "sparse-30km")
 SEEDS = (0, 1)

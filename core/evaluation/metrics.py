@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.seasons import SEASONS, season_of
+from core.contracts.seasons import SEASONS, season_of
 
 __all__ = ["SEASONS", "season_of", "mae", "rmse", "r2", "bias", "all_metrics"]
 

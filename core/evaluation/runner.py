@@ -2,7 +2,7 @@
 
 Every model — the one evaluated and each baseline — goes through :func:`core.engine.infer.infer`
 with the *same* observed masks and is scored on the same stations and hours. Nodes are the active
-stations of the set (:func:`core.data.stationset.active_stations`); non-BTH stations are inputs.
+stations of the set (:func:`core.contracts.stationset.active_stations`); non-BTH stations are inputs.
 
 Scored hours:
 - ``--dataset`` without ``period``: test days of the monthly split (days 24–end), present hours;
@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.kriger import Window
+from core.contracts.registry import accepts, get_model
+from core.contracts.stationset import active_mask, active_stations
 from core.data.load import load_stationset
-from core.data.stationset import active_mask, active_stations
+from core.data.splits import TEST_SEED, select_test_stations, time_split
 from core.engine.infer import infer
-from core.engine.result import Window
 from core.errors import InvalidRequest
 from core.evaluation.metrics import SEASONS, all_metrics, season_of
 from core.evaluation.protocols import Run, runs_for
-from core.evaluation.splits import TEST_SEED, select_test_stations, time_split
 from core.paths import REPO_ROOT
-from core.registry import accepts, get_model
 
 BASELINES = ("idw", "ok", "logok", "knn", "ignnk")
 CONTEXT_HOURS = 15 * 24  # history handed to each call: AQ-Net-style reads up to 14 days

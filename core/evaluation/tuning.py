@@ -78,10 +78,10 @@ def tune_spin(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = Non
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               root: Path | None = None, write: bool = True) -> dict:
     """spin's ``ok_k`` with the lowest worst-case validation MAE ratio to logok; writes the card's ``inference``."""
+    from core.contracts.registry import get_model
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
     from core.engine.neural_kriger import NeuralKriger
     from core.nn.models.spin import ADAPTER
-    from core.registry import get_model
 
     stations = load_stationset(dataset=dataset) if stations is None else stations
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs

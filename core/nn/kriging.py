@@ -1,6 +1,6 @@
 """Differentiable local ordinary kriging in torch (the ``spin`` initial estimate).
 
-Values are on the normalised log scale of :mod:`core.engine.features` (``log1p(µg/m³) − center``).
+Values are on the normalised log scale of :mod:`core.nn.features` (``log1p(µg/m³) − center``).
 The variogram is one global spherical model with unit sill, ``γ(h) = c0 + (1 − c0)·sph(h / a)``
 (``c0`` nugget fraction, ``a`` range km, ``γ(h < 0.01 km) = 0`` so kriging is exact at a source);
 ordinary-kriging weights do not depend on the sill, so the per-hour spread needs no parameter.

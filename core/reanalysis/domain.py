@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.contracts.grid import BTH_BBOX, GridSpec
 from core.errors import InvalidRequest
-from core.grid import BTH_BBOX, GridSpec
 from core.paths import geo_dir
 
 CHINA_BBOX = (73.5, 18.0, 135.1, 53.6)  # W, S, E, N: mainland China and Hainan, rounded out

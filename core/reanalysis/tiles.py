@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.contracts.grid import GridSpec
 from core.geo import haversine_km
-from core.grid import GridSpec
 
 DEFAULT_TILE_CELLS = 100  # cells a side when --tile-deg is not given (1° at 0.01°, 10° at 0.1°)
 HALO_MARGIN_KM = 1.0  # float slack on the model's own radius

@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window, grid_dataset
+from core.contracts.registry import get_model
+from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
-from core.data.stationset import active_stations
 from core.engine.infer import infer
-from core.engine.result import Window, grid_dataset
 from core.errors import InvalidRequest
 from core.evaluation.runner import history_hours
-from core.grid import GridSpec
 from core.reanalysis.domain import BBOX_MASK, cell_mask
 from core.reanalysis.tiles import Tile, halo_stations, neighbourhood_km, tile_cells, tiles
-from core.registry import get_model
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Kriger, Window
 from core.districts import district_names
 from core.engine.infer import infer
-from core.engine.result import Kriger, Window
 from core.errors import InvalidRequest, UnusableData
-from core.grid import GridSpec
 from core.siting.score import DEFAULT_SPACING_KM, rank_sites
 
 HISTORY_HOURS = 15 * 24

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from core.contracts.kriger import Kriger, Window
+from core.data.splits import select_test_stations, time_split
 from core.engine.infer import infer
-from core.engine.result import Kriger, Window
 from core.errors import InvalidRequest
-from core.evaluation.splits import select_test_stations, time_split
 from core.population import point_population
 from core.siting.score import DEFAULT_SPACING_KM, DISTANCE, INTERVAL, greedy_sites, nearest_km
 

@@ -14,7 +14,8 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.engine.result import grid_dataset
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import grid_dataset
 from core.errors import UnusableData
 from core.exposure import ExposureWarning, pop_weighted_mean, population_above, summarize, unit_exposure
 from core.exposure_census import (
@@ -25,7 +26,6 @@ from core.exposure_census import (
 )
 from core.exposure_disparity import concentration_index, fractional_rank, quantile_means, quintile_ratio
 from core.exposure_weights import cell_weights, load_population_grid
-from core.grid import GridSpec
 
 # A 2 × 4 grid of 0.5° cells over lon 116–118, lat 39–40 (inside BTH, where the equal-area projection is centred).
 LAT = np.array([39.25, 39.75])

@@ -5,12 +5,12 @@ import pytest
 
 from core.baselines.idw import IDW
 from core.baselines.logok import LogOrdinaryKriging
+from core.contracts.registry import get_model
+from core.data.splits import time_split
 from core.engine.infer import infer
 from core.evaluation.calibrate import calibrate
 from core.evaluation.runner import interval_metrics
-from core.evaluation.splits import time_split
 from core.intervals import CalibratedKriger, IntervalTable, Neighbours, fit_table, load_table, save_table
-from core.registry import get_model
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +272,8 @@ def test_scale_is_the_exponent_of_the_design_in_every_season():
 def _bounds_with_nan_to_num(table: IntervalTable, pred, near, times, third, spread):
     """The bounds as computed before the finite fast path: nan_to_num on every input, the level taken twice,
     the quantiles gathered per cell by distance band (the reference the fast path must equal bit for bit)."""
+    from core.contracts.seasons import season_index
     from core.intervals import FAR_KM, SPREAD_FLOOR, band_of
-    from core.seasons import season_index
 
     c = np.asarray(table.scale_coef, "float32")
     z = np.log1p(np.maximum(np.nan_to_num(np.asarray(pred, "float32"), nan=0.0), 0.0))

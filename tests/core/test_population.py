@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
 from core.population import grid_population, point_population
 
 

@@ -5,8 +5,8 @@ import warnings
 
 import pytest
 
+from core.contracts.registry import available
 from core.intervals import load_table
-from core.registry import available
 
 
 @pytest.mark.parametrize("name", available())

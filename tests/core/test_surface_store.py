@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from core.data.stationset import make_stationset
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
+from core.contracts.registry import get_model
+from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
-from core.engine.result import Window
-from core.grid import GridSpec
-from core.registry import get_model
 from core.surface_store import SurfaceStore, model_fingerprint, stations_fingerprint, stored_infer, surface_key
 
 

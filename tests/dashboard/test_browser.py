@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core.grid import BTH_BBOX
+from core.contracts.grid import BTH_BBOX
 from core.paths import REPO_ROOT
 from dashboard.prefetch import DONE
 from tests.dashboard.conftest import (

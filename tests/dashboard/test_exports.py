@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from core.engine.result import grid_dataset
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import grid_dataset
 from dashboard.exports import brief_pdf_bytes, geotiff_bytes, map_png_bytes, netcdf_bytes, shown_dataset
 
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from core.engine.result import grid_dataset
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import grid_dataset
 from core.exposure import summarize, unit_exposure
 from core.exposure_census import join_census
-from core.grid import GridSpec
 from dashboard import justice_layers as jl
 
 

@@ -60,7 +60,7 @@ QINHUANGDAO = {"name": "Qinhuangdao", "lat": 39.941, "lon": 119.589, "population
 def test_labels_stay_inside_the_map_frame(crowded: pd.DataFrame) -> None:
     """A label whose point is on the map but whose text would cross its edge (Qinhuangdao at the east edge of a
     compare map) is left out; the others are placed as before."""
-    from core.grid import BTH_BBOX
+    from core.contracts.grid import BTH_BBOX
     from dashboard.compare_layers import shared_view
     from dashboard.labels import inside_view, label_boxes
 

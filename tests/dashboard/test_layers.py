@@ -13,7 +13,7 @@ import pydeck as pdk
 import pytest
 from PIL import Image
 
-from core.grid import BTH_BBOX
+from core.contracts.grid import BTH_BBOX
 from dashboard import layers
 
 # (value µg/m³, expected HJ 633-2012 category, RGB): both sides of every breakpoint; a value on a

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.data.stationset import make_stationset
+from core.contracts.stationset import make_stationset
 from dashboard import masking
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.stationset import BTH_CITIES
+from core.contracts.stationset import BTH_CITIES
 
 TYPES = ("AQI", "PM2.5", "PM2.5_24h", "PM10", "PM10_24h", "SO2", "NO2", "O3", "O3_8h", "CO")
 # code, name, city, lon, lat (real-looking places: three in BTH, one outside)

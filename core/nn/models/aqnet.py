@@ -1,6 +1,6 @@
 """AQ-Net-style kriging model (registry name ``aqnet``): temporal attention + neural kNN.
 
-Input: the engine batch (:mod:`core.engine.features`) over a window of ``L = (hist_days + 1) · 24``
+Input: the engine batch (:mod:`core.nn.features`) over a window of ``L = (hist_days + 1) · 24``
 hours; the last 24 hours are the *prediction day*, the 14 days before it the history.
 
 1. **History encoder** — per station, each history day is summarised (observed fraction, mean,
@@ -28,10 +28,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.contracts.registry import register
 from core.engine.adapters_aqnet import AQNetKriger
-from core.engine.features import STATIC_FEATURES, to_ugm3
 from core.engine.trainer import ModelAdapter, register_adapter
-from core.registry import register
+from core.nn.features import STATIC_FEATURES, to_ugm3
 
 ARCH_VERSION = "aqnet-2"
 DAY = 24

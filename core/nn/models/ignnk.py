@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.engine.losses import LossWeights
+from core.contracts.registry import register
 from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
-from core.registry import register
+from core.nn.losses import LossWeights
 
 ARCH_VERSION = "ignnk-1"
 GRID_CHUNK = 4096  # query rows per pass (exact: query nodes do not interact)
@@ -162,7 +162,7 @@ def default_sigma_km(dist_km: np.ndarray) -> float:
 
 
 class IGNNKNet(nn.Module):
-    """:class:`IGNNK` on the engine batch (:mod:`core.engine.features`); ``forward(batch) -> dict``.
+    """:class:`IGNNK` on the engine batch (:mod:`core.nn.features`); ``forward(batch) -> dict``.
 
     Input: PM2.5 µg/m³ at observed nodes (from ``x``, ``center``, ``mask``) ÷ ``scale``, 0 elsewhere,
     as ``(B, N, h)`` with the window's ``h`` hours as node features (a shorter last chunk is

@@ -1,7 +1,7 @@
 """SPIN-style physics-guided inference network (registry name ``spin``), architecture ``spin-2``.
 
 Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (batch layout:
-:mod:`core.engine.features`):
+:mod:`core.nn.features`):
 
 1. initial estimate from OBSERVED nodes only: local ordinary kriging on the normalised log scale
    (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates (trained with 10; the
@@ -37,15 +37,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.contracts.registry import register
 from core.data.terrain import CITATION as TERRAIN_CITATION
-from core.engine.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ModelAdapter, register_adapter
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
+from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.nn.kriging import GammaCache, guarded_estimate, krige_targets, ok_weights_from_gamma, spherical_unit
 from core.nn.layers import MLP, TCN
-from core.registry import register
 
 ARCH_VERSION = "spin-2"
 N_TERRAIN = 2  # elevation km, elevation minus the mean of the node's graph neighbours km

@@ -5,8 +5,8 @@ import pytest
 
 from core.baselines import idw as idw_mod
 from core.baselines.idw import IDW, load_power
+from core.contracts.grid import GridSpec
 from core.engine.infer import infer
-from core.grid import GridSpec
 
 
 @pytest.mark.parametrize("power", [1.0, 2.0, 3.5])

@@ -14,8 +14,8 @@ from core.baselines.knn import KNN
 from core.baselines.linear import LinearNeighbours
 from core.baselines.logok import LogOrdinaryKriging
 from core.baselines.ok import OrdinaryKriging
+from core.contracts.kriger import Window
 from core.engine.infer import infer
-from core.engine.result import Window
 from core.errors import InvalidRequest
 from tests.core.baselines.conftest import stationset
 

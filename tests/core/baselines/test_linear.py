@@ -1,9 +1,9 @@
 import numpy as np
 
 from core.baselines.linear import LinearNeighbours
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
 from core.engine.infer import infer
-from core.engine.result import Window
-from core.grid import GridSpec
 
 
 def test_constant_field_is_reproduced_on_stations_and_grid(scattered):

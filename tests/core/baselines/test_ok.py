@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from core.baselines.ok import RANGES_KM, OrdinaryKriging, empirical_variogram, fit_spherical, spherical
+from core.contracts.grid import GridSpec
 from core.engine.infer import infer
-from core.grid import GridSpec
 
 
 def test_variogram_fit_recovers_a_known_spherical_model():

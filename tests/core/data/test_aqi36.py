@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts.stationset import load_warnings, summary
 from core.data.aqi36 import detect, load_aqi36
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, summary
 from core.errors import CorruptFile, DataNotFound, UnusableData
 
 IDS = ["001001", "001002", "001010"]

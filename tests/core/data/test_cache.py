@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from core.contracts.stationset import load_warnings
 from core.data.cache import cached_load, sha256_files
 from core.data.cnemc import input_files, load_cnemc, parse_folder
-from core.data.stationset import load_warnings
 from tests.data.make_data import make_cnemc_folder
 
 

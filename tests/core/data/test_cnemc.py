@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts.stationset import DataWarning, active_mask, load_warnings, summary
 from core.data.cnemc import CITATION, LICENSE, detect, load_cnemc, parse_folder
 from core.data.load import load_stationset
 from core.data.qc import RANGE
-from core.data.stationset import DataWarning, active_mask, load_warnings, summary
 from core.errors import CorruptFile, DataNotFound, UnusableData
 from tests.data.make_data import STATIONS, make_cnemc_folder, pm25_value
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import shapely
 
+from core.contracts.stationset import load_warnings, make_stationset
 from core.data.coords_check import check_coordinates, mismatch_km
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, make_stationset
 
 # Two square "cities" one degree wide; station C sits 1° (~111 km) south of its listed city.
 SHAPES = {"北京": shapely.box(116.0, 39.5, 117.0, 40.5), "秦皇岛": shapely.box(119.0, 39.5, 120.0, 40.5)}

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts.stationset import load_warnings, summary
 from core.data.fetch import MIRROR, PUBLIC, SHIPPED_MANIFEST, fetch_archive, layout_for, parse_manifest
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, summary
 from core.errors import FetchError, InvalidRequest
 
 CODES = ["1001A", "1002A", "1003A"]

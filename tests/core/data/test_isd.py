@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts.stationset import load_warnings, summary
 from core.data.isd import detect, load_isd
 from core.data.isd_wind import IsdWind
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, summary
 from core.errors import DataNotFound, InvalidRequest, UnusableData
 
 STATIONS = (

@@ -10,14 +10,14 @@ import pytest
 import xarray as xr
 from scipy.stats import spearmanr
 
+from core.contracts.grid import BTH_BBOX, GridSpec
+from core.contracts.stationset import load_warnings, summary, validate_stationset
 from core.data.base import AODSource, MetSource
-from core.data.stationset import load_warnings, summary, validate_stationset
 from core.data.synthetic import SimConfig, SimResult, demo_stationset, simulate
 from core.data.synthetic_fields import SOURCE_RES, WindModel, mixing_height, regrid_density
 from core.data.synthetic_obs import bilinear, missing_mask, sample
 from core.data.synthetic_transport import Geometry, advect_diffuse, stable_substeps
 from core.errors import InvalidRequest
-from core.grid import BTH_BBOX, GridSpec
 
 KM_PER_DEG = 111.195  # km per degree of latitude on the 6371 km sphere
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts.stationset import load_warnings, summary
 from core.data.load import load_stationset
-from core.data.stationset import load_warnings, summary
 from core.data.uci import COMPASS, detect, load_uci
 from core.errors import CorruptFile, DataNotFound, UnusableData
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.contracts.kriger import Window
 from core.engine.checkpoint import load_checkpoint, save_checkpoint
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.result import Window
 from core.engine.trainer import model_hparams
 from core.errors import CheckpointMismatch, DataNotFound
 from core.nn.models.spin import ADAPTER

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data.stationset import make_stationset
+from core.contracts.stationset import make_stationset
 from core.engine.infer import mask_hidden
 
 

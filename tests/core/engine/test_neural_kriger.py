@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.result import Window
 from core.engine.trainer import model_hparams
-from core.grid import GridSpec
 from core.nn.models.spin import ADAPTER
 
 
@@ -71,7 +71,7 @@ def test_tiles_reuse_the_station_encoding_and_match_one_grid(sim, tiny_hp) -> No
 
 
 def test_encode_then_read_targets_equals_forward(sim, tiny_hp) -> None:
-    from core.engine.features import TargetPoints, make_batch, prepare, target_batch
+    from core.nn.features import TargetPoints, make_batch, prepare, target_batch
 
     k = _kriger(tiny_hp)
     nodes = prepare(sim.stations)

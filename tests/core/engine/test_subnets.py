@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import core.engine.trainer as trainer_mod
-from core.data.stationset import active_stations
-from core.engine.features import prepare
+from core.contracts.stationset import active_stations
+from core.data.splits import select_test_stations
 from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
 from core.engine.trainer import get_adapter, train
-from core.evaluation.splits import select_test_stations
 from core.graph import Geometry
+from core.nn.features import prepare
 
 
 @pytest.fixture

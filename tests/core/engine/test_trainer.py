@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import core.engine.trainer as trainer_mod
-from core.data.stationset import active_stations
+from core.contracts.stationset import active_stations
+from core.data.splits import select_test_stations
 from core.engine.trainer import ABLATIONS, get_adapter, prepare_training_data, train
-from core.evaluation.splits import select_test_stations
 
 
 def test_s_test_never_reaches_training(sim, tiny_hp, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +104,7 @@ def test_steps_run_is_the_budget_taken(sim, tiny_hp, tmp_path) -> None:
 
 def test_no_advection_ablation_removes_the_advection_path(sim, tiny_hp) -> None:
     """``no-advection`` takes effect: no wind head output, zero advective influence, other predictions."""
-    from core.engine.features import make_batch
+    from core.nn.features import make_batch
 
     runs = {abl: train(get_adapter("spin"), sim.stations, overrides={**tiny_hp, **ABLATIONS.get(abl, {})},
                        device="cpu", seed=3, save=False, progress=False) for abl in ("control", "no-advection")}

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.engine.features import make_batch, prepare
+from core.contracts.kriger import Window
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.result import Window
 from core.engine.trainer import ABLATIONS, model_hparams, train
+from core.nn.features import make_batch, prepare
 from core.nn.models.spin import ADAPTER
 
 

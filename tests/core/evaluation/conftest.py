@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from core.data.stationset import make_stationset
+from core.contracts.stationset import make_stationset
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from core.data.stationset import active_stations
+from core.contracts.stationset import active_stations
+from core.data.splits import select_test_stations
 from core.errors import InvalidRequest
 from core.evaluation.protocols import PROTOCOLS, runs_for
-from core.evaluation.splits import select_test_stations
 from core.geo import haversine_km
 
 

@@ -4,9 +4,9 @@ import pytest
 from core.baselines.idw import IDW
 from core.baselines.knn import KNN
 from core.baselines.ok import OrdinaryKriging
+from core.data.splits import select_test_stations
 from core.errors import InvalidRequest
 from core.evaluation.runner import BASELINES, blocks, evaluate, scored_hours
-from core.evaluation.splits import select_test_stations
 
 ISSUE_KEYS = {"model", "dataset", "protocol", "wind", "test_stations", "times", "runs", "metrics", "by_season",
               "baselines"}

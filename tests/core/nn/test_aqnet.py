@@ -10,14 +10,14 @@ import pytest
 import torch
 import xarray as xr
 
-from core.data.stationset import make_stationset
-from core.engine.features import make_batch, prepare
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
+from core.contracts.registry import get_model
+from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
-from core.engine.result import Window
 from core.engine.trainer import model_hparams, train
-from core.grid import GridSpec
+from core.nn.features import make_batch, prepare
 from core.nn.models.aqnet import ADAPTER, AQNet, daily_summaries, nearest_sources
-from core.registry import get_model
 
 SPAN = 15 * 24  # 14 history days + the prediction day
 
@@ -203,7 +203,7 @@ def test_same_seed_same_result(trained: tuple[Path, xr.Dataset], tmp_path: Path)
 def test_training_reads_only_training_hours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """History windows may start in the previous month, but validation/test hours stay blanked."""
     import core.engine.trainer as trainer
-    from core.evaluation.splits import time_split
+    from core.data.splits import time_split
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
     real = trainer.make_batch
@@ -231,9 +231,9 @@ def test_training_reads_only_training_hours(monkeypatch: pytest.MonkeyPatch, tmp
 @pytest.mark.parametrize("name", ["aqnet", "ignnk"])
 def test_shipped_checkpoint_on_a_real_test_day(shared_data: Path, name: str) -> None:
     """The shipped checkpoints load and infer a real test day (S_test hidden) with sane errors."""
+    from core.contracts.stationset import active_stations
     from core.data.load import load_stationset
-    from core.data.stationset import active_stations
-    from core.evaluation.splits import select_test_stations
+    from core.data.splits import select_test_stations
 
     full = active_stations(load_stationset(path=shared_data / "raw" / "cnemc_bth_2019"))
     hidden = np.isin(full["station"].values, select_test_stations(full))

@@ -10,13 +10,14 @@ import pytest
 import torch
 import xarray as xr
 
-from core.data.stationset import make_stationset
-from core.engine.features import make_batch, prepare
+from core.contracts.grid import GridSpec
+from core.contracts.kriger import Window
+from core.contracts.registry import get_model
+from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
-from core.engine.result import Window
 from core.engine.trainer import train
 from core.geo import haversine_km
-from core.grid import GridSpec
+from core.nn.features import make_batch, prepare
 from core.nn.models.ignnk import (
     ADAPTER,
     IGNNK,
@@ -28,7 +29,6 @@ from core.nn.models.ignnk import (
     reconstruction_loss,
     transitions,
 )
-from core.registry import get_model
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.engine.features import TargetPoints, make_batch, prepare
-from core.engine.losses import LossWeights, composite_loss
 from core.engine.masking import sample_hidden
+from core.nn.features import TargetPoints, make_batch, prepare
+from core.nn.losses import LossWeights, composite_loss
 from core.nn.models.spin import ADAPTER, SPIN
 
 TINY = {"hidden": 8, "n_layers": 1, "tcn_layers": 1, "readout_dim": 4, "target_k": 4, "graph_k": 6}

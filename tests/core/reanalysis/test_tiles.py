@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from core.contracts.grid import GridSpec
+from core.contracts.registry import get_model
 from core.geo import haversine_km
-from core.grid import GridSpec
 from core.reanalysis.domain import BBOX_MASK, CHINA_BBOX, CHINA_MASK, boundary_path, cell_mask
 from core.reanalysis.tiles import halo_stations, neighbourhood_km, tiles
 from core.reanalysis.work import ReanalysisSpec, plan
 from core.reanalysis.workflow import run_local
-from core.registry import get_model
 from tests.core.reanalysis.conftest import small_spec
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from core.contracts.grid import GridSpec
 from core.errors import InvalidRequest
 from core.geo import haversine_km
-from core.grid import GridSpec
 from core.siting.score import (
     DISTANCE,
     INTERVAL,

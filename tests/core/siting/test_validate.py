@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.data.stationset import active_stations
+from core.contracts.registry import get_model
+from core.contracts.stationset import active_stations
+from core.data.splits import select_test_stations
 from core.data.synthetic import SimConfig, simulate
 from core.errors import InvalidRequest
-from core.evaluation.splits import select_test_stations
-from core.registry import get_model
 from core.siting.validate import ValidationConfig, validate_siting, validation_windows
 
 

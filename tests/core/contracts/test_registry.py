@@ -1,4 +1,4 @@
-"""core.registry: names without imports, one model module imported per lookup."""
+"""core.contracts.registry: names without imports, one model module imported per lookup."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
+from core.contracts.registry import MODEL_MODULES, available, get_model
 from core.errors import InvalidRequest
 from core.paths import REPO_ROOT
-from core.registry import MODEL_MODULES, available, get_model
 
 
 def test_available_lists_every_shipped_model_module():
@@ -23,7 +23,7 @@ def test_unknown_name_lists_what_exists():
 
 def test_a_baseline_loads_without_importing_torch():
     """The dashboard's cold start with a baseline must not pay for torch (imported by the learned models)."""
-    code = ("import sys; from core.registry import available, get_model; available(); m = get_model('idw');"
+    code = ("import sys; from core.contracts.registry import available, get_model; available(); m = get_model('idw');"
             " print(type(m).__name__, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from core.data.stationset import active_mask
+from core.contracts.stationset import active_mask
 
 TRAIN_LAST_DAY = 20
 VAL_LAST_DAY = 23

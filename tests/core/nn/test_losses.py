@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.engine.losses import SCALE, LossWeights, aod_gradient_loss, composite_loss, masked_l1
+from core.nn.losses import SCALE, LossWeights, aod_gradient_loss, composite_loss, masked_l1
 
 
 def _batch(with_aod: bool) -> dict:

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import xarray as xr
 
-from core.grid import GridSpec
+from core.contracts.grid import GridSpec
 
 PM25_STANDARD_NAME = "mass_concentration_of_pm2p5_ambient_aerosol_particles_in_air"
 
