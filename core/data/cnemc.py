@@ -273,33 +273,38 @@ def _cell(cells: str | list[str], j: int) -> str:
     return (cells.split(",") if isinstance(cells, str) else cells)[j]
 
 
-def parse_day(
-    path: Path, file_date: dt.date, warnings: list[DataWarning], span: tuple[dt.date, dt.date] | None = None
-) -> DayFile:
-    """Parse one daily file; row-level problems are warned and survived, a hopeless file raises.
-
-    A row whose date differs from the file name is kept at its own date when that date lies within
-    ``span`` (first, last file day) ± 1 day, otherwise dropped.
-    """
-    fname = f"{HOURLY}/{path.name}"
+def _day_text(path: Path) -> str:
+    """The file's text; an empty file is a :class:`CorruptDay`."""
     text = _read_text(path)
     if not text.strip():
         size = path.stat().st_size
         what = "file is empty (0 bytes)" if size == 0 else f"file is empty ({size} bytes, no text)"
         raise CorruptDay(path, None, what, "Re-download this day (`python -m core data fetch --force`).")
+    return text
+
+
+@dataclass
+class DayHeader:
+    """The header of one daily file: its field count and the station columns kept (first of repeated codes)."""
+
+    n_fields: int
+    keep_cols: list[int]  # index into the station fields (after date,hour,type)
+    codes: list[str]
+
+
+def _day_header(path: Path, text: str, fname: str, warnings: list[DataWarning]) -> DayHeader:
+    """Check the header line (a bad one is a :class:`CorruptDay`); blank and repeated station columns are warned."""
     first = text.split("\n", 1)[0].rstrip("\r")
     header = next(csv.reader([first]), None) if first.strip() else None
     if not header or [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"] or len(header) < 4:
         got = ",".join(header[:4]) if header else "nothing"
         raise CorruptDay(path, 1, f"header must start with date,hour,type,<station codes...>; found {got!r}",
                          "Re-download this day or fix its header.")
-    n_fields = len(header)
-    raw_codes = [h.strip() for h in header[3:]]
     keep_cols: list[int] = []
     codes: list[str] = []
     seen: set[str] = set()
     dup_codes: list[str] = []
-    for j, c in enumerate(raw_codes):
+    for j, c in enumerate(h.strip() for h in header[3:]):
         if not c:
             warnings.append(DataWarning(fname, 1, f"column {j + 4} has no station code: ignored"))
         elif c in seen:
@@ -310,15 +315,38 @@ def parse_day(
             codes.append(c)
     if dup_codes:
         warnings.append(DataWarning(fname, 1, f"station column(s) repeated, first kept: {_fmt_list(dup_codes)}"))
+    return DayHeader(len(header), keep_cols, codes)
 
-    day = DayFile(codes=codes)
-    keys: list[tuple[np.datetime64, str]] = []
-    cell_rows: list[list[str]] = []
-    date_mismatch: list[int] = []
-    other_dates: set[str] = set()
-    unknown_types: dict[str, int] = {}
+
+def _hour(h: str) -> int | None:
+    """``h`` as an hour 0–23 (``"7"``, ``"7.0"``), else None."""
+    try:
+        hour = int(float(h))
+    except ValueError:
+        return None
+    return hour if 0 <= hour <= 23 and float(h) == hour else None
+
+
+@dataclass
+class DayRows:
+    """The data rows of one daily file kept for parsing, in file order, and what was noted on the way."""
+
+    keys: list[tuple[np.datetime64, str]] = field(default_factory=list)  # (hour stamp, var) per kept row
+    cells: list = field(default_factory=list)  # each kept row's raw cells (see :func:`_split_lines`)
+    date_mismatch: list[int] = field(default_factory=list)  # lines dated near, but unlike, the file name
+    other_dates: set[str] = field(default_factory=set)
+    far_dates: dict[str, int] = field(default_factory=dict)  # date → first line, far outside the folder's span
+    unknown_types: dict[str, int] = field(default_factory=dict)  # row type → first line
+
+
+def _day_rows(text: str, fname: str, file_date: dt.date, span: tuple[dt.date, dt.date] | None, n_fields: int,
+              day: DayFile, warnings: list[DataWarning]) -> DayRows:
+    """Validate each data row (fields, hour, date, type, repeated hour); record kept rows' lines in ``day``.
+
+    Row defects are warned per line here; dates and types are summarised by :func:`_warn_row_summary`.
+    """
+    rows = DayRows()
     dup_hours: set[np.datetime64] = set()
-    far_dates: dict[str, int] = {}
     expected_date = file_date.strftime("%Y%m%d")
     for line, n_row, d, h, typ, cells in _split_lines(text):
         if n_row != n_fields:
@@ -327,11 +355,8 @@ def parse_day(
                 fname, line, f"{kind} row: {n_row} fields, header has {n_fields}; row dropped"))
             continue
         d, h, typ = d.strip(), h.strip(), typ.strip()
-        try:
-            hour = int(float(h))
-            if not 0 <= hour <= 23 or float(h) != hour:
-                raise ValueError
-        except ValueError:
+        hour = _hour(h)
+        if hour is None:
             warnings.append(DataWarning(fname, line, f"hour {h!r} is not 0–23; row dropped"))
             continue
         if d != expected_date:
@@ -343,17 +368,17 @@ def parse_day(
             if span is not None and not span[0] - ONE_DAY <= row_date <= span[1] + ONE_DAY:
                 # Far outside the folder's period: a garbled date, not a misnamed file (and trusting
                 # it would stretch the calendar over years).
-                far_dates.setdefault(d, line)
+                rows.far_dates.setdefault(d, line)
                 continue
-            date_mismatch.append(line)
-            other_dates.add(d)
+            rows.date_mismatch.append(line)
+            rows.other_dates.add(d)
         else:
             row_date = file_date
         if IGNORED_TYPE_RE.match(typ):
             continue
         var = SPECIES.get(typ)
         if var is None:
-            unknown_types.setdefault(typ, line)
+            rows.unknown_types.setdefault(typ, line)
             continue
         stamp = np.datetime64(row_date, "h") + np.timedelta64(hour, "h")
         key = (stamp, var)
@@ -368,33 +393,43 @@ def parse_day(
         day.lines[key] = line
         if row_date != file_date:
             day.misdated.add(key)
-        keys.append(key)
-        cell_rows.append(cells)
-    if date_mismatch:
+        rows.keys.append(key)
+        rows.cells.append(cells)
+    return rows
+
+
+def _warn_row_summary(rows: DayRows, fname: str, file_date: dt.date, span: tuple[dt.date, dt.date] | None,
+                      warnings: list[DataWarning]) -> None:
+    """One warning for rows dated unlike the file, one per far-off date and one per unknown row type."""
+    if rows.date_mismatch:
         warnings.append(DataWarning(
-            fname, date_mismatch[0],
-            f"{len(date_mismatch)} row(s) dated {_fmt_list(sorted(other_dates))}, not {expected_date} as the "
-            f"file name says (lines {_fmt_list(date_mismatch)}); the row's own date was used "
-            "(unless the file of that date has the same hour)"))
-    for d, line in far_dates.items():
+            fname, rows.date_mismatch[0],
+            f"{len(rows.date_mismatch)} row(s) dated {_fmt_list(sorted(rows.other_dates))}, not "
+            f"{file_date.strftime('%Y%m%d')} as the file name says (lines {_fmt_list(rows.date_mismatch)}); the "
+            "row's own date was used (unless the file of that date has the same hour)"))
+    for d, line in rows.far_dates.items():
         warnings.append(DataWarning(
             fname, line, f"row(s) dated {d}, far outside the folder's period {span[0]}…{span[1]}: dropped"))
-    for typ, line in unknown_types.items():
+    for typ, line in rows.unknown_types.items():
         warnings.append(DataWarning(fname, line, f"unknown row type {typ!r}: ignored"))
-    if not cell_rows:
-        warnings.append(DataWarning(fname, None, "no usable data rows: day treated as missing"))
-        return day
 
-    vals, bad = _to_float(cell_rows, n_fields - 3)
-    vals, bad = vals[:, keep_cols], bad[:, keep_cols]
-    line_of = np.array([day.lines[k] for k in keys])
+
+def _lines_of(line_of: np.ndarray, r: np.ndarray) -> str:
+    return _fmt_list(sorted(set(line_of[r].tolist())))
+
+
+def _qc_values(vals: np.ndarray, bad: np.ndarray, rows: DayRows, header: DayHeader, line_of: np.ndarray,
+               fname: str, warnings: list[DataWarning]) -> None:
+    """Warn non-numeric cells; negative values and values above :data:`PHYSICAL_MAX` → NaN in ``vals`` (in place);
+    warn a day with no PM2.5 at all and PM2.5 above :data:`RANGE_MAX` (kept; ``qc_pm25`` flags it)."""
+    keys, codes = rows.keys, header.codes
     if bad.any():
         r, c = np.nonzero(bad)
         warnings.append(DataWarning(
             fname, int(line_of[r[0]]),
-            f"{bad.sum()} non-numeric cell(s) set to NaN, e.g. {_cell(cell_rows[r[0]], keep_cols[c[0]])!r} "
+            f"{bad.sum()} non-numeric cell(s) set to NaN, e.g. {_cell(rows.cells[r[0]], header.keep_cols[c[0]])!r} "
             f"for station {codes[c[0]]} "
-            f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+            f"(lines {_lines_of(line_of, r)})"))
     with np.errstate(invalid="ignore"):
         neg = vals < 0
     if neg.any():
@@ -402,7 +437,7 @@ def parse_day(
         warnings.append(DataWarning(
             fname, int(line_of[r[0]]),
             f"{neg.sum()} negative value(s) set to NaN, e.g. {vals[r[0], c[0]]:g} for station {codes[c[0]]} "
-            f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+            f"(lines {_lines_of(line_of, r)})"))
         vals[neg] = np.nan
     ceiling = np.array([PHYSICAL_MAX.get(k[1], np.inf) for k in keys])[:, None]
     with np.errstate(invalid="ignore"):
@@ -416,7 +451,7 @@ def parse_day(
                 fname, int(line_of[r[0]]),
                 f"{len(r)} {var} value(s) above the physical ceiling {PHYSICAL_MAX[var]:g} {unit} set to NaN "
                 f"(instrument or transmission fault), e.g. {vals[r[0], c[0]]:g} for station {codes[c[0]]} "
-                f"(lines {_fmt_list(sorted(set(line_of[r].tolist())))})"))
+                f"(lines {_lines_of(line_of, r)})"))
         vals[impossible] = np.nan
     is_pm25 = np.array([k[1] == "pm25" for k in keys])
     if not np.isfinite(vals[is_pm25]).any():
@@ -432,7 +467,30 @@ def parse_day(
             f"{high.sum()} PM2.5 value(s) > {RANGE_MAX:g} µg/m³ kept and flagged RANGE in qc_pm25 "
             f"(max {np.nanmax(vals[high]):g} at {codes[c[int(np.argmax(vals[high]))]]}; "
             f"stations {_fmt_list(sorted({codes[j] for j in c}))})"))
-    for i, k in enumerate(keys):
+
+
+def parse_day(
+    path: Path, file_date: dt.date, warnings: list[DataWarning], span: tuple[dt.date, dt.date] | None = None
+) -> DayFile:
+    """Parse one daily file; row-level problems are warned and survived, a hopeless file raises.
+
+    A row whose date differs from the file name is kept at its own date when that date lies within
+    ``span`` (first, last file day) ± 1 day, otherwise dropped.
+    """
+    fname = f"{HOURLY}/{path.name}"
+    text = _day_text(path)
+    header = _day_header(path, text, fname, warnings)
+    day = DayFile(codes=header.codes)
+    rows = _day_rows(text, fname, file_date, span, header.n_fields, day, warnings)
+    _warn_row_summary(rows, fname, file_date, span, warnings)
+    if not rows.cells:
+        warnings.append(DataWarning(fname, None, "no usable data rows: day treated as missing"))
+        return day
+    vals, bad = _to_float(rows.cells, header.n_fields - 3)
+    vals, bad = vals[:, header.keep_cols], bad[:, header.keep_cols]
+    line_of = np.array([day.lines[k] for k in rows.keys])
+    _qc_values(vals, bad, rows, header, line_of, fname, warnings)
+    for i, k in enumerate(rows.keys):
         day.rows[k] = vals[i]
     return day
 
@@ -468,10 +526,8 @@ def input_files(folder: Path) -> list[Path]:
     return files + ([st] if st.is_file() else [])
 
 
-def parse_folder(folder: Path) -> xr.Dataset:
-    """Parse a CNEMC folder into a StationSet (no cache; see :func:`load_cnemc`)."""
-    folder = Path(folder)
-    warnings: list[DataWarning] = []
+def _folder_inputs(folder: Path, warnings: list[DataWarning]) -> tuple[Path, list[tuple[dt.date, Path]]]:
+    """The stations list and the daily files; :class:`DataNotFound` naming what is missing."""
     stations_path = folder / STATIONS_FILE
     if not stations_path.is_file():
         raise DataNotFound(
@@ -484,8 +540,12 @@ def parse_folder(folder: Path) -> xr.Dataset:
             f"No daily files hourly/china_sites_YYYYMMDD.csv[.gz] in {folder}. "
             "Fetch them with `python -m core data fetch` or point --path at a CNEMC archive folder."
         )
-    stations = read_stations(stations_path, warnings)
+    return stations_path, days
 
+
+def _parse_days(folder: Path, days: list[tuple[dt.date, Path]],
+                warnings: list[DataWarning]) -> list[tuple[dt.date, DayFile]]:
+    """Every day with a usable row; a corrupt day is warned and skipped, and if none is usable the folder raises."""
     parsed: list[tuple[dt.date, DayFile]] = []
     errors: list[str] = []
     for day, path in days:
@@ -501,21 +561,41 @@ def parse_folder(folder: Path) -> xr.Dataset:
         raise (CorruptFile if errors else UnusableData)(
             f"No usable CNEMC data in {folder}: {detail}{more}."
         )
+    return parsed
 
-    # Missing days: gaps between consecutive file dates.
+
+def _warn_missing_days(days: list[tuple[dt.date, Path]], warnings: list[DataWarning]) -> None:
+    """One warning per gap day between consecutive file dates."""
     file_days = [d for d, _ in days]
     have = set(file_days)
     missing = [file_days[0] + dt.timedelta(days=i) for i in range((file_days[-1] - file_days[0]).days + 1)]
-    missing = [d for d in missing if d not in have]
     for d in missing:
-        warnings.append(DataWarning(f"{HOURLY}/china_sites_{d:%Y%m%d}.csv[.gz]", None,
-                                    "day missing from the archive: all its hours absent"))
+        if d not in have:
+            warnings.append(DataWarning(f"{HOURLY}/china_sites_{d:%Y%m%d}.csv[.gz]", None,
+                                        "day missing from the archive: all its hours absent"))
 
-    # Calendar: every hour from the first to the last stamp found in the data.
+
+def _calendar(parsed: list[tuple[dt.date, DayFile]]) -> np.ndarray:
+    """Every hour of every day from the first to the last stamp found in the data."""
     all_stamps = [k[0] for _, f in parsed for k in f.rows]
     t0 = min(all_stamps).astype("datetime64[D]")
     t1 = max(all_stamps).astype("datetime64[D]") + np.timedelta64(1, "D")
-    time = np.arange(t0.astype("datetime64[h]"), t1.astype("datetime64[h]"), np.timedelta64(1, "h"))
+    return np.arange(t0.astype("datetime64[h]"), t1.astype("datetime64[h]"), np.timedelta64(1, "h"))
+
+
+@dataclass
+class Pivot:
+    """The days' rows on one (time, station) grid per species."""
+
+    codes: list[str]  # sorted union of every file's station columns
+    data: dict[str, np.ndarray]  # var → (time, station) float32
+    present: np.ndarray  # (time,) bool: some row filled this hour
+    hours_of: dict[dt.date, set[np.datetime64]]  # stamps each file supplied
+
+
+def _pivot(parsed: list[tuple[dt.date, DayFile]], path_of: dict[dt.date, Path], time: np.ndarray,
+           warnings: list[DataWarning]) -> Pivot:
+    """Place every row at its hour; an hour and species read twice (across files) keeps one and is warned."""
     codes = sorted({c for _, f in parsed for c in f.codes})
     col = {c: i for i, c in enumerate(codes)}
     n_t, n_s = len(time), len(codes)
@@ -524,7 +604,6 @@ def parse_folder(folder: Path) -> xr.Dataset:
     filled_misdated: dict[tuple[int, str], bool] = {}
     col_idx = {day: np.array([col[c] for c in f.codes], dtype=np.int64) for day, f in parsed}
     filled: dict[tuple[int, str], str] = {}  # (hour index, var) → file that supplied it (cross-file duplicates)
-    path_of = dict(days)
     hours_of: dict[dt.date, set[np.datetime64]] = {day: set() for day, _ in parsed}
     # Rows dated like their file go first, so a row misdated into the next day never replaces that
     # day's own row; among equals the earlier file wins.
@@ -547,8 +626,14 @@ def parse_folder(folder: Path) -> xr.Dataset:
         data[var][ti, idx] = f.rows[(stamp, var)]
         present[ti] = True
         hours_of[day].add(stamp)
+    return Pivot(codes, data, present, hours_of)
+
+
+def _warn_partial_days(parsed: list[tuple[dt.date, DayFile]], path_of: dict[dt.date, Path], pivot: Pivot,
+                       warnings: list[DataWarning]) -> None:
+    """A file that supplied 1–23 hours of its own day names the absent hours."""
     for day, _ in parsed:
-        in_day = {s for s in hours_of[day] if s.astype("datetime64[D]") == np.datetime64(day)}
+        in_day = {s for s in pivot.hours_of[day] if s.astype("datetime64[D]") == np.datetime64(day)}
         if 0 < len(in_day) < 24:
             got = {int((s - np.datetime64(day, "h")).astype(int)) for s in in_day}
             gone = [h for h in range(24) if h not in got]
@@ -556,23 +641,32 @@ def parse_folder(folder: Path) -> xr.Dataset:
                 f"{HOURLY}/{path_of[day].name}", None,
                 f"only {len(in_day)} of 24 hours present; hours {_fmt_list(gone, 24)} absent"))
 
-    # Stations: coordinates and metadata from the list; codes without coordinates kept as NaN.
+
+def _warn_station_gaps(pivot: Pivot, stations: dict[str, StationInfo], warnings: list[DataWarning]) -> None:
+    """Codes in the data without coordinates, and stations that never report PM2.5 (both kept)."""
+    codes = pivot.codes
     no_coord = [c for c in codes if c not in stations or not np.isfinite(stations[c].lat)]
     if no_coord:
         warnings.append(DataWarning(
             STATIONS_FILE, None,
             f"{len(no_coord)} station code(s) in the data have no coordinates (kept with NaN lat/lon, "
             f"never graph nodes): {_fmt_list(no_coord)}"))
-    empty = [c for i, c in enumerate(codes) if not np.isfinite(data["pm25"][:, i]).any()]
+    empty = [c for i, c in enumerate(codes) if not np.isfinite(pivot.data["pm25"][:, i]).any()]
     if empty:
         warnings.append(DataWarning(
             HOURLY, None,
             f"{len(empty)} station(s) never report PM2.5 in any file (decommissioned or not yet opened; "
             f"kept, inactive): {_fmt_list(empty)}"))
+
+
+def _stationset(time: np.ndarray, pivot: Pivot, stations: dict[str, StationInfo],
+                warnings: list[DataWarning]) -> xr.Dataset:
+    """The StationSet: coordinates and metadata from the list (codes without an entry: NaN, not BTH), QC flags."""
+    codes = pivot.codes
     info = [stations.get(c) for c in codes]
     nan = float("nan")
-    data_out: dict[str, np.ndarray] = dict(data)
-    data_out["qc_pm25"] = qc_pm25(data["pm25"])
+    data_out: dict[str, np.ndarray] = dict(pivot.data)
+    data_out["qc_pm25"] = qc_pm25(pivot.data["pm25"])
     return make_stationset(
         time,
         codes,
@@ -582,10 +676,26 @@ def parse_folder(folder: Path) -> xr.Dataset:
         name=[s.name if s else c for s, c in zip(info, codes, strict=True)],
         city=[s.city if s else "" for s in info],
         is_bth=[s.is_bth if s else False for s in info],
-        present=present,
+        present=pivot.present,
         attrs={"source": SOURCE, "citation": CITATION, "license": LICENSE},
         warnings=warnings,
     )
+
+
+def parse_folder(folder: Path) -> xr.Dataset:
+    """Parse a CNEMC folder into a StationSet (no cache; see :func:`load_cnemc`)."""
+    folder = Path(folder)
+    warnings: list[DataWarning] = []
+    stations_path, days = _folder_inputs(folder, warnings)
+    stations = read_stations(stations_path, warnings)
+    parsed = _parse_days(folder, days, warnings)
+    _warn_missing_days(days, warnings)
+    time = _calendar(parsed)
+    path_of = dict(days)
+    pivot = _pivot(parsed, path_of, time, warnings)
+    _warn_partial_days(parsed, path_of, pivot, warnings)
+    _warn_station_gaps(pivot, stations, warnings)
+    return _stationset(time, pivot, stations, warnings)
 
 
 @register_source(SOURCE, detect)
