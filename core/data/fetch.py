@@ -38,6 +38,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import requests
@@ -111,6 +112,97 @@ def _day(s: str | dt.date, what: str) -> dt.date:
         raise InvalidRequest(f"{what} {s!r} is not a date; use YYYY-MM-DD (e.g. 2019-01-01).") from None
 
 
+class _Job(NamedTuple):
+    """One file to fetch: where it is on the server, where it goes under ``out``, and whether it is a day file."""
+
+    remote: str
+    local: str
+    is_day: bool
+
+
+def _archive_url(start: str | dt.date, end: str | dt.date, base_url: str | None,
+                 retries: int) -> tuple[dt.date, dt.date, str]:
+    """Check the request → (first day, last day, archive root without a trailing slash)."""
+    d0, d1 = _day(start, "start"), _day(end, "end")
+    if d1 < d0:
+        raise InvalidRequest(f"end {d1} is before start {d0}.")
+    if retries < 1:
+        raise InvalidRequest("retries must be at least 1.")
+    base = (base_url or os.environ.get(ENV_URL) or PUBLIC_ARCHIVE_URL).rstrip("/")
+    if urlparse(base).scheme not in ("http", "https"):
+        raise InvalidRequest(f"base URL {base!r} must start with http:// or https://.")
+    return d0, d1, base
+
+
+def _jobs(layout: Layout, d0: dt.date, d1: dt.date, out: Path, report: dict) -> list[_Job]:
+    """The station list (if the layout has one; else a note) and one file per day ``d0``…``d1``."""
+    jobs: list[_Job] = []
+    if layout.stations:
+        jobs.append(_Job(layout.stations, layout.stations, False))
+    else:
+        report["notes"].append(
+            "This archive publishes no station list: put a stations_region.csv "
+            f"(code,name,city,lon,lat,is_BTH) into {out} before loading it."
+        )
+    day = d0
+    while day <= d1:
+        ymd = day.strftime("%Y%m%d")
+        jobs.append(_Job(layout.remote_day.format(ymd=ymd), layout.local_day.format(ymd=ymd), True))
+        day += dt.timedelta(days=1)
+    return jobs
+
+
+def _limit_shipped_sums(sums: dict[str, str], report: dict, layout: Layout, d0: dt.date, d1: dt.date) -> None:
+    """The shipped sums describe the 2019 archive; another period legitimately has another station list,
+    so its checksum is dropped (in place) when the days asked for are not all covered."""
+    shipped = report["manifest"] == str(SHIPPED_MANIFEST.relative_to(REPO_ROOT))
+    if shipped and layout.stations in sums:
+        covered = sorted(m.group(1) for k in sums if (m := re.search(r"china_sites_(\d{8})", k)))
+        if covered and not (covered[0] <= d0.strftime("%Y%m%d") and d1.strftime("%Y%m%d") <= covered[-1]):
+            del sums[layout.stations]
+
+
+def _run_jobs(jobs: list[_Job], http: requests.Session, base: str, out: Path, sums: dict[str, str], retries: int,
+              backoff: float, report: dict, progress: bool, force: bool) -> dict[str, str]:
+    """Fetch each file, recording its status in ``report``; → {local path: reason} of the files that failed.
+
+    A station list the server lacks is a failure (a missing day is only ``missing``).
+    """
+    errors: dict[str, str] = {}
+    bar = tqdm(jobs, desc="fetch", unit="file", disable=not progress)
+    for remote, local, is_day in bar:
+        bar.set_postfix_str(Path(local).name)
+        status, reason = _fetch_one(http, f"{base}/{remote}", out / local, sums.get(local), retries, backoff,
+                                    report, progress, force=force)
+        if status == "missing" and not is_day:
+            status, reason = "failed", f"not on the server ({base}/{remote} → 404)"
+        report[status].append(local)
+        if status == "failed":
+            errors[local] = reason
+        elif status in ("downloaded", "skipped") and local not in sums:
+            report["unverified"].append(local)
+    bar.close()
+    for tmp in (out / "hourly" / ".fetch-check", out / ".fetch-check"):
+        if tmp.is_dir() and not any(tmp.iterdir()):
+            tmp.rmdir()
+    return errors
+
+
+def _raise_if_incomplete(jobs: list[_Job], errors: dict[str, str], report: dict, base: str, layout: Layout,
+                         out: Path) -> None:
+    """:class:`FetchError` naming every failed file (and all days missing: likely a wrong URL or period)."""
+    n_days = sum(1 for job in jobs if job.is_day)
+    if n_days and len([m for m in report["missing"] if m.startswith("hourly/")]) == n_days:
+        errors["hourly/"] = (f"none of the {n_days} daily files exists at {base}/"
+                             f"{layout.remote_day.format(ymd='YYYYMMDD')}; check --base-url and the dates")
+    if errors:
+        lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        err = FetchError(f"Download incomplete into {out}: {lines}. Re-run the same command to resume "
+                         f"({len(report['downloaded'])} downloaded, {len(report['skipped'])} already complete).")
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+
+
 def fetch_archive(
     start: str | dt.date,
     end: str | dt.date,
@@ -132,14 +224,7 @@ def fetch_archive(
     ``"layout"``, ``"out"``, ``"replaced"`` (present files downloaded again: unreadable, or ``force``)
     and ``"notes"``. Raises :class:`FetchError` if any file failed.
     """
-    d0, d1 = _day(start, "start"), _day(end, "end")
-    if d1 < d0:
-        raise InvalidRequest(f"end {d1} is before start {d0}.")
-    if retries < 1:
-        raise InvalidRequest("retries must be at least 1.")
-    base = (base_url or os.environ.get(ENV_URL) or PUBLIC_ARCHIVE_URL).rstrip("/")
-    if urlparse(base).scheme not in ("http", "https"):
-        raise InvalidRequest(f"base URL {base!r} must start with http:// or https://.")
+    d0, d1, base = _archive_url(start, end, base_url, retries)
     layout = layout_for(base)
     out = Path(out).expanduser()
     (out / "hourly").mkdir(parents=True, exist_ok=True)
@@ -148,56 +233,11 @@ def fetch_archive(
     report: dict = {"downloaded": [], "skipped": [], "missing": [], "unverified": [], "failed": [], "replaced": [],
                     "bytes": 0,
                     "manifest": "none", "base_url": base, "layout": layout.name, "out": str(out), "notes": []}
-    errors: dict[str, str] = {}
     sums = _manifest(http, base, layout, out, retries, backoff, report)
-
-    jobs: list[tuple[str, str, bool]] = []  # (remote path, local path, is a day file)
-    if layout.stations:
-        jobs.append((layout.stations, layout.stations, False))
-    else:
-        report["notes"].append(
-            "This archive publishes no station list: put a stations_region.csv "
-            f"(code,name,city,lon,lat,is_BTH) into {out} before loading it."
-        )
-    day = d0
-    while day <= d1:
-        ymd = day.strftime("%Y%m%d")
-        jobs.append((layout.remote_day.format(ymd=ymd), layout.local_day.format(ymd=ymd), True))
-        day += dt.timedelta(days=1)
-    shipped = report["manifest"] == str(SHIPPED_MANIFEST.relative_to(REPO_ROOT))
-    if shipped and layout.stations in sums:
-        # the shipped sums describe the 2019 archive; another period legitimately has another station list
-        covered = sorted(m.group(1) for k in sums if (m := re.search(r"china_sites_(\d{8})", k)))
-        if covered and not (covered[0] <= d0.strftime("%Y%m%d") and d1.strftime("%Y%m%d") <= covered[-1]):
-            del sums[layout.stations]
-
-    bar = tqdm(jobs, desc="fetch", unit="file", disable=not progress)
-    for remote, local, is_day in bar:
-        bar.set_postfix_str(Path(local).name)
-        status, reason = _fetch_one(http, f"{base}/{remote}", out / local, sums.get(local), retries, backoff,
-                                    report, progress, force=force)
-        if status == "missing" and not is_day:
-            status, reason = "failed", f"not on the server ({base}/{remote} → 404)"
-        report[status].append(local)
-        if status == "failed":
-            errors[local] = reason
-        elif status in ("downloaded", "skipped") and local not in sums:
-            report["unverified"].append(local)
-    bar.close()
-    for tmp in (out / "hourly" / ".fetch-check", out / ".fetch-check"):
-        if tmp.is_dir() and not any(tmp.iterdir()):
-            tmp.rmdir()
-
-    n_days = sum(1 for _, _, is_day in jobs if is_day)
-    if n_days and len([m for m in report["missing"] if m.startswith("hourly/")]) == n_days:
-        errors["hourly/"] = (f"none of the {n_days} daily files exists at {base}/"
-                             f"{layout.remote_day.format(ymd='YYYYMMDD')}; check --base-url and the dates")
-    if errors:
-        lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        err = FetchError(f"Download incomplete into {out}: {lines}. Re-run the same command to resume "
-                         f"({len(report['downloaded'])} downloaded, {len(report['skipped'])} already complete).")
-        err.report = report  # type: ignore[attr-defined]
-        raise err
+    jobs = _jobs(layout, d0, d1, out, report)
+    _limit_shipped_sums(sums, report, layout, d0, d1)
+    errors = _run_jobs(jobs, http, base, out, sums, retries, backoff, report, progress, force)
+    _raise_if_incomplete(jobs, errors, report, base, layout, out)
     return report
 
 
