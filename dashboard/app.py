@@ -75,11 +75,8 @@ def _root() -> None:
     """The app's root URL (never runs: the frame below sends "/" on to a page)."""
 
 
-pages = {
-    stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem)
-    for stem, title, icon in PAGES
-    if (PAGES_DIR / f"{stem}.py").exists()  # justice.py is written by another team member; shown when present
-}
+pages = {stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, url_path=stem)
+         for stem, title, icon in PAGES}
 # Streamlit serves its default page at "/" only and answers its url_path with "Page not found". So the default
 # is a hidden stand-in for "/", which opens Hotspots (or the link's ?page=) at its own path: /hotspots works,
 # and "/" and "/hotspots" are one page (menu highlight, links).

@@ -1,9 +1,9 @@
 """The scenario a user looks at, kept in ``st.session_state`` and mirrored into ``st.query_params``.
 
 A copied URL reproduces the scenario: ``?dataset=…&date=YYYY-MM-DD&hour=mean|0..23&model=…&masked=A,B&page=…``;
-pages add their own keys (hotspots: ``threshold=75``, ``place=station:1001A|point:39.90,116.40|hotspot:2``;
-justice: ``ej_indicator``, ``ej_period``). The root form ``/?…&page=justice&…`` and the path form
-``/justice?…`` restore the same scenario.
+pages add their own keys (hotspots: ``threshold=75`` for an absolute threshold,
+``place=station:1001A|point:39.900,116.400|hotspot:2``; justice: ``ej_indicator``, ``ej_period``).
+The root form ``/?…&page=justice&…`` and the path form ``/justice?…`` restore the same scenario.
 Session state is per browser session, so several users never share a scenario; only the
 cached models and datasets are shared (read-only).
 """
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 # session_state keys (widget keys are the sidebar's; the others are plain state).
 K_DATASET = "sb_dataset"
-K_DATE = "sb_date"
-K_HOUR = "sb_hour"
+K_DATE = "sb_date"  # str YYYY-MM-DD from a link; a datetime.date once the sidebar has checked it
+K_HOUR = "sb_hour"  # DAILY_MEAN or an int 0–23
 K_MODEL = "sb_model"
 K_MASKED = "masked"  # tuple[str, ...] of hidden station codes, applied (what results are computed with)
 K_PENDING = "mask_pending"  # list[str]: the masking lab's edits before "Rerun"
-K_INIT = "_scenario_from_url"
-K_PAGE = "page"
-K_PLACE = "place"  # Place chosen on the hotspot map (see :class:`Place`)
+K_INIT = "_scenario_from_url"  # True once the session has read its URL
+K_PAGE = "page"  # the page a link names; app.py pops it and switches there
+K_PLACE = "place"  # Place picked on the hotspot page, on the map or in its list (see :class:`Place`)
 K_URL = "_url_query"  # dict: the query the session was opened with (pages read their own keys from it once)
 
 DAILY_MEAN = "daily mean"
@@ -95,7 +95,8 @@ class Place:
     """A place picked for a time series: a station, a map point, or a ranked hotspot.
 
     ``scope`` is what the pick is valid for: a hotspot's rank and centroid only mean something for
-    the scenario and threshold they were computed under, a map point only for its dataset's grid.
+    the scenario, threshold rule and prominence they were computed under (that tuple), a map point only for
+    its dataset's grid (``(dataset,)``). A station needs no scope: its code is looked up in the dataset.
     """
 
     kind: str  # "station" | "point" | "hotspot"

@@ -1,10 +1,10 @@
 """Ordinary kriging of log1p(PM2.5), back-transformed (registry name ``logok``).
 
 PM2.5 is heavy-tailed and its spatial differences scale with its level, so a variogram of
-``log1p(PM2.5)`` is closer to stationary than one of PM2.5 itself (ARCHITECTURE: log-OK beats IDW and
-plain OK on every protocol). Everything else — per-hour spherical variogram, the ``n_neighbours``
-nearest observed stations, batched solves, the guard that replaces absurd values by IDW — is
-:class:`~core.baselines.ok.OrdinaryKriging`, run on the log scale.
+``log1p(PM2.5)`` is closer to stationary than one of PM2.5 itself (in the CNEMC BTH 2019 reports,
+``assets/metrics/spin_*.json``, log-OK beats IDW and plain OK under every protocol). Everything else —
+per-hour spherical variogram, the ``n_neighbours`` nearest observed stations, batched solves, the guard that
+replaces absurd values by IDW — is :class:`~core.baselines.ok.OrdinaryKriging`, run on the log scale.
 
 Back-transform of the kriged log value ``m`` with kriging variance ``σ²``:
 

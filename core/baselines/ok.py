@@ -6,7 +6,7 @@ least squares for nugget c0 ≥ 0 and partial sill c1 ≥ 0 — closed form, so 
 once). Each target is then kriged from its ``n_neighbours`` nearest observed stations; all
 (hour, target) systems are solved in one batched ``numpy.linalg.solve``.
 
-Guard: kriging is numerically fragile (ARCHITECTURE: ~1 % of hours give absurd values). A
+Guard: kriging is numerically fragile (a near-singular system gives absurd values in some hours). A
 prediction that is non-finite or falls further than the neighbours' spread outside their range
 is replaced by IDW (power 2, same neighbours) for that hour and target; results are clipped at 0. The number of
 replaced values and of hours touched is reported in ``extras``.

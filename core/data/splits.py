@@ -1,4 +1,4 @@
-"""Data splits of the evaluation protocol (see ARCHITECTURE.md, "Evaluation protocols").
+"""Data splits shared by training and the evaluation protocols (:mod:`core.evaluation.protocols`).
 
 - time: in every month, days 1–20 train, 21–23 validation, 24–end test;
 - stations: ``S_test`` = 25 % of active BTH stations, at least one per city, fixed seed.

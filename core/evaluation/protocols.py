@@ -1,4 +1,4 @@
-"""Evaluation protocols (ARCHITECTURE.md, "Evaluation protocols"): which stations are hidden, which scored.
+"""Evaluation protocols: which stations are hidden, which are scored.
 
 A protocol turns an active StationSet and ``S_test`` into *runs*. Each run hides a set of stations
 (for every hour of the evaluated span) and scores some of them:

@@ -1,4 +1,4 @@
-"""Real browser: what issue 14 found hard to read stays fixed — About written for a reader, chart captions
+"""Real browser: what was once hard to read stays fixed — About written for a reader, chart captions
 and legends inside their figures, an on-map bubble size key, an uncut justice legend and metric titles.
 
 Same harness as test_browser.py. Screenshots: about.png, masking_lab.png, justice.png, hotspots.png

@@ -99,7 +99,7 @@ def test_sentences_and_brief(result):
 
 @pytest.mark.parametrize("indicator", ["age65p", "no_tap_water"])
 def test_bivariate_legend_is_readable(indicator):
-    """Issue 14: the legend was 26-px cells in 12-px text and its metric title was cut."""
+    """Readable at a glance: the legend once had 26-px cells in 12-px text and its metric title was cut."""
     import re
 
     html = jl.legend_html(indicator, (40.0, 80.0), (0.1, 0.2))

@@ -1,4 +1,4 @@
-"""Issue 11: a value or a clear error, never an unexplained NaN — far-only observations, unlocated stations."""
+"""A value or a clear error, never an unexplained NaN — far-only observations, unlocated stations."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Property-based: every classical model's ``infer`` on random small station sets — duplicates, NaN
 patterns, single stations, unlocated stations — never crashes and gives a value wherever inputs exist
-(issue 11). Profile in tests/conftest.py (HYPOTHESIS_PROFILE)."""
+(a value or a clear error, never an unexplained NaN). Profile in tests/conftest.py (HYPOTHESIS_PROFILE)."""
 
 from __future__ import annotations
 

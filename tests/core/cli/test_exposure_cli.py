@@ -1,4 +1,4 @@
-"""`python -m core exposure`: JSON keys fixed by issue 5, per-unit CSV beside it, clear errors."""
+"""`python -m core exposure`: its JSON keys (a public contract), per-unit CSV beside it, clear errors."""
 
 from __future__ import annotations
 

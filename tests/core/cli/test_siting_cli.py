@@ -1,4 +1,4 @@
-"""`python -m core siting`: the JSON keys issue 10 fixes, CSV beside it, clear errors."""
+"""`python -m core siting`: its JSON keys (a public contract), CSV beside it, clear errors."""
 
 from __future__ import annotations
 

@@ -322,7 +322,7 @@ def test_real_2019_folder_matches_source_facts(shared_data: Path) -> None:
     assert pd.Timestamp(ds["time"].values[0]) == pd.Timestamp("2019-01-01 00:00")
 
 
-# --------------------------------------------------------------------------- issue 11: reliability
+# --------------------------------------------------------------------------- defects inside readable files
 
 
 @pytest.mark.parametrize("cells", [("inf", "abc"), ("-inf", "n/a"), ("abc", "inf"), ("1e999", "—")])

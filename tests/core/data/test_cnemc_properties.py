@@ -1,5 +1,5 @@
 """Property-based: random corruptions of a small valid CNEMC folder never give a traceback, and never a
-value that is not in the files (issue 11). Profile in tests/conftest.py (HYPOTHESIS_PROFILE)."""
+value that is not in the files. Profile in tests/conftest.py (HYPOTHESIS_PROFILE)."""
 
 from __future__ import annotations
 

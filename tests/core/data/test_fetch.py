@@ -344,7 +344,7 @@ def test_real_archive_verified_by_shipped_manifest(server, tmp_path: Path, share
     assert s["bth_active"] >= 75
 
 
-# ------------------------------------------------------------------ issue 11: files no checksum covers
+# ------------------------------------------------------------------ files no checksum covers
 
 D20 = "hourly/china_sites_20200101.csv.gz"  # 2020: neither the archive nor the shipped manifest has its sha256
 
