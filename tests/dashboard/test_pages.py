@@ -90,12 +90,12 @@ def test_hotspots_widgets_change_the_view() -> None:
     at.run()
     assert_clean(at)
     assert "**idw** · 2019-01-05 daily mean" in texts(at)
-    n_gb = len(at.dataframe[0].value) if at.dataframe else 0
+    gb_area = at.dataframe[0].value["area (km²)"].sum() if at.dataframe else 0
     at.selectbox(key="hot_threshold").set_value("WHO 2021 AQG, 24-h (15 µg/m³)").run()
     assert_clean(at)
-    n_who = len(at.dataframe[0].value)
-    assert n_who >= 1 and "above 15 µg/m³" in " ".join(s.value for s in at.subheader)
-    assert n_who != n_gb or n_gb == 0 or at.dataframe[0].value["area (km²)"].sum() > 0
+    assert len(at.dataframe[0].value) >= 1 and "above 15 µg/m³" in " ".join(s.value for s in at.subheader)
+    # every place above 75 µg/m³ is above 15 and the demo day is not above 75 everywhere: more area is listed
+    assert at.dataframe[0].value["area (km²)"].sum() > gb_area
     at.sidebar.selectbox(key="sb_hour").set_value(6).run()
     assert_clean(at)
     assert "2019-01-05 06:00" in texts(at)
