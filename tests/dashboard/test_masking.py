@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.contracts.stationset import make_stationset
 from dashboard import masking
+from tests.factories import tiny_stationset
 
 
 @pytest.fixture
@@ -16,9 +16,8 @@ def ds() -> xr.Dataset:
     lat = [39.0, 39.1, 39.2, 39.3, 39.4, 39.5, 36.0, 36.1]
     codes = [f"S{i}" for i in range(8)]
     city = ["北京", "北京", "北京", "天津", "天津", "天津", "聊城", "聊城"]
-    pm = np.ones((3, 8), "float32")
-    return make_stationset(np.array(["2019-01-01T00", "2019-01-01T01", "2019-01-01T02"], "datetime64[ns]"),
-                           codes, lat, [116.0] * 8, {"pm25": pm}, city=city, is_bth=[True] * 6 + [False] * 2)
+    return tiny_stationset(np.ones((3, 8)), lat, [116.0] * 8, codes=codes, city=city,
+                           is_bth=[True] * 6 + [False] * 2)
 
 
 @pytest.mark.parametrize(("share", "n"), [(0.5, 3), (0.1, 1), (0.9, 5), (1.0, 6), (0.0, 0)])

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 
-from core.contracts.stationset import make_stationset
+from tests.factories import tiny_stationset
 
 
 def stationset(lat, lon, values: np.ndarray, start: str = "2019-01-01") -> xr.Dataset:
     """StationSet from per-station coordinates and (time, station) PM2.5 values."""
-    t = pd.date_range(start, periods=values.shape[0], freq="h")
-    codes = [f"{1001 + i}A" for i in range(len(lat))]
-    return make_stationset(t, codes, lat, lon, {"pm25": values}, city=["北京"] * len(lat), is_bth=[True] * len(lat))
+    return tiny_stationset(values, lat, lon, start=start)
 
 
 @pytest.fixture
 def line3() -> xr.Dataset:
     """North, centre, south stations 0.2° apart on one meridian: N and S are equidistant from the centre."""
     vals = np.array([[10.0, 99.0, 20.0], [30.0, 99.0, 50.0], [0.0, 99.0, 4.0]])
-    return stationset([39.2, 39.0, 38.8], [116.0, 116.0, 116.0], vals)
+    return tiny_stationset(vals, [39.2, 39.0, 38.8], [116.0, 116.0, 116.0])
 
 
 @pytest.fixture
@@ -33,4 +30,4 @@ def scattered() -> xr.Dataset:
     hours = np.arange(48)[:, None]
     vals = 60 + 30 * np.sin(hours / 7) + 20 * (lat - 39)[None, :] + 10 * (lon - 116)[None, :]
     vals = vals + rng.normal(0, 2, vals.shape)
-    return stationset(lat, lon, vals)
+    return tiny_stationset(vals, lat, lon)

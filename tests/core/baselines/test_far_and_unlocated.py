@@ -13,7 +13,7 @@ from core.baselines.ok import OrdinaryKriging
 from core.contracts.kriger import Window
 from core.engine.infer import infer
 from core.geo import haversine_km
-from tests.core.baselines.conftest import stationset
+from tests.factories import tiny_stationset
 
 MODELS = {"idw": lambda: IDW(2.0), "knn": KNN, "ok": OrdinaryKriging, "logok": LogOrdinaryKriging,
           "linear": LinearNeighbours}
@@ -29,7 +29,7 @@ def chain():
     """100 stations on a 220 km meridian, 24 hours."""
     rng = np.random.default_rng(0)
     n = 100
-    return stationset(39 + np.linspace(0, 2, n), np.full(n, 116.0), 50 + rng.normal(0, 5, (24, n)))
+    return tiny_stationset(50 + rng.normal(0, 5, (24, n)), 39 + np.linspace(0, 2, n), np.full(n, 116.0))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -49,7 +49,7 @@ def test_knn_beyond_its_candidate_list_is_the_brute_force_answer(k):
     n = 300
     lat, lon = 38 + rng.uniform(0, 3, n), 115 + rng.uniform(0, 4, n)
     vals = rng.uniform(5, 200, (6, n))
-    ds = stationset(lat, lon, vals)
+    ds = tiny_stationset(vals, lat, lon)
     obs = rng.random((6, n)) < 0.02  # ~6 observed per hour: the 64 nearest candidates often hold < k
     got = infer(KNN(k), ds, obs, None, _window(ds)).station_pred.values
     d = haversine_km(lat, lon, lat, lon)
@@ -67,7 +67,7 @@ def test_an_observed_station_without_coordinates_is_not_an_input(scattered, name
         lat[3] = np.nan
     if bad in ("lon", "both"):
         lon[3] = np.nan
-    ds = stationset(lat, lon, scattered["pm25"].values)
+    ds = tiny_stationset(scattered["pm25"].values, lat, lon)
     obs = np.ones(ds.sizes["station"], bool)
     obs[::2] = False
     obs[3] = True
@@ -75,7 +75,7 @@ def test_an_observed_station_without_coordinates_is_not_an_input(scattered, name
     located = np.isfinite(lat) & np.isfinite(lon)
     assert np.isfinite(pred[:, located]).all()
     # same answer as if the unlocated station did not exist
-    ref_ds = stationset(lat[located], lon[located], scattered["pm25"].values[:, located])
+    ref_ds = tiny_stationset(scattered["pm25"].values[:, located], lat[located], lon[located])
     ref = infer(MODELS[name](), ref_ds, obs[located], None, _window(ref_ds)).station_pred.values
     if name != "linear":  # linear's fit sees a different station list (its random fitting masks differ)
         np.testing.assert_allclose(pred[:, located], ref, rtol=1e-4)

@@ -17,7 +17,7 @@ from core.baselines.ok import OrdinaryKriging
 from core.contracts.kriger import Window
 from core.engine.infer import infer
 from core.errors import InvalidRequest
-from tests.core.baselines.conftest import stationset
+from tests.factories import tiny_stationset
 
 MODELS = {"idw": lambda: IDW(2.0), "knn": lambda: KNN(3), "ok": lambda: OrdinaryKriging(4),
           "logok": lambda: LogOrdinaryKriging(4), "linear": lambda: LinearNeighbours(k=3, min_rows=20)}
@@ -61,7 +61,7 @@ def station_sets(draw):
 @given(case=station_sets())
 def test_infer_never_crashes_and_fills_every_hour_with_an_input(name, case) -> None:
     lat, lon, vals, obs = case
-    ds = stationset(lat, lon, vals)
+    ds = tiny_stationset(vals, lat, lon)
     t = ds["time"].values
     win = Window(t[-6], t[-1])
     located = np.isfinite(lat) & np.isfinite(lon)

@@ -88,12 +88,12 @@ def test_without_missing_file_no_mask_and_a_warning(tmp_path: Path) -> None:
         ("2014/05/01 06:30:00,1,2,3", "not on the hour"),
     ],
 )
-def test_defects_warn_with_file_and_line(tmp_path: Path, extra_line: str, expect: str) -> None:
+def test_defects_warn_with_file_and_line(warning_texts, tmp_path: Path, extra_line: str, expect: str) -> None:
     times = pd.date_range("2014-05-01 01:00", periods=5, freq="h")
     ground = _table(times, np.ones((5, 3))) + extra_line + "\n"
     root, _, _ = write_aqi36(tmp_path / "aqi", ground=ground)
     ds = load_aqi36(root)
-    msgs = [str(w) for w in load_warnings(ds)]
+    msgs = warning_texts(ds)
     assert any(m.startswith("pm25_ground.txt:7: ") and expect in m for m in msgs), msgs
     assert np.isfinite(ds["pm25"].values[:5]).all()
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
-from core.contracts.stationset import load_warnings, make_stationset
+from core.contracts.stationset import load_warnings
 from core.data.coords_check import check_coordinates, mismatch_km
 from core.data.load import load_stationset
+from tests.factories import tiny_stationset
 
 # Two square "cities" one degree wide; station C sits 1° (~111 km) south of its listed city.
 SHAPES = {"北京": shapely.box(116.0, 39.5, 117.0, 40.5), "秦皇岛": shapely.box(119.0, 39.5, 120.0, 40.5)}
@@ -17,9 +17,8 @@ SHAPES = {"北京": shapely.box(116.0, 39.5, 117.0, 40.5), "秦皇岛": shapely.
 
 def _stations(lat, lon, city) -> object:
     n = len(lat)
-    t = pd.date_range("2019-01-01", periods=2, freq="h")
-    return make_stationset(t, [f"S{i}" for i in range(n)], lat, lon, {"pm25": np.ones((2, n))},
-                           name=[f"站{i}(启用171012)" for i in range(n)], city=city, is_bth=[True] * n)
+    return tiny_stationset(np.ones((2, n)), lat, lon, codes=[f"S{i}" for i in range(n)], city=city,
+                           name=[f"站{i}(启用171012)" for i in range(n)])
 
 
 @pytest.mark.parametrize(("lat", "lon", "city", "flagged"), [

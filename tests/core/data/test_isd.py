@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.contracts.stationset import load_warnings, summary
+from core.contracts.stationset import summary
 from core.data.isd import detect, load_isd
 from core.data.isd_wind import IsdWind
 from core.data.load import load_stationset
@@ -47,10 +47,6 @@ def write_isd(root: Path, files: dict[str, list[str]] | None = None, stations: s
     if stations is not None:
         (root / "stations.csv").write_text(stations)
     return root
-
-
-def _msgs(ds) -> list[str]:
-    return [str(w) for w in load_warnings(ds)]
 
 
 def test_tiny_folder_contract(tmp_path: Path) -> None:
@@ -91,11 +87,11 @@ def test_tiny_folder_contract(tmp_path: Path) -> None:
         (400, 20, np.nan, np.nan, True),   # direction out of range
     ],
 )
-def test_wind_codes(tmp_path: Path, wd: int, ws: int, u: float, v: float, warned: bool) -> None:
+def test_wind_codes(warning_texts, tmp_path: Path, wd: int, ws: int, u: float, v: float, warned: bool) -> None:
     root = write_isd(tmp_path / "isd", files={"545110-99999-2021": [rec("2021-01-01 00:00", wd=wd, ws=ws)]})
     ds = load_isd(root)
     np.testing.assert_allclose([float(ds["u10"][0, 0]), float(ds["v10"][0, 0])], [u, v], atol=1e-6)
-    assert any(m.startswith("isd_lite/545110-99999-2021:1: ") for m in _msgs(ds)) == warned
+    assert any(m.startswith("isd_lite/545110-99999-2021:1: ") for m in warning_texts(ds)) == warned
 
 
 def test_missing_code_for_temperature(tmp_path: Path) -> None:
@@ -115,10 +111,11 @@ def test_missing_code_for_temperature(tmp_path: Path) -> None:
         ("2021 01 01 02  -104  -175 10260   360    50 -9999 -9999     0", "duplicated hour"),
     ],
 )
-def test_defects_warn_with_file_and_line(tmp_path: Path, line: str, expect: str) -> None:
+def test_defects_warn_with_file_and_line(warning_texts, tmp_path: Path, line: str, expect: str) -> None:
     lines = [rec(str(t)) for t in pd.date_range("2021-01-01", periods=5, freq="h")] + [line]
     ds = load_isd(write_isd(tmp_path / "isd", files={"545110-99999-2021": lines}))
-    assert any(m.startswith("isd_lite/545110-99999-2021:6: ") and expect in m for m in _msgs(ds)), _msgs(ds)
+    msgs = warning_texts(ds)
+    assert any(m.startswith("isd_lite/545110-99999-2021:6: ") and expect in m for m in msgs), msgs
     assert np.isfinite(ds["u10"].values[:5]).all()
 
 
@@ -132,13 +129,13 @@ def test_gzip_file_and_multi_year_station(tmp_path: Path) -> None:
     assert pd.Timestamp(ds["time"].values[0]) == pd.Timestamp("2021-01-01 06:00")
 
 
-def test_station_without_metadata_and_odd_file_name(tmp_path: Path) -> None:
+def test_station_without_metadata_and_odd_file_name(warning_texts, tmp_path: Path) -> None:
     files = {"545110-99999-2021": [rec("2021-01-01")], "999999-99999-2021": [rec("2021-01-01")],
              "README.txt": ["not data"]}
     ds = load_isd(write_isd(tmp_path / "isd", files=files))
     assert ds.sizes["station"] == 2
     assert np.isnan(float(ds["lat"].sel(station="999999-99999")))
-    msgs = _msgs(ds)
+    msgs = warning_texts(ds)
     assert any("999999-99999" in m and "no row here" in m for m in msgs)
     assert any(m.startswith("isd_lite/README.txt") and "file skipped" in m for m in msgs)
 

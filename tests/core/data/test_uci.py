@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.contracts.stationset import load_warnings, summary
+from core.contracts.stationset import summary
 from core.data.load import load_stationset
 from core.data.uci import COMPASS, detect, load_uci
 from core.errors import CorruptFile, DataNotFound, UnusableData
@@ -42,10 +42,6 @@ def write_uci(root: Path, hours: int = 6, rows: dict[str, list[str]] | None = No
     if coords is not None:
         (root / "station_coords.csv").write_text(coords, encoding="utf-8")
     return root
-
-
-def _messages(ds) -> list[str]:
-    return [str(w) for w in load_warnings(ds)]
 
 
 def test_tiny_folder_contract(tmp_path: Path) -> None:
@@ -115,11 +111,11 @@ def test_gap_hours_are_absent_not_zero(tmp_path: Path) -> None:
         ('7,2014,13,1,6,10,20,3,17,300,60,1.5,1020,-10.5,0,"N",2,"Dongsi"', "invalid date/hour"),
     ],
 )
-def test_defects_warn_with_file_and_line(tmp_path: Path, bad_line: str, expect: str) -> None:
+def test_defects_warn_with_file_and_line(warning_texts, tmp_path: Path, bad_line: str, expect: str) -> None:
     times = pd.date_range("2014-01-01", periods=6, freq="h")
     rows = {"Dongsi": [_row(i + 1, t, "Dongsi") for i, t in enumerate(times)] + [bad_line]}
     ds = load_uci(write_uci(tmp_path / "uci", rows=rows))
-    msgs = _messages(ds)
+    msgs = warning_texts(ds)
     # header is line 1, six good rows, the bad row is line 8
     assert any(m.startswith("PRSA_Data_Dongsi_20140101-20140101.csv:8: ") and expect in m for m in msgs), msgs
     assert np.isfinite(ds["pm25"].values[:6]).all()  # the good rows survive
@@ -132,12 +128,12 @@ def test_unparseable_cell_is_missing_not_zero(tmp_path: Path) -> None:
     assert np.isnan(float(ds["pm25"].sel(station="1003A")[0]))
 
 
-def test_site_without_coordinates_is_kept_without_position(tmp_path: Path) -> None:
+def test_site_without_coordinates_is_kept_without_position(warning_texts, tmp_path: Path) -> None:
     coords = "station,cnemc_code,name_zh,city,lon,lat\nDongsi,1003A,东四,北京,116.434,39.9522\n"
     ds = load_uci(write_uci(tmp_path / "uci", coords=coords))
     assert "Tiantan" in ds["station"].values.tolist()
     assert np.isnan(float(ds["lat"].sel(station="Tiantan")))
-    assert any("Tiantan" in m and "no coordinates" in m for m in _messages(ds))
+    assert any("Tiantan" in m and "no coordinates" in m for m in warning_texts(ds))
     assert summary(ds)["stations_active"] == 1
 
 

@@ -1,18 +1,15 @@
 import numpy as np
-import pandas as pd
 import pytest
 
-from core.contracts.stationset import make_stationset
 from core.engine.infer import mask_hidden
+from tests.factories import tiny_stationset
 
 
 @pytest.fixture
 def flagged():
-    t = pd.date_range("2019-01-01", periods=4, freq="h")
     vals = {"pm25": np.array([[10.0, 900.0], [12.0, 11.0], [13.0, 14.0], [15.0, 16.0]]),
             "pm10": np.full((4, 2), 30.0), "u10": np.full((4, 2), 1.5), "qc_pm25": np.array([[0, 4]] * 4)}
-    return make_stationset(t, ["1001A", "1002A"], [39.0, 39.1], [116.0, 116.1], vals, city=["北京"] * 2,
-                           is_bth=[True, True])
+    return tiny_stationset(vals, [39.0, 39.1], [116.0, 116.1])
 
 
 @pytest.mark.parametrize("observed", [np.array([True, False]), np.array([[True, False]] * 4)])
