@@ -9,34 +9,26 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.registry import available, get_model
+from core.contracts.period import parse_bounds
+from core.contracts.registry import available
+from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.errors import InvalidRequest, UnusableData
 from core.exposure import ExposureResult, ExposureWarning, unit_exposure
 from core.exposure_census import load_census_units
 from core.exposure_weights import load_population_grid
 
-DEFAULT_DATASET = "cnemc_bth_2019"
-
 
 def parse_period(start: str, end: str) -> Window:
     """Inclusive Beijing-time window; a bare date as ``end`` means its last hour (23:00)."""
-    try:
-        t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
-    except (ValueError, TypeError) as err:
-        raise InvalidRequest(f"Dates must look like 2019-01-31 (got start={start!r}, end={end!r}).") from err
-    if len(str(end).strip()) <= 10:
-        t1 = t1 + pd.Timedelta(hours=23)
-    if t1 < t0:
-        raise InvalidRequest(f"--end {end} is before --start {start}.")
-    return Window.of(t0.to_datetime64(), t1.to_datetime64())
+    return Window.of(*parse_bounds(start, end, what="--start/--end"))
 
 
 def model_surface(model: str, window: Window, dataset: str | None = DEFAULT_DATASET,

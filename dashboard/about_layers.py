@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.contracts.seasons import SEASONS
+from core.contracts.settings import DEFAULT_DATASET
+
 
 @dataclass(frozen=True)
 class Source:
@@ -235,7 +238,7 @@ def test_split_reports(reports: Iterable[tuple[str, dict]], model: str, dataset:
                 out.append(r | {"model": model, "metrics": b, "via": r.get("model"),
                                 "baselines": {k: v for k, v in (r.get("baselines") or {}).items() if k == "idw"}})
     order = list(PROTOCOL_TEXT)
-    return sorted(out, key=lambda r: (dataset_label(r.get("dataset", "")) != "cnemc_bth_2019",
+    return sorted(out, key=lambda r: (dataset_label(r.get("dataset", "")) != DEFAULT_DATASET,
                                       dataset_label(r.get("dataset", "")),
                                       order.index(r["protocol"]) if r.get("protocol") in order else 99))
 
@@ -344,7 +347,7 @@ def _scale_terms_text(terms: list[str] | None) -> str | None:
     if not terms:
         return None
     parts = [_SCALE_TERM_TEXT[t] for t in terms if t in _SCALE_TERM_TEXT]
-    if any(t in ("DJF", "MAM", "JJA", "SON") for t in terms):
+    if any(t in SEASONS for t in terms):
         parts.append("season")
     return ", ".join(parts) + " (normalized split conformal)" if parts else None
 
@@ -403,7 +406,7 @@ def limitations(reports: Sequence[tuple[str, dict]], primary: str, info: dict | 
     lat, lon), from ``core.data.coords_check`` via the loaded dataset.
     """
     out: list[str] = []
-    mine = test_split_reports(reports, primary, dataset="cnemc_bth_2019")
+    mine = test_split_reports(reports, primary, dataset=DEFAULT_DATASET)
     table = metrics_table(mine)
     if not table.empty:
         parts = [f"{r['protocol']} {_num(r['MAE (µg/m³)'])} vs {_num(r['IDW MAE (µg/m³)'])}"
@@ -427,7 +430,7 @@ def limitations(reports: Sequence[tuple[str, dict]], primary: str, info: dict | 
         if qc:
             out.append("**Quality-flagged measurements.** Scored test cells include values the QC step flags "
                        f"({', '.join(f'{k} {v}' for k, v in qc.items())}); they count as measured.")
-    other = [r for r in test_split_reports(reports, primary) if dataset_label(r.get("dataset", "")) != "cnemc_bth_2019"]
+    other = [r for r in test_split_reports(reports, primary) if dataset_label(r.get("dataset", "")) != DEFAULT_DATASET]
     for r in other:
         idw = (r.get("baselines") or {}).get("idw", {})
         out.append(f"**Another network ({dataset_label(r['dataset'])}, {len(r.get('test_stations') or [])} test "

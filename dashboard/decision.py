@@ -17,7 +17,7 @@ def compare_model_b_options(model_a: str) -> list[str]:
     page opens quickly). The one home of that default: the warm-up (dashboard.prefetch) computes the same B."""
     models = loaders.model_names()
     others = [m for m in models if m != model_a] or models
-    return sorted(others, key=lambda m: m not in loaders.BASELINES)
+    return sorted(others, key=lambda m: m not in loaders.CLASSICAL)
 
 
 @st.cache_data(show_spinner=False)

@@ -18,8 +18,10 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
+from core.contracts import registry
 from core.contracts.grid import BTH_BBOX, GridSpec
 from core.contracts.kriger import InferenceResult, Window
+from core.contracts.settings import DEFAULT_DATASET, MAX_HISTORY_HOURS
 from core.contracts.stationset import active_stations
 from core.engine.infer import infer
 from core.errors import AirAtlasError, DataNotFound, InvalidRequest
@@ -27,9 +29,9 @@ from core.paths import METRICS_DIR, MODELS_DIR, data_dir, geo_dir
 from dashboard.names import sort_cities
 
 DEMO = "demo"
-PRIMARY = "cnemc_bth_2019"
-HISTORY_DAYS = 15  # history handed to a model before the chosen day (AQ-Net-style reads up to 14 days)
-BASELINES = ("idw", "ok", "logok", "knn", "linear")
+PRIMARY = DEFAULT_DATASET
+HISTORY_DAYS = MAX_HISTORY_HOURS // 24  # history handed to a model before the chosen day
+CLASSICAL = registry.classical()  # interpolators: always ready, numpy only (no torch import)
 # Raw folders that hold no PM2.5 (met only): not offered as datasets.
 NOT_PM25 = ("isd_lite",)
 # A network whose stations span more than this many degrees of longitude is national (cnemc_china_2019):
@@ -44,7 +46,7 @@ def device_name(model: str | None = None) -> str:
 
     A baseline is numpy, always on the CPU: for it torch is not imported (~3 s of a cold start).
     """
-    if model in BASELINES:
+    if model in CLASSICAL:
         return "CPU"
     import torch
 
@@ -169,16 +171,14 @@ def grid_for(info: dict) -> GridSpec:
 @st.cache_resource(show_spinner="Loading model …")
 def load_model(name: str):
     """A registry model, shared by all sessions; never mutated after loading."""
-    from core.contracts.registry import get_model
 
+    from core.engine.models import get_model
     return get_model(name)
 
 
 @st.cache_data(show_spinner=False)
 def model_names() -> list[str]:
-    from core.contracts.registry import available
-
-    return available()
+    return registry.available()
 
 
 def window_of(date: str, days: int = 1) -> Window:
@@ -349,7 +349,8 @@ ATTENTION_DAYS = 7
 
 
 def has_checkpoint(model: str) -> bool:
-    return (Path(MODELS_DIR) / model / "model.pt").exists()
+    """Whether the registry can serve ``model`` now (a learned model needs its trained checkpoint)."""
+    return registry.is_ready(model, Path(MODELS_DIR))
 
 
 def attention_days(info: dict, date: str) -> int:

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-SEASON_ORDER = ("DJF", "MAM", "JJA", "SON")
+from core.contracts.seasons import SEASONS
+
+SEASON_ORDER = tuple(SEASONS)  # DJF, MAM, JJA, SON
 
 
 def _share(protocol: str) -> float | None:

@@ -73,7 +73,7 @@ def _default_model(models: list[str]) -> str:
     for m in [*ranking_on_validation(METRICS_DIR), *PREFERRED_MODELS]:
         if m not in models:
             continue
-        if m in loaders.BASELINES:
+        if m in loaders.CLASSICAL:
             return m
         if (MODELS_DIR / m / "model.pt").exists():
             try:

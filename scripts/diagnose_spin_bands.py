@@ -20,9 +20,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.contracts.registry import get_model  # noqa: E402
 from core.contracts.stationset import active_stations  # noqa: E402
 from core.data.load import load_stationset  # noqa: E402
+from core.engine.models import get_model  # noqa: E402
 from core.evaluation.calibrate import PROTOCOLS, calibration_runs  # noqa: E402
 from core.evaluation.runner import resolve_test_stations, run_model, scored_hours, validation_view  # noqa: E402
 from core.geo import haversine_km  # noqa: E402

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from core.contracts.registry import get_model
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
 from core.data.splits import select_test_stations
+from core.engine.models import get_model
 from core.evaluation.calibrate import PROTOCOLS, calibration_cells, calibration_runs
 from core.evaluation.protocols import Run
 from core.evaluation.runner import resolve_test_stations, scored_hours, validation_view

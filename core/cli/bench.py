@@ -22,6 +22,8 @@ from pathlib import Path
 
 import typer
 
+from core.contracts.settings import DEFAULT_DATASET
+
 DAY = "2019-01-15"
 WARMUP_DAY = "2019-01-14"
 
@@ -38,7 +40,7 @@ def _time_model(model, stations, observed, grid, windows) -> tuple[float, list[f
     return statistics.median(runs), runs, res
 
 
-def run_bench(dataset: str = "cnemc_bth_2019", day: str = DAY, res: float = 0.05, repeats: int = 3,
+def run_bench(dataset: str = DEFAULT_DATASET, day: str = DAY, res: float = 0.05, repeats: int = 3,
               device: str = "cpu", threads: int | None = None, models: tuple[str, ...] = ("spin", "ok")) -> dict:
     """Timings (s) of each model inferring one day (24 h) at all stations + the BTH grid."""
     import numpy as np
@@ -46,8 +48,8 @@ def run_bench(dataset: str = "cnemc_bth_2019", day: str = DAY, res: float = 0.05
 
     from core.contracts.grid import BTH_BBOX, GridSpec
     from core.contracts.kriger import Window
-    from core.contracts.registry import get_model
     from core.data.load import load_stationset
+    from core.engine.models import get_model
 
     if threads:
         torch.set_num_threads(threads)
@@ -85,7 +87,7 @@ def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench_cmd(
         json_out: Path = typer.Option(Path("assets/metrics/bench.json"), "--json", help="Where to write the JSON."),
-        dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
+        dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset under <data>/raw."),
         day: str = typer.Option(DAY, help="Day to infer (YYYY-MM-DD)."),
         res: float = typer.Option(0.05, help="Grid resolution, degrees."),
         repeats: int = typer.Option(3, help="Timed calls per model (median reported)."),

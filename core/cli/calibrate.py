@@ -7,6 +7,8 @@ from typing import Optional
 import numpy as np
 import typer
 
+from core.contracts.settings import DEFAULT_DATASET
+
 
 def register(app: typer.Typer) -> None:
     @app.command("calibrate")
@@ -24,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
         if not 0.5 <= level < 1:
             raise InvalidRequest(f"--level must be in [0.5, 1), got {level}.")
-        table = calibrate(model, dataset=dataset or "cnemc_bth_2019", level=level, progress=not no_progress)
+        table = calibrate(model, dataset=dataset or DEFAULT_DATASET, level=level, progress=not no_progress)
         near = np.array([[2.0, 5.0, 10.0, 20.0, 35.0, 60.0]])
         lo, hi = table.bounds(np.full(near.shape, 50.0), near, np.array(["2019-01-15"], "datetime64[ns]"), near * 1.5)
         typer.echo(f"{model}: {table.meta['n_cells']} validation cells, level {level:.0%} → {table_path(model)}")

@@ -18,7 +18,6 @@ def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
         return default
     names = tuple(b.strip() for b in text.split(",") if b.strip() and b.strip() != "none")
     from core.contracts.registry import available
-
     unknown = sorted(set(names) - set(available()))
     if unknown:
         raise typer.BadParameter(f"unknown baseline(s) {', '.join(unknown)}; available: {', '.join(available())}",
@@ -28,7 +27,7 @@ def _baselines(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 def checkpoint_kwargs(checkpoint: str) -> dict:
     """``--checkpoint``: a folder name under assets/models, or a path to a checkpoint folder (``card.json``
-    inside) → :func:`core.contracts.registry.get_model`'s ``checkpoint=`` (and ``root=`` for a path)."""
+    inside) → :func:`core.engine.models.get_model`'s ``checkpoint=`` (and ``root=`` for a path)."""
     p = Path(checkpoint).expanduser()
     if (p / "card.json").is_file():
         return {"checkpoint": p.name, "root": p.resolve().parent}
@@ -61,8 +60,9 @@ def register(app: typer.Typer) -> None:
                                        "the model's own."),
     ) -> None:
         """Hide stations as the protocol says, infer, score S_test; baselines on the same masks and hours."""
-        from core.contracts.registry import get_model
-        from core.evaluation.runner import BASELINES, evaluate
+        from core.contracts.settings import EVALUATION_BASELINES
+        from core.engine.models import get_model
+        from core.evaluation.runner import evaluate
 
         if (dataset is None) == (path is None):
             raise typer.BadParameter("give exactly one of --dataset or --path")
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
                           period=period, seeds=seeds, progress=not no_progress, split=split,
-                          baselines=_baselines(baselines, BASELINES),
+                          baselines=_baselines(baselines, EVALUATION_BASELINES),
                           models={model: get_model(model, **checkpoint_kwargs(checkpoint))} if checkpoint else None)
         if checkpoint:
             report["checkpoint"] = checkpoint

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from core.cli.outputs import check_output_file
+from core.contracts.settings import DEFAULT_DATASET
 
 
 def _finite(obj):
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         end: str = typer.Option(..., help="Last day, inclusive, e.g. 2019-01-31."),
         model: str = typer.Option(..., help="Registry name of the model, e.g. idw."),
         json_out: Path = typer.Option(..., "--json", help="Output JSON; the per-unit table goes beside it (.csv)."),
-        dataset: Optional[str] = typer.Option("cnemc_bth_2019", help="Dataset under <data dir>/raw/."),
+        dataset: Optional[str] = typer.Option(DEFAULT_DATASET, help="Dataset under <data dir>/raw/."),
         path: Optional[Path] = typer.Option(None, help="Station folder in any supported layout (overrides --dataset)."),
         res: float = typer.Option(0.1, help="Grid resolution in degrees."),
         population: str = typer.Option("grid", help="Inside units spread people by the 'grid' or 'uniform'."),

@@ -10,6 +10,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
+from core.contracts.settings import DEFAULT_DATASET
 from core.errors import InvalidRequest
 
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         region: str = typer.Option("bth", help="Named extent: bth, or china (masked to the national boundary "
                                                "when the offline layer is present)."),
         bbox: Optional[str] = typer.Option(None, help="W,S,E,N in degrees (overrides --region; no boundary mask)."),
-        dataset: Optional[str] = typer.Option("cnemc_bth_2019", help="Dataset under <data dir>/raw/."),
+        dataset: Optional[str] = typer.Option(DEFAULT_DATASET, help="Dataset under <data dir>/raw/."),
         path: Optional[Path] = typer.Option(None, help="Station folder in any supported layout (overrides --dataset)."),
         scheduler: Optional[str] = typer.Option(None, help="Address of a running dask.distributed scheduler, "
                                                            "e.g. tcp://10.0.0.5:8786 (default: a local cluster)."),
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
         geotiff: Optional[str] = typer.Option(None, help="Also export this hour (e.g. 2019-01-05T08) as GeoTIFF."),
     ) -> None:
         """Write hourly PM2.5 surfaces (µg/m³, CF metadata) for a period; rerun to finish an interrupted run."""
-        from core.contracts.registry import get_model
+        from core.engine.models import get_model
         from core.reanalysis.domain import BBOX_MASK, mask_for, region_bbox
         from core.reanalysis.work import ReanalysisSpec
         from core.reanalysis.workflow import check_out, run_dask, run_local

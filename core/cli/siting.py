@@ -9,12 +9,13 @@ from pathlib import Path
 import typer
 
 from core.cli.exposure import _finite
+from core.contracts.settings import DEFAULT_DATASET
 
 
 def register(app: typer.Typer) -> None:
     @app.command("siting")
     def siting(
-        dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data dir>/raw/."),
+        dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset under <data dir>/raw/."),
         date: str = typer.Option(..., help="Day (Beijing time) whose surface is used, e.g. 2019-01-12."),
         n: int = typer.Option(10, help="Number of new monitors to place."),
         json_out: Path = typer.Option(..., "--json", help="Output JSON; the sites table goes beside it (.csv)."),
@@ -31,15 +32,15 @@ def register(app: typer.Typer) -> None:
                                                          "days) or 'interval' (90 % width)."),
     ) -> None:
         """Rank places for new monitors: 90 % interval width (or distance to a monitor) × people living there."""
-        from core.contracts.registry import available, get_model
+        from core.contracts.registry import available
         from core.contracts.stationset import active_stations
         from core.data.load import load_stationset
+        from core.engine.models import get_model
         from core.errors import InvalidRequest
         from core.exposure_weights import load_population_grid
         from core.siting.run import sites_for_day
         from core.siting.score import SCORE_UNITS
         from core.siting.validate import ValidationConfig, validate_siting
-
         if model not in available():
             raise InvalidRequest(f"Model '{model}' is not available. Available models: {', '.join(available())}.")
         if not 0.01 <= res <= 1.0:

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from core.contracts.settings import DEFAULT_DATASET
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
@@ -55,9 +57,9 @@ def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
                             "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"), "run": str(r)}
                            for _, r, c in cands]
-    from core.engine.trainer import get_adapter
+    from core.contracts.registry import get_spec
 
-    card.update({k: v for k, v in get_adapter(model).notes.items() if k not in card})
+    card.update({k: v for k, v in get_spec(model).notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]
     card["selection"] = "lowest validation MAE (fixed hidden sets of the card's 'validation' block) among seeds_tried"
     out = model_dir(model, dest)
@@ -109,14 +111,15 @@ def register(app: typer.Typer) -> None:
                  "~400); validation then runs on the stations within the BTH box grown by 2°."),
     ) -> None:
         """Train with dynamic masking and validation early stopping; writes <out>/<model>/model.pt + card.json."""
+        from core.contracts.registry import get_spec
         from core.data.load import load_stationset
-        from core.engine.trainer import ABLATIONS, get_adapter, train
+        from core.engine.trainer import ABLATIONS, train
 
         if dataset is not None and path is not None:
             raise typer.BadParameter("give at most one of --dataset or --path")
         if ablation is not None and ablation not in ABLATIONS and ablation != "control":
             raise typer.BadParameter(f"--ablation must be one of {', '.join(ABLATIONS)}, control")
-        adapter = get_adapter(model)
+        spec = get_spec(model)
         overrides = load_conf(model)
         if epochs is not None:
             overrides["epochs"] = epochs
@@ -130,9 +133,9 @@ def register(app: typer.Typer) -> None:
             overrides["sparse_share"] = sparse_share
         if subnet is not None:
             overrides["subnet_size"] = subnet
-        name = dataset or (None if path else "cnemc_bth_2019")
+        name = dataset or (None if path else DEFAULT_DATASET)
         ds = load_stationset(dataset=name, path=path)
-        res = train(adapter, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
+        res = train(spec, ds, overrides=overrides, device=device, seed=seed, max_minutes=max_minutes,
                     out_root=out, save_as=save_as or (f"{model}-{ablation}" if ablation else None),
                     dataset_name=name or str(path))
         typer.echo(json.dumps({"model": model, "ablation": ablation, "out": str(res.out_dir), **res.best},
@@ -166,17 +169,18 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
     protocol hides ``S_test`` (where design choices are made); ``"test"``: on test days.
     ``trained_dirs``: {ablation: folder} of variants already trained (``train --ablation … --out``), reused.
     """
+    from core.contracts.registry import get_spec
     from core.data.load import load_stationset
     from core.engine.neural_kriger import NeuralKriger
-    from core.engine.trainer import ABLATIONS, get_adapter, train
+    from core.engine.trainer import ABLATIONS, train
     from core.errors import CheckpointMismatch, DataNotFound
     from core.evaluation.runner import evaluate
 
-    adapter = get_adapter(model)
+    spec = get_spec(model)
     ds = load_stationset(dataset=dataset)
     krigers, trained = {}, {}
     try:
-        krigers[model] = NeuralKriger.from_checkpoint(adapter)
+        krigers[model] = NeuralKriger.from_checkpoint(spec)
     except (CheckpointMismatch, DataNotFound) as exc:  # not shipped yet for this architecture: variants only
         trained[model] = {"skipped": str(exc)}
     for abl in which:
@@ -189,15 +193,15 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                             **budget_of(card)}
         else:
             overrides = {**load_conf(model), **ABLATIONS.get(abl, {})}  # "control": the full model, same budget
-            res = train(adapter, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
+            res = train(spec, ds, overrides=overrides, seed=seed, max_minutes=max_minutes, out_root=out_root,
                         save_as=name, dataset_name=dataset)
             trained[abl] = res.best | {"train_minutes": res.history[-1]["minutes"] if res.history else 0.0,
                                        "epochs_run": len(res.history), "seed": seed, "steps_run": res.steps_run,
                                        "steps_per_epoch": res.hparams["steps_per_epoch"], "stopped": res.stopped}
             root = out_root
-        krigers[name] = NeuralKriger.from_checkpoint(adapter, root=root, name=name)
+        krigers[name] = NeuralKriger.from_checkpoint(spec, root=root, name=name)
     # The architecture version goes with the figures: a report from an older version must not pass for this one.
-    report: dict = {"model": model, "arch": adapter.arch_version,
+    report: dict = {"model": model, "arch": spec.arch_version,
                     "protocol": protocol, "dataset": dataset, "split": split, "seed": seed,
                     "train_minutes_cap": max_minutes, "ablations": {a: ABLATIONS.get(a, {}) for a in which},
                     "variants": {}}
@@ -230,7 +234,7 @@ def register_ablate(app: typer.Typer) -> None:
     def ablate_cmd(
         model: str = typer.Option("spin", "--model", help="Model whose ablations to train (spin)."),
         protocol: str = typer.Option("mask-50", help="Evaluation protocol for every variant."),
-        dataset: str = typer.Option("cnemc_bth_2019", help="Dataset under <data>/raw."),
+        dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset under <data>/raw."),
         max_minutes: float = typer.Option(
             8.0, "--max-minutes", help="Training time cap per ablation; 0 = none (the step budget of "
                                        "core/conf/<model>.yaml only; each variant's steps_run is reported)."),
@@ -268,26 +272,27 @@ def run_sim_experiment(minutes: float, seed: int = 0) -> dict:
     import numpy as np
 
     from core.contracts.kriger import Window
-    from core.contracts.registry import get_model
+    from core.contracts.registry import get_spec
     from core.contracts.stationset import active_stations
     from core.data.splits import select_test_stations, time_split
     from core.data.synthetic import SimConfig, simulate
     from core.engine.infer import infer
+    from core.engine.models import get_model
     from core.engine.neural_kriger import NeuralKriger
-    from core.engine.trainer import get_adapter, train
+    from core.engine.trainer import train
 
     cfg = SimConfig(start="2019-01-01T00:00", n_hours=24 * 28, res=0.1, seed=seed)
     sim = simulate(cfg)
     ds = sim.stations
     conf = {**load_conf("spin"), "train_margin_deg": None, "steps_per_epoch": 40, "aod_loss": 0.2}
-    adapter = get_adapter("spin")
+    spec = get_spec("spin")
     out: dict = {"sim_config": cfg.to_json(), "train_minutes_cap": minutes, "seed": seed,
                  "stations": int(ds.sizes["station"]), "variants": {}}
     models = {}
     for name, aod in (("spin-aod", sim.aod_source), ("spin-noaod", None)):
-        res = train(adapter, ds, overrides=conf, device="cpu", seed=seed, max_minutes=minutes, aod_source=aod,
+        res = train(spec, ds, overrides=conf, device="cpu", seed=seed, max_minutes=minutes, aod_source=aod,
                     save=False, progress=False)
-        models[name] = NeuralKriger(adapter, res.module, res.hparams, device="cpu")
+        models[name] = NeuralKriger(spec, res.module, res.hparams, device="cpu")
         out["variants"][name] = {"val": res.best, "aod_loss_weight": res.hparams["aod_loss"]}
     models["idw"] = get_model("idw")
     s_test = select_test_stations(active_stations(ds))

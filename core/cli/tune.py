@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from core.contracts.settings import DEFAULT_DATASET
+
 TUNERS = {"idw": "tune_idw", "logok": "tune_logok", "spin": "tune_spin"}
 
 
@@ -23,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
-        info = getattr(tuning, TUNERS[model])(dataset=dataset or "cnemc_bth_2019")
+        info = getattr(tuning, TUNERS[model])(dataset=dataset or DEFAULT_DATASET)
         keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k", "val_mae",
                                                        "val_mae_by_protocol")}
         typer.echo(json.dumps(keep, indent=1))

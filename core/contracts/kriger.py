@@ -7,6 +7,9 @@
   Hidden values are blanked by :func:`core.engine.infer.infer` before a model sees them;
 - ``targets``: grid (optional) — station predictions are always made for every station;
 - ``window``: the span of times to predict (models may read history before it).
+
+A Kriger may declare ``history_hours``: the hours before the window it reads (0 for per-hour methods,
+None for the whole series). Callers hand each call only that much (:func:`history_hours_of`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from core.contracts.grid import GridSpec
+from core.contracts.settings import MAX_HISTORY_HOURS
 
 PM25_STANDARD_NAME = "mass_concentration_of_pm2p5_ambient_aerosol_particles_in_air"
 
@@ -101,3 +105,9 @@ def grid_dataset(times: np.ndarray, grid: GridSpec, pm25: np.ndarray,
                         {"units": "ug m-3", "long_name": f"PM2.5 {bound} bound ({label})",
                          **({"level": level} if level is not None else {})})
     return ds
+
+
+def history_hours_of(model: object) -> int | None:
+    """Hours of history ``model`` reads before its window (None = the whole series); a model that does
+    not declare ``history_hours`` gets :data:`~core.contracts.settings.MAX_HISTORY_HOURS`."""
+    return getattr(model, "history_hours", MAX_HISTORY_HOURS)

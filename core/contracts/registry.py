@@ -1,17 +1,28 @@
-"""Model registry: name -> factory. Models register themselves; no if/elif chains.
+"""Model registry: names → the module that registers them. No if/elif chains.
 
-``get_model("idw")`` returns a ready Kriger (learned models load their shipped
-checkpoint from ``assets/models/<name>/``).
+Two kinds of entries, both registered by the model's own module on import:
+
+- a classical model registers a factory ``f(**kwargs) -> Kriger`` with :func:`register`;
+- a learned model registers its :class:`~core.contracts.model_spec.ModelSpec` with :func:`register_spec`;
+  the engine turns spec + checkpoint into a Kriger.
+
+A ready Kriger comes from ``core.engine.models.get_model(name)``. Names are listed without importing
+anything (:func:`available`), so the dashboard's cold start does not pay for torch.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
+from importlib.util import find_spec
+from pathlib import Path
 
+from core.contracts.model_spec import ModelSpec
 from core.errors import InvalidRequest
+from core.paths import MODELS_DIR
 
-# Modules that register models on import (one model per file).
+# The module that registers each shipped model (one model per file; the file stem is the model name).
 MODEL_MODULES = (
     "core.baselines.idw",
     "core.baselines.ok",
@@ -22,8 +33,12 @@ MODEL_MODULES = (
     "core.nn.models.aqnet",
     "core.nn.models.spin",
 )
+LEARNED_PACKAGE = "core.nn.models"  # shipped modules under it register a ModelSpec and need a checkpoint
+CLASSICAL_PACKAGE = "core.baselines"  # shipped modules under it register a factory: numpy only, no training
+CHECKPOINT_FILE = "model.pt"
 
 _FACTORIES: dict[str, Callable[..., object]] = {}
+_SPECS: dict[str, ModelSpec] = {}
 
 
 def register(name: str):
@@ -36,73 +51,74 @@ def register(name: str):
     return deco
 
 
-def _import_all() -> None:
-    for mod in MODEL_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:  # a model file not written yet must not break the rest
-            if err.name != mod:
-                raise
+def register_spec(spec: ModelSpec) -> ModelSpec:
+    """Register a learned model's spec under ``spec.name`` (returns it, for ``SPEC = register_spec(...)``)."""
+    _SPECS[spec.name] = spec
+    return spec
 
 
-def _import_one(name: str) -> None:
-    """Import only the module of ``name`` (file stem = model name): a baseline then costs no torch import
-    (~3 s of a cold dashboard start), where importing every model module would."""
-    mod = next((m for m in MODEL_MODULES if m.rsplit(".", 1)[1] == name), None)
-    if mod is None:
-        _import_all()  # registered elsewhere (e.g. a user's module): look everywhere
-        return
-    try:
-        importlib.import_module(mod)
-    except ModuleNotFoundError as err:
-        if err.name != mod:
-            raise
+def _module_of(name: str) -> str | None:
+    return next((m for m in MODEL_MODULES if m.rsplit(".", 1)[1] == name), None)
 
 
 def import_model(name: str) -> None:
-    """Import the module that registers ``name`` (its factory and, for learned models, its training adapter).
-
-    :func:`available` lists names without importing anything, so code that needs what a model module
-    registers on import (e.g. ``core.engine.trainer.get_adapter``) calls this first.
-    """
-    _import_one(name)
+    """Import only the module that registers ``name``: a baseline then costs no torch import (~3 s of a
+    cold dashboard start). A name no shipped module has (a user's own model) imports every module."""
+    mod = _module_of(name)
+    for m in (mod,) if mod else MODEL_MODULES:
+        importlib.import_module(m)
 
 
 def available() -> list[str]:
     """Registered model names, without importing the model modules (their file stems, when present)."""
-    from importlib.util import find_spec
-
     shipped = {m.rsplit(".", 1)[1] for m in MODEL_MODULES if find_spec(m) is not None}
-    return sorted(shipped | set(_FACTORIES))
+    return sorted(shipped | set(_FACTORIES) | set(_SPECS))
+
+
+def classical() -> tuple[str, ...]:
+    """The shipped classical models (interpolators: no checkpoint, no torch), without importing them."""
+    return tuple(m.rsplit(".", 1)[1] for m in MODEL_MODULES if m.startswith(CLASSICAL_PACKAGE + "."))
+
+
+def is_learned(name: str) -> bool:
+    """Whether ``name`` is a learned model (needs a trained checkpoint), without importing it."""
+    mod = _module_of(name)
+    return name in _SPECS or (mod is not None and mod.startswith(LEARNED_PACKAGE + "."))
+
+
+def is_ready(name: str, root: Path | None = None) -> bool:
+    """Whether ``get_model(name)`` can serve ``name`` now: a classical model always, a learned one when
+    its checkpoint (``<models>/<name>/model.pt``) exists. Imports nothing."""
+    if name not in available():
+        return False
+    return not is_learned(name) or ((root or MODELS_DIR) / name / CHECKPOINT_FILE).exists()
+
+
+def factory(name: str) -> Callable[..., object] | None:
+    """The factory a classical model registered (None for a learned model)."""
+    if name not in _FACTORIES and name not in _SPECS:
+        import_model(name)
+    return _FACTORIES.get(name)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a learned model (imports its module, which registers it)."""
+    if name not in _SPECS:
+        import_model(name)
+    if name not in _SPECS:
+        raise InvalidRequest(f"'{name}' is not a trainable model. Trainable: {', '.join(sorted(_SPECS)) or 'none'}.")
+    return _SPECS[name]
+
+
+def require(name: str) -> None:
+    """Refuse an unknown name, listing what exists."""
+    if name not in _FACTORIES and name not in _SPECS:
+        import_model(name)
+    if name not in _FACTORIES and name not in _SPECS:
+        raise InvalidRequest(f"Unknown model '{name}'. Available: {', '.join(available())}.")
 
 
 def accepts(name: str, parameter: str) -> bool:
     """Whether the factory of ``name`` takes ``parameter`` (e.g. ``protocol`` for settings tuned per protocol)."""
-    import inspect
-
-    _import_one(name)
-    return name in _FACTORIES and parameter in inspect.signature(_FACTORIES[name]).parameters
-
-
-def get_model(name: str, calibrated: bool = True, checkpoint: str | None = None, **kwargs):
-    """A Kriger by registry name; unknown names list what exists.
-
-    ``calibrated``: wrap it in :class:`core.intervals.CalibratedKriger` when its shipped interval
-    calibration (``<models>/<name>/intervals.json``, fitted for this very checkpoint) exists, so every
-    consumer gets ``station_lo``/``station_hi`` and grid ``pm25_lo``/``pm25_hi``.
-    ``checkpoint``: another checkpoint folder of a learned model (e.g. ``spin-national``), with its own table.
-    """
-    if name not in _FACTORIES:
-        _import_one(name)
-    if name not in _FACTORIES:
-        raise InvalidRequest(f"Unknown model '{name}'. Available: {', '.join(sorted(_FACTORIES))}.")
-    if checkpoint is not None:
-        kwargs["name"] = checkpoint
-    model = _FACTORIES[name](**kwargs)
-    if calibrated:
-        from core.intervals import CalibratedKriger, load_table
-
-        table = load_table(checkpoint or name, kwargs.get("root"))  # another checkpoint has a table of its own
-        if table is not None:
-            return CalibratedKriger(model, table)
-    return model
+    f = factory(name)
+    return f is not None and parameter in inspect.signature(f).parameters

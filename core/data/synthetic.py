@@ -31,6 +31,7 @@ import xarray as xr
 
 from core.contracts.grid import BTH_BBOX, GridSpec
 from core.contracts.kriger import grid_dataset
+from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import TZ, DataWarning, make_stationset
 from core.data.synthetic_fields import WindModel, emission_cycle, local_hour, mixing_height, population_density
 from core.data.synthetic_obs import (
@@ -83,7 +84,7 @@ class SimConfig:
     pop_year: int = 2015  # 2005 or 2015 column of the population grid
     release: tuple[float, float, float] | None = None  # instantaneous puff (lat, lon, kg) at `start`
     # observations
-    stations: str = "cnemc_bth_2019"  # dataset name, path to stations_region.csv, or "synthetic"
+    stations: str = DEFAULT_DATASET  # dataset name, path to stations_region.csv, or "synthetic"
     noise_rel: float = 0.10  # multiplicative measurement noise (1σ)
     noise_abs: float = 2.0  # additive measurement noise (1σ), µg/m³
     wind_noise: float = 0.7  # station wind noise (1σ), m/s

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -27,16 +26,7 @@ import torch
 
 from core.errors import CheckpointMismatch, DataNotFound
 from core.hashing import sha256_file
-from core.paths import MODELS_DIR, REPO_ROOT
-
-
-def git_commit() -> str:
-    """Current commit of the repository ("unknown" outside git)."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
-    except Exception:
-        return "unknown"
+from core.paths import MODELS_DIR
 
 
 def model_dir(name: str, root: Path | None = None) -> Path:

@@ -19,8 +19,9 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
+from core.contracts.model_spec import ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
-from core.engine.trainer import ModelAdapter, model_hparams, resolve_device
+from core.engine.device import resolve_device
 from core.errors import InvalidRequest
 from core.graph import idw_weights
 from core.nn.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
@@ -44,12 +45,12 @@ class _Group:
 
 
 class NeuralKriger:
-    """Kriger around an ``nn.Module`` built by a :class:`ModelAdapter`."""
+    """Kriger around an ``nn.Module`` built from a :class:`~core.contracts.model_spec.ModelSpec`."""
 
-    def __init__(self, adapter: ModelAdapter, module: torch.nn.Module, hparams: dict, card: dict | None = None,
+    def __init__(self, spec: ModelSpec, module: torch.nn.Module, hparams: dict, card: dict | None = None,
                  device: str = "auto"):
-        self.name = adapter.name
-        self.adapter = adapter
+        self.name = spec.name
+        self.spec = spec
         self.hparams = hparams
         self.card = card or {}
         self.device = resolve_device(device)
@@ -57,25 +58,30 @@ class NeuralKriger:
         self._targets_cache: dict = {}
         self._passes: dict[str, tuple[NodeData, list[_Group]]] = {}
 
+    @property
+    def history_hours(self) -> int:
+        """Hours of input read before the first predicted hour (``window - predict``)."""
+        return history_hours(self.hparams)
+
     @classmethod
-    def from_checkpoint(cls, adapter: ModelAdapter, root: Path | None = None, device: str = "auto",
+    def from_checkpoint(cls, spec: ModelSpec, root: Path | None = None, device: str = "auto",
                         name: str | None = None, inference: dict | None = None, **_: object) -> NeuralKriger:
         """Load ``assets/models/<name>/`` (checks sha256 and architecture version).
 
         The card's ``inference`` block (settings chosen on validation after training) is applied over the
         trained hyper-parameters; ``inference`` replaces it (the tuner scoring its candidates).
         """
-        payload, card = load_checkpoint(name or adapter.name, adapter.arch_version, root)
+        payload, card = load_checkpoint(name or spec.name, spec.arch_version, root)
         if inference is None:
-            inference = inference_settings(name or adapter.name, card, adapter.inference_hparams)
+            inference = inference_settings(name or spec.name, card, spec.inference_hparams)
         else:
-            inference = inference_settings(name or adapter.name, {**card, "inference": {
+            inference = inference_settings(name or spec.name, {**card, "inference": {
                 "format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": inference}},
-                adapter.inference_hparams)
+                spec.inference_hparams)
         hp = {**payload["hparams"], **inference}
-        module = adapter.build(model_hparams(hp))
+        module = spec.build(module_hparams(hp))
         module.load_state_dict(payload["state_dict"])
-        return cls(adapter, module, hp, card, device)
+        return cls(spec, module, hp, card, device)
 
     def _targets(self, grid: GridSpec, nodes) -> TargetPoints:
         key = (hash(grid), nodes.codes.tobytes(), nodes.lat.tobytes(), nodes.lon.tobytes())
@@ -169,8 +175,8 @@ class NeuralKriger:
                                     name="pm25", attrs={"units": "ug m-3"})
         result = InferenceResult(
             station_pred=station_pred, model=self.name,
-            wind=self.adapter.wind_label(nodes.wind is not None, self.hparams), device=str(self.device),
-            extras={"arch_version": self.adapter.arch_version, "aod": self.card.get("aod", "none")},
+            wind=self.spec.wind_label(nodes.wind is not None, self.hparams), device=str(self.device),
+            extras={"arch_version": self.spec.arch_version, "aod": self.card.get("aod", "none")},
         )
         if grid_out is not None:
             result.grid = grid_dataset(wtimes, grid, grid_out.reshape(len(wtimes), *grid.shape), model=self.name)

@@ -14,28 +14,27 @@ How to add a model
    - ``attention`` (N, L_pred, L_hist) — optional, temporal attention for the dashboard.
 
    No per-station embeddings: the module must run on any number of nodes it has never seen.
-2. In the same file, register an adapter and a Kriger factory::
+2. In the same file, register its spec (``core.contracts``; a model never imports the engine)::
 
-       ADAPTER = register_adapter(ModelAdapter(
+       SPEC = register_spec(ModelSpec(
            name="mymodel", arch_version="mymodel-1", build=lambda hp: MyModule(**hp),
            defaults={"hidden": 32, "window": 24, "predict": 24, ...},
            wind="none"))            # "inferred" when it infers transport, "none" if it ignores wind
 
-       @register("mymodel")        # core.contracts.registry
-       def _factory(**kw):
-           return NeuralKriger.from_checkpoint(ADAPTER, **kw)
+   and add its module path to ``core.contracts.registry.MODEL_MODULES``.
 
-   Hyper-parameters understood by the engine (``TRAIN_DEFAULTS``, overridable in ``defaults``,
-   ``core/conf/<name>.yaml`` and the CLI): ``window`` (hours of input per sample), ``predict`` (the
+   Hyper-parameters understood by the engine (``core.contracts.model_spec.TRAIN_DEFAULTS``, overridable in
+   ``defaults``, ``core/conf/<name>.yaml`` and the CLI): ``window`` (hours of input per sample), ``predict`` (the
    last hours of the window that are scored; ``predict < window`` gives history, e.g. AQ-Net's 14 days),
    ``batch_size, lr, weight_decay, epochs, steps_per_epoch, patience, mask_lo, mask_hi, masking``
    (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``, ``sparse_share`` (share of
    training windows hiding whole ``sparse_km`` neighbourhoods, :func:`core.engine.masking.sample_clusters`),
    ``subnet_size`` (each step trains on a random spatial neighbourhood of that many stations; validation
    then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`).
-   Keys the engine does not know are passed to ``build``; engine keys are not (see :func:`model_hparams`).
+   Keys the engine does not know are passed to ``build``; engine keys are not
+   (:func:`core.contracts.model_spec.module_hparams`).
 3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
-   card.json}``, and ``core.contracts.registry.get_model("mymodel")`` serves it through the Kriger contract.
+   card.json}``, and ``core.engine.models.get_model("mymodel")`` serves it through the Kriger contract.
 
 Honesty: :func:`train` removes ``S_test`` (``core.data.splits.select_test_stations``) from the
 StationSet *before* anything else sees it, trains on days 1–20 and early-stops on days 21–23 of every month.
@@ -46,8 +45,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,24 +54,18 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from core.contracts.grid import BTH_BBOX
+from core.contracts.model_spec import ModelSpec, module_hparams
+from core.contracts.provenance import git_commit
 from core.contracts.stationset import active_stations
 from core.data.splits import select_test_stations, time_split
-from core.engine.checkpoint import git_commit, save_checkpoint
+from core.engine.checkpoint import save_checkpoint
+from core.engine.device import resolve_device
 from core.engine.masking import fixed_hidden, sample_clusters, sample_hidden
 from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
-from core.errors import InvalidRequest, UnusableData
+from core.errors import UnusableData
 from core.nn.features import NodeData, make_batch, prepare
 from core.nn.losses import LossWeights, composite_loss
 
-TRAIN_DEFAULTS: dict = {
-    "window": 24, "predict": 24, "batch_size": 8, "lr": 2e-3, "weight_decay": 1e-5, "epochs": 30,
-    "steps_per_epoch": 100, "patience": 6, "mask_lo": 0.1, "mask_hi": 0.9, "masking": "dynamic",
-    "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
-    "train_margin_deg": None, "warmup_steps": 20, "threads": None,
-    "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
-    "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
-    "subnet_size": None, "val_margin_deg": 2.0,
-}
 ABLATIONS: dict[str, dict] = {
     "no-advection": {"use_advection": False},
     "no-diffusion": {"use_diffusion": False},
@@ -88,68 +80,6 @@ ABLATIONS: dict[str, dict] = {
     "sparse-masks": {"sparse_share": 0.5},
 }
 VAL_SEED_BASE = 1000  # validation hidden sets use seeds 1000, 1001, … whatever the training seed
-
-
-@dataclass(frozen=True)
-class ModelAdapter:
-    """How the engine builds and labels one model. ``build(hparams) -> nn.Module``."""
-
-    name: str
-    arch_version: str
-    build: Callable[[dict], torch.nn.Module]
-    defaults: dict = field(default_factory=dict)
-    wind: str = "none"  # "inferred": infers transport without a MetSource; "none": ignores wind
-    uses_measured_wind: bool = False
-    loss: Callable | None = None  # (out, batch, LossWeights) -> (loss, parts); default composite_loss
-    # (hparams, NodeData, training-hours bool (T,)) -> hparams: data-dependent hyper-parameters fitted on
-    # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
-    fit: Callable | None = None
-    notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
-    # hyper-parameters a card's ``inference`` block may change after training (chosen on validation days;
-    # they change how the weights run, never their shapes): core.engine.checkpoint.inference_settings
-    inference_hparams: tuple[str, ...] = ()
-
-    def hparams(self, overrides: dict | None = None) -> dict:
-        return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
-
-    def wind_label(self, has_measured: bool, hparams: dict | None = None) -> str:
-        """"measured" only when the data has wind and the model (hparams ``use_measured_wind``) reads it."""
-        if self.uses_measured_wind and has_measured and (hparams or {}).get("use_measured_wind", True):
-            return "measured"
-        return self.wind
-
-
-ADAPTERS: dict[str, ModelAdapter] = {}
-
-
-def register_adapter(adapter: ModelAdapter) -> ModelAdapter:
-    ADAPTERS[adapter.name] = adapter
-    return adapter
-
-
-def get_adapter(name: str) -> ModelAdapter:
-    """The adapter of a trainable model (imports the model's module, which registers it)."""
-    from core.contracts.registry import import_model
-
-    # available() lists names without importing (cold-start speed); the adapter exists only once imported
-    import_model(name)
-    if name not in ADAPTERS:
-        raise InvalidRequest(f"'{name}' is not a trainable model. Trainable: {', '.join(sorted(ADAPTERS)) or 'none'}.")
-    return ADAPTERS[name]
-
-
-def model_hparams(hp: dict) -> dict:
-    """The hyper-parameters ``build`` receives (engine-only keys removed)."""
-    return {k: v for k, v in hp.items() if k not in TRAIN_DEFAULTS}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" → CUDA when present, else CPU; "cuda" without a GPU is a clear error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidRequest("--device cuda asked, but no CUDA GPU is available here; use --device cpu or auto.")
-    return torch.device(device)
 
 
 def seed_everything(seed: int) -> None:
@@ -335,12 +265,12 @@ class TrainResult:
     stopped: str = ""  # why training ended (epochs, step budget, early stopping, time cap …)
 
 
-def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = None, device: str = "auto",
+def train(spec: ModelSpec, ds: xr.Dataset, *, overrides: dict | None = None, device: str = "auto",
           seed: int = 0, max_minutes: float | None = None, aod_source=None, save: bool = True,
           out_root: Path | None = None, save_as: str | None = None, dataset_name: str = "",
           progress: bool = True, data: TrainData | None = None) -> TrainResult:
-    """Train ``adapter``'s model on ``ds`` (see module docstring); returns the best-on-validation module."""
-    hp = adapter.hparams(overrides)
+    """Train ``spec``'s model on ``ds`` (see module docstring); returns the best-on-validation module."""
+    hp = spec.hparams(overrides)
     if aod_source is None:
         hp["aod_loss"] = 0.0
     dev = resolve_device(device)
@@ -352,9 +282,9 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
     if data.aod is None:
         hp["aod_loss"] = 0.0
     nodes = data.nodes
-    if adapter.fit is not None:
-        hp = adapter.fit(hp, nodes, time_split(nodes.times)["train"])
-    module = adapter.build(model_hparams(hp)).to(dev)
+    if spec.fit is not None:
+        hp = spec.fit(hp, nodes, time_split(nodes.times)["train"])
+    module = spec.build(module_hparams(hp)).to(dev)
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=hp["lr"],
                             weight_decay=hp["weight_decay"])
     total_steps = hp["epochs"] * hp["steps_per_epoch"]
@@ -389,7 +319,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
     for epoch in range(hp["epochs"]):
         module.train()
         losses = []
-        bar = tqdm(range(hp["steps_per_epoch"]), desc=f"{adapter.name} epoch {epoch + 1}/{hp['epochs']}",
+        bar = tqdm(range(hp["steps_per_epoch"]), desc=f"{spec.name} epoch {epoch + 1}/{hp['epochs']}",
                    disable=not progress, leave=False)
         for _ in bar:
             starts = rng.choice(data.train_starts, hp["batch_size"])
@@ -414,7 +344,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=dev)
             batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], dev)
             out = module(batch)
-            loss, parts = (adapter.loss or composite_loss)(out, batch, weights)
+            loss, parts = (spec.loss or composite_loss)(out, batch, weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
@@ -433,7 +363,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             fit_epochs = max(1, int(60 * max_minutes / max(time.monotonic() - t0, 1e-3)))
             budget["steps"] = min(total_steps, fit_epochs * hp["steps_per_epoch"])
         if progress:
-            tqdm.write(f"[{adapter.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
+            tqdm.write(f"[{spec.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
                        f"val MAE {val['val_mae']:.2f} (IDW {val['val_idw_mae']:.2f}) µg/m³  {rec['minutes']} min")
         if val["val_mae"] < best["val_mae"] or not math.isfinite(best["val_mae"]):
             best, bad = dict(rec), 0
@@ -463,7 +393,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
                       "training_stations": [str(c) for c in nodes.codes]},
             "test_stations": data.test_codes,
             "seed": seed, "device": str(dev),
-            "wind": adapter.wind_label(nodes.wind is not None, hp),
+            "wind": spec.wind_label(nodes.wind is not None, hp),
             "aod": "used" if hp["aod_loss"] > 0 else "none",
             "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
                         "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
@@ -477,7 +407,7 @@ def train(adapter: ModelAdapter, ds: xr.Dataset, *, overrides: dict | None = Non
             "train_minutes": round((time.monotonic() - t0) / 60, 2),
             "git_commit": git_commit(),
             "n_parameters": int(sum(p.numel() for p in module.parameters())),
-            **adapter.notes,
+            **spec.notes,
         }
-        out_dir = save_checkpoint(save_as or adapter.name, adapter.arch_version, hp, module, card, out_root)
+        out_dir = save_checkpoint(save_as or spec.name, spec.arch_version, hp, module, card, out_root)
     return TrainResult(module, hp, history, best, out_dir, data.test_codes, steps_run, stop_reason)

@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from core.contracts.registry import get_model
+from core.contracts.provenance import data_sha256, git_commit
+from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
+from core.engine.models import get_model
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.runner import (
-    data_sha256,
-    git_commit,
     resolve_test_stations,
     run_model,
     scored_hours,
@@ -75,7 +75,7 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
 
 
-def calibrate(model_name: str, dataset: str | None = "cnemc_bth_2019", stations: xr.Dataset | None = None,
+def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               model=None, level: float = DEFAULT_LEVEL, protocols: Sequence[str] = PROTOCOLS,
               seeds: Sequence[int] = SEEDS, save: bool = True, progress: bool = False) -> IntervalTable:
     """Fit (and by default ship) the interval table of ``model_name`` on validation days of ``dataset``."""

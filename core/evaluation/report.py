@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.contracts.seasons import SEASONS
 from core.errors import CorruptFile
 
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 MASKS = ("mask-30", "mask-50", "mask-70", "mask-90")
-SEASONS = ("DJF", "MAM", "JJA", "SON")
 BASELINE_ORDER = ("idw", "ok", "logok", "knn", "linear", "ignnk")
 
 

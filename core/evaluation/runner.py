@@ -17,8 +17,6 @@ that read history before a window get it from the full StationSet (hidden statio
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,19 +26,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.contracts.kriger import Window
-from core.contracts.registry import accepts, get_model
+from core.contracts.kriger import Window, history_hours_of
+from core.contracts.period import parse_period
+from core.contracts.provenance import data_sha256, git_commit
+from core.contracts.registry import accepts
+from core.contracts.seasons import SEASONS, season_of
+from core.contracts.settings import EVALUATION_BASELINES
 from core.contracts.stationset import active_mask, active_stations
 from core.data.load import load_stationset
 from core.data.splits import TEST_SEED, select_test_stations, time_split
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.errors import InvalidRequest
-from core.evaluation.metrics import SEASONS, all_metrics, season_of
+from core.evaluation.metrics import all_metrics
 from core.evaluation.protocols import Run, runs_for
-from core.paths import REPO_ROOT
 
-BASELINES = ("idw", "ok", "logok", "knn", "ignnk")
-CONTEXT_HOURS = 15 * 24  # history handed to each call: AQ-Net-style reads up to 14 days
 MAX_GAP_HOURS = 24  # unscored gaps up to a day stay inside one window (fewer calls)
 
 
@@ -67,25 +67,6 @@ class Scores:
                 continue
             self.params[k] = self.params.get(k, 0) + v if k.startswith("fallback") else v
 
-
-def parse_period(period: str, times: np.ndarray) -> tuple[np.datetime64, np.datetime64]:
-    """``START/END`` (dates or ISO times; a bare END date means its whole day) → inclusive bounds."""
-    parts = period.split("/")
-    if len(parts) != 2 or not all(parts):
-        raise InvalidRequest(f"--period must look like START/END (e.g. 2019-01-01/2019-01-31), got '{period}'.")
-    try:
-        start, end = pd.Timestamp(parts[0]), pd.Timestamp(parts[1])
-    except ValueError as err:
-        raise InvalidRequest(f"--period '{period}': {err}") from None
-    if len(parts[1]) <= 10:
-        end = end + pd.Timedelta(hours=23)
-    if end < start:
-        raise InvalidRequest(f"--period '{period}': end is before start.")
-    t0, t1 = pd.Timestamp(times[0]), pd.Timestamp(times[-1])
-    if end < t0 or start > t1:
-        raise InvalidRequest(
-            f"--period {period} lies outside the data ({t0:%Y-%m-%d %H:00} … {t1:%Y-%m-%d %H:00}).")
-    return np.datetime64(start, "ns"), np.datetime64(end, "ns")
 
 
 def resolve_test_stations(ds: xr.Dataset, test_stations: Sequence[str] | str | Path | None) -> list[str]:
@@ -165,26 +146,13 @@ def windows(hours: np.ndarray) -> list[slice]:
     return blocks(hours, MAX_GAP_HOURS)
 
 
-def history_hours(model) -> int | None:
-    """Hours of history a model reads before its window (None = the whole series).
-
-    Models declare ``history_hours``; neural Krigers imply it by ``hparams`` (window − predict);
-    otherwise :data:`CONTEXT_HOURS`. Handing each call only what it reads keeps calls cheap.
-    """
-    if hasattr(model, "history_hours"):
-        return model.history_hours
-    hp = getattr(model, "hparams", None)
-    if isinstance(hp, dict) and "window" in hp and "predict" in hp:
-        return max(0, int(hp["window"]) - int(hp["predict"]))
-    return CONTEXT_HOURS
-
-
 def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
               tick: Callable[[], None] = lambda: None) -> Scores:
     """Infer every run × window; collect predictions and truth at the scored stations and hours.
 
-    Each call gets the window plus the history the model reads (:func:`history_hours`; the hidden
-    stations are blanked there too), which keeps the per-call copy small.
+    Each call gets the window plus the history the model reads
+    (:func:`core.contracts.kriger.history_hours_of`; the hidden stations are blanked there too), which keeps
+    the per-call copy small.
     """
     codes = ds["station"].values.astype(str)
     pos = {c: i for i, c in enumerate(codes)}
@@ -192,7 +160,7 @@ def run_model(model, ds: xr.Dataset, runs: Sequence[Run], hours: np.ndarray,
     truth_all = ds["pm25"].values
     out = Scores([], [], [])
     wins = windows(hours)
-    hist = history_hours(model)
+    hist = history_hours_of(model)
     for run in runs:
         observed = ~np.isin(codes, run.hidden)
         cols = np.array([pos[c] for c in run.scored])
@@ -320,23 +288,6 @@ def seed_runs(runs: Sequence[Run], per_run: list[dict], scores: Scores) -> list[
     return out
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def data_sha256(ds: xr.Dataset) -> str:
-    """The loader's input sha256, else a hash of the PM2.5 array and station codes."""
-    sha = ds.attrs.get("input_sha256", "")
-    if sha:
-        return sha
-    h = hashlib.sha256(np.ascontiguousarray(ds["pm25"].values).tobytes())
-    h.update(",".join(ds["station"].values.astype(str)).encode())
-    return h.hexdigest()
-
 
 def _clean(obj):
     """JSON-safe: NaN → None, numpy scalars → Python."""
@@ -359,7 +310,7 @@ def evaluate(
     test_stations: Sequence[str] | str | Path | None = None,
     period: str | None = None,
     seeds: int | None = None,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] = EVALUATION_BASELINES,
     stations: xr.Dataset | None = None,
     models: dict | None = None,
     progress: bool = False,

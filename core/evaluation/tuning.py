@@ -27,8 +27,10 @@ from core.baselines.idw import CARD as IDW_CARD
 from core.baselines.idw import IDW
 from core.baselines.logok import BACKTRANSFORMS, LogOrdinaryKriging
 from core.baselines.logok import CARD as LOGOK_CARD
+from core.contracts.provenance import data_sha256, git_commit
+from core.contracts.settings import DEFAULT_DATASET
 from core.data.load import load_stationset
-from core.evaluation.runner import data_sha256, evaluate, git_commit
+from core.evaluation.runner import evaluate
 
 POWERS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)  # 1.0 was far worse everywhere; 4 was best at high masking
 IDW_PROTOCOLS = ("holdout", "mask-30", "mask-50", "mask-70", "mask-90", "sparse-30km")
@@ -51,7 +53,7 @@ def _write(card: Path, info: dict, stations: xr.Dataset, dataset: str) -> dict:
     return info
 
 
-def tune_idw(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = None,
+def tune_idw(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
              protocols: Sequence[str] = IDW_PROTOCOLS, powers: Sequence[float] = POWERS,
              card: Path | None = IDW_CARD) -> dict:
     """Best IDW power per protocol on validation days; writes ``card`` unless it is None."""
@@ -63,7 +65,7 @@ def tune_idw(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = None
     return _write(card, info, stations, dataset) if card is not None else info
 
 
-def tune_logok(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = None,
+def tune_logok(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
                protocols: Sequence[str] = LOGOK_PROTOCOLS, card: Path | None = LOGOK_CARD) -> dict:
     """The logok back-transform with the lower mean validation MAE; writes ``card`` unless it is None."""
     stations = load_stationset(dataset=dataset) if stations is None else stations
@@ -74,21 +76,21 @@ def tune_logok(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = No
     return _write(card, info, stations, dataset) if card is not None else info
 
 
-def tune_spin(dataset: str = "cnemc_bth_2019", stations: xr.Dataset | None = None,
+def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               root: Path | None = None, write: bool = True) -> dict:
     """spin's ``ok_k`` with the lowest worst-case validation MAE ratio to logok; writes the card's ``inference``."""
-    from core.contracts.registry import get_model
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
+    from core.engine.models import get_model
     from core.engine.neural_kriger import NeuralKriger
-    from core.nn.models.spin import ADAPTER
+    from core.nn.models.spin import SPEC
 
     stations = load_stationset(dataset=dataset) if stations is None else stations
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations) for p in protocols}
     table: dict[str, dict] = {}
     for k in ok_k:
-        model = NeuralKriger.from_checkpoint(ADAPTER, root=root, inference={"ok_k": int(k)})
+        model = NeuralKriger.from_checkpoint(SPEC, root=root, inference={"ok_k": int(k)})
         table[str(int(k))] = {p: {"mae": _val_mae(model, p, stations), "logok_mae": ref[p]} for p in protocols}
 
     def rank(k: str) -> tuple[float, float]:

@@ -20,13 +20,12 @@ import pandas as pd
 import xarray as xr
 
 from core.contracts.grid import GridSpec
-from core.contracts.kriger import Window, grid_dataset
-from core.contracts.registry import get_model
+from core.contracts.kriger import Window, grid_dataset, history_hours_of
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.errors import InvalidRequest
-from core.evaluation.runner import history_hours
 from core.reanalysis.domain import BBOX_MASK, cell_mask
 from core.reanalysis.tiles import Tile, halo_stations, neighbourhood_km, tile_cells, tiles
 
@@ -166,7 +165,7 @@ def run_item(spec: ReanalysisSpec, item: WorkItem) -> xr.Dataset:
     halo = halo_stations(stations["lat"].values, stations["lon"].values, grid, neighbourhood_km(model))
     sub = stations if halo.all() else stations.isel(station=np.flatnonzero(halo))
     # Only the hours the model reads (its window and declared history): infer copies what it is given.
-    hist = history_hours(model)
+    hist = history_hours_of(model)
     t = sub["time"].values
     lo = t[0] if hist is None else times[0] - np.timedelta64(hist, "h")
     sub = sub.isel(time=np.flatnonzero((t >= lo) & (t <= times[-1])))

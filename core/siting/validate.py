@@ -22,13 +22,12 @@ import numpy as np
 import xarray as xr
 
 from core.contracts.kriger import Kriger, Window
+from core.contracts.settings import MAX_HISTORY_HOURS
 from core.data.splits import select_test_stations, time_split
 from core.engine.infer import infer
 from core.errors import InvalidRequest
 from core.population import point_population
 from core.siting.score import DEFAULT_SPACING_KM, DISTANCE, INTERVAL, greedy_sites, nearest_km
-
-CONTEXT_HOURS = 15 * 24  # history handed to each call (models that read the past get it; IDW ignores it)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def predict_windows(model: Kriger, ds: xr.Dataset, observed: np.ndarray, windows
     times = ds["time"].values
     preds, widths, truths = [], [], []
     for w in windows:
-        start = np.datetime64(w.start) - np.timedelta64(CONTEXT_HOURS, "h")
+        start = np.datetime64(w.start) - np.timedelta64(MAX_HISTORY_HOURS, "h")  # models that read the past get it
         sl = ds.isel(time=(times >= start) & (times <= w.end))
         res = infer(model, sl, observed, window=w)
         preds.append(res.station_pred.values)

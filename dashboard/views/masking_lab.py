@@ -88,7 +88,7 @@ if changed:
 require_day(sc.dataset, sc.date, None, consequence="The station values and the scores below rest on those hours "
             "only — not comparable with a full day's.")
 applied = sc.masked
-models = [sc.model] + [b for b in loaders.BASELINES if b in loaders.model_names() and b != sc.model]
+models = [sc.model] + [b for b in loaders.CLASSICAL if b in loaders.model_names() and b != sc.model]
 results = {}
 
 

@@ -5,9 +5,9 @@ import pytest
 
 from core.baselines.idw import IDW
 from core.baselines.logok import LogOrdinaryKriging
-from core.contracts.registry import get_model
 from core.data.splits import time_split
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.evaluation.calibrate import calibrate
 from core.evaluation.runner import interval_metrics
 from core.intervals import CalibratedKriger, IntervalTable, Neighbours, fit_table, load_table, save_table

@@ -9,9 +9,9 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.registry import get_model
 from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.surface_store import SurfaceStore, model_fingerprint, stations_fingerprint, stored_infer, surface_key
 
 

@@ -118,8 +118,8 @@ def _stations(name: str):
 
 @pytest.mark.timeout(300)
 def test_concurrent_sessions_get_their_own_scores(server: str, tmp_path: Path) -> None:
-    from core.contracts.registry import get_model
     from core.contracts.stationset import active_stations
+    from core.engine.models import get_model
     from dashboard import masking
 
     base = random.SystemRandom().randrange(10_000 - SESSIONS)

@@ -65,7 +65,7 @@ def test_compare_b_is_the_compare_pages_default(tiny: str, monkeypatch: pytest.M
     assert not at.exception
     box = at.selectbox(key="cmp_model")
     options = decision.compare_model_b_options("idw")
-    assert box.options == options and box.value == options[0] and options[0] in loaders.BASELINES
+    assert box.options == options and box.value == options[0] and options[0] in loaders.CLASSICAL
     asked = []
     monkeypatch.setattr(loaders, "run_scenario", lambda ds, d, m, *a: asked.append(m))
     dict(prefetch.steps(tiny, "2019-01-12", "idw"))["compare"]()

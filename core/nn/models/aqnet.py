@@ -28,9 +28,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.contracts.registry import register
-from core.engine.adapters_aqnet import AQNetKriger
-from core.engine.trainer import ModelAdapter, register_adapter
+from core.contracts.model_spec import ModelSpec
+from core.contracts.registry import register_spec
 from core.nn.features import STATIC_FEATURES, to_ugm3
 
 ARCH_VERSION = "aqnet-2"
@@ -272,12 +271,8 @@ DEFAULTS = {
     "window": (HIST_DAYS + 1) * DAY, "predict": DAY, "init_loss": 0.0,
 }
 
-ADAPTER = register_adapter(ModelAdapter(
+SPEC = register_spec(ModelSpec(
     name="aqnet", arch_version=ARCH_VERSION, build=lambda hp: AQNet(**hp), defaults=DEFAULTS, wind="none",
+    kriger="aqnet",  # served with its attention and kNN weights (core.engine.adapters_aqnet)
 ))
 
-
-@register("aqnet")
-def _factory(**kwargs) -> AQNetKriger:
-    """The shipped ``aqnet`` checkpoint as a Kriger with attention and kNN weights (``device=``, ``root=``)."""
-    return AQNetKriger.from_checkpoint(ADAPTER, **kwargs)

@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.contracts.registry import register
-from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import ModelAdapter, register_adapter
+from core.contracts.model_spec import ModelSpec
+from core.contracts.registry import register_spec
 from core.nn.losses import LossWeights
 
 ARCH_VERSION = "ignnk-1"
@@ -238,13 +237,8 @@ DEFAULTS = {
     "sub_lo": 0.5, "sub_hi": 1.0, "target_k": 12, "init_loss": 0.0,
 }
 
-ADAPTER = register_adapter(ModelAdapter(
+SPEC = register_spec(ModelSpec(
     name="ignnk", arch_version=ARCH_VERSION, build=lambda hp: IGNNKNet(**hp), defaults=DEFAULTS, wind="none",
     loss=reconstruction_loss,
 ))
 
-
-@register("ignnk")
-def _factory(**kwargs) -> NeuralKriger:
-    """The shipped ``ignnk`` checkpoint as a Kriger (``device=``, ``root=`` optional)."""
-    return NeuralKriger.from_checkpoint(ADAPTER, **kwargs)

@@ -37,10 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.contracts.registry import register
+from core.contracts.model_spec import ModelSpec
+from core.contracts.registry import register_spec
 from core.data.terrain import CITATION as TERRAIN_CITATION
-from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import ModelAdapter, register_adapter
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
@@ -303,7 +302,7 @@ DEFAULTS = {
     "use_terrain": True, "terrain_km": 0.3, "window": 48, "predict": 48,
 }
 
-ADAPTER = register_adapter(ModelAdapter(
+SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram, inference_hparams=("ok_k",),
     notes={"terrain": TERRAIN_CITATION,
@@ -311,8 +310,3 @@ ADAPTER = register_adapter(ModelAdapter(
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},
 ))
 
-
-@register("spin")
-def _factory(**kwargs) -> NeuralKriger:
-    """The shipped ``spin`` checkpoint as a Kriger (``device=``, ``root=`` optional)."""
-    return NeuralKriger.from_checkpoint(ADAPTER, **kwargs)

@@ -4,8 +4,8 @@ import pytest
 from core.baselines.logok import BACKTRANSFORMS, LogOrdinaryKriging
 from core.baselines.ok import OrdinaryKriging
 from core.contracts.grid import GridSpec
-from core.contracts.registry import get_model
 from core.engine.infer import infer
+from core.engine.models import get_model
 
 
 def test_equidistant_pair_gives_the_back_transformed_mean_of_logs(line3):

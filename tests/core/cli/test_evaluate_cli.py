@@ -115,8 +115,8 @@ def test_an_impossible_value_in_an_input_station_never_reaches_the_scores(tmp_pa
 def test_another_checkpoint_is_scored_through_the_same_path(folder, tmp_path, sim_small_checkpoint):
     """``--checkpoint``: the same protocol, hidden sets and hours, only the weights differ; the shipped
     model's interval table is not applied to weights it was not fitted for."""
+    from core.contracts.registry import get_spec
     from core.engine.neural_kriger import NeuralKriger
-    from core.engine.trainer import get_adapter
     from core.evaluation.runner import evaluate
 
     out = tmp_path / "r.json"
@@ -126,7 +126,7 @@ def test_another_checkpoint_is_scored_through_the_same_path(folder, tmp_path, si
     rep = json.loads(out.read_text())
     assert rep["checkpoint"] == str(sim_small_checkpoint) and rep["metrics"].get("coverage") is None
     direct = evaluate("spin", "holdout", path=folder, baselines=("idw",), models={
-        "spin": NeuralKriger.from_checkpoint(get_adapter("spin"), root=sim_small_checkpoint.parent, name="spin-x")})
+        "spin": NeuralKriger.from_checkpoint(get_spec("spin"), root=sim_small_checkpoint.parent, name="spin-x")})
     assert rep["metrics"]["mae"] == direct["metrics"]["mae"]
     assert rep["baselines"]["idw"]["mae"] == direct["baselines"]["idw"]["mae"]
     missing = run("--model", "spin", "--checkpoint", "no-such-checkpoint", "--protocol", "holdout", "--path", folder,
@@ -137,14 +137,15 @@ def test_another_checkpoint_is_scored_through_the_same_path(folder, tmp_path, si
 @pytest.fixture(scope="module")
 def sim_small_checkpoint(tmp_path_factory):
     """A tiny spin trained for a few steps on the simulator, saved as ``<tmp>/spin-x``."""
+    from core.contracts.registry import get_spec
     from core.data.synthetic import SimConfig, simulate
-    from core.engine.trainer import get_adapter, train
+    from core.engine.trainer import train
 
     sim = simulate(SimConfig.small(start="2019-01-19T00:00", n_hours=120, res=0.2, seed=3))
     hp = {"hidden": 8, "n_layers": 1, "tcn_layers": 1, "readout_dim": 4, "target_k": 4, "graph_k": 6, "window": 12,
           "predict": 12, "batch_size": 2, "epochs": 1, "steps_per_epoch": 2, "val_windows": 2,
           "train_margin_deg": None}
     root = tmp_path_factory.mktemp("models")
-    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=root,
+    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=root,
                 save_as="spin-x")
     return res.out_dir

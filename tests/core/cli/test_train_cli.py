@@ -9,10 +9,10 @@ import torch
 from typer.testing import CliRunner
 
 from core.__main__ import app
+from core.contracts.model_spec import module_hparams
 from core.engine.checkpoint import save_checkpoint
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import model_hparams
-from core.nn.models.spin import ADAPTER
+from core.nn.models.spin import SPEC
 
 TINY = {"hidden": 8, "n_layers": 1, "tcn_layers": 1, "readout_dim": 4, "target_k": 4, "graph_k": 6}
 
@@ -22,10 +22,10 @@ def runs(tmp_path):
     out = []
     for seed, val in ((0, 9.5), (1, 8.9), (2, 9.1)):
         torch.manual_seed(seed)
-        hp = ADAPTER.hparams(TINY)
+        hp = SPEC.hparams(TINY)
         card = {"seed": seed, "metrics": {"val_mae": val, "val_idw_mae": 10.0, "best_epoch": 3},
                 "train_minutes": 1.0 + seed}
-        save_checkpoint("spin", ADAPTER.arch_version, hp, ADAPTER.build(model_hparams(hp)), card,
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)), card,
                         root=tmp_path / f"seed{seed}")
         out.append(tmp_path / f"seed{seed}")
     return out
@@ -39,7 +39,7 @@ def test_select_ships_lowest_validation_mae(runs, tmp_path) -> None:
     assert card["chosen_seed"] == 1 and card["seed"] == 1
     assert [s["val_mae"] for s in card["seeds_tried"]] == [9.5, 8.9, 9.1]
     assert (dest / "spin" / "model.pt").read_bytes() == (runs[1] / "spin" / "model.pt").read_bytes()
-    NeuralKriger.from_checkpoint(ADAPTER, root=dest, device="cpu")  # sha256 in the card still matches
+    NeuralKriger.from_checkpoint(SPEC, root=dest, device="cpu")  # sha256 in the card still matches
 
 
 def test_select_missing_run_is_a_clear_error(tmp_path) -> None:

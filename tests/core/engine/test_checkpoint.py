@@ -7,27 +7,27 @@ import pytest
 import torch
 
 from core.contracts.kriger import Window
+from core.contracts.model_spec import module_hparams
 from core.engine.checkpoint import load_checkpoint, save_checkpoint
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import model_hparams
 from core.errors import CheckpointMismatch, DataNotFound
-from core.nn.models.spin import ADAPTER
+from core.nn.models.spin import SPEC
 
 
 @pytest.fixture
 def saved(tmp_path, tiny_hp):
     torch.manual_seed(0)
-    hp = ADAPTER.hparams(tiny_hp)
-    module = ADAPTER.build(model_hparams(hp))
-    save_checkpoint("spin", ADAPTER.arch_version, hp, module, {"test_stations": ["X"]}, root=tmp_path)
+    hp = SPEC.hparams(tiny_hp)
+    module = SPEC.build(module_hparams(hp))
+    save_checkpoint("spin", SPEC.arch_version, hp, module, {"test_stations": ["X"]}, root=tmp_path)
     return tmp_path, module, hp
 
 
 def test_round_trip_gives_identical_predictions(saved, sim) -> None:
     root, module, hp = saved
-    loaded = NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
-    fresh = NeuralKriger(ADAPTER, module, hp, device="cpu")
+    loaded = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu")
+    fresh = NeuralKriger(SPEC, module, hp, device="cpu")
     obs = np.isfinite(sim.stations["pm25"].values)
     obs[:, :5] = False
     w = Window.of(sim.stations["time"].values[0], sim.stations["time"].values[23])
@@ -48,22 +48,22 @@ def test_refuses_altered_file(saved) -> None:
     pt = root / "spin" / "model.pt"
     pt.write_bytes(pt.read_bytes() + b"\0")
     with pytest.raises(CheckpointMismatch, match="sha256"):
-        load_checkpoint("spin", ADAPTER.arch_version, root)
+        load_checkpoint("spin", SPEC.arch_version, root)
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path) -> None:
     with pytest.raises(DataNotFound, match="python -m core train --model spin"):
-        load_checkpoint("spin", ADAPTER.arch_version, tmp_path)
+        load_checkpoint("spin", SPEC.arch_version, tmp_path)
 
 
 def test_spin_1_checkpoint_is_refused_with_advice(tmp_path, tiny_hp) -> None:
     """A checkpoint written by spin-1 (the architecture before the kriging init) cannot be loaded by spin-2."""
     torch.manual_seed(0)
-    hp = ADAPTER.hparams(tiny_hp)
-    save_checkpoint("spin", "spin-1", hp, ADAPTER.build(model_hparams(hp)), {"git_commit": "abc"}, root=tmp_path)
-    assert ADAPTER.arch_version == "spin-2"
+    hp = SPEC.hparams(tiny_hp)
+    save_checkpoint("spin", "spin-1", hp, SPEC.build(module_hparams(hp)), {"git_commit": "abc"}, root=tmp_path)
+    assert SPEC.arch_version == "spin-2"
     with pytest.raises(CheckpointMismatch) as err:
-        NeuralKriger.from_checkpoint(ADAPTER, root=tmp_path, device="cpu")
+        NeuralKriger.from_checkpoint(SPEC, root=tmp_path, device="cpu")
     msg = str(err.value)
     assert str(tmp_path / "spin" / "model.pt") in msg and "'spin-1'" in msg and "'spin-2'" in msg
     assert "python -m core train --model spin" in msg
@@ -85,7 +85,7 @@ def _torch_bytes(obj) -> bytes:
 
 
 @pytest.mark.parametrize("content", [
-    pytest.param(lambda: _torch_bytes({"name": "spin", "arch_version": ADAPTER.arch_version, "obj": NotWeights()}),
+    pytest.param(lambda: _torch_bytes({"name": "spin", "arch_version": SPEC.arch_version, "obj": NotWeights()}),
                  id="pickled-object"),
     pytest.param(lambda: __import__("pickle").dumps({"name": "spin", "obj": NotWeights()}), id="plain-pickle"),
     pytest.param(lambda: bytes(range(256)) * 4, id="garbage"),
@@ -102,7 +102,7 @@ def test_a_refused_checkpoint_names_the_file_and_what_to_do(saved, content) -> N
     card = root / "spin" / "card.json"  # the card agrees with the file: only the unpickling can refuse it
     card.write_text(json.dumps(json.loads(card.read_text()) | {"model_sha256": sha256_file(pt)}))
     with pytest.raises(CheckpointMismatch) as err:
-        load_checkpoint("spin", ADAPTER.arch_version, root)
+        load_checkpoint("spin", SPEC.arch_version, root)
     assert str(pt) in str(err.value) and "python -m core train --model spin" in str(err.value)
 
 
@@ -134,12 +134,12 @@ def test_card_inference_block_sets_ok_k_and_changes_hidden_predictions(saved, si
     """The validation-chosen ok_k in the card reaches the module and changes the init at hidden stations;
     loading twice gives the same numbers."""
     root, _, hp = saved
-    plain = _hidden_pred(NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu"), sim)
+    plain = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
     assert hp["ok_k"] != 2
     _with_inference(root, _block(root, ok_k=2))
-    k2 = NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
+    k2 = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu")
     assert k2.module.ok_k == 2 and k2.hparams["ok_k"] == 2
-    a, b = _hidden_pred(k2, sim), _hidden_pred(NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu"), sim)
+    a, b = _hidden_pred(k2, sim), _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
     np.testing.assert_array_equal(a, b)
     assert np.isfinite(a).all() and np.abs(a - plain).mean() > 1e-3
 
@@ -162,7 +162,7 @@ def test_stale_or_unknown_inference_block_is_refused(saved, edit, match) -> None
     root, _, _ = saved
     _with_inference(root, edit(_block(root, ok_k=2)))
     with pytest.raises(CheckpointMismatch, match=match) as err:
-        NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu")
+        NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu")
     assert "python -m core tune --model spin" in str(err.value)
 
 
@@ -182,4 +182,4 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     card = json.loads((root / "spin" / "card.json").read_text())
     assert card["inference"]["hparams"] == {"ok_k": info["ok_k"]}
     assert card["inference"]["model_sha256"] == card["model_sha256"]
-    assert NeuralKriger.from_checkpoint(ADAPTER, root=root, device="cpu").module.ok_k == info["ok_k"]
+    assert NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module.ok_k == info["ok_k"]

@@ -7,16 +7,16 @@ import torch
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
+from core.contracts.model_spec import module_hparams
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import model_hparams
-from core.nn.models.spin import ADAPTER
+from core.nn.models.spin import SPEC
 
 
 def _kriger(tiny_hp) -> NeuralKriger:
     torch.manual_seed(0)
-    hp = ADAPTER.hparams(tiny_hp)
-    return NeuralKriger(ADAPTER, ADAPTER.build(model_hparams(hp)), hp, device="cpu")
+    hp = SPEC.hparams(tiny_hp)
+    return NeuralKriger(SPEC, SPEC.build(module_hparams(hp)), hp, device="cpu")
 
 
 def test_unseen_station_set_and_grid(sim, tiny_hp) -> None:

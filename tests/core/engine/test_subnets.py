@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import core.engine.trainer as trainer_mod
+from core.contracts.registry import get_spec
 from core.contracts.stationset import active_stations
 from core.data.splits import select_test_stations
 from core.engine.subnets import nodes_in_box, random_neighbourhood, subset_nodes
-from core.engine.trainer import get_adapter, train
+from core.engine.trainer import train
 from core.graph import Geometry
 from core.nn.features import prepare
 
@@ -69,7 +70,7 @@ def test_trainer_steps_on_neighbourhoods_and_validates_on_the_box(sim, tiny_hp, 
     monkeypatch.setattr(trainer_mod, "make_batch", spy)
     # box shrunk (negative margin): a strict subset of the training nodes; sparse masking on the neighbourhood
     hp = {**tiny_hp, "subnet_size": 9, "val_margin_deg": -1.0, "val_sets": 2, "sparse_share": 0.5}
-    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=tmp_path,
+    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=tmp_path,
                 save_as="spin-sub")
     card = json.loads((res.out_dir / "card.json").read_text())
     n_val = card["subnet"]["validation_nodes"]

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 import core.engine.trainer as trainer_mod
+from core.contracts.registry import get_spec
 from core.contracts.stationset import active_stations
 from core.data.splits import select_test_stations
-from core.engine.trainer import ABLATIONS, get_adapter, prepare_training_data, train
+from core.engine.device import resolve_device
+from core.engine.trainer import ABLATIONS, prepare_training_data, train
 
 
 def test_s_test_never_reaches_training(sim, tiny_hp, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +25,7 @@ def test_s_test_never_reaches_training(sim, tiny_hp, monkeypatch: pytest.MonkeyP
         return real(nodes, *args, **kwargs)
 
     monkeypatch.setattr(trainer_mod, "make_batch", spy)
-    res = train(get_adapter("spin"), sim.stations, overrides=tiny_hp, device="cpu", save=False, progress=False)
+    res = train(get_spec("spin"), sim.stations, overrides=tiny_hp, device="cpu", save=False, progress=False)
     assert seen and not seen & s_test
     assert set(res.test_codes) == s_test
 
@@ -35,7 +37,7 @@ def test_training_data_excludes_s_test(sim) -> None:
 
 
 def test_same_seed_same_result(sim, tiny_hp) -> None:
-    runs = [train(get_adapter("spin"), sim.stations, overrides=tiny_hp, device="cpu", seed=7, save=False,
+    runs = [train(get_spec("spin"), sim.stations, overrides=tiny_hp, device="cpu", seed=7, save=False,
                   progress=False) for _ in range(2)]
     for k, v in runs[0].module.state_dict().items():
         torch.testing.assert_close(v, runs[1].module.state_dict()[k], rtol=0, atol=0)
@@ -44,9 +46,9 @@ def test_same_seed_same_result(sim, tiny_hp) -> None:
 
 def test_aod_loss_runs_and_changes_result(sim, tiny_hp) -> None:
     hp = dict(tiny_hp, aod_loss=1.0)
-    with_aod = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
+    with_aod = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
                      progress=False, aod_source=sim.aod_source)
-    without = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
+    without = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", seed=1, save=False,
                     progress=False)
     assert with_aod.hparams["aod_loss"] == 1.0 and without.hparams["aod_loss"] == 0.0
     a, b = with_aod.module.state_dict(), without.module.state_dict()
@@ -56,7 +58,7 @@ def test_aod_loss_runs_and_changes_result(sim, tiny_hp) -> None:
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))
 def test_ablations_train(sim, tiny_hp, ablation: str) -> None:
     hp = {**tiny_hp, "epochs": 1, "steps_per_epoch": 1, **ABLATIONS[ablation]}
-    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
+    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
     assert np.isfinite(res.history[0]["train_loss"])
 
 
@@ -66,20 +68,20 @@ def test_cuda_request_without_gpu_is_clear() -> None:
     from core.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest, match="no CUDA"):
-        trainer_mod.resolve_device("cuda")
+        resolve_device("cuda")
 
 
 def test_validation_hidden_sets_fixed_across_seeds(sim, tiny_hp) -> None:
     """val_sets > 0: the same hidden stations for every training seed, recorded in the card."""
     from core.engine.trainer import validation_card, validation_hidden_sets
 
-    hp = get_adapter("spin").hparams({**tiny_hp, "val_sets": 2})
+    hp = get_spec("spin").hparams({**tiny_hp, "val_sets": 2})
     data = prepare_training_data(sim.stations, hp["window"])
     sets = validation_hidden_sets(data, hp)
     assert len(sets) == 2 and not np.array_equal(sets[0], sets[1])
     bth = data.nodes.is_bth if data.nodes.is_bth.any() else np.ones(data.nodes.n_nodes, bool)
     assert all(s.sum() == round(0.5 * bth.sum()) and not (s & ~bth).any() for s in sets)
-    runs = [train(get_adapter("spin"), sim.stations, overrides={**hp, "epochs": 1, "steps_per_epoch": 0},
+    runs = [train(get_spec("spin"), sim.stations, overrides={**hp, "epochs": 1, "steps_per_epoch": 0},
                   device="cpu", seed=seed, save=False, progress=False, data=data) for seed in (0, 0)]
     assert runs[0].history[0]["val_n"] > 0
     card = validation_card(data, hp)
@@ -88,7 +90,7 @@ def test_validation_hidden_sets_fixed_across_seeds(sim, tiny_hp) -> None:
 
 def test_cosine_schedule_decays_within_budget(sim, tiny_hp) -> None:
     hp = {**tiny_hp, "schedule": "cosine", "epochs": 2, "steps_per_epoch": 4, "warmup_steps": 2}
-    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
+    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
     assert len(res.history) == 2 and np.isfinite(res.best["val_mae"])
 
 
@@ -97,7 +99,7 @@ def test_steps_run_is_the_budget_taken(sim, tiny_hp, tmp_path) -> None:
     import json
 
     hp = {**tiny_hp, "epochs": 2, "steps_per_epoch": 3, "patience": 10}
-    res = train(get_adapter("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=tmp_path)
+    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", progress=False, out_root=tmp_path)
     assert res.steps_run == 6 and res.stopped == "epochs"
     assert json.loads((res.out_dir / "card.json").read_text())["steps_run"] == 6
 
@@ -106,7 +108,7 @@ def test_no_advection_ablation_removes_the_advection_path(sim, tiny_hp) -> None:
     """``no-advection`` takes effect: no wind head output, zero advective influence, other predictions."""
     from core.nn.features import make_batch
 
-    runs = {abl: train(get_adapter("spin"), sim.stations, overrides={**tiny_hp, **ABLATIONS.get(abl, {})},
+    runs = {abl: train(get_spec("spin"), sim.stations, overrides={**tiny_hp, **ABLATIONS.get(abl, {})},
                        device="cpu", seed=3, save=False, progress=False) for abl in ("control", "no-advection")}
     assert runs["no-advection"].hparams["use_advection"] is False and runs["control"].hparams["use_advection"]
     data = prepare_training_data(sim.stations, tiny_hp["window"])
@@ -131,7 +133,7 @@ def test_sparse_share_trains_on_cluster_masks(sim, tiny_hp, monkeypatch: pytest.
         return real(rng, cand, dist, n, *args, **kwargs)
 
     monkeypatch.setattr(trainer_mod, "sample_clusters", spy)
-    runs = {share: train(get_adapter("spin"), sim.stations, overrides={**tiny_hp, "sparse_share": share},
+    runs = {share: train(get_spec("spin"), sim.stations, overrides={**tiny_hp, "sparse_share": share},
                          device="cpu", seed=5, save=False, progress=False) for share in (0.0, 1.0)}
     assert sum(calls) == tiny_hp["epochs"] * tiny_hp["steps_per_epoch"] * tiny_hp["batch_size"]
     a, b = runs[0.0].module.state_dict(), runs[1.0].module.state_dict()
@@ -147,7 +149,7 @@ def test_adapter_found_in_a_fresh_interpreter(name):
 
     from core.paths import REPO_ROOT
 
-    code = f"from core.engine.trainer import get_adapter; print(get_adapter({name!r}).name)"
+    code = f"from core.contracts.registry import get_spec; print(get_spec({name!r}).name)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == name

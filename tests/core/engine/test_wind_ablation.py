@@ -9,17 +9,18 @@ import pytest
 import torch
 
 from core.contracts.kriger import Window
+from core.contracts.model_spec import module_hparams
 from core.engine.infer import infer
 from core.engine.neural_kriger import NeuralKriger
-from core.engine.trainer import ABLATIONS, model_hparams, train
+from core.engine.trainer import ABLATIONS, train
 from core.nn.features import make_batch, prepare
-from core.nn.models.spin import ADAPTER
+from core.nn.models.spin import SPEC
 
 
 def _kriger(tiny_hp: dict, ablation: str | None) -> NeuralKriger:
     torch.manual_seed(0)
-    hp = ADAPTER.hparams({**tiny_hp, **ABLATIONS.get(ablation, {})})
-    return NeuralKriger(ADAPTER, ADAPTER.build(model_hparams(hp)), hp, device="cpu")
+    hp = SPEC.hparams({**tiny_hp, **ABLATIONS.get(ablation, {})})
+    return NeuralKriger(SPEC, SPEC.build(module_hparams(hp)), hp, device="cpu")
 
 
 def _scrambled_wind(ds):
@@ -55,9 +56,9 @@ def test_advection_input_is_not_the_measured_wind(sim, tiny_hp) -> None:
 
 
 def test_trained_card_says_inferred(sim, tiny_hp, tmp_path) -> None:
-    res = train(ADAPTER, sim.stations, overrides={**tiny_hp, **ABLATIONS["inferred-wind"], "epochs": 1},
+    res = train(SPEC, sim.stations, overrides={**tiny_hp, **ABLATIONS["inferred-wind"], "epochs": 1},
                 device="cpu", out_root=tmp_path, save_as="spin-inferred-wind", progress=False)
     card = json.loads((res.out_dir / "card.json").read_text())
     assert card["wind"] == "inferred"
-    reloaded = NeuralKriger.from_checkpoint(ADAPTER, root=tmp_path, name="spin-inferred-wind", device="cpu")
+    reloaded = NeuralKriger.from_checkpoint(SPEC, root=tmp_path, name="spin-inferred-wind", device="cpu")
     assert reloaded.hparams["use_measured_wind"] is False

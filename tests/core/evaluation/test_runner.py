@@ -4,9 +4,10 @@ import pytest
 from core.baselines.idw import IDW
 from core.baselines.knn import KNN
 from core.baselines.ok import OrdinaryKriging
+from core.contracts.settings import EVALUATION_BASELINES
 from core.data.splits import select_test_stations
 from core.errors import InvalidRequest
-from core.evaluation.runner import BASELINES, blocks, evaluate, scored_hours
+from core.evaluation.runner import blocks, evaluate, scored_hours
 
 ISSUE_KEYS = {"model", "dataset", "protocol", "wind", "test_stations", "times", "runs", "metrics", "by_season",
               "baselines"}
@@ -57,7 +58,7 @@ def test_report_has_the_issue_keys(mask50, region):
     assert set(rep["metrics"]) >= {"mae", "rmse", "r2", "bias"}
     assert set(rep["by_season"]) == {"DJF", "MAM", "JJA", "SON"}
     assert rep["by_season"]["DJF"]["n"] == rep["metrics"]["n"]  # January only
-    assert set(BASELINES) == {"idw", "ok", "logok", "knn", "ignnk"} == set(rep["baselines"])
+    assert set(EVALUATION_BASELINES) == {"idw", "ok", "logok", "knn", "ignnk"} == set(rep["baselines"])
     assert "checkpoint not shipped" in rep["baselines"]["ignnk"]["error"]
     assert rep["baselines"]["idw"]["mae"] == pytest.approx(rep["metrics"]["mae"])  # the spy is IDW
     assert rep["ratio_to_idw"] == pytest.approx(1.0)

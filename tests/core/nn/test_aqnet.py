@@ -12,12 +12,13 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.registry import get_model
+from core.contracts.model_spec import module_hparams
 from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
-from core.engine.trainer import model_hparams, train
+from core.engine.models import get_model
+from core.engine.trainer import train
 from core.nn.features import make_batch, prepare
-from core.nn.models.aqnet import ADAPTER, AQNet, daily_summaries, nearest_sources
+from core.nn.models.aqnet import SPEC, AQNet, daily_summaries, nearest_sources
 
 SPAN = 15 * 24  # 14 history days + the prediction day
 
@@ -152,7 +153,7 @@ SMALL = {"d": 8, "heads": 2, "knn_hidden": 8, "k": 4, "batch_size": 2, "epochs":
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, xr.Dataset]:
     root = tmp_path_factory.mktemp("models")
     ds = _stations(12, 31, seed=1)
-    train(ADAPTER, ds, overrides=SMALL, device="cpu", seed=0, out_root=root, progress=False)
+    train(SPEC, ds, overrides=SMALL, device="cpu", seed=0, out_root=root, progress=False)
     return root, ds
 
 
@@ -174,7 +175,7 @@ def test_checkpoint_round_trip_and_attention_in_result(trained: tuple[Path, xr.D
     assert res.grid is not None and np.isfinite(res.grid["pm25"].values).all()
     # the reloaded weights are the trained weights: same prediction as the saved module rebuilt by hand
     payload = torch.load(root / "aqnet" / "model.pt", weights_only=True)
-    again = ADAPTER.build(model_hparams(payload["hparams"]))
+    again = SPEC.build(module_hparams(payload["hparams"]))
     again.load_state_dict(payload["state_dict"])
     for key, val in again.state_dict().items():
         assert torch.equal(val, kriger.module.state_dict()[key])
@@ -194,7 +195,7 @@ def test_unseen_station_set_with_other_size(trained: tuple[Path, xr.Dataset]) ->
 
 def test_same_seed_same_result(trained: tuple[Path, xr.Dataset], tmp_path: Path) -> None:
     root, ds = trained
-    train(ADAPTER, ds, overrides=SMALL, device="cpu", seed=0, out_root=tmp_path, progress=False)
+    train(SPEC, ds, overrides=SMALL, device="cpu", seed=0, out_root=tmp_path, progress=False)
     a = torch.load(root / "aqnet" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "aqnet" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -214,7 +215,7 @@ def test_training_reads_only_training_hours(monkeypatch: pytest.MonkeyPatch, tmp
 
     monkeypatch.setattr(trainer, "make_batch", spy)
     ds = _stations(8, 59, seed=6)  # January and February
-    train(ADAPTER, ds, overrides={**SMALL, "val_windows": 0}, device="cpu", seed=0, save=False, progress=False)
+    train(SPEC, ds, overrides={**SMALL, "val_windows": 0}, device="cpu", seed=0, save=False, progress=False)
     split = time_split(ds["time"].values)
     training = [(s, o) for s, o in seen if o.shape[1] == SPAN]
     assert training

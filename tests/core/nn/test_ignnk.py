@@ -12,15 +12,15 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.registry import get_model
 from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
+from core.engine.models import get_model
 from core.engine.trainer import train
 from core.geo import haversine_km
 from core.nn.features import make_batch, prepare
 from core.nn.models.ignnk import (
-    ADAPTER,
     IGNNK,
+    SPEC,
     DiffusionGraphConv,
     IGNNKNet,
     gaussian_adjacency,
@@ -222,7 +222,7 @@ SMALL = {"hidden": 8, "batch_size": 4, "epochs": 1, "steps_per_epoch": 12, "val_
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, xr.Dataset]:
     root = tmp_path_factory.mktemp("models")
     ds = _stations(12, 31, seed=3)
-    train(ADAPTER, ds, overrides=SMALL, device="cpu", seed=0, out_root=root, progress=False)
+    train(SPEC, ds, overrides=SMALL, device="cpu", seed=0, out_root=root, progress=False)
     return root, ds
 
 
@@ -249,7 +249,7 @@ def test_unseen_station_set(trained: tuple[Path, xr.Dataset]) -> None:
 
 def test_same_seed_same_checkpoint(trained: tuple[Path, xr.Dataset], tmp_path: Path) -> None:
     root, ds = trained
-    train(ADAPTER, ds, overrides=SMALL, device="cpu", seed=0, out_root=tmp_path, progress=False)
+    train(SPEC, ds, overrides=SMALL, device="cpu", seed=0, out_root=tmp_path, progress=False)
     a = torch.load(root / "ignnk" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "ignnk" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -10,7 +10,7 @@ import torch
 from core.engine.masking import sample_hidden
 from core.nn.features import TargetPoints, make_batch, prepare
 from core.nn.losses import LossWeights, composite_loss
-from core.nn.models.spin import ADAPTER, SPIN
+from core.nn.models.spin import SPEC, SPIN
 
 TINY = {"hidden": 8, "n_layers": 1, "tcn_layers": 1, "readout_dim": 4, "target_k": 4, "graph_k": 6}
 
@@ -75,7 +75,7 @@ def test_wind_measured_or_inferred(world) -> None:
         u_inf = model(without)["wind_u"]
     torch.testing.assert_close(u_meas, with_wind["wind"][..., 0])  # wind_scale starts at 1
     assert not torch.allclose(u_inf, u_meas)
-    assert ADAPTER.wind_label(True) == "measured" and ADAPTER.wind_label(False) == "inferred"
+    assert SPEC.wind_label(True) == "measured" and SPEC.wind_label(False) == "inferred"
 
 
 @pytest.mark.parametrize("flag", ["use_diffusion", "use_advection"])

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from core.contracts.grid import GridSpec
-from core.contracts.registry import get_model
+from core.engine.models import get_model
 from core.geo import haversine_km
 from core.reanalysis.domain import BBOX_MASK, CHINA_BBOX, CHINA_MASK, boundary_path, cell_mask
 from core.reanalysis.tiles import halo_stations, neighbourhood_km, tiles

@@ -126,8 +126,8 @@ def test_a_day_missing_from_the_archive_stays_nan(tmp_path: Path) -> None:
 
 def test_intervals_of_the_model_are_stored_as_pm25_lo_hi(folder: Path, tmp_path: Path) -> None:
     """knn ships a calibrated interval table: its bounds land in the store next to pm25, lo ≤ pm25 ≤ hi."""
-    from core.contracts.registry import get_model
 
+    from core.engine.models import get_model
     probe = get_model("knn")
     spec = ReanalysisSpec(**(_spec(folder).__dict__ | {"model": "knn"}))
     item = plan(spec)[0]

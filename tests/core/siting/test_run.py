@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.contracts.registry import get_model
 from core.contracts.stationset import active_stations
 from core.data.synthetic import SimConfig, simulate
+from core.engine.models import get_model
 from core.errors import InvalidRequest
 from core.geo import haversine_km
 from core.siting.run import sites_for_day

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from core.contracts.registry import get_model
 from core.contracts.stationset import active_stations
 from core.data.splits import select_test_stations
 from core.data.synthetic import SimConfig, simulate
+from core.engine.models import get_model
 from core.errors import InvalidRequest
 from core.siting.validate import ValidationConfig, validate_siting, validation_windows
 

@@ -1,0 +1,68 @@
+"""What a learned model declares about itself: :class:`ModelSpec`.
+
+A model file (``core/nn/models/<name>.py``) holds a plain ``nn.Module`` and one ``ModelSpec`` registered
+with :func:`core.contracts.registry.register_spec`. The engine reads the spec to build, train, save and
+serve the module (``core.engine.models.get_model``); the model never imports the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a spec is read without torch (the dashboard's cold start imports it only when needed)
+    import torch
+
+# Hyper-parameters the engine understands (training, masking, validation). A spec's ``defaults``,
+# ``core/conf/<name>.yaml`` and the CLI override them; ``build`` never receives them (:func:`module_hparams`).
+TRAIN_DEFAULTS: dict = {
+    "window": 24, "predict": 24, "batch_size": 8, "lr": 2e-3, "weight_decay": 1e-5, "epochs": 30,
+    "steps_per_epoch": 100, "patience": 6, "mask_lo": 0.1, "mask_hi": 0.9, "masking": "dynamic",
+    "init_loss": 0.5, "aod_loss": 0.0, "grad_clip": 1.0, "val_windows": 48, "val_share": 0.5,
+    "train_margin_deg": None, "warmup_steps": 20, "threads": None,
+    "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
+    "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
+    "subnet_size": None, "val_margin_deg": 2.0,
+}
+
+
+def module_hparams(hp: dict) -> dict:
+    """The hyper-parameters ``build`` receives (engine-only keys removed)."""
+    return {k: v for k, v in hp.items() if k not in TRAIN_DEFAULTS}
+
+
+def history_hours(hp: dict) -> int:
+    """Hours of input a model with hyper-parameters ``hp`` reads before the hours it predicts."""
+    return max(0, int(hp["window"]) - int(hp["predict"]))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the engine builds, trains and labels one learned model. ``build(hparams) -> nn.Module``."""
+
+    name: str
+    arch_version: str
+    build: Callable[[dict], torch.nn.Module]
+    defaults: dict = field(default_factory=dict)
+    wind: str = "none"  # "inferred": infers transport without a MetSource; "none": ignores wind
+    uses_measured_wind: bool = False
+    loss: Callable | None = None  # (out, batch, LossWeights) -> (loss, parts); default: the composite loss
+    # (hparams, NodeData, training-hours bool (T,)) -> hparams: data-dependent hyper-parameters fitted on
+    # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
+    fit: Callable | None = None
+    notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
+    # hyper-parameters a card's ``inference`` block may change after training (chosen on validation days;
+    # they change how the weights run, never their shapes): core.engine.checkpoint.inference_settings
+    inference_hparams: tuple[str, ...] = ()
+    # which engine Kriger serves the module: "neural" (predictions, grid, influence) or "aqnet" (+ attention)
+    kriger: str = "neural"
+
+    def hparams(self, overrides: dict | None = None) -> dict:
+        return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}
+
+    def wind_label(self, has_measured: bool, hparams: dict | None = None) -> str:
+        """"measured" only when the data has wind and the model (hparams ``use_measured_wind``) reads it."""
+        if self.uses_measured_wind and has_measured and (hparams or {}).get("use_measured_wind", True):
+            return "measured"
+        return self.wind

@@ -1,0 +1,1 @@
+"""Dashboard pages: each composes pure layer builders and cached loaders (``compute, then render``)."""
