@@ -75,63 +75,95 @@ def mae(pred: np.ndarray, truth: np.ndarray, cols: np.ndarray) -> float:
     return float(np.abs(p[ok] - t[ok]).mean()) if ok.any() else float("nan")
 
 
-def validate_siting(ds: xr.Dataset, model: Kriger, pop: xr.DataArray, cfg: ValidationConfig = ValidationConfig(),
-                    progress: Callable[[str], None] | None = None) -> dict:
-    """Ranked vs random restoring of hidden stations on validation days of active StationSet ``ds``."""
+@dataclass
+class SitingView:
+    """The stations the experiment runs on (``S_test`` dropped) and what every seed reads from them."""
+
+    ds: xr.Dataset
+    s_test: set[str]
+    codes: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    pool: np.ndarray  # indices of the BTH stations that may be hidden
+    n_hide: int
+    windows: list[Window]
+    people: np.ndarray  # people in each station's population cell
+
+
+def siting_view(ds: xr.Dataset, pop: xr.DataArray, cfg: ValidationConfig) -> SitingView:
+    """Drop ``S_test``, size the hidden set (too few BTH stations is an :class:`InvalidRequest`), find the
+    validation windows and each station's population."""
     s_test = set(select_test_stations(ds))
     keep = ~np.isin(ds["station"].values.astype(str), sorted(s_test))
     ds = ds.isel(station=keep)
-    codes = ds["station"].values.astype(str)
     lat, lon = ds["lat"].values.astype(float), ds["lon"].values.astype(float)
     pool = np.flatnonzero(ds["is_bth"].values.astype(bool))
     n_hide = int(round(cfg.hide_share * len(pool)))
     if n_hide < cfg.k + 2:
         raise InvalidRequest(f"Only {len(pool)} BTH stations outside S_test: too few to hide {cfg.k} + 2.")
     windows = validation_windows(ds["time"].values)
-    people = point_population(lat, lon, pop)
-    per_seed, kinds = [], set()
-    for seed in cfg.seeds:
-        rng = np.random.default_rng(seed)
-        hidden = np.sort(rng.choice(pool, size=n_hide, replace=False))
-        observed = np.ones(len(codes), bool)
-        observed[hidden] = False
-        pred, width, truth = predict_windows(model, ds, observed, windows)
-        if cfg.use_interval and width is not None and np.isfinite(width[:, hidden]).any():
-            unc, kind = np.nanmean(width[:, hidden], axis=0), INTERVAL
-        else:
-            unc = nearest_km(lat[hidden], lon[hidden], lat[observed], lon[observed])
-            kind = DISTANCE
-        kinds.add(kind)
-        near = nearest_km(lat[hidden], lon[hidden], lat[observed], lon[observed])
-        picks = greedy_sites(unc * people[hidden], lat[hidden], lon[hidden], near, cfg.k, cfg.min_spacing_km)
-        ranked = hidden[[p.index for p in picks]]
-        if len(ranked) < cfg.k:  # spacing or empty cells left fewer: fill by score order so counts match
-            rest = [h for h in hidden[np.argsort(-(unc * people[hidden]))] if h not in set(ranked)]
-            ranked = np.r_[ranked, rest[:cfg.k - len(ranked)]].astype(int)
-        obs_r = observed.copy()
-        obs_r[ranked] = True
-        pred_r, _, _ = predict_windows(model, ds, obs_r, windows)
-        draws = []
-        for _ in range(cfg.random_draws):
-            rand = rng.choice(hidden, size=cfg.k, replace=False)
-            obs_x = observed.copy()
-            obs_x[rand] = True
-            pred_x, _, _ = predict_windows(model, ds, obs_x, windows)
-            common = np.setdiff1d(hidden, np.union1d(ranked, rand))
-            draws.append({"restored": sorted(codes[rand].tolist()), "scored": sorted(codes[common].tolist()),
-                          "ranked_mae": mae(pred_r, truth, common), "random_mae": mae(pred_x, truth, common)})
-        rec = {
-            "seed": int(seed), "hidden": sorted(codes[hidden].tolist()), "uncertainty": kind,
-            "ranked_restored": codes[ranked].tolist(), "mae_before_restoring": mae(pred, truth, hidden),
-            "ranked_mae": float(np.mean([d["ranked_mae"] for d in draws])),
-            "random_mae": float(np.mean([d["random_mae"] for d in draws])), "random_draws": draws,
-        }
-        per_seed.append(rec)
-        if progress:
-            progress(f"seed {seed}: ranked {rec['ranked_mae']:.2f} vs random {rec['random_mae']:.2f} µg/m³")
+    return SitingView(ds, s_test, ds["station"].values.astype(str), lat, lon, pool, n_hide, windows,
+                      point_population(lat, lon, pop))
+
+
+def rank_hidden(view: SitingView, hidden: np.ndarray, observed: np.ndarray, width: np.ndarray | None,
+                cfg: ValidationConfig) -> tuple[np.ndarray, str]:
+    """The ``k`` hidden stations the map's rule would restore (uncertainty × people, greedy with spacing) and
+    which uncertainty it used (:data:`INTERVAL` or :data:`DISTANCE`)."""
+    lat, lon = view.lat, view.lon
+    if cfg.use_interval and width is not None and np.isfinite(width[:, hidden]).any():
+        unc, kind = np.nanmean(width[:, hidden], axis=0), INTERVAL
+    else:
+        unc = nearest_km(lat[hidden], lon[hidden], lat[observed], lon[observed])
+        kind = DISTANCE
+    near = nearest_km(lat[hidden], lon[hidden], lat[observed], lon[observed])
+    score = unc * view.people[hidden]
+    picks = greedy_sites(score, lat[hidden], lon[hidden], near, cfg.k, cfg.min_spacing_km)
+    ranked = hidden[[p.index for p in picks]]
+    if len(ranked) < cfg.k:  # spacing or empty cells left fewer: fill by score order so counts match
+        rest = [h for h in hidden[np.argsort(-score)] if h not in set(ranked)]
+        ranked = np.r_[ranked, rest[:cfg.k - len(ranked)]].astype(int)
+    return ranked, kind
+
+
+def restored(observed: np.ndarray, stations: np.ndarray) -> np.ndarray:
+    """``observed`` with ``stations`` observed again."""
+    out = observed.copy()
+    out[stations] = True
+    return out
+
+
+def run_seed(model: Kriger, view: SitingView, seed: int, cfg: ValidationConfig) -> dict:
+    """One seed: hide, rank, restore the ranked ``k`` and ``random_draws`` random ``k``; MAE on the same stations."""
+    rng = np.random.default_rng(seed)
+    ds, codes, windows = view.ds, view.codes, view.windows
+    hidden = np.sort(rng.choice(view.pool, size=view.n_hide, replace=False))
+    observed = np.ones(len(codes), bool)
+    observed[hidden] = False
+    pred, width, truth = predict_windows(model, ds, observed, windows)
+    ranked, kind = rank_hidden(view, hidden, observed, width, cfg)
+    pred_r, _, _ = predict_windows(model, ds, restored(observed, ranked), windows)
+    draws = []
+    for _ in range(cfg.random_draws):
+        rand = rng.choice(hidden, size=cfg.k, replace=False)
+        pred_x, _, _ = predict_windows(model, ds, restored(observed, rand), windows)
+        common = np.setdiff1d(hidden, np.union1d(ranked, rand))
+        draws.append({"restored": sorted(codes[rand].tolist()), "scored": sorted(codes[common].tolist()),
+                      "ranked_mae": mae(pred_r, truth, common), "random_mae": mae(pred_x, truth, common)})
+    return {
+        "seed": int(seed), "hidden": sorted(codes[hidden].tolist()), "uncertainty": kind,
+        "ranked_restored": codes[ranked].tolist(), "mae_before_restoring": mae(pred, truth, hidden),
+        "ranked_mae": float(np.mean([d["ranked_mae"] for d in draws])),
+        "random_mae": float(np.mean([d["random_mae"] for d in draws])), "random_draws": draws,
+    }
+
+
+def siting_report(view: SitingView, per_seed: list[dict], cfg: ValidationConfig) -> dict:
+    """The validation JSON: ranked vs random MAE over seeds, the settings and every seed's record."""
     ranked_mae = float(np.mean([r["ranked_mae"] for r in per_seed]))
     random_mae = float(np.mean([r["random_mae"] for r in per_seed]))
-    months = sorted({str(np.datetime64(w.start, "M")) for w in windows})
+    kinds = {r["uncertainty"] for r in per_seed}
+    months = sorted({str(np.datetime64(w.start, "M")) for w in view.windows})
     return {
         "ranked_mae": ranked_mae, "random_mae": random_mae, "ratio": ranked_mae / random_mae,
         "seeds": [int(s) for s in cfg.seeds],
@@ -141,10 +173,23 @@ def validate_siting(ds: xr.Dataset, model: Kriger, pop: xr.DataArray, cfg: Valid
         "uncertainty": sorted(kinds)[0] if len(kinds) == 1 else ",".join(sorted(kinds)),
         "k": cfg.k, "hide_share": cfg.hide_share, "random_draws_per_seed": cfg.random_draws,
         "min_spacing_km": cfg.min_spacing_km,
-        "hours": f"validation days 21-23 of each month, {months[0]} to {months[-1]} ({len(windows)} months)",
-        "excluded_s_test": sorted(s_test), "units": "ug m-3",
+        "hours": f"validation days 21-23 of each month, {months[0]} to {months[-1]} ({len(view.windows)} months)",
+        "excluded_s_test": sorted(view.s_test), "units": "ug m-3",
         "protocol": ("S_test dropped; per seed hide hide_share of the other BTH stations, rank hidden stations by "
                      "uncertainty x people, restore top-k vs k at random, MAE at hidden stations restored by "
                      "neither, validation hours only"),
         "per_seed": per_seed,
     }
+
+
+def validate_siting(ds: xr.Dataset, model: Kriger, pop: xr.DataArray, cfg: ValidationConfig = ValidationConfig(),
+                    progress: Callable[[str], None] | None = None) -> dict:
+    """Ranked vs random restoring of hidden stations on validation days of active StationSet ``ds``."""
+    view = siting_view(ds, pop, cfg)
+    per_seed = []
+    for seed in cfg.seeds:
+        rec = run_seed(model, view, seed, cfg)
+        per_seed.append(rec)
+        if progress:
+            progress(f"seed {seed}: ranked {rec['ranked_mae']:.2f} vs random {rec['random_mae']:.2f} µg/m³")
+    return siting_report(view, per_seed, cfg)
