@@ -302,6 +302,185 @@ def _clean(obj):
     return obj
 
 
+@dataclass
+class EvaluationSetup:
+    """What every model of one evaluation is run on: the nodes, the scored hours and the protocol's runs."""
+
+    stations: xr.Dataset  # the StationSet as given or loaded (its hash goes into the report)
+    ds: xr.Dataset  # the nodes: active stations (on ``split="val"``, without ``S_test``)
+    ds_name: str
+    s_test: list[str]
+    s_val: list[str]  # empty unless ``split="val"``
+    hours: np.ndarray  # (time,) bool
+    rule: str  # which rule chose ``hours`` (:func:`scored_hours`)
+    runs: list[Run]
+
+    @property
+    def n_blocks(self) -> int:
+        return len(windows(self.hours))
+
+
+@dataclass
+class ModelResult:
+    """One model run through the protocol: its scored cells, their summary (:func:`summarise`) and inference time."""
+
+    scores: Scores
+    summary: dict
+    seconds: float
+
+
+@dataclass
+class ModelFailure:
+    """A baseline that could not be built or run; recorded in the report instead of its metrics."""
+
+    error: str
+
+
+class _Progress:
+    """The optional tqdm bar over every inference call of the evaluation."""
+
+    def __init__(self, enabled: bool, n_models: int, calls_per_model: int, desc: str) -> None:
+        self.calls_per_model = calls_per_model
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_models * calls_per_model, desc=desc, unit="infer")
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def skip_model(self) -> None:
+        """A model failed part-way: advance the bar past the rest of its calls."""
+        if self.bar is not None:
+            self.bar.update(self.calls_per_model - (self.bar.n % (self.calls_per_model or 1)))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def prepare_evaluation(
+    protocol: str,
+    dataset: str | None,
+    path: str | Path | None,
+    test_stations: Sequence[str] | str | Path | None,
+    period: str | None,
+    seeds: int | None,
+    stations: xr.Dataset | None,
+    split: str,
+) -> EvaluationSetup:
+    """Check the request, load the StationSet, choose ``S_test`` (and ``S_val``), the scored hours and the runs."""
+    if split not in SPLITS:
+        raise InvalidRequest(f"Unknown split '{split}'. Known: {', '.join(SPLITS)}.")
+    if split == "val" and path is not None:
+        raise InvalidRequest("--split val needs --dataset: a --path folder has no validation days of its own.")
+    if stations is None:
+        if (dataset is None) == (path is None):
+            raise InvalidRequest("Give exactly one of --dataset or --path.")
+        stations = load_stationset(dataset=dataset, path=path)
+    ds_name = dataset if dataset is not None else (str(path) if path is not None else stations.attrs.get("source", ""))
+    ds = active_stations(stations)
+    s_test = resolve_test_stations(stations, test_stations)
+    s_val: list[str] = []
+    if split == "val":
+        ds, s_val = validation_view(ds, s_test)
+    hours, rule = scored_hours(ds, period, use_split=path is None, split=split)
+    if not hours.any():
+        raise InvalidRequest("No hour to score in the chosen span (no data present there).")
+    seed_list = list(range(seeds)) if seeds is not None else None
+    if seeds is not None and seeds < 1:
+        raise InvalidRequest("--seeds must be ≥ 1.")
+    runs = runs_for(protocol, ds, s_val if split == "val" else s_test, seed_list)
+    return EvaluationSetup(stations, ds, ds_name, list(s_test), s_val, hours, rule, list(runs))
+
+
+def score_model(model, setup: EvaluationSetup, tick: Callable[[], None] = lambda: None) -> ModelResult:
+    """Run one model over every run's hidden set and summarise its scores."""
+    t0 = time.perf_counter()
+    scores = run_model(model, setup.ds, setup.runs, setup.hours, tick=tick)
+    seconds = round(time.perf_counter() - t0, 2)
+    return ModelResult(scores, summarise(scores, setup.runs), seconds)
+
+
+def score_baselines(names: Sequence[str], setup: EvaluationSetup, model_for: Callable[[str], object],
+                    done: dict[str, ModelResult], progress: _Progress) -> dict[str, ModelResult | ModelFailure]:
+    """Each baseline on the same runs and hours, in ``names`` order; one already in ``done`` (the evaluated
+    model) is not run again. A baseline that fails is recorded, not fatal."""
+    results = dict(done)
+    out: dict[str, ModelResult | ModelFailure] = {}
+    for name in names:
+        if name not in results:
+            try:
+                results[name] = score_model(model_for(name), setup, tick=progress.tick)
+            except Exception as err:  # noqa: BLE001 — a missing/broken baseline is recorded, not fatal
+                out[name] = ModelFailure(f"{type(err).__name__}: {err}")
+                progress.skip_model()
+                continue
+        out[name] = results[name]
+    return out
+
+
+def baseline_entry(result: ModelResult | ModelFailure, runs: Sequence[Run]) -> dict:
+    """A baseline's block of the report: its pooled metrics, params, per-season metrics and per-seed runs."""
+    if isinstance(result, ModelFailure):
+        return {"error": result.error}
+    return result.summary["metrics"] | {
+        "params": result.scores.params or {},
+        "by_season": result.summary["by_season"],
+        "runs": seed_runs(runs, result.summary["runs"], result.scores),
+    }
+
+
+def scored_times(scores: Scores) -> np.ndarray:
+    """Sorted distinct hours with at least one scored cell (finite prediction and truth)."""
+    cells = [(t[np.isfinite(p) & np.isfinite(y)]) for t, p, y in zip(scores.times, scores.pred, scores.truth,
+                                                                       strict=True)]
+    return np.unique(np.concatenate(cells)) if cells else np.zeros(0, "datetime64[ns]")
+
+
+def assemble_report(model_name: str, protocol: str, split: str, period: str | None, setup: EvaluationSetup,
+                    main: ModelResult, baselines: dict[str, ModelResult | ModelFailure]) -> dict:
+    """The evaluation JSON (keys fixed by issue 3), before :func:`_clean`."""
+    scored_t = scored_times(main.scores)
+    base_out = {name: baseline_entry(r, setup.runs) for name, r in baselines.items()}
+    report = {
+        "model": model_name,
+        "dataset": setup.ds_name,
+        "protocol": protocol,
+        "split": split,
+        "wind": main.scores.wind,
+        "test_stations": list(setup.s_test),
+        **({"val_stations": list(setup.s_val), "test_stations_excluded": True} if split == "val" else {}),
+        "times": {
+            "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
+            "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
+            "count": int(len(scored_t)),
+            "rule": setup.rule,
+            "period": period,
+            "tz": "Asia/Shanghai",
+        },
+        "runs": seed_runs(setup.runs, main.summary["runs"], main.scores),
+        "metrics": main.summary["metrics"],
+        "by_season": main.summary["by_season"],
+        "baselines": base_out,
+    }
+    idw_mae = base_out.get("idw", {}).get("mae")
+    report["ratio_to_idw"] = (main.summary["metrics"]["mae"] / idw_mae) if idw_mae else None
+    report["commit"] = git_commit()
+    report["data_sha256"] = data_sha256(setup.stations)
+    report["stations_active"] = int(setup.ds.sizes["station"])
+    report["params"] = main.scores.params or {}
+    report["n_inference_calls"] = len(setup.runs) * setup.n_blocks
+    report["timing_s"] = {model_name: main.seconds} | {
+        name: r.seconds for name, r in baselines.items() if isinstance(r, ModelResult) and name != model_name}
+    flags = flagged_cells(setup.ds, setup.runs, main.scores)
+    report["flagged_cells_scored"] = flags.pop("total")
+    report["flagged_cells_by_flag"] = flags
+    return report
+
+
 def evaluate(
     model_name: str,
     protocol: str,
@@ -325,106 +504,17 @@ def evaluate(
     otherwise the data come from ``dataset``/``path`` and the models from the registry.
     ``seeds``: number of seeds (0..N-1) for mask-R protocols (default 5).
     """
-    if split not in SPLITS:
-        raise InvalidRequest(f"Unknown split '{split}'. Known: {', '.join(SPLITS)}.")
-    if split == "val" and path is not None:
-        raise InvalidRequest("--split val needs --dataset: a --path folder has no validation days of its own.")
-    if stations is None:
-        if (dataset is None) == (path is None):
-            raise InvalidRequest("Give exactly one of --dataset or --path.")
-        stations = load_stationset(dataset=dataset, path=path)
-    ds_name = dataset if dataset is not None else (str(path) if path is not None else stations.attrs.get("source", ""))
-    ds = active_stations(stations)
-    s_test = resolve_test_stations(stations, test_stations)
-    s_val: list[str] = []
-    if split == "val":
-        ds, s_val = validation_view(ds, s_test)
-    hours, rule = scored_hours(ds, period, use_split=path is None, split=split)
-    if not hours.any():
-        raise InvalidRequest("No hour to score in the chosen span (no data present there).")
-    seed_list = list(range(seeds)) if seeds is not None else None
-    if seeds is not None and seeds < 1:
-        raise InvalidRequest("--seeds must be ≥ 1.")
-    runs = runs_for(protocol, ds, s_val if split == "val" else s_test, seed_list)
+    setup = prepare_evaluation(protocol, dataset, path, test_stations, period, seeds, stations, split)
     models = dict(models or {})
 
-    def model(name: str):
+    def model_for(name: str):
         if name not in models:  # settings tuned per protocol on validation days (e.g. IDW's power)
             models[name] = get_model(name, **({"protocol": protocol} if accepts(name, "protocol") else {}))
         return models[name]
 
-    names = [model_name] + [b for b in baselines if b != model_name]
-    n_blocks = len(windows(hours))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(names) * len(runs) * n_blocks, desc=f"{model_name} {protocol}", unit="infer")
-    def tick() -> None:
-        if bar is not None:
-            bar.update(1)
-
-    timing: dict[str, float] = {}
-    t0 = time.perf_counter()
-    main = run_model(model(model_name), ds, runs, hours, tick=tick)
-    timing[model_name] = round(time.perf_counter() - t0, 2)
-    summary = summarise(main, runs)
-    results: dict[str, dict] = {model_name: summary}
-    base_out: dict[str, dict] = {}
-    for name in baselines:
-        if name not in results:
-            try:
-                t0 = time.perf_counter()
-                sc = run_model(model(name), ds, runs, hours, tick=tick)
-                timing[name] = round(time.perf_counter() - t0, 2)
-                results[name] = summarise(sc, runs) | {"_scores": sc}
-            except Exception as err:  # noqa: BLE001 — a missing/broken baseline is recorded, not fatal
-                base_out[name] = {"error": f"{type(err).__name__}: {err}"}
-                if bar is not None:
-                    bar.update(len(runs) * n_blocks - (bar.n % (len(runs) * n_blocks or 1)))
-                continue
-        r = results[name]
-        sc_used = r["_scores"] if "_scores" in r else main
-        base_out[name] = r["metrics"] | {
-            "params": sc_used.params or {},
-            "by_season": r["by_season"],
-            "runs": seed_runs(runs, r["runs"], r["_scores"] if "_scores" in r else main),
-        }
-    if bar is not None:
-        bar.close()
-
-    cells = [(t[np.isfinite(p) & np.isfinite(y)]) for t, p, y in zip(main.times, main.pred, main.truth, strict=True)]
-    scored_t = np.unique(np.concatenate(cells)) if cells else np.zeros(0, "datetime64[ns]")
-    report = {
-        "model": model_name,
-        "dataset": ds_name,
-        "protocol": protocol,
-        "split": split,
-        "wind": main.wind,
-        "test_stations": list(s_test),
-        **({"val_stations": list(s_val), "test_stations_excluded": True} if split == "val" else {}),
-        "times": {
-            "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
-            "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
-            "count": int(len(scored_t)),
-            "rule": rule,
-            "period": period,
-            "tz": "Asia/Shanghai",
-        },
-        "runs": seed_runs(runs, summary["runs"], main),
-        "metrics": summary["metrics"],
-        "by_season": summary["by_season"],
-        "baselines": base_out,
-    }
-    idw_mae = base_out.get("idw", {}).get("mae")
-    report["ratio_to_idw"] = (summary["metrics"]["mae"] / idw_mae) if idw_mae else None
-    report["commit"] = git_commit()
-    report["data_sha256"] = data_sha256(stations)
-    report["stations_active"] = int(ds.sizes["station"])
-    report["params"] = main.params or {}
-    report["n_inference_calls"] = len(runs) * n_blocks
-    report["timing_s"] = timing
-    flags = flagged_cells(ds, runs, main)
-    report["flagged_cells_scored"] = flags.pop("total")
-    report["flagged_cells_by_flag"] = flags
-    return _clean(report)
+    n_models = 1 + sum(b != model_name for b in baselines)
+    bar = _Progress(progress, n_models, len(setup.runs) * setup.n_blocks, f"{model_name} {protocol}")
+    main = score_model(model_for(model_name), setup, tick=bar.tick)
+    baseline_results = score_baselines(baselines, setup, model_for, {model_name: main}, bar)
+    bar.close()
+    return _clean(assemble_report(model_name, protocol, split, period, setup, main, baseline_results))
