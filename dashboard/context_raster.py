@@ -24,6 +24,7 @@ import PIL
 from PIL import Image, ImageDraw
 
 from core.paths import cache_dir
+from dashboard.mercator import mercator_y
 
 SUPERSAMPLE = 2
 
@@ -38,10 +39,9 @@ class Stroke:
     fill: tuple[int, int, int, int] | None = None
 
 
-def mercator_y(lat_deg: float | np.ndarray) -> float | np.ndarray:
+def mercator_y_deg(lat_deg: float | np.ndarray) -> float | np.ndarray:
     """Web-Mercator y in degree units (equal to longitude degrees at the equator)."""
-    lat = np.radians(np.clip(lat_deg, -85.0, 85.0))
-    return np.degrees(np.log(np.tan(np.pi / 4 + lat / 2)))
+    return np.degrees(mercator_y(lat_deg))
 
 
 def _rings(geom: dict) -> Iterator[list[list[float]]]:
@@ -115,7 +115,7 @@ def rasterize(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: fl
 def draw_strokes(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg: float) -> np.ndarray:
     """:func:`rasterize` without the cache (for images that change with every scenario, e.g. the wind)."""
     w, s, e, n = bounds
-    top, bottom = float(mercator_y(n)), float(mercator_y(s))
+    top, bottom = float(mercator_y_deg(n)), float(mercator_y_deg(s))
     cols = max(1, round((e - w) * px_per_deg))
     rows = max(1, round((top - bottom) * px_per_deg))
     k = SUPERSAMPLE
@@ -124,7 +124,7 @@ def draw_strokes(strokes: Sequence[Stroke], bounds: Sequence[float], px_per_deg:
 
     def xy(ring) -> list[tuple[float, float]]:
         a = np.asarray(ring, float)
-        return list(zip((a[:, 0] - w) * sx, (top - mercator_y(a[:, 1])) * sy, strict=True))
+        return list(zip((a[:, 0] - w) * sx, (top - mercator_y_deg(a[:, 1])) * sy, strict=True))
 
     def paint(mask: Image.Image, rgba: tuple[int, int, int, int]) -> None:
         nonlocal canvas

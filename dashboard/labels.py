@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from dashboard.mercator import mercator_y
+
 TILE_PX = 512  # deck.gl's world width at zoom 0
 FONT_PX = 13  # dashboard.layers.labels_layer get_size
 CHAR_EM = 0.62  # width of one character of deck.gl's default monospace font, in font sizes
@@ -22,9 +24,8 @@ OFFSET_PX = -14  # labels_layer get_pixel_offset: the text sits above its point
 def screen_xy(lat: np.ndarray, lon: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
     """Web-Mercator pixel coordinates (x east, y south) of degrees ``lat``/``lon`` at ``zoom``."""
     world = TILE_PX * 2.0 ** zoom
-    lat_r = np.radians(np.clip(np.asarray(lat, float), -85.0, 85.0))
     x = (np.asarray(lon, float) + 180.0) / 360.0 * world
-    y = (1.0 - np.log(np.tan(math.pi / 4 + lat_r / 2)) / math.pi) / 2.0 * world
+    y = (1.0 - mercator_y(lat) / math.pi) / 2.0 * world
     return x, y
 
 

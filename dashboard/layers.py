@@ -17,6 +17,8 @@ import pandas as pd
 import pydeck as pdk
 from PIL import Image
 
+from dashboard.mercator import mercator_y
+
 # HJ 633-2012 (Technical Regulation on Ambient Air Quality Index), PM2.5 24-h IAQI breakpoints
 # (µg/m³) and the official category colours (RGB, table 2 of the standard). A value equal to a
 # breakpoint belongs to the lower category (IAQI 50 is still "excellent").
@@ -94,11 +96,6 @@ def legend_html(title: str = "PM2.5 (µg/m³), HJ 633-2012 categories") -> str:
 
 
 # ---------------------------------------------------------------- raster surface
-def _mercator_y(lat_deg: np.ndarray) -> np.ndarray:
-    lat = np.radians(np.clip(lat_deg, -85.0, 85.0))
-    return np.log(np.tan(np.pi / 4 + lat / 2))
-
-
 def mercator_rows(lat: np.ndarray, n_rows: int | None = None) -> np.ndarray:
     """Source row (index into ascending ``lat``) for each image row, top = north.
 
@@ -110,7 +107,7 @@ def mercator_rows(lat: np.ndarray, n_rows: int | None = None) -> np.ndarray:
     if len(lat) == 1:  # one row of cells has no spacing to divide by: every image row shows it
         return np.zeros(n, dtype=int)
     res = (lat[-1] - lat[0]) / (len(lat) - 1)
-    top, bottom = _mercator_y(np.array([lat[-1] + res / 2, lat[0] - res / 2]))
+    top, bottom = mercator_y(np.array([lat[-1] + res / 2, lat[0] - res / 2]))
     y = top - (np.arange(n) + 0.5) * (top - bottom) / n
     lat_of_row = np.degrees(2 * np.arctan(np.exp(y)) - np.pi / 2)
     return np.clip(np.rint((lat_of_row - lat[0]) / res).astype(int), 0, len(lat) - 1)
@@ -528,14 +525,14 @@ def context_bitmaps(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list
     texture instead of tessellating ~10⁵ vertices on every rerun. The sharp outline image covers the BTH
     districts; the neighbouring provinces' borders are drawn into the (coarser, wider) land image.
     """
-    from dashboard.context_raster import Stroke, geojson_bounds, mercator_y, rasterize
+    from dashboard.context_raster import Stroke, geojson_bounds, mercator_y_deg, rasterize
 
     k_out = OUTLINE_PX_PER_DEG / SCREEN_PX_PER_DEG
     province = (0, 0, 0, 230), 2.0
     below, above = [], []
     if land and geo.get("countries"):
         b = geojson_bounds([geo["countries"]])
-        ppd = min(LAND_PX_PER_DEG, MAX_IMAGE_PX / max(b[2] - b[0], float(mercator_y(b[3]) - mercator_y(b[1]))))
+        ppd = min(LAND_PX_PER_DEG, MAX_IMAGE_PX / max(b[2] - b[0], float(mercator_y_deg(b[3]) - mercator_y_deg(b[1]))))
         k_land = LAND_PX_PER_DEG / SCREEN_PX_PER_DEG  # widths as at the BTH scale (thin lines on a wide map)
         strokes = [Stroke(geo["countries"], (150, 150, 150, 255), 0.8 * k_land, fill=(238, 236, 228, 255))]
         if geo.get("province"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard.context_raster import Stroke, geojson_bounds, mercator_y, rasterize
+from dashboard.context_raster import Stroke, geojson_bounds, mercator_y_deg, rasterize
 from dashboard.layers import context_bitmaps
 
 
@@ -29,11 +29,11 @@ def test_fill_lands_on_mercator_rows_and_outside_stays_transparent():
     bounds = (110.0, 30.0, 120.0, 50.0)
     img = rasterize([Stroke(_square(112.0, 40.0, 114.0, 45.0), (0, 0, 0, 255), 0, fill=(10, 20, 30, 255))],
                     bounds, px_per_deg=20)
-    top, bottom = mercator_y(50.0), mercator_y(30.0)
+    top, bottom = mercator_y_deg(50.0), mercator_y_deg(30.0)
     assert img.shape == (round((top - bottom) * 20), 200, 4)
 
     def row(lat: float) -> int:
-        return int((top - mercator_y(lat)) / (top - bottom) * img.shape[0])
+        return int((top - mercator_y_deg(lat)) / (top - bottom) * img.shape[0])
 
     col = int((113.0 - 110.0) * 20)
     assert tuple(img[row(42.5), col]) == (10, 20, 30, 255)  # inside the square

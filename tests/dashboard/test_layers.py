@@ -112,7 +112,7 @@ def test_wind_arrows_skip_calm_and_missing() -> None:
 
 def _pixel(lon: float, lat: float, bounds: list[float], shape: tuple[int, ...]) -> tuple[int, int]:
     """(row, col) of a point on a Web-Mercator image over ``bounds`` (W, S, E, N)."""
-    from dashboard.context_raster import mercator_y
+    from dashboard.mercator import mercator_y
 
     w, s, e, n = bounds
     col = (lon - w) / (e - w) * shape[1]
