@@ -1,4 +1,9 @@
-"""Shared harness of the real-browser tests: a `streamlit run` server on 127.0.0.1 and headless Chromium."""
+"""Shared harness of the dashboard tests.
+
+AppTest (no browser): :func:`make_app` runs the frame of dashboard/app.py and one page on the demo,
+:func:`goto`, :func:`texts`, :func:`assert_clean`; :data:`APP` is the real entry point. Real browser: a
+`streamlit run` server on 127.0.0.1 and headless Chromium. Both: Streamlit cache helpers, test data folders.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,55 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core.paths import REPO_ROOT
+
+APP = str(REPO_ROOT / "dashboard" / "app.py")
+APPTEST_TIMEOUT = 180  # the first run simulates the demo and imports torch
+HARNESS = """
+import runpy, sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from dashboard.sidebar import frame
+page = st.session_state.get("_test_page", {page!r})
+frame(page)
+runpy.run_path({pages!r} + "/" + page + ".py", run_name="__page__")
+"""
+
+
+def make_app(page: str = "hotspots", **query: str) -> AppTest:
+    """The frame + one page (dashboard/views/), on the demo dataset unless the query says otherwise.
+
+    Runs the same frame as dashboard/app.py (:func:`dashboard.sidebar.frame`), then the page file.
+    """
+    script = HARNESS.format(root=str(REPO_ROOT), page=page, pages=str(REPO_ROOT / "dashboard" / "views"))
+    at = AppTest.from_string(script, default_timeout=APPTEST_TIMEOUT)
+    at.query_params["dataset"] = "demo"
+    at.query_params["model"] = "idw"  # fast and always present; tests that need another model say so
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    """Switch page within the same session (state carries over, as in the browser)."""
+    at.session_state["_test_page"] = page
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, captions and alerts of the current run, one string."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [a.value for a in (*at.info, *at.warning, *at.error, *at.success)]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_clean(at: AppTest) -> None:
+    """The run raised nothing and showed no error."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -181,5 +233,7 @@ def serving_data(root: Path, mp: pytest.MonkeyPatch):
     """The dashboard reads ``root`` (``$AIRATLAS_DATA``) with empty Streamlit caches, and leaves them empty."""
     mp.setenv("AIRATLAS_DATA", str(root))
     _clear_streamlit_caches()
-    yield root
-    _clear_streamlit_caches()
+    try:
+        yield root
+    finally:
+        _clear_streamlit_caches()

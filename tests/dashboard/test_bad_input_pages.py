@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.dashboard.conftest import link_shared_geo, serving_data
-from tests.dashboard.test_pages import make_app
+from tests.dashboard.conftest import link_shared_geo, make_app, serving_data
 from tests.data.make_data import make_cnemc_folder
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")

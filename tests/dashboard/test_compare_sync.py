@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dashboard.compare_layers import shared_view, split_column, swipe_layers
-from tests.dashboard.test_pages import assert_clean, make_app
+from tests.dashboard.conftest import assert_clean, make_app
 
 LAT = np.linspace(39.0, 40.0, 5)
 LON = np.linspace(116.0, 117.0, 6)  # cell edges every 0.2°, from 115.9 to 117.1

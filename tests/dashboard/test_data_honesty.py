@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dashboard import layers
-from tests.dashboard.test_pages import goto, make_app, texts
+from tests.dashboard.conftest import goto, make_app, texts
 
 REAL = "cnemc_bth_2019"
 PARTIAL = "2019-08-23"

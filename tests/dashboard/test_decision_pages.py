@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.test_pages import assert_clean, make_app, texts
+from tests.dashboard.conftest import assert_clean, make_app, texts
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.paths import REPO_ROOT
+from tests.dashboard.conftest import APP, assert_clean, serving_data
 
-APP = str(REPO_ROOT / "dashboard" / "app.py")
 PAGE = "views/justice.py"
-
-
-@pytest.fixture
-def fresh_caches():
-    """Streamlit caches are process-wide: clear them so tests do not see each other's data dirs."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
 
 
 def _justice(query: dict[str, str]) -> AppTest:
@@ -45,8 +35,7 @@ def _text(at: AppTest) -> str:
 def test_page_renders_demo_scenario(shared_data, monkeypatch):
     monkeypatch.setenv("AIRATLAS_DATA", str(shared_data))
     at = _justice({"dataset": "demo"})
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    assert_clean(at)
     assert len(at.metric) == 4
     text = _text(at)
     assert "NBS 2020 census" in text and "GHSL" in text  # sources cited where the numbers are
@@ -82,10 +71,10 @@ def test_link_sets_indicator_and_period(shared_data, monkeypatch, query, ind, pe
         assert "Indicator 'income' in the link is unknown" in msgs and "Period 'decade'" in msgs
 
 
-def test_missing_geo_layers_give_a_clear_message(tmp_path, monkeypatch, fresh_caches):
+def test_missing_geo_layers_give_a_clear_message(tmp_path, monkeypatch):
     (tmp_path / "raw").mkdir()  # a data dir without geo/: only the synthetic demo is available
-    monkeypatch.setenv("AIRATLAS_DATA", str(tmp_path))
-    at = _justice({})
+    with serving_data(tmp_path, monkeypatch):
+        at = _justice({})
     assert not at.exception, [e.value for e in at.exception]
     errors = " ".join(e.value for e in at.error)
     assert "Exposure analysis" in errors and "not found" in errors

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from core.reanalysis.domain import CHINA_BBOX
-from tests.dashboard.conftest import link_shared_geo, serving_data
-from tests.dashboard.test_pages import assert_clean, goto, make_app, texts
+from tests.dashboard.conftest import assert_clean, goto, link_shared_geo, make_app, serving_data, texts
 from tests.data.make_data import STATIONS, make_cnemc_folder
 
 NATIONAL = "cnemc_china_2019"

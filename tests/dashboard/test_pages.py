@@ -3,7 +3,7 @@
 Pages render without exception or error, widgets change what is shown, masking changes the scores,
 a URL query restores a scenario, and bad input gives a message instead of a traceback.
 
-Pages (dashboard/views/) are driven through a harness that runs
+Pages (dashboard/views/) are driven through :func:`tests.dashboard.conftest.make_app`, which runs
 the same frame as dashboard/app.py (:func:`dashboard.sidebar.frame`) and then the page file.
 The real frame is tested with ``AppTest.from_file("dashboard/app.py")`` on its default page.
 """
@@ -14,59 +14,18 @@ import re
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.paths import REPO_ROOT
+from tests.dashboard.conftest import APP, APPTEST_TIMEOUT, assert_clean, goto, make_app, serving_data, texts
 
-APP = str(REPO_ROOT / "dashboard" / "app.py")
 PAGES = ["hotspots", "masking_lab", "robustness", "attention", "about"]
-TIMEOUT = 180  # the first run simulates the demo and imports torch
-HARNESS = """
-import runpy, sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from dashboard.sidebar import frame
-page = st.session_state.get("_test_page", {page!r})
-frame(page)
-runpy.run_path({pages!r} + "/" + page + ".py", run_name="__page__")
-"""
 
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
-def make_app(page: str = "hotspots", **query: str) -> AppTest:
-    """The frame + one page, on the demo dataset unless the query says otherwise."""
-    script = HARNESS.format(root=str(REPO_ROOT), page=page, pages=str(REPO_ROOT / "dashboard" / "views"))
-    at = AppTest.from_string(script, default_timeout=TIMEOUT)
-    at.query_params["dataset"] = "demo"
-    at.query_params["model"] = "idw"  # fast and always present; tests that need another model say so
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at
-
-
-def goto(at: AppTest, page: str) -> AppTest:
-    """Switch page within the same session (state carries over, as in the browser)."""
-    at.session_state["_test_page"] = page
-    return at.run()
-
-
-def texts(at: AppTest) -> str:
-    """All markdown, captions and alerts of the current run, one string."""
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [a.value for a in (*at.info, *at.warning, *at.error, *at.success)]
-    return "\n".join(str(p) for p in parts)
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
 def test_app_frame_opens_on_hotspots_with_navigation() -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=APPTEST_TIMEOUT)
     at.query_params["dataset"] = "demo"
     at.run()
     assert_clean(at)
@@ -167,7 +126,7 @@ def test_query_string_restores_a_scenario() -> None:
 
 
 def test_query_string_opens_the_page_it_names() -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=APPTEST_TIMEOUT)
     at.query_params.update({"dataset": "demo", "page": "masking_lab", "masked": "1001A,1002A"})
     at.run()
     assert not at.exception
@@ -231,11 +190,9 @@ def test_sessions_are_independent_and_the_cached_model_is_untouched() -> None:
 
 def test_without_any_data_it_opens_the_demo_with_fetch_instructions(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRATLAS_DATA", str(tmp_path))  # an empty data folder: no raw/, no geo/
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    # an empty data folder (no raw/, no geo/); the caches are emptied after it, so later tests see the real data
+    with serving_data(tmp_path, monkeypatch):
+        at = AppTest.from_file(APP, default_timeout=APPTEST_TIMEOUT)
         at.query_params["dataset"] = "cnemc_bth_2019"  # a link from a machine with data
         at.run()
         assert not at.exception
@@ -244,6 +201,3 @@ def test_without_any_data_it_opens_the_demo_with_fetch_instructions(tmp_path: Pa
         assert any("python -m core data fetch" in i.value for i in at.info)
         assert any("'cnemc_bth_2019' is not available here" in w.value for w in at.warning)
         assert any("Geographic layers not found" in w.value for w in at.warning)
-    finally:
-        st.cache_data.clear()  # later tests must see the real data and geo layers again
-        st.cache_resource.clear()

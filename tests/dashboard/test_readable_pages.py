@@ -9,7 +9,7 @@ import pytest
 
 from dashboard import about_layers as al
 from dashboard import loaders
-from tests.dashboard.test_pages import assert_clean, make_app
+from tests.dashboard.conftest import assert_clean, make_app
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 

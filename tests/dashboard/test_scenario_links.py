@@ -12,11 +12,9 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.paths import REPO_ROOT
 from dashboard.state import K_PLACE, Place
-from tests.dashboard.test_pages import make_app
+from tests.dashboard.conftest import APP, make_app
 
-APP = str(REPO_ROOT / "dashboard" / "app.py")
 WHO = "WHO 2021 AQG, 24-h (15 µg/m³)"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.test_pages import assert_clean, make_app, texts
+from tests.dashboard.conftest import assert_clean, make_app, texts
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from dashboard.uncertainty_layers import VIEWS
-from tests.dashboard.test_pages import assert_clean, make_app, texts
+from tests.dashboard.conftest import assert_clean, make_app, texts
 
 # page → (its view control's key, id of the surface layer, whether its tooltips give station/probe intervals)
 SURFACE_PAGES = {"hotspots": ("hot_view", "surface", True), "compare": ("cmp_view", "surface", True),
