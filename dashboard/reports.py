@@ -1,7 +1,7 @@
 """Evaluation reports (``assets/metrics/*.json``, written by ``python -m core evaluate``) as tables.
 
-Pure pandas; the JSON keys are those fixed by issue 3: ``model``, ``dataset``, ``protocol``,
-``runs`` (per seed: ``mae``), ``metrics``, ``by_season``, ``baselines`` (name → the same).
+Pure pandas; the JSON keys are those :func:`core.evaluation.runner.evaluate` writes: ``model``, ``dataset``,
+``protocol``, ``runs`` (per seed: ``mae``), ``metrics``, ``by_season``, ``baselines`` (name → the same).
 """
 
 from __future__ import annotations
