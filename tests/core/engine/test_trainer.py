@@ -55,11 +55,73 @@ def test_aod_loss_runs_and_changes_result(sim, tiny_hp) -> None:
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
+# What each ablation changes, read off the trained module or the training steps it ran (how many masks the
+# trainer's samplers drew, the init-loss weight the loss was given). A new ablation must say its effect here.
+ABLATION_EFFECTS = {
+    "inferred-wind": lambda m, seen: not m.use_measured,
+    "no-advection": lambda m, seen: not m.use_a and not any(layer.use_a for layer in m.layers),
+    "no-diffusion": lambda m, seen: not m.use_d and not any(layer.use_d for layer in m.layers),
+    "no-init-loss": lambda m, seen: seen["init_weight"] == {0.0},
+    "no-masking": lambda m, seen: seen["sampled"] == 0,  # one fixed hidden set instead of a draw per step
+    "no-mp-mask": lambda m, seen: not m.mp_observed_only,
+    "no-terrain": lambda m, seen: not m.use_terrain and not m.log_terrain_km.requires_grad,
+    "old-init": lambda m, seen: m.init_mode == "idw",
+    "short-context": lambda m, seen: len(m.tcn.layers) == 3,
+    "sparse-masks": lambda m, seen: seen["clusters"] > 0,
+}
+
+
+def _train_spied(stations, hp: dict, mp: pytest.MonkeyPatch) -> tuple[trainer_mod.TrainResult, dict]:
+    """One spin training run, counting the trainer's mask draws and recording its init-loss weights."""
+    seen: dict = {"sampled": 0, "clusters": 0, "init_weight": set()}
+    real_sample, real_clusters, real_loss = (trainer_mod.sample_hidden, trainer_mod.sample_clusters,
+                                             trainer_mod.composite_loss)
+
+    def sample(*args, **kwargs):
+        seen["sampled"] += 1
+        return real_sample(*args, **kwargs)
+
+    def clusters(*args, **kwargs):
+        seen["clusters"] += 1
+        return real_clusters(*args, **kwargs)
+
+    def loss(out, batch, weights):
+        seen["init_weight"].add(weights.init)
+        return real_loss(out, batch, weights)
+
+    mp.setattr(trainer_mod, "sample_hidden", sample)
+    mp.setattr(trainer_mod, "sample_clusters", clusters)
+    mp.setattr(trainer_mod, "composite_loss", loss)
+    res = train(get_spec("spin"), stations, overrides=hp, device="cpu", save=False, progress=False)
+    return res, seen
+
+
+ABLATION_BUDGET = {"epochs": 1, "steps_per_epoch": 2}
+
+
+@pytest.fixture(scope="module")
+def control_run(sim):
+    """The same short training without any ablation: none of the effects may hold for it."""
+    from tests.core.engine.conftest import TINY_HP
+
+    with pytest.MonkeyPatch.context() as mp:
+        return _train_spied(sim.stations, {**TINY_HP, **ABLATION_BUDGET}, mp)
+
+
+def test_every_ablation_says_its_effect() -> None:
+    assert set(ABLATION_EFFECTS) == set(ABLATIONS)
+
+
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))
-def test_ablations_train(sim, tiny_hp, ablation: str) -> None:
-    hp = {**tiny_hp, "epochs": 1, "steps_per_epoch": 1, **ABLATIONS[ablation]}
-    res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
+def test_ablations_train_and_take_effect(sim, tiny_hp, control_run, ablation: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    hp = {**tiny_hp, **ABLATION_BUDGET, **ABLATIONS[ablation]}
+    res, seen = _train_spied(sim.stations, hp, monkeypatch)
     assert np.isfinite(res.history[0]["train_loss"])
+    assert {k: res.hparams[k] for k in ABLATIONS[ablation]} == ABLATIONS[ablation]  # recorded for the card
+    effect = ABLATION_EFFECTS[ablation]
+    assert effect(res.module, seen), (ablation, seen)
+    assert not effect(control_run[0].module, control_run[1]), (ablation, control_run[1])
 
 
 def test_cuda_request_without_gpu_is_clear() -> None:
@@ -88,10 +150,20 @@ def test_validation_hidden_sets_fixed_across_seeds(sim, tiny_hp) -> None:
     assert card["hidden_sets"][0]["hidden"] == [str(c) for c in data.nodes.codes[sets[0]]]
 
 
-def test_cosine_schedule_decays_within_budget(sim, tiny_hp) -> None:
+def test_cosine_schedule_decays_within_budget(sim, tiny_hp, monkeypatch: pytest.MonkeyPatch) -> None:
+    lrs: list[float] = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):  # the learning rate each optimizer step is taken with
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
     hp = {**tiny_hp, "schedule": "cosine", "epochs": 2, "steps_per_epoch": 4, "warmup_steps": 2}
     res = train(get_spec("spin"), sim.stations, overrides=hp, device="cpu", save=False, progress=False)
     assert len(res.history) == 2 and np.isfinite(res.best["val_mae"])
+    assert res.stopped == "step budget" and len(lrs) == 8
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.2 * lrs[0]  # decays toward min_lr_frac (0.05)
 
 
 def test_steps_run_is_the_budget_taken(sim, tiny_hp, tmp_path) -> None:
@@ -141,8 +213,8 @@ def test_sparse_share_trains_on_cluster_masks(sim, tiny_hp, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("name", ["spin", "aqnet", "ignnk"])
-def test_adapter_found_in_a_fresh_interpreter(name):
-    # the registry lists names without importing model modules, so get_adapter must import the one it needs;
+def test_spec_found_in_a_fresh_interpreter(name):
+    # the registry lists names without importing model modules, so get_spec must import the one it needs;
     # in a shared pytest process another test may already have imported it, hence a fresh interpreter
     import subprocess
     import sys
