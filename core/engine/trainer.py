@@ -265,6 +265,191 @@ class TrainResult:
     stopped: str = ""  # why training ended (epochs, step budget, early stopping, time cap …)
 
 
+class LrSchedule:
+    """The learning rate of every optimizer step, as a factor of ``lr`` (``hp["schedule"]``).
+
+    "plateau": linear warm-up, then constant, halved when validation stalls (:meth:`on_stall`). "cosine":
+    warm-up, then cosine decay to ``min_lr_frac`` over the step budget; under a time cap the budget shrinks
+    after the first epoch to the epochs that fit in it (:meth:`fit_time_cap`), so the decay completes within it.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, hp: dict) -> None:
+        self.total_steps = hp["epochs"] * hp["steps_per_epoch"]
+        self.steps_per_epoch = hp["steps_per_epoch"]
+        self.warm = max(1, min(hp["warmup_steps"], self.total_steps // 10))
+        self.cosine = hp["schedule"] == "cosine"
+        self.min_lr_frac = hp["min_lr_frac"]
+        self.budget_steps = self.total_steps
+        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, self.factor)
+
+    def factor(self, step: int) -> float:
+        if step < self.warm or not self.cosine:
+            return min(1.0, (step + 1) / self.warm)
+        frac = min(1.0, (step - self.warm) / max(1, self.budget_steps - self.warm))
+        return self.min_lr_frac + (1 - self.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    def step(self) -> None:
+        self.sched.step()
+
+    def fit_time_cap(self, first_epoch_s: float, max_minutes: float | None) -> None:
+        """After the first epoch (cosine under a time cap): the budget becomes the epochs that fit in the cap."""
+        if self.cosine and max_minutes:
+            fit_epochs = max(1, int(60 * max_minutes / max(first_epoch_s, 1e-3)))
+            self.budget_steps = min(self.total_steps, fit_epochs * self.steps_per_epoch)
+
+    def on_stall(self, epochs_without_progress: int) -> None:
+        """Plateau: every two epochs without progress halve the learning rate."""
+        if epochs_without_progress % 2 == 0 and not self.cosine:
+            self.sched.base_lrs = [b * 0.5 for b in self.sched.base_lrs]
+
+    def budget_spent(self, epochs_done: int) -> bool:
+        """Cosine: the decay has reached its end (the step budget is spent)."""
+        return self.cosine and epochs_done * self.steps_per_epoch >= self.budget_steps
+
+
+class BatchSampler:
+    """Training batches: random windows of training days with random hidden stations (the masking of
+    ``hp``), on every node or, with ``subnet_size``, on a random neighbourhood per step."""
+
+    def __init__(self, data: TrainData, hp: dict, seed: int, device: torch.device) -> None:
+        self.data, self.hp, self.device = data, hp, device
+        self.rng = np.random.default_rng(seed)
+        self.trainable = np.ones(data.nodes.n_nodes, bool)
+        self.fixed = (fixed_hidden(seed, self.trainable, 0.5, 1, hp["window"])[0] if hp["masking"] == "fixed"
+                      else None)
+        self.subnet = int(hp["subnet_size"]) if hp.get("subnet_size") else None
+
+    def next(self) -> dict:
+        """One batch, its ``loss_mask`` set (hidden trainable stations over the scored last hours)."""
+        hp, rng, data, nodes, subnet = self.hp, self.rng, self.data, self.data.nodes, self.subnet
+        starts = rng.choice(data.train_starts, hp["batch_size"])
+        # the graph of this step: every node, or a random neighbourhood of ``subnet`` nodes (positions ``sub``)
+        sub = random_neighbourhood(nodes, subnet, rng) if subnet else slice(None)
+        step_nodes = subset_nodes(nodes, sub) if subnet else nodes
+        step_trainable = self.trainable[sub]
+        if self.fixed is not None:
+            hidden = np.repeat(self.fixed[None][..., sub], hp["batch_size"], 0)
+        else:
+            hidden = sample_hidden(rng, step_trainable, hp["batch_size"], hp["window"], hp["mask_lo"],
+                                   hp["mask_hi"])
+            if hp["sparse_share"] > 0:  # some windows hide whole 30-km neighbourhoods, as sparse-30km does
+                pick = rng.random(hp["batch_size"]) < hp["sparse_share"]
+                if pick.any():
+                    hidden[pick] = sample_clusters(rng, step_trainable, step_nodes.geom.dist_km, int(pick.sum()),
+                                                   hp["window"], hp["sparse_km"])
+        observed = ~hidden
+        if data.input_hours is not None:
+            observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
+        aod = None if data.aod is None else data.aod[:, sub]
+        batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=self.device)
+        batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], self.device)
+        return batch
+
+
+@dataclass
+class EpochLoop:
+    """What the epoch loop leaves: per-epoch records, the best one and its weights, and how it ended."""
+
+    history: list[dict]
+    best: dict
+    best_state: dict
+    steps_run: int  # optimizer steps taken: the budget that makes two runs comparable (a time cap is load-dependent)
+    stopped: str
+    started: float  # time.monotonic() when the loop began
+
+
+def run_epochs(spec: ModelSpec, module: torch.nn.Module, data: TrainData, val_data: TrainData, hp: dict,
+               dev: torch.device, seed: int, max_minutes: float | None, progress: bool) -> EpochLoop:
+    """Optimise ``module`` epoch by epoch, validating after each; keeps the best-on-validation weights and
+    stops at the epoch limit, on early stopping, at the time cap or when the cosine step budget is spent."""
+    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=hp["lr"],
+                            weight_decay=hp["weight_decay"])
+    schedule = LrSchedule(opt, hp)
+    weights = LossWeights(init=hp["init_loss"], aod=hp["aod_loss"])
+    sampler = BatchSampler(data, hp, seed, dev)
+    loss_fn = spec.loss or composite_loss
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else math.inf
+    loop = EpochLoop([], {"val_mae": math.inf, "epoch": -1}, copy.deepcopy(module.state_dict()), 0, "epochs",
+                     time.monotonic())
+    bad = 0
+    for epoch in range(hp["epochs"]):
+        module.train()
+        losses = []
+        bar = tqdm(range(hp["steps_per_epoch"]), desc=f"{spec.name} epoch {epoch + 1}/{hp['epochs']}",
+                   disable=not progress, leave=False)
+        for _ in bar:
+            batch = sampler.next()
+            out = module(batch)
+            loss, parts = loss_fn(out, batch, weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
+            opt.step()
+            schedule.step()
+            loop.steps_run += 1
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            if time.monotonic() > deadline:
+                break
+        val = validate(module, val_data, hp, dev, seed=seed)
+        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **val,
+               "minutes": round((time.monotonic() - loop.started) / 60, 2)}
+        loop.history.append(rec)
+        if epoch == 0:
+            schedule.fit_time_cap(time.monotonic() - loop.started, max_minutes)
+        if progress:
+            tqdm.write(f"[{spec.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
+                       f"val MAE {val['val_mae']:.2f} (IDW {val['val_idw_mae']:.2f}) µg/m³  {rec['minutes']} min")
+        if val["val_mae"] < loop.best["val_mae"] or not math.isfinite(loop.best["val_mae"]):
+            loop.best, bad = dict(rec), 0
+            loop.best_state = copy.deepcopy(module.state_dict())
+        else:
+            bad += 1
+            schedule.on_stall(bad)
+            if bad >= hp["patience"]:
+                loop.stopped = "early stopping"
+                break
+        if time.monotonic() > deadline:
+            loop.stopped = f"time cap {max_minutes} min"
+            break
+        if schedule.budget_spent(epoch + 1):
+            loop.stopped = "step budget"
+            break
+    return loop
+
+
+def build_card(spec: ModelSpec, ds: xr.Dataset, data: TrainData, val_data: TrainData, hp: dict, module:
+               torch.nn.Module, loop: EpochLoop, seed: int, dev: torch.device, dataset_name: str) -> dict:
+    """The model card saved with the checkpoint: data, split, validation, training record and provenance."""
+    nodes = data.nodes
+    subnet = int(hp["subnet_size"]) if hp.get("subnet_size") else None
+    best = loop.best
+    return {
+        "dataset": dataset_name or ds.attrs.get("source", ""),
+        "data_sha256": ds.attrs.get("input_sha256", ""),
+        "split": {"time": "days 1–20 train, 21–23 validation, 24–end test (every month)",
+                  "train_windows": int(len(data.train_starts)), "val_windows": int(len(data.val_starts)),
+                  "training_stations": [str(c) for c in nodes.codes]},
+        "test_stations": data.test_codes,
+        "seed": seed, "device": str(dev),
+        "wind": spec.wind_label(nodes.wind is not None, hp),
+        "aod": "used" if hp["aod_loss"] > 0 else "none",
+        "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
+                    "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
+        "validation": validation_card(val_data, hp),
+        **({"subnet": {"size": subnet, "rule": "each step: the subnet_size stations nearest a training station "
+                                                "drawn uniformly",
+                       "validation_graph": f"training stations within the BTH box grown by "
+                                           f"{hp['val_margin_deg']}°",
+                       "validation_nodes": int(val_data.nodes.n_nodes)}} if subnet else {}),
+        "history": loop.history, "stopped": loop.stopped, "steps_run": loop.steps_run,
+        "train_minutes": round((time.monotonic() - loop.started) / 60, 2),
+        "git_commit": git_commit(),
+        "n_parameters": int(sum(p.numel() for p in module.parameters())),
+        **spec.notes,
+    }
+
+
 def train(spec: ModelSpec, ds: xr.Dataset, *, overrides: dict | None = None, device: str = "auto",
           seed: int = 0, max_minutes: float | None = None, aod_source=None, save: bool = True,
           out_root: Path | None = None, save_as: str | None = None, dataset_name: str = "",
@@ -281,133 +466,15 @@ def train(spec: ModelSpec, ds: xr.Dataset, *, overrides: dict | None = None, dev
                                          margin_deg=hp["train_margin_deg"])
     if data.aod is None:
         hp["aod_loss"] = 0.0
-    nodes = data.nodes
     if spec.fit is not None:
-        hp = spec.fit(hp, nodes, time_split(nodes.times)["train"])
+        hp = spec.fit(hp, data.nodes, time_split(data.nodes.times)["train"])
     module = spec.build(module_hparams(hp)).to(dev)
-    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=hp["lr"],
-                            weight_decay=hp["weight_decay"])
-    total_steps = hp["epochs"] * hp["steps_per_epoch"]
-    warm = max(1, min(hp["warmup_steps"], total_steps // 10))
-    cosine = hp["schedule"] == "cosine"
-    # "plateau": linear warm-up, then constant, halved when validation stalls. "cosine": warm-up, then cosine
-    # decay to min_lr_frac over the step budget; under --max-minutes the budget shrinks after the first epoch
-    # to the epochs that fit in the time cap (so the decay completes within it)
-    budget = {"steps": total_steps}
-
-    def lr_factor(step: int) -> float:
-        if step < warm or not cosine:
-            return min(1.0, (step + 1) / warm)
-        frac = min(1.0, (step - warm) / max(1, budget["steps"] - warm))
-        return hp["min_lr_frac"] + (1 - hp["min_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * frac))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    weights = LossWeights(init=hp["init_loss"], aod=hp["aod_loss"])
-    rng = np.random.default_rng(seed)
-    trainable = np.ones(nodes.n_nodes, bool)
-    fixed = (fixed_hidden(seed, trainable, 0.5, 1, hp["window"])[0] if hp["masking"] == "fixed" else None)
     val_data = validation_data(data, hp)
-    subnet = int(hp["subnet_size"]) if hp.get("subnet_size") else None
-    deadline = time.monotonic() + 60 * max_minutes if max_minutes else math.inf
-    history: list[dict] = []
-    best = {"val_mae": math.inf, "epoch": -1}
-    best_state = copy.deepcopy(module.state_dict())
-    bad = 0
-    t0 = time.monotonic()
-    stop_reason = "epochs"
-    steps_run = 0  # optimizer steps taken: the budget that makes two runs comparable (a time cap is load-dependent)
-    for epoch in range(hp["epochs"]):
-        module.train()
-        losses = []
-        bar = tqdm(range(hp["steps_per_epoch"]), desc=f"{spec.name} epoch {epoch + 1}/{hp['epochs']}",
-                   disable=not progress, leave=False)
-        for _ in bar:
-            starts = rng.choice(data.train_starts, hp["batch_size"])
-            # the graph of this step: every node, or a random neighbourhood of ``subnet`` nodes (positions ``sub``)
-            sub = random_neighbourhood(nodes, subnet, rng) if subnet else slice(None)
-            step_nodes = subset_nodes(nodes, sub) if subnet else nodes
-            step_trainable = trainable[sub]
-            if fixed is not None:
-                hidden = np.repeat(fixed[None][..., sub], hp["batch_size"], 0)
-            else:
-                hidden = sample_hidden(rng, step_trainable, hp["batch_size"], hp["window"], hp["mask_lo"],
-                                       hp["mask_hi"])
-                if hp["sparse_share"] > 0:  # some windows hide whole 30-km neighbourhoods, as sparse-30km does
-                    pick = rng.random(hp["batch_size"]) < hp["sparse_share"]
-                    if pick.any():
-                        hidden[pick] = sample_clusters(rng, step_trainable, step_nodes.geom.dist_km, int(pick.sum()),
-                                                       hp["window"], hp["sparse_km"])
-            observed = ~hidden
-            if data.input_hours is not None:
-                observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
-            aod = None if data.aod is None else data.aod[:, sub]
-            batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=dev)
-            batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], dev)
-            out = module(batch)
-            loss, parts = (spec.loss or composite_loss)(out, batch, weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), hp["grad_clip"])
-            opt.step()
-            sched.step()
-            steps_run += 1
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-            if time.monotonic() > deadline:
-                break
-        val = validate(module, val_data, hp, dev, seed=seed)
-        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **val,
-               "minutes": round((time.monotonic() - t0) / 60, 2)}
-        history.append(rec)
-        if cosine and epoch == 0 and max_minutes:
-            fit_epochs = max(1, int(60 * max_minutes / max(time.monotonic() - t0, 1e-3)))
-            budget["steps"] = min(total_steps, fit_epochs * hp["steps_per_epoch"])
-        if progress:
-            tqdm.write(f"[{spec.name}] epoch {epoch + 1}: loss {rec['train_loss']:.4f} "
-                       f"val MAE {val['val_mae']:.2f} (IDW {val['val_idw_mae']:.2f}) µg/m³  {rec['minutes']} min")
-        if val["val_mae"] < best["val_mae"] or not math.isfinite(best["val_mae"]):
-            best, bad = dict(rec), 0
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            bad += 1
-            if bad % 2 == 0 and not cosine:  # two epochs without progress: halve the learning rate
-                sched.base_lrs = [b * 0.5 for b in sched.base_lrs]
-            if bad >= hp["patience"]:
-                stop_reason = "early stopping"
-                break
-        if time.monotonic() > deadline:
-            stop_reason = f"time cap {max_minutes} min"
-            break
-        if cosine and (epoch + 1) * hp["steps_per_epoch"] >= budget["steps"]:
-            stop_reason = "step budget"
-            break
-    module.load_state_dict(best_state)
+    loop = run_epochs(spec, module, data, val_data, hp, dev, seed, max_minutes, progress)
+    module.load_state_dict(loop.best_state)
     module.eval()
     out_dir = None
     if save:
-        card = {
-            "dataset": dataset_name or ds.attrs.get("source", ""),
-            "data_sha256": ds.attrs.get("input_sha256", ""),
-            "split": {"time": "days 1–20 train, 21–23 validation, 24–end test (every month)",
-                      "train_windows": int(len(data.train_starts)), "val_windows": int(len(data.val_starts)),
-                      "training_stations": [str(c) for c in nodes.codes]},
-            "test_stations": data.test_codes,
-            "seed": seed, "device": str(dev),
-            "wind": spec.wind_label(nodes.wind is not None, hp),
-            "aod": "used" if hp["aod_loss"] > 0 else "none",
-            "metrics": {"val_mae": best["val_mae"], "val_idw_mae": best.get("val_idw_mae"),
-                        "best_epoch": best["epoch"], "val_hidden_share": hp["val_share"]},
-            "validation": validation_card(val_data, hp),
-            **({"subnet": {"size": subnet, "rule": "each step: the subnet_size stations nearest a training station "
-                                                    "drawn uniformly",
-                           "validation_graph": f"training stations within the BTH box grown by "
-                                               f"{hp['val_margin_deg']}°",
-                           "validation_nodes": int(val_data.nodes.n_nodes)}} if subnet else {}),
-            "history": history, "stopped": stop_reason, "steps_run": steps_run,
-            "train_minutes": round((time.monotonic() - t0) / 60, 2),
-            "git_commit": git_commit(),
-            "n_parameters": int(sum(p.numel() for p in module.parameters())),
-            **spec.notes,
-        }
+        card = build_card(spec, ds, data, val_data, hp, module, loop, seed, dev, dataset_name)
         out_dir = save_checkpoint(save_as or spec.name, spec.arch_version, hp, module, card, out_root)
-    return TrainResult(module, hp, history, best, out_dir, data.test_codes, steps_run, stop_reason)
+    return TrainResult(module, hp, loop.history, loop.best, out_dir, data.test_codes, loop.steps_run, loop.stopped)
