@@ -46,16 +46,3 @@ def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
     res = CliRunner().invoke(app, ["select", "--model", "spin", str(tmp_path / "nope")])
     assert res.exit_code != 0
     assert "train --model spin --out" in (res.output + str(res.exception))
-
-
-@pytest.mark.parametrize(("card", "expected"), [
-    ({"steps_run": 160, "stopped": "epochs", "hparams": {"steps_per_epoch": 80}, "history": [{}, {}]}, 160),
-    ({"stopped": "step budget", "hparams": {"steps_per_epoch": 80}, "history": [{}] * 5}, 400),
-    ({"stopped": "time cap 12.0 min", "hparams": {"steps_per_epoch": 80}, "history": [{}]}, None),
-])
-def test_budget_of_reads_steps_from_the_card(card: dict, expected) -> None:
-    """An ablation report states each variant's step budget; a time-capped old card has no known count."""
-    from core.cli.train import budget_of
-
-    got = budget_of(card)
-    assert got["steps_run"] == expected and got["steps_per_epoch"] == 80 and got["stopped"] == card["stopped"]
