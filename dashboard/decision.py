@@ -24,7 +24,7 @@ def compare_model_b_options(model_a: str) -> list[str]:
 def cell_people(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray | None:
     """Persons living in each cell ``(lat, lon)`` of a surface grid (0.1° grid 2015); None without the layer."""
     from core.errors import AirAtlasError
-    from core.exposure_weights import load_population_grid
+    from core.exposure.weights import load_population_grid
     from core.population import grid_population
 
     try:
@@ -60,7 +60,7 @@ def sites(dataset: str, date: str, model: str, masked: tuple[str, ...], n: int, 
     ``use_interval`` False (default, as the CLI's ``--uncertainty distance``): rank by distance to the nearest
     monitor × people, the choice validated on validation days (MAE ratio 0.937 vs 0.997 for interval width).
     """
-    from core.exposure_weights import load_population_grid
+    from core.exposure.weights import load_population_grid
     from core.siting.score import rank_sites
 
     result = loaders.run_scenario(dataset, date, model, masked, True)

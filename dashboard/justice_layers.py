@@ -18,8 +18,7 @@ import plotly.graph_objects as go
 import pydeck as pdk
 import shapely
 
-from core.exposure_census import CITATIONS, VULNERABILITY
-from core.exposure_disparity import fractional_rank
+from core.exposure import CITATIONS, VULNERABILITY, fractional_rank
 
 # 3 × 3 bivariate palette (rows: exposure tercile low→high, columns: vulnerability tercile low→high).
 # Exposure runs to pink, vulnerability to teal, both high to dark blue-purple.

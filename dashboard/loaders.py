@@ -385,16 +385,16 @@ def period_bounds(date: str, kind: str, first: str, last: str) -> tuple[str, str
 
 @st.cache_resource(show_spinner="Loading census units …")
 def census_units():
-    """Census units (core.exposure_census), shared and read-only."""
-    from core.exposure_census import load_census_units
+    """Census units (core.exposure), shared and read-only."""
+    from core.exposure import load_census_units
 
     return load_census_units()
 
 
 @st.cache_resource(show_spinner=False)
 def population_grid():
-    """The 0.1° population grid (core.exposure_weights), shared and read-only."""
-    from core.exposure_weights import load_population_grid
+    """The 0.1° population grid (core.exposure.weights), shared and read-only."""
+    from core.exposure.weights import load_population_grid
 
     return load_population_grid()
 

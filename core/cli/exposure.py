@@ -49,9 +49,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Exposure of the 222 BTH census units (NBS 2020 census, GHSL) to a model's PM2.5 surface."""
-        from core.exposure import summarize
-        from core.exposure_disparity import check_n_boot
-        from core.exposure_run import run_exposure
+        from core.exposure import check_n_boot, run_exposure, summarize
 
         check_n_boot(n_boot)  # before the surface is built: a bad value must not cost the run
         check_output_file(json_out, "--json")

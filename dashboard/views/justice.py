@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.exposure_census import CITATIONS, VULNERABILITY
+from core.exposure import CITATIONS, VULNERABILITY
 from dashboard import coverage, layers, loaders
 from dashboard import justice_layers as jl
 from dashboard.ui import guard, link_value, page_context, readable_numbers

@@ -12,8 +12,7 @@ import shapely
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import grid_dataset
-from core.exposure import summarize, unit_exposure
-from core.exposure_census import join_census
+from core.exposure import join_census, summarize, unit_exposure
 from dashboard import justice_layers as jl
 
 

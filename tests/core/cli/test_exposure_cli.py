@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from core.__main__ import app
 from core.errors import InvalidRequest
-from core.exposure_run import parse_period
+from core.exposure.run import parse_period
 
 
 def _run(*args: str):
@@ -66,10 +66,10 @@ def test_exposure_cli_real_data(shared_data, tmp_path, monkeypatch):
 def test_a_bootstrap_without_resamples_is_refused_with_exit_2(tmp_path, n_boot, monkeypatch, capsys):
     import sys
 
-    import core.exposure_run as exposure_run
+    import core.exposure as exposure
     from core.__main__ import main
 
-    monkeypatch.setattr(exposure_run, "run_exposure", lambda *a, **k: pytest.fail("ran before validating"))
+    monkeypatch.setattr(exposure, "run_exposure", lambda *a, **k: pytest.fail("ran before validating"))
     monkeypatch.setattr(sys, "argv", ["core", "exposure", "--start", "2019-01-01", "--end", "2019-01-02",
                                       "--model", "idw", "--json", str(tmp_path / "e.json"), "--n-boot", n_boot])
     with pytest.raises(SystemExit) as exit_info:
@@ -83,7 +83,7 @@ def test_a_bootstrap_without_resamples_is_refused_with_exit_2(tmp_path, n_boot, 
 def test_the_library_bootstrap_refuses_too_few_resamples(n_boot):
     import numpy as np
 
-    from core.exposure_disparity import bootstrap
+    from core.exposure.disparity import bootstrap
 
     rng = np.random.default_rng(0)
     with pytest.raises(InvalidRequest, match="at least 2"):

@@ -2,8 +2,8 @@
 
 Pure functions (GeoDataFrame / xarray in and out); the CLI and the dashboard call them.
 
-Method, in short (details in :mod:`core.exposure_weights`, :mod:`core.exposure_census`,
-:mod:`core.exposure_disparity`):
+Method, in short (details in :mod:`core.exposure.weights`, :mod:`core.exposure.census`,
+:mod:`core.exposure.disparity`):
 
 1. the hourly grid surface ``(time, lat, lon)`` µg/m³ is averaged over each census unit with
    exact cell–polygon overlap areas (equal-area projection), cells weighted by where people
@@ -27,9 +27,9 @@ import xarray as xr
 from pyproj import CRS
 
 from core.errors import UnusableData
-from core.exposure_census import CITATIONS, DEFINITIONS, VULNERABILITY, join_census, vulnerability_indicators
-from core.exposure_disparity import concentration_index, disparity, quintile_ratio
-from core.exposure_weights import CellWeights, cell_weights
+from core.exposure.census import CITATIONS, DEFINITIONS, VULNERABILITY, join_census, vulnerability_indicators
+from core.exposure.disparity import concentration_index, disparity, quintile_ratio
+from core.exposure.weights import CellWeights, cell_weights
 
 MIN_DAY_HOURS = 20  # GB 3095-2012: a 24-h mean needs at least 20 hourly values
 BOUNDS = ("pm25", "pm25_lo", "pm25_hi")
@@ -62,7 +62,7 @@ class ExposureResult:
     - ``table``: GeoDataFrame, one row per census unit: CODE, NAME, population (census POPU),
       pm25 [pm25_lo, pm25_hi] period means (µg/m³), valid_days, days_above_<threshold key>,
       covered, coverage (share of the unit's area inside the grid), weighting, the vulnerability
-      shares (:data:`core.exposure_census.VULNERABILITY`), geometry (EPSG:4326);
+      shares (:data:`core.exposure.census.VULNERABILITY`), geometry (EPSG:4326);
     - ``daily``: Dataset (day, unit) of daily unit means for each bound present, NaN = invalid day;
     - ``warnings``: human-readable messages (also emitted as :class:`ExposureWarning`).
     """
@@ -125,7 +125,7 @@ def unit_exposure(surface: xr.Dataset, units: gpd.GeoDataFrame, population: xr.D
     """Per-unit population-weighted PM2.5 over ``[start, end]`` (inclusive; default: the whole surface).
 
     ``surface``: Dataset (time, lat, lon) with pm25 [pm25_lo, pm25_hi] µg/m³, regular lon/lat grid;
-    ``units``: census units from :func:`core.exposure_census.load_census_units` (CRS must match the surface's);
+    ``units``: census units from :func:`core.exposure.census.load_census_units` (CRS must match the surface's);
     ``population``: persons per cell used to spread people inside units, or None for uniform.
     """
     check_surface(surface)

@@ -21,9 +21,9 @@ from core.data.load import load_stationset
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.errors import InvalidRequest, UnusableData
-from core.exposure import ExposureResult, ExposureWarning, unit_exposure
-from core.exposure_census import load_census_units
-from core.exposure_weights import load_population_grid
+from core.exposure.census import load_census_units
+from core.exposure.units import ExposureResult, ExposureWarning, unit_exposure
+from core.exposure.weights import load_population_grid
 
 
 def parse_period(start: str, end: str) -> Window:
