@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.surface_store import SurfaceStore, model_fingerprint, stations_fingerprint, stored_infer, surface_key
+from tests.factories import tiny_stationset
 
 
 @pytest.fixture
 def stations() -> xr.Dataset:
     rng = np.random.default_rng(0)
-    t = pd.date_range("2019-01-01", periods=48, freq="h")
     lat = rng.uniform(38.0, 40.0, 12)
     lon = rng.uniform(115.0, 117.5, 12)
     pm = 40 + 30 * np.sin(np.arange(48) / 6)[:, None] + 10 * lat[None, :] - 380 + rng.normal(0, 3, (48, 12))
-    return make_stationset(t, [f"{1001 + i}A" for i in range(12)], lat, lon, {"pm25": pm},
-                           city=["保定"] * 12, is_bth=[True] * 12)
+    return tiny_stationset(pm, lat, lon, city="保定")
 
 
 @pytest.fixture

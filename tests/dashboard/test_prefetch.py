@@ -11,12 +11,10 @@ import streamlit as st
 import xarray as xr
 from streamlit.testing.v1 import AppTest
 
-from core.paths import REPO_ROOT
 from core.surface_store import SurfaceStore
 from dashboard import decision, loaders, prefetch
+from tests.dashboard.conftest import APP, make_app
 from tests.data.make_data import make_cnemc_folder
-
-APP = str(REPO_ROOT / "dashboard" / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +56,6 @@ def test_run_warms_every_step_and_stores_the_month(tiny: str, caplog: pytest.Log
 def test_compare_b_is_the_compare_pages_default(tiny: str, monkeypatch: pytest.MonkeyPatch):
     """One home for Compare's default model B: the page offers decision.compare_model_b_options, the warm-up
     computes its first."""
-    from tests.dashboard.test_pages import make_app
-
     at = make_app("compare", dataset=tiny)
     at.run()
     assert not at.exception
@@ -191,8 +187,6 @@ def test_warm_neighbours_once_per_scenario_and_past_a_failing_day(monkeypatch: p
 def test_hotspots_page_warms_its_neighbours_and_they_hold_what_a_date_change_reads(monkeypatch: pytest.MonkeyPatch):
     """The page queues its date's neighbours when the warm-up is on; warm_neighbour makes exactly the cached calls
     the page makes after a date change to that day (so the change finds them in memory)."""
-    from tests.dashboard.test_pages import make_app
-
     queued = []
     monkeypatch.setenv(prefetch.ENV, "1")
     monkeypatch.setattr(prefetch, "start", lambda *a: None)  # not the server-wide warm-up here
@@ -236,8 +230,6 @@ def test_warm_pending_runs_the_latest_queued_set_only(monkeypatch: pytest.Monkey
 
 def test_masking_lab_warms_the_queued_set_with_the_call_rerun_makes(monkeypatch: pytest.MonkeyPatch):
     """Hiding stations queues them (prefetch.warm_pending); the job's inference is the very call Rerun makes first."""
-    from tests.dashboard.test_pages import make_app
-
     real_warm, queued = prefetch.warm_pending, []
     monkeypatch.setattr(prefetch, "_pending", {})
     monkeypatch.setenv(prefetch.ENV, "1")

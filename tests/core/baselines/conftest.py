@@ -9,11 +9,6 @@ import xarray as xr
 from tests.factories import tiny_stationset
 
 
-def stationset(lat, lon, values: np.ndarray, start: str = "2019-01-01") -> xr.Dataset:
-    """StationSet from per-station coordinates and (time, station) PM2.5 values."""
-    return tiny_stationset(values, lat, lon, start=start)
-
-
 @pytest.fixture
 def line3() -> xr.Dataset:
     """North, centre, south stations 0.2° apart on one meridian: N and S are equidistant from the centre."""

@@ -6,6 +6,7 @@ from core.baselines.ok import OrdinaryKriging
 from core.contracts.grid import GridSpec
 from core.engine.infer import infer
 from core.engine.models import get_model
+from tests.factories import tiny_stationset
 
 
 def test_equidistant_pair_gives_the_back_transformed_mean_of_logs(line3):
@@ -39,13 +40,11 @@ def test_lognormal_mean_is_above_the_median(scattered):
 
 def test_log_kriging_beats_plain_kriging_on_a_multiplicative_field():
     """A field whose spatial contrast scales with its level (like PM2.5): log-OK should win."""
-    from tests.core.baselines.conftest import stationset
-
     rng = np.random.default_rng(5)
     lat, lon = 39.0 + rng.uniform(-0.8, 0.8, 30), 116.0 + rng.uniform(-1, 1, 30)
     level = np.exp(rng.normal(3.5, 1.0, 72))[:, None]
     vals = level * np.exp(0.5 * (lat - 39) + 0.4 * (lon - 116) + rng.normal(0, 0.1, (72, 30)))
-    ds = stationset(lat, lon, vals)
+    ds = tiny_stationset(vals, lat, lon)
     obs = np.arange(30) % 3 != 0
     err = {}
     for name, m in (("ok", OrdinaryKriging()), ("logok", LogOrdinaryKriging())):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import xarray as xr
@@ -13,36 +13,17 @@ import xarray as xr
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
 from core.contracts.model_spec import module_hparams
-from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.engine.trainer import train
 from core.nn.features import make_batch, prepare
 from core.nn.models.aqnet import SPEC, AQNet, daily_summaries, nearest_sources
+from tests.factories import smooth_stationset
 
 SPAN = 15 * 24  # 14 history days + the prediction day
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One OpenMP thread: on the shared 2-core CPU more threads spin-wait and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _stations(n: int, days: int, seed: int, start: str = "2019-01-01") -> xr.Dataset:
-    """A smooth synthetic PM2.5 field (µg/m³): regional daily cycle × a west–east gradient, plus noise."""
-    rng = np.random.default_rng(seed)
-    lat, lon = 38.5 + rng.uniform(0, 1.5, n), 115.5 + rng.uniform(0, 1.5, n)
-    t = pd.date_range(start, periods=days * 24, freq="h")
-    h = np.arange(len(t))
-    regional = 60 + 30 * np.sin(2 * np.pi * h / 24) + 20 * np.sin(2 * np.pi * h / (24 * 5))
-    field = regional[:, None] * (1 + 0.4 * (lon - 116)[None, :]) + rng.normal(0, 2, (len(t), n))
-    codes = [f"S{seed}{i:03d}" for i in range(n)]
-    return make_stationset(t, codes, lat, lon, {"pm25": np.clip(field, 1, None)},
-                           city=["北京"] * n, is_bth=[True] * n)
+pytestmark = pytest.mark.usefixtures("one_thread")
+# Beijing stations, a 5-day cycle on top of the daily one
+_stations = partial(smooth_stationset, code_prefix="S", city="北京", five_day_amplitude=20.0)
 
 
 def _batch(ds: xr.Dataset, hidden: np.ndarray, length: int = SPAN, start: int = 0) -> dict:

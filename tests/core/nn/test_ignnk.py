@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Window
-from core.contracts.stationset import make_stationset
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.engine.trainer import train
@@ -29,15 +28,9 @@ from core.nn.models.ignnk import (
     reconstruction_loss,
     transitions,
 )
+from tests.factories import smooth_stationset
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One OpenMP thread: on the shared 2-core CPU more threads spin-wait and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _coords(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,15 +165,7 @@ def test_sparse_query_rows_equal_dense() -> None:
 # --- the engine-facing module, its loss, checkpoint and Kriger ---------------------------------------
 
 
-def _stations(n: int, days: int, seed: int) -> xr.Dataset:
-    rng = np.random.default_rng(seed)
-    lat, lon = 38.5 + rng.uniform(0, 1.5, n), 115.5 + rng.uniform(0, 1.5, n)
-    t = pd.date_range("2019-01-01", periods=days * 24, freq="h")
-    h = np.arange(len(t))
-    regional = 60 + 30 * np.sin(2 * np.pi * h / 24)
-    field = regional[:, None] * (1 + 0.4 * (lon - 116)[None, :]) + rng.normal(0, 2, (len(t), n))
-    return make_stationset(t, [f"I{seed}{i:03d}" for i in range(n)], lat, lon, {"pm25": np.clip(field, 1, None)},
-                           city=["天津"] * n, is_bth=[True] * n)
+_stations = partial(smooth_stationset, code_prefix="I", city="天津")  # Tianjin stations, a daily cycle
 
 
 def _batch(ds: xr.Dataset, hidden: np.ndarray, length: int = 24) -> dict:
