@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from core.__main__ import app
 from tests.data.make_data import make_cnemc_folder
 
-ISSUE_KEYS = {"model", "dataset", "protocol", "wind", "test_stations", "times", "runs", "metrics", "by_season",
-              "baselines"}
+REPORT_KEYS = {"model", "dataset", "protocol", "wind", "test_stations", "times", "runs", "metrics", "by_season",
+               "baselines"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_evaluate_path_writes_the_report(folder, tmp_path, protocol):
     res = run("--model", "idw", "--protocol", protocol, "--path", folder, "--json", out, "--seeds", 2)
     assert res.exit_code == 0, res.output
     rep = json.loads(out.read_text())
-    assert ISSUE_KEYS <= set(rep)
+    assert REPORT_KEYS <= set(rep)
     assert rep["times"]["rule"] == "all" and rep["times"]["count"] == 6 * 24  # --path: every day scored
     assert set(rep["baselines"]) == {"idw", "ok", "logok", "knn", "ignnk"}
     assert rep["metrics"]["mae"] >= 0 and rep["test_stations"]
