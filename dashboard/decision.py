@@ -23,9 +23,8 @@ def compare_model_b_options(model_a: str) -> list[str]:
 @st.cache_data(show_spinner=False)
 def cell_people(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndarray | None:
     """Persons living in each cell ``(lat, lon)`` of a surface grid (0.1° grid 2015); None without the layer."""
+    from core.data.population import grid_population, load_population_grid
     from core.errors import AirAtlasError
-    from core.exposure.weights import load_population_grid
-    from core.population import grid_population
 
     try:
         pop = load_population_grid()
@@ -60,7 +59,7 @@ def sites(dataset: str, date: str, model: str, masked: tuple[str, ...], n: int, 
     ``use_interval`` False (default, as the CLI's ``--uncertainty distance``): rank by distance to the nearest
     monitor × people, the choice validated on validation days (MAE ratio 0.937 vs 0.997 for interval width).
     """
-    from core.exposure.weights import load_population_grid
+    from core.data.population import load_population_grid
     from core.siting.score import rank_sites
 
     result = loaders.run_scenario(dataset, date, model, masked, True)

@@ -393,8 +393,8 @@ def census_units():
 
 @st.cache_resource(show_spinner=False)
 def population_grid():
-    """The 0.1° population grid (core.exposure.weights), shared and read-only."""
-    from core.exposure.weights import load_population_grid
+    """The 0.1° population grid (core.data.population), shared and read-only."""
+    from core.data.population import load_population_grid
 
     return load_population_grid()
 

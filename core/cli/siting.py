@@ -35,9 +35,9 @@ def register(app: typer.Typer) -> None:
         from core.contracts.registry import available
         from core.contracts.stationset import active_stations
         from core.data.load import load_stationset
+        from core.data.population import load_population_grid
         from core.engine.models import get_model
         from core.errors import InvalidRequest
-        from core.exposure.weights import load_population_grid
         from core.siting.run import sites_for_day
         from core.siting.score import SCORE_UNITS
         from core.siting.validate import ValidationConfig, validate_siting

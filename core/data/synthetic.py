@@ -33,6 +33,7 @@ from core.contracts.grid import BTH_BBOX, GridSpec
 from core.contracts.kriger import grid_dataset
 from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import TZ, DataWarning, make_stationset
+from core.data.population import POP_CSV
 from core.data.synthetic_fields import WindModel, emission_cycle, local_hour, mixing_height, population_density
 from core.data.synthetic_obs import (
     bilinear,
@@ -44,8 +45,6 @@ from core.data.synthetic_obs import (
 )
 from core.data.synthetic_transport import Geometry, advect_diffuse, stable_substeps
 from core.errors import InvalidRequest
-
-POP_LAYER = "pop_grid_0p1deg_bth/bth_pop_0p1deg_2005_2015.csv"
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class SimConfig:
     # emissions
     emission_scale: float = 500.0  # effective PM2.5 emission (primary + secondary), µg s⁻¹ per person
     emission_rural: float = 60.0  # rural/industrial floor, person-equivalents per km²
-    population: str | None = POP_LAYER  # CSV under <data>/geo (or absolute); None → synthetic cities
+    population: str | None = POP_CSV  # CSV under <data>/geo (or absolute); None → synthetic cities
     pop_year: int = 2015  # 2005 or 2015 column of the population grid
     release: tuple[float, float, float] | None = None  # instantaneous puff (lat, lon, kg) at `start`
     # observations

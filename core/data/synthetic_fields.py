@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.contracts.stationset import DataWarning
+from core.data.population import POP_RES, read_population_table
 from core.data.synthetic_transport import R_EARTH, Geometry
 from core.errors import CorruptFile, DataNotFound
 from core.paths import geo_dir
@@ -26,7 +27,7 @@ CITIES: tuple[tuple[str, float, float, float], ...] = (
     ("承德", 40.95, 117.96, 3.5), ("沧州", 38.30, 116.84, 7.4), ("廊坊", 39.52, 116.70, 4.6),
     ("衡水", 37.74, 115.67, 4.4),
 )
-SOURCE_RES = 0.1  # the population grid's cell size (degrees), cells centred on x.x5
+SOURCE_RES = POP_RES  # the population grid's cell size (degrees), cells centred on x.x5
 
 
 def local_hour(start: pd.Timestamp, t_hours: float | np.ndarray) -> float | np.ndarray:
@@ -152,12 +153,7 @@ def read_population_density(path: Path, year: int) -> tuple[np.ndarray, int, int
     ``lat = (j0 + j + 0.5)·0.1``, ``lon = (i0 + i + 0.5)·0.1``; cells absent from the file are 0.
     """
     col = f"pop_{year}"
-    try:
-        df = pd.read_csv(path, usecols=["lon_center", "lat_center", col])
-    except ValueError as err:  # missing columns
-        raise CorruptFile(f"{path}: expected columns lon_center, lat_center, {col} ({err}).") from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise CorruptFile(f"{path}: cannot parse as CSV ({err}).") from err
+    df = read_population_table(path, year)
     df = df.dropna(subset=["lon_center", "lat_center"])
     if df.empty:
         raise CorruptFile(f"{path}: no rows with cell coordinates.")

@@ -18,12 +18,12 @@ from core.contracts.registry import available
 from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
+from core.data.population import load_population_grid
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.errors import InvalidRequest, UnusableData
 from core.exposure.census import load_census_units
 from core.exposure.units import ExposureResult, ExposureWarning, unit_exposure
-from core.exposure.weights import load_population_grid
 
 
 def parse_period(start: str, end: str) -> Window:

@@ -19,23 +19,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import xarray as xr
 from scipy import sparse
 
-from core.errors import CorruptFile, DataNotFound, UnusableData
-from core.paths import geo_dir
+from core.errors import UnusableData
 
 # Local Albers equal-area for BTH (standard parallels bracket 36–43° N): areas in m².
 EQUAL_AREA = "+proj=aea +lat_0=39 +lon_0=116.5 +lat_1=37 +lat_2=41 +datum=WGS84 +units=m +no_defs"
-POP_LAYER = "pop_grid_0p1deg_bth"
-POP_FILE = "bth_pop_0p1deg_2005_2015.csv"
-POP_RES = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,27 +102,6 @@ def _areas_km2(geoms: np.ndarray) -> np.ndarray:
     return gpd.GeoSeries(dense, crs="EPSG:4326").to_crs(EQUAL_AREA).area.to_numpy() / 1e6
 
 
-def load_population_grid(root: Path | None = None, year: int = 2015) -> xr.DataArray:
-    """The 0.1° population grid (persons per cell), dims (lat, lon) of cell centres; NaN where absent."""
-    path = (Path(root) if root is not None else geo_dir() / POP_LAYER) / POP_FILE
-    if not path.is_file():
-        raise DataNotFound(f"Population grid {path} not found (needed to spread people inside census units).")
-    col = f"pop_{year}"
-    try:
-        df = pd.read_csv(path, usecols=["lon_center", "lat_center", col])
-    except (ValueError, pd.errors.ParserError) as err:
-        raise CorruptFile(f"{path}: cannot read column {col} with lon_center/lat_center ({err}).") from err
-    lat = np.round(df["lat_center"].to_numpy(), 3)
-    lon = np.round(df["lon_center"].to_numpy(), 3)
-    ulat, ulon = np.unique(lat), np.unique(lon)
-    ulat = np.round(np.arange(ulat[0], ulat[-1] + POP_RES / 2, POP_RES), 3)
-    ulon = np.round(np.arange(ulon[0], ulon[-1] + POP_RES / 2, POP_RES), 3)
-    grid = np.full((len(ulat), len(ulon)), np.nan)
-    grid[np.searchsorted(ulat, lat), np.searchsorted(ulon, lon)] = df[col].to_numpy(float)
-    return xr.DataArray(grid, dims=("lat", "lon"), coords={"lat": ulat, "lon": ulon}, name="population",
-                        attrs={"units": "persons per cell", "year": year, "source": str(path)})
-
-
 def _key(lat, lon, units: gpd.GeoDataFrame, population: xr.DataArray | None) -> str:
     h = hashlib.sha256()
     for arr in (np.asarray(lat, float), np.asarray(lon, float)):
@@ -149,7 +122,7 @@ def cell_weights(lat: np.ndarray, lon: np.ndarray, units: gpd.GeoDataFrame,
     """Unit × cell weights for a regular lon/lat grid (cell centres ``lat``, ``lon``, degrees).
 
     ``units``: GeoDataFrame in EPSG:4326 with CODE; ``population``: persons per cell on any regular
-    lon/lat grid (e.g. :func:`load_population_grid`), or None for uniform density inside units.
+    lon/lat grid (e.g. :func:`core.data.population.load_population_grid`), or None for uniform density inside units.
     Cached in memory per (grid, units, population).
     """
     key = _key(lat, lon, units, population)

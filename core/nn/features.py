@@ -44,7 +44,9 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from core.data.population import read_population_table
 from core.data.terrain import elevation_m
+from core.errors import AirAtlasError
 from core.geo import within_reach_box
 from core.graph import Geometry, idw_weights, knn_sources, knn_sum
 
@@ -53,7 +55,6 @@ AUX_SCALE = 5.0  # log1p values of pollutants are ~0–7; keep inputs O(1)
 STATIC_FEATURES = ("log_pop_cell", "log_pop_3x3", "pop_known")
 N_TIME_FEATURES = 4
 FALLBACK_CENTER = 3.5  # log1p(~32 µg/m³): offset for an hour with no observation at all
-POP_FILE = "pop_grid_0p1deg_bth/bth_pop_0p1deg_2005_2015.csv"
 
 
 @dataclass
@@ -103,10 +104,8 @@ def weekday_features(times: np.ndarray) -> np.ndarray:
 def _pop_grid() -> tuple[np.ndarray, float, float, float] | None:
     """Population per 0.1° cell as a 2-D array (lat, lon) with origin, or None without geo data."""
     try:
-        from core.paths import geo_dir
-
-        df = pd.read_csv(geo_dir() / POP_FILE)
-    except Exception:  # no geo layers: static features degrade to "unknown"
+        df = read_population_table(year=2015)
+    except (AirAtlasError, OSError):  # no geo layers or an unreadable file: static features degrade to "unknown"
         return None
     res = 0.1
     lon0, lat0 = df["lon_center"].min(), df["lat_center"].min()

@@ -41,7 +41,7 @@ def sites_for_day(ds: xr.Dataset, model: Kriger, date: str, n: int, observed: np
 
     Returns (sites table, uncertainty kind, the surface used).
     """
-    from core.exposure.weights import load_population_grid
+    from core.data.population import load_population_grid
 
     w = day_window(ds, date)
     if observed is None:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.data.population import grid_population
 from core.errors import InvalidRequest, UnusableData
 from core.geo import haversine_km
-from core.population import grid_population
 
 INTERVAL = "interval_width"
 DISTANCE = "distance_to_nearest_monitor"

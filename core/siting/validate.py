@@ -23,10 +23,10 @@ import xarray as xr
 
 from core.contracts.kriger import Kriger, Window
 from core.contracts.settings import MAX_HISTORY_HOURS
+from core.data.population import point_population
 from core.data.splits import select_test_stations, time_split
 from core.engine.infer import infer
 from core.errors import InvalidRequest
-from core.population import point_population
 from core.siting.score import DEFAULT_SPACING_KM, DISTANCE, INTERVAL, greedy_sites, nearest_km
 
 

@@ -12,6 +12,7 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import grid_dataset
+from core.data.population import load_population_grid
 from core.errors import UnusableData
 from core.exposure import (
     BTH_POPULATION_2020,
@@ -24,7 +25,6 @@ from core.exposure import (
     summarize,
     unit_exposure,
 )
-from core.exposure.weights import load_population_grid
 from tests.core.exposure.cases import LAT, LON, WEST_EAST, make_surface, make_units
 
 
