@@ -19,6 +19,7 @@ import pydeck as pdk
 import shapely
 
 from core.exposure import CITATIONS, VULNERABILITY, fractional_rank
+from dashboard.layers import province_layer
 
 # 3 × 3 bivariate palette (rows: exposure tercile low→high, columns: vulnerability tercile low→high).
 # Exposure runs to pink, vulnerability to teal, both high to dark blue-purple.
@@ -117,6 +118,13 @@ def choropleth_layer(geojson: dict) -> pdk.Layer:
     return pdk.Layer("GeoJsonLayer", id="ej_units", data=geojson, stroked=True, filled=True,
                      get_fill_color="properties.fill", get_line_color=[255, 255, 255, 200],
                      line_width_min_pixels=0.6, pickable=True, auto_highlight=True)
+
+
+def map_layers(units: pdk.Layer, below: list, above: list, provinces: dict | None) -> list:
+    """The justice map: the context under the unit classes (``below``); over them province lines and the city
+    labels of ``above`` only — its shared outline image also draws districts, which would hide the classes."""
+    labels = [lyr for lyr in above if lyr.id == "places"]
+    return [*below, units, *([province_layer(provinces)] if provinces else []), *labels]
 
 
 TOOLTIP = {"html": "<b>{name_en} {name}</b> ({code})<br>PM2.5 {pm25} µg/m³ · vulnerability {vul} %<br>"

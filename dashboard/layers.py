@@ -271,6 +271,14 @@ def geojson_outline_layer(geojson: dict, layer_id: str, color=(60, 60, 60), widt
     )
 
 
+PROVINCE_LINE = (0, 0, 0, 230), 2.0  # colour, width (px): province borders, as lines and in the context images
+
+
+def province_layer(geojson: dict) -> pdk.Layer:
+    """Province borders as vector lines (id "provinces")."""
+    return geojson_outline_layer(geojson, "provinces", color=PROVINCE_LINE[0], width_px=PROVINCE_LINE[1])
+
+
 def labels_layer(places: pd.DataFrame, layer_id: str = "places") -> pdk.Layer:
     """Place names (ASCII, so deck.gl's default glyph atlas renders them offline)."""
     return pdk.Layer("TextLayer", id=layer_id, data=places, get_position=["lon", "lat"], get_text="name",
@@ -528,7 +536,7 @@ def context_bitmaps(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list
     from dashboard.context_raster import Stroke, geojson_bounds, mercator_y_deg, rasterize
 
     k_out = OUTLINE_PX_PER_DEG / SCREEN_PX_PER_DEG
-    province = (0, 0, 0, 230), 2.0
+    province = PROVINCE_LINE
     below, above = [], []
     if land and geo.get("countries"):
         b = geojson_bounds([geo["countries"]])
@@ -567,7 +575,7 @@ def context_layers(geo: dict, land: bool = True) -> tuple[list[pdk.Layer], list[
     if geo.get("city"):
         above.append(geojson_outline_layer(geo["city"], "cities", color=(50, 50, 50, 200), width_px=1.2))
     if geo.get("province"):
-        above.append(geojson_outline_layer(geo["province"], "provinces", color=(0, 0, 0, 230), width_px=2.0))
+        above.append(province_layer(geo["province"]))
     places = geo.get("places")
     if places is not None and len(places):
         above.append(ZoomLabels(places))  # placed per map zoom by deck(): labels never overlap

@@ -401,13 +401,12 @@ def population_grid():
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, end: str, weighting: str):
-    """(per-unit table, summary, warnings) for one scenario and period; inference via core.engine.infer.
+    """(per-unit table, summary, warnings) for one scenario and period, through the core exposure run
+    (``core.exposure.infer_surface`` then ``surface_exposure``, the two halves of ``python -m core exposure``).
 
     Here rather than in the page so the background warm-up (dashboard.prefetch) fills it for the page's defaults.
     """
-    import warnings
-
-    from core.exposure import ExposureWarning, summarize, unit_exposure
+    from core.exposure import infer_surface, summarize, surface_exposure
 
     ds = load_dataset(dataset)
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23)
@@ -417,18 +416,12 @@ def exposure_for(dataset: str, model: str, masked: tuple[str, ...], start: str, 
     obs = observed_mask(sl, masked)
     if not obs.any():
         raise InvalidRequest("Every station is hidden: unmask at least one station in the Masking lab.")
-    res = infer(load_model(model), sl, obs, grid=GridSpec.from_bbox(res=EXPOSURE_RES),
-                window=Window.of(t0.to_datetime64(), t1.to_datetime64()))
-    if res.grid is None:
-        from core.errors import UnusableData
-
-        raise UnusableData(f"Model '{model}' returned no grid surface; choose another model.")
+    surface = infer_surface(load_model(model), sl, obs, Window.of(t0.to_datetime64(), t1.to_datetime64()),
+                            res=EXPOSURE_RES, model=model)
     # here the hours count that some OBSERVED station measured (hidden stations' reports are not the model's input)
-    measured = np.isfinite(sl["pm25"].reindex(time=res.grid["time"]).values[:, obs]).any(axis=1)
-    grid = _measured_hours_only(res.grid, measured)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExposureWarning)  # shown in the page from result.warnings
-        result = unit_exposure(grid, census_units(), population_grid() if weighting == "grid" else None)
+    measured = np.isfinite(sl["pm25"].reindex(time=surface["time"]).values[:, obs]).any(axis=1)
+    result = surface_exposure(_measured_hours_only(surface, measured), weighting, units=census_units(),
+                              population_grid=population_grid() if weighting == "grid" else None)
     return result.table, summarize(result, n_boot=EXPOSURE_N_BOOT, seed=0), list(result.warnings)
 
 

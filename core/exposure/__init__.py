@@ -17,7 +17,14 @@ from core.exposure.census import (
     vulnerability_indicators,
 )
 from core.exposure.disparity import check_n_boot, concentration_index, disparity, fractional_rank, quintile_ratio
-from core.exposure.run import DEFAULT_DATASET, model_surface, run_exposure
+from core.exposure.run import (
+    DEFAULT_DATASET,
+    POPULATION_WEIGHTING,
+    infer_surface,
+    model_surface,
+    run_exposure,
+    surface_exposure,
+)
 from core.exposure.units import (
     METHOD,
     THRESHOLDS,
@@ -37,6 +44,7 @@ __all__ = [
     "DEFAULT_DATASET",
     "DEFINITIONS",
     "METHOD",
+    "POPULATION_WEIGHTING",
     "THRESHOLDS",
     "VULNERABILITY",
     "CellWeights",
@@ -48,6 +56,7 @@ __all__ = [
     "concentration_index",
     "disparity",
     "fractional_rank",
+    "infer_surface",
     "join_census",
     "load_census_units",
     "model_surface",
@@ -56,6 +65,7 @@ __all__ = [
     "quintile_ratio",
     "run_exposure",
     "summarize",
+    "surface_exposure",
     "unit_exposure",
     "vulnerability_indicators",
 ]

@@ -1,6 +1,8 @@
-"""One exposure run end to end: stations → ``infer`` → grid surface → census units → summary.
+"""One exposure run end to end: stations → ``infer`` → grid surface → census units.
 
-Shared by ``python -m core exposure`` and the dashboard so both give the same numbers.
+``python -m core exposure`` calls :func:`run_exposure`; the dashboard, which infers from its own station slice with
+some stations hidden, calls the same two halves: :func:`infer_surface` and :func:`surface_exposure`. So both give
+the same numbers.
 """
 
 from __future__ import annotations
@@ -8,11 +10,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import xarray as xr
 
 from core.contracts.grid import GridSpec
-from core.contracts.kriger import Window
+from core.contracts.kriger import Kriger, Window
 from core.contracts.period import parse_bounds
 from core.contracts.registry import available
 from core.contracts.settings import DEFAULT_DATASET
@@ -25,10 +28,26 @@ from core.errors import InvalidRequest, UnusableData
 from core.exposure.census import load_census_units
 from core.exposure.units import ExposureResult, ExposureWarning, unit_exposure
 
+POPULATION_WEIGHTING = ("grid", "uniform")  # how people are spread inside a unit
+
 
 def parse_period(start: str, end: str) -> Window:
     """Inclusive Beijing-time window; a bare date as ``end`` means its last hour (23:00)."""
     return Window.of(*parse_bounds(start, end, what="--start/--end"))
+
+
+def infer_surface(kriger: Kriger, stations: xr.Dataset, observed: np.ndarray, window: Window, res: float = 0.1,
+                  model: str | None = None) -> xr.Dataset:
+    """Hourly grid surface (time, lat, lon) µg/m³ over the BTH box at ``res``° from ``kriger`` given the
+    ``observed`` stations (bool, station); attrs ``model`` and ``wind`` say what made it."""
+    name = model or kriger.name
+    result = infer(kriger, stations, observed, grid=GridSpec.from_bbox(res=res), window=window)
+    if result.grid is None:
+        raise UnusableData(f"Model '{name}' returned no grid surface; it cannot be used for exposure.")
+    surface = result.grid
+    surface.attrs["model"] = name
+    surface.attrs["wind"] = result.wind
+    return surface
 
 
 def model_surface(model: str, window: Window, dataset: str | None = DEFAULT_DATASET,
@@ -40,14 +59,30 @@ def model_surface(model: str, window: Window, dataset: str | None = DEFAULT_DATA
     if not 0.01 <= res <= 1.0:
         raise InvalidRequest(f"--res must be between 0.01 and 1 degree (got {res}).")
     stations = active_stations(load_stationset(dataset=None if path else dataset, path=path))
-    result = infer(get_model(model), stations, np.ones(stations.sizes["station"], bool),
-                   grid=GridSpec.from_bbox(res=res), window=window)
-    if result.grid is None:
-        raise UnusableData(f"Model '{model}' returned no grid surface; it cannot be used for exposure.")
-    surface = result.grid
-    surface.attrs["model"] = model
-    surface.attrs["wind"] = result.wind
-    return surface
+    return infer_surface(get_model(model), stations, np.ones(stations.sizes["station"], bool), window, res, model)
+
+
+def _check_population(population: str) -> None:
+    if population not in POPULATION_WEIGHTING:
+        raise InvalidRequest(f"population must be 'grid' or 'uniform' (got {population!r}).")
+
+
+def surface_exposure(surface: xr.Dataset, population: str = "grid", units: gpd.GeoDataFrame | None = None,
+                     population_grid: xr.DataArray | None = None) -> ExposureResult:
+    """Exposure of the census units to an already-computed ``surface`` (the second half of :func:`run_exposure`).
+
+    ``population``: "grid" (spread people by the 0.1° population grid inside units) or "uniform".
+    ``units`` / ``population_grid`` default to the shared layers (a caller that keeps them loaded passes them in).
+    Exposure warnings are returned in ``result.warnings``, not emitted.
+    """
+    _check_population(population)
+    units = load_census_units() if units is None else units
+    pop = None
+    if population == "grid":
+        pop = load_population_grid() if population_grid is None else population_grid
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExposureWarning)  # they are returned in result.warnings
+        return unit_exposure(surface, units, pop)
 
 
 def run_exposure(model: str, start: str, end: str, dataset: str | None = DEFAULT_DATASET,
@@ -57,13 +92,7 @@ def run_exposure(model: str, start: str, end: str, dataset: str | None = DEFAULT
 
     ``population``: "grid" (spread people by the 0.1° population grid inside units) or "uniform".
     """
-    if population not in ("grid", "uniform"):
-        raise InvalidRequest(f"population must be 'grid' or 'uniform' (got {population!r}).")
+    _check_population(population)  # before the surface is built: a bad value must not cost the run
     window = parse_period(start, end)
     surface = model_surface(model, window, dataset=dataset, path=path, res=res)
-    units = load_census_units()
-    pop = load_population_grid() if population == "grid" else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExposureWarning)  # they are returned in result.warnings
-        result = unit_exposure(surface, units, pop)
-    return result, surface
+    return surface_exposure(surface, population), surface

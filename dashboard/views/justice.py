@@ -1,7 +1,7 @@
 """Environmental justice: who breathes the pollution — census units × inferred PM2.5 × vulnerability.
 
 Population and vulnerability: NBS 2020 census tabulation by county (via Tudigong) and GHSL;
-the surface comes from the sidebar's model through ``core.engine.infer.infer``.
+the surface comes from the sidebar's model through the core exposure run (``loaders.exposure_for``).
 """
 
 from __future__ import annotations
@@ -112,13 +112,9 @@ with guard("Exposure analysis"):
     st.subheader(f"PM2.5 × {jl.indicator_label(indicator).lower()}")
     gj = jl.choropleth_geojson(table, indicator)
     below, above = loaders.context(land=True)
-    # the shared outline image also draws districts, which would hide the classes: provinces as lines instead
-    above = [lyr for lyr in above if lyr.id == "places"]
-    provinces = loaders.geo_layers().get("province")
-    if provinces:
-        above.insert(0, layers.geojson_outline_layer(provinces, "provinces", color=(0, 0, 0, 230), width_px=2.0))
-    deck = layers.deck([*below, jl.choropleth_layer(gj), *above], info["bbox"] if not info["demo"] else
-                       (113.4, 36.0, 119.9, 42.7), tooltip=jl.TOOLTIP)
+    map_layers = jl.map_layers(jl.choropleth_layer(gj), below, above, loaders.geo_layers().get("province"))
+    deck = layers.deck(map_layers, info["bbox"] if not info["demo"] else (113.4, 36.0, 119.9, 42.7),
+                       tooltip=jl.TOOLTIP)
     st.pydeck_chart(deck, height=540, key="ej_map")
     _, e_cuts = jl.weighted_terciles(table["pm25"].to_numpy(float), table["population"].to_numpy(float))
     _, v_cuts = jl.weighted_terciles(table[indicator].to_numpy(float), table["population"].to_numpy(float))

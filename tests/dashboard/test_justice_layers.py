@@ -116,3 +116,15 @@ def test_readable_numbers_formats_counts_and_areas():
     cfg = readable_numbers(frame)
     assert set(cfg) == {"population", "area (km²)"}
     assert all(c["type_config"]["format"] == "localized" for c in cfg.values())
+
+
+def test_map_layers_put_units_over_land_and_under_provinces_and_labels():
+    class Lyr:
+        def __init__(self, layer_id: str) -> None:
+            self.id = layer_id
+
+    units = jl.choropleth_layer({"type": "FeatureCollection", "features": []})
+    provinces = {"type": "FeatureCollection", "features": []}
+    got = jl.map_layers(units, [Lyr("countries")], [Lyr("outlines"), Lyr("places")], provinces)
+    assert [lyr.id for lyr in got] == ["countries", "ej_units", "provinces", "places"]
+    assert [lyr.id for lyr in jl.map_layers(units, [], [Lyr("outlines")], None)] == ["ej_units"]
