@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.contracts.kriger import Window
 from core.errors import InvalidRequest
 
 DATE_ONLY_CHARS = 10  # "2019-01-31": an end this short is a date, not a time
@@ -38,3 +39,8 @@ def parse_period(period: str, times: np.ndarray | None = None) -> tuple[np.datet
         t0, t1 = pd.Timestamp(times[0]), pd.Timestamp(times[-1])
         raise InvalidRequest(f"--period {period} lies outside the data ({t0:%Y-%m-%d %H:00} … {t1:%Y-%m-%d %H:00}).")
     return a, b
+
+
+def parse_window(start: str, end: str, what: str = "--start/--end") -> Window:
+    """The inclusive :class:`~core.contracts.kriger.Window` of two strings (see :func:`parse_bounds`)."""
+    return Window.of(*parse_bounds(start, end, what=what))

@@ -16,7 +16,7 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import Kriger, Window
-from core.contracts.period import parse_bounds
+from core.contracts.period import parse_window
 from core.contracts.registry import available
 from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import active_stations
@@ -29,11 +29,6 @@ from core.exposure.census import load_census_units
 from core.exposure.units import ExposureResult, ExposureWarning, unit_exposure
 
 POPULATION_WEIGHTING = ("grid", "uniform")  # how people are spread inside a unit
-
-
-def parse_period(start: str, end: str) -> Window:
-    """Inclusive Beijing-time window; a bare date as ``end`` means its last hour (23:00)."""
-    return Window.of(*parse_bounds(start, end, what="--start/--end"))
 
 
 def infer_surface(kriger: Kriger, stations: xr.Dataset, observed: np.ndarray, window: Window, res: float = 0.1,
@@ -93,6 +88,6 @@ def run_exposure(model: str, start: str, end: str, dataset: str | None = DEFAULT
     ``population``: "grid" (spread people by the 0.1° population grid inside units) or "uniform".
     """
     _check_population(population)  # before the surface is built: a bad value must not cost the run
-    window = parse_period(start, end)
+    window = parse_window(start, end)
     surface = model_surface(model, window, dataset=dataset, path=path, res=res)
     return surface_exposure(surface, population), surface

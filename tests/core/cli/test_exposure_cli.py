@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from core.__main__ import app
+from core.contracts.period import parse_window as parse_period
 from core.errors import InvalidRequest
-from core.exposure.run import parse_period
 
 
 def _run(*args: str):
