@@ -23,7 +23,7 @@ def _neural(spec: ModelSpec, **kwargs) -> Kriger:
 
 
 def _aqnet(spec: ModelSpec, **kwargs) -> Kriger:
-    from core.engine.adapters_aqnet import AQNetKriger
+    from core.engine.aqnet_kriger import AQNetKriger
 
     return AQNetKriger.from_checkpoint(spec, **kwargs)
 

@@ -21,25 +21,22 @@ from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
 from core.contracts.model_spec import ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
+from core.engine.chunk_batches import ChunkBatch, chunk_batches, window_chunks
 from core.engine.device import resolve_device
 from core.errors import InvalidRequest
 from core.graph import idw_weights
-from core.nn.features import AUX_VARS, NodeData, TargetPoints, make_batch, prepare, target_batch
+from core.nn.features import AUX_VARS, NodeData, TargetPoints, prepare, target_batch
 
-CHUNKS_PER_BATCH = 8
 STATION_PASSES = 2  # encoded windows kept per model (a reanalysis worker's current time block and the last)
 CACHED_HOURS = 7 * 24  # longer windows are encoded batch by batch and not kept (memory)
 
 
 @dataclass
 class _Group:
-    """Chunks batched together: ``members`` ((a, b) hours kept, (s, e) input span), their station batch, and
-    the module's :meth:`encode` outputs and state (None for a module that does not split: it runs whole)."""
+    """One batch of the window's chunks and the module's :meth:`encode` outputs and state for it (None for a
+    module that does not split: it runs whole)."""
 
-    members: list
-    starts: np.ndarray
-    length: int
-    batch: dict
+    part: ChunkBatch
     state: dict | None
     out: dict | None
 
@@ -100,21 +97,12 @@ class NeuralKriger:
         return h.hexdigest()
 
     def _groups(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int, split: bool) -> Iterator[_Group]:
-        """Station batches of the window's chunks (equal input lengths batch together), encoded when the
-        module splits; generated one at a time so a long window never holds every batch at once."""
+        """The window's chunk batches (:func:`chunk_batches`), encoded when the module splits; generated one at a
+        time so a long window never holds every batch at once."""
         win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
-        hist = win - pred_len
-        chunks = [(a, min(a + pred_len, i1)) for a in range(i0, i1, pred_len)]
-        for g in range(0, len(chunks), CHUNKS_PER_BATCH):
-            group = chunks[g:g + CHUNKS_PER_BATCH]
-            spans = [(max(0, a - hist), b) for a, b in group]
-            for length in sorted({b - s for s, b in spans}):
-                members = [(c, s) for c, s in zip(group, spans, strict=True) if s[1] - s[0] == length]
-                starts = np.array([s for _, (s, _) in members])
-                sl = starts[:, None] + np.arange(length)[None, :]
-                batch = make_batch(nodes, starts, length, obs[sl], device=self.device, with_truth=False)
-                out, state = self.module.encode(batch) if split else (None, None)
-                yield _Group(members, starts, length, batch, state, out)
+        for part in chunk_batches(window_chunks(i0, i1, pred_len, win - pred_len), nodes, obs, self.device):
+            out, state = self.module.encode(part.batch) if split else (None, None)
+            yield _Group(part, state, out)
 
     @torch.no_grad()
     def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None, window: Window,
@@ -147,9 +135,10 @@ class NeuralKriger:
         grid_out = np.full((i1 - i0, len(targets.lat)), np.nan, dtype="float32") if targets is not None else None
         influence = None
         for grp in groups:
-            tb = grp.batch
+            part = grp.part
+            tb = part.batch
             if targets is not None:
-                tb = tb | target_batch(nodes, grp.starts, grp.length, grp.batch, targets, self.device)
+                tb = tb | target_batch(nodes, part.starts, part.length, part.batch, targets, self.device)
             if grp.state is not None:  # encoded already: only the readout to this call's targets runs
                 out = dict(grp.out)
                 if targets is not None:
@@ -160,10 +149,11 @@ class NeuralKriger:
             gp = out.get("grid_pred")
             if targets is not None and gp is None:
                 gp = self._idw_surface(out["pred"], tb, targets)
-            for k, ((a, b), (s, _)) in enumerate(grp.members):
-                station_out[a - i0:b - i0] = pred[k, a - s:b - s]
+            for k, ch in enumerate(part.chunks):
+                station_out[ch.start - i0:ch.stop - i0] = pred[k, ch.start - ch.input_start:ch.stop - ch.input_start]
                 if grid_out is not None:
-                    grid_out[a - i0:b - i0] = gp[k, a - s:b - s].float().cpu().numpy()
+                    grid_out[ch.start - i0:ch.stop - i0] = (
+                        gp[k, ch.start - ch.input_start:ch.stop - ch.input_start].float().cpu().numpy())
             if with_influence and "influence_diffusion" in out:
                 influence = (out["influence_diffusion"].float().cpu().numpy(),
                              out["influence_advection"].float().cpu().numpy())

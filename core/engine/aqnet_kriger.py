@@ -25,8 +25,9 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window
-from core.engine.neural_kriger import CHUNKS_PER_BATCH, NeuralKriger
-from core.nn.features import make_batch, prepare
+from core.engine.chunk_batches import chunk_batches, window_chunks
+from core.engine.neural_kriger import NeuralKriger
+from core.nn.features import prepare
 
 
 class AQNetKriger(NeuralKriger):
@@ -48,29 +49,22 @@ class AQNetKriger(NeuralKriger):
         win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
         hist_days = int(self.hparams.get("hist_days", 14))
         i0, i1 = int(idx[0]), int(idx[-1]) + 1
-        chunks = [(a, min(a + pred_len, i1)) for a in range(i0, i1, pred_len)]
+        chunks = window_chunks(i0, i1, pred_len, win - pred_len)
         n = nodes.n_nodes
         att = np.full((len(chunks), n, hist_days), np.nan, dtype="float32")
         knn = np.zeros((len(chunks), n, n), dtype="float32")
-        for g in range(0, len(chunks), CHUNKS_PER_BATCH):
-            group = list(enumerate(chunks))[g:g + CHUNKS_PER_BATCH]
-            spans = {c: (max(0, a - (win - pred_len)), b) for c, (a, b) in group}
-            for length in sorted({b - s for s, b in spans.values()}):
-                members = [c for c, _ in group if spans[c][1] - spans[c][0] == length]
-                starts = np.array([spans[c][0] for c in members])
-                sl = starts[:, None] + np.arange(length)[None, :]
-                batch = make_batch(nodes, starts, length, obs[sl], device=self.device, with_truth=False)
-                out = self.module(batch)
-                a_ = out["attention"].float().cpu().numpy()
-                w_ = out["knn_weights"].float().cpu().numpy()
-                nb = out["knn_idx"].cpu().numpy()
-                for j, c in enumerate(members):
-                    hours = chunks[c][1] - chunks[c][0]
-                    att[c] = a_[j]
-                    wmean = w_[j, w_.shape[1] - hours:].mean(0)  # (N, k): only the chunk's own hours
-                    np.add.at(knn[c], (np.arange(n)[:, None].repeat(nb.shape[-1], 1), nb[j]), wmean)
+        for part in chunk_batches(chunks, nodes, obs, self.device):
+            out = self.module(part.batch)
+            a_ = out["attention"].float().cpu().numpy()
+            w_ = out["knn_weights"].float().cpu().numpy()
+            nb = out["knn_idx"].cpu().numpy()
+            for j, ch in enumerate(part.chunks):
+                hours = ch.stop - ch.start
+                att[ch.index] = a_[j]
+                wmean = w_[j, w_.shape[1] - hours:].mean(0)  # (N, k): only the chunk's own hours
+                np.add.at(knn[ch.index], (np.arange(n)[:, None].repeat(nb.shape[-1], 1), nb[j]), wmean)
         codes = stations["station"].values
-        pred_day = times[[a for a, _ in chunks]]
+        pred_day = times[[ch.start for ch in chunks]]
         full = np.full((stations.sizes["station"], len(chunks), hist_days), np.nan, dtype="float32")
         full[nodes.station_index] = att.transpose(1, 0, 2)
         lags = np.arange(-hist_days, 0)
@@ -90,7 +84,7 @@ class AQNetKriger(NeuralKriger):
             attrs={"description": "neural-kNN weight of each observed source in each target's estimate, "
                                   "mean over the chunk's hours"},
         )
-        hours = np.array([b - a for a, b in chunks], dtype="float32")
+        hours = np.array([ch.stop - ch.start for ch in chunks], dtype="float32")
         mean_w = (knn * hours[:, None, None]).sum(0) / hours.sum()
         result.influence = xr.Dataset(
             {"knn": (("target", "source"), mean_w)}, coords={"target": node_codes, "source": node_codes},
