@@ -442,7 +442,7 @@ def scored_times(scores: Scores) -> np.ndarray:
 
 def assemble_report(model_name: str, protocol: str, split: str, period: str | None, setup: EvaluationSetup,
                     main: ModelResult, baselines: dict[str, ModelResult | ModelFailure]) -> dict:
-    """The evaluation JSON (keys fixed by issue 3), before :func:`_clean`."""
+    """The evaluation JSON before :func:`_clean` (its keys are a public contract: the dashboard reads them)."""
     scored_t = scored_times(main.scores)
     base_out = {name: baseline_entry(r, setup.runs) for name, r in baselines.items()}
     report = {
@@ -495,7 +495,7 @@ def evaluate(
     progress: bool = False,
     split: str = "test",
 ) -> dict:
-    """Evaluate ``model_name`` under ``protocol``; returns the report (keys fixed by issue 3).
+    """Evaluate ``model_name`` under ``protocol``; returns the report (keys: a public contract, the dashboard reads them).
 
     ``split="val"``: the same protocol on validation days over the station set without ``S_test``,
     scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen.

@@ -244,7 +244,7 @@ def disparities(result: ExposureResult, n_boot: int = 1000, seed: int = 0) -> di
 
 
 def summarize(result: ExposureResult, n_boot: int = 1000, seed: int = 0) -> dict:
-    """The JSON facts of ``python -m core exposure`` (keys are a public contract, see issue 5)."""
+    """The JSON facts of ``python -m core exposure`` (keys are a public contract: scripts read them)."""
     tab = result.table
     ok = _usable(tab)
     out = {

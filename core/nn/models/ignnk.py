@@ -9,7 +9,7 @@ Written from the paper's description (no code copied):
   ``Z = X Θ₀ + Σ_{k=1..K} (P_fᵏ X) Θ_{f,k} + (P_bᵏ X) Θ_{b,k}``;
 - three D-GCN layers: ``H₁ = relu(D₁(X))``, ``H₂ = relu(D₂(H₁)) + H₁``, ``X̂ = D₃(H₂)``;
   a node's features are its ``h`` time steps (the whole window is one feature vector);
-- training (in the engine adapter): random sub-graphs of the training stations and random
+- training (the engine, with this spec's settings): random sub-graphs of the training stations and random
   time windows; a random subset of the sub-graph's nodes is masked (input set to 0); the loss is
   the reconstruction error on *all* nodes of the sub-graph (the paper's choice: it forces the
   network to learn message passing, not only the identity on observed nodes);

@@ -6,7 +6,7 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
 1. initial estimate from OBSERVED nodes only: local ordinary kriging on the normalised log scale
    (:mod:`core.nn.kriging`) over each node's ``ok_k`` nearest observed candidates (trained with 10; the
    shipped card's ``inference`` block sets the value chosen on validation days, ``tune --model spin``), with one global
-   spherical variogram (nugget fraction + range) fitted on training days by the adapter (learnable with
+   spherical variogram (nugget fraction + range) fitted on training days by the spec's ``fit`` (learnable with
    ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
    ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW
    (the batch's ``init``) where no candidate is observed. Grid cells
