@@ -495,7 +495,7 @@ def evaluate(
     progress: bool = False,
     split: str = "test",
 ) -> dict:
-    """Evaluate ``model_name`` under ``protocol``; returns the report (keys: a public contract, the dashboard reads them).
+    """Evaluate ``model_name`` under ``protocol``; returns the report (keys: a public contract).
 
     ``split="val"``: the same protocol on validation days over the station set without ``S_test``,
     scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen.
