@@ -9,7 +9,7 @@ a model without a grid head gets its surface by IDW of its own station predictio
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,16 @@ class _Group:
     part: ChunkBatch
     state: dict | None
     out: dict | None
+
+
+@dataclass
+class _Readout:
+    """One window's predictions at the nodes (T, N), at the grid targets (T, M) or None, and the last
+    chunk's (diffusion, advection) influence shares (N, N) or None."""
+
+    station: np.ndarray
+    grid: np.ndarray | None
+    influence: tuple[np.ndarray, np.ndarray] | None
 
 
 class NeuralKriger:
@@ -104,33 +114,31 @@ class NeuralKriger:
             out, state = self.module.encode(part.batch) if split else (None, None)
             yield _Group(part, state, out)
 
-    @torch.no_grad()
-    def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None, window: Window,
-              with_influence: bool = True) -> InferenceResult:
-        times = stations["time"].values
-        idx = np.flatnonzero((times >= window.start) & (times <= window.end))
-        if not len(idx):
-            raise InvalidRequest("The window holds no hour of this StationSet.")
-        i0, i1 = int(idx[0]), int(idx[-1]) + 1
-        # A module with encode/read_targets (spin) encodes the stations once per window: the tiles of one
-        # reanalysis block (same stations, same hours) reuse it and only read out their own cells.
+    def _station_pass(self, stations: xr.Dataset, observed: np.ndarray, window: Window, i0: int, i1: int,
+                      with_influence: bool) -> tuple[NodeData, Iterable[_Group]]:
+        """The nodes and the window's chunk batches; kept (up to :data:`STATION_PASSES`) for a module that splits
+        (encode/read_targets, e.g. spin): the tiles of one reanalysis block (same stations, same hours) reuse
+        the encoded stations and only read out their own cells."""
         split = hasattr(self.module, "encode") and hasattr(self.module, "read_targets")
         key = (self._station_key(stations, observed, window, with_influence)
                if split and i1 - i0 <= CACHED_HOURS else None)
         cached = self._passes.get(key) if key is not None else None
-        if cached is None:
-            nodes = prepare(stations)
-            if nodes.n_nodes == 0:
-                raise InvalidRequest("No station has coordinates: nothing to infer from.")
-            obs = np.asarray(observed, bool)[:, nodes.station_index]
-            groups = self._groups(nodes, obs, i0, i1, split)
-            if key is not None:
-                groups = list(groups)
-                kept = list(self._passes.items())[-(STATION_PASSES - 1):] if STATION_PASSES > 1 else []
-                self._passes = dict(kept) | {key: (nodes, groups)}
-        else:
-            nodes, groups = cached
-        targets = self._targets(grid, nodes) if grid is not None else None
+        if cached is not None:
+            return cached
+        nodes = prepare(stations)
+        if nodes.n_nodes == 0:
+            raise InvalidRequest("No station has coordinates: nothing to infer from.")
+        obs = np.asarray(observed, bool)[:, nodes.station_index]
+        groups = self._groups(nodes, obs, i0, i1, split)
+        if key is not None:
+            groups = list(groups)
+            kept = list(self._passes.items())[-(STATION_PASSES - 1):] if STATION_PASSES > 1 else []
+            self._passes = dict(kept) | {key: (nodes, groups)}
+        return nodes, groups
+
+    def _read_out(self, nodes: NodeData, groups: Iterable[_Group], targets: TargetPoints | None, i0: int, i1: int,
+                  with_influence: bool) -> _Readout:
+        """Run (or, when encoded already, read out) every chunk batch; keep each chunk's own hours."""
         station_out = np.full((i1 - i0, nodes.n_nodes), np.nan, dtype="float32")
         grid_out = np.full((i1 - i0, len(targets.lat)), np.nan, dtype="float32") if targets is not None else None
         influence = None
@@ -157,9 +165,14 @@ class NeuralKriger:
             if with_influence and "influence_diffusion" in out:
                 influence = (out["influence_diffusion"].float().cpu().numpy(),
                              out["influence_advection"].float().cpu().numpy())
-        full = np.full((i1 - i0, stations.sizes["station"]), np.nan, dtype="float32")
-        full[:, nodes.station_index] = station_out
-        wtimes = times[i0:i1]
+        return _Readout(station_out, grid_out, influence)
+
+    def _result(self, stations: xr.Dataset, nodes: NodeData, grid: GridSpec | None, wtimes: np.ndarray,
+                readout: _Readout) -> InferenceResult:
+        """The InferenceResult: predictions at every station of ``stations`` (NaN without coordinates), the grid
+        and the message-passing influence when there are any."""
+        full = np.full((len(wtimes), stations.sizes["station"]), np.nan, dtype="float32")
+        full[:, nodes.station_index] = readout.station
         station_pred = xr.DataArray(full, dims=("time", "station"),
                                     coords={"time": wtimes, "station": stations["station"].values},
                                     name="pm25", attrs={"units": "ug m-3"})
@@ -168,18 +181,32 @@ class NeuralKriger:
             wind=self.spec.wind_label(nodes.wind is not None, self.hparams), device=str(self.device),
             extras={"arch_version": self.spec.arch_version, "aod": self.card.get("aod", "none")},
         )
-        if grid_out is not None:
-            result.grid = grid_dataset(wtimes, grid, grid_out.reshape(len(wtimes), *grid.shape), model=self.name)
+        if readout.grid is not None:
+            result.grid = grid_dataset(wtimes, grid, readout.grid.reshape(len(wtimes), *grid.shape), model=self.name)
             result.grid.attrs["wind"] = result.wind
-        if influence is not None:
+        if readout.influence is not None:
             codes = nodes.codes
+            diffusion, advection = readout.influence
             result.influence = xr.Dataset(
-                {"diffusion": (("target", "source"), influence[0]), "advection": (("target", "source"), influence[1])},
+                {"diffusion": (("target", "source"), diffusion), "advection": (("target", "source"), advection)},
                 coords={"target": codes, "source": codes},
                 attrs={"description": "share of each source station in a target's messages (gate-weighted), "
                                       "averaged over the last chunk's hours", "wind": result.wind},
             )
         return result
+
+    @torch.no_grad()
+    def infer(self, stations: xr.Dataset, observed: np.ndarray, grid: GridSpec | None, window: Window,
+              with_influence: bool = True) -> InferenceResult:
+        times = stations["time"].values
+        idx = np.flatnonzero((times >= window.start) & (times <= window.end))
+        if not len(idx):
+            raise InvalidRequest("The window holds no hour of this StationSet.")
+        i0, i1 = int(idx[0]), int(idx[-1]) + 1
+        nodes, groups = self._station_pass(stations, observed, window, i0, i1, with_influence)
+        targets = self._targets(grid, nodes) if grid is not None else None
+        readout = self._read_out(nodes, groups, targets, i0, i1, with_influence)
+        return self._result(stations, nodes, grid, times[i0:i1], readout)
 
     @staticmethod
     def _idw_surface(pred: torch.Tensor, batch: dict, targets: TargetPoints) -> torch.Tensor:
