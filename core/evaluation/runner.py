@@ -52,7 +52,7 @@ class Scores:
     truth: list[np.ndarray]
     times: list[np.ndarray]
     wind: str = "none"
-    params: dict = None  # scalar extras of the model (power, k, …); "fallback*" counts summed over calls
+    params: dict | None = None  # scalar extras of the model (power, k, …); "fallback*" counts summed over calls
     lo: list[np.ndarray] = field(default_factory=list)  # interval bounds per run (NaN: model gave none)
     hi: list[np.ndarray] = field(default_factory=list)
     level: float | None = None

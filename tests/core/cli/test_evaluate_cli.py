@@ -7,9 +7,7 @@ from typer.testing import CliRunner
 
 from core.__main__ import app
 from tests.data.make_data import make_cnemc_folder
-
-REPORT_KEYS = {"model", "dataset", "protocol", "wind", "test_stations", "times", "runs", "metrics", "by_season",
-               "baselines"}
+from tests.public_keys import REPORT_KEYS
 
 
 @pytest.fixture(scope="module")
