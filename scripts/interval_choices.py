@@ -1,6 +1,6 @@
 """Evidence behind the interval method's choices (core/intervals.py docstring), on validation days only.
 
-    .venv/bin/python scripts/interval_choices.py --model spin [--transfer uci] [--transfer yrd]
+    .venv/bin/python -m scripts.interval_choices --model spin [--transfer uci] [--transfer yrd]
 
 1. Cross-fit on BTH validation cells (S_test removed): fitted on odd (even) months without one fold in five
    of the stations, scored on that fold's S_val cells of the other months, per protocol — for one pooled
