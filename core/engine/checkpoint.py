@@ -29,8 +29,9 @@ from core.hashing import sha256_file
 from core.paths import MODELS_DIR
 
 
-def model_dir(name: str, root: Path | None = None) -> Path:
-    return (root or MODELS_DIR) / name
+def model_dir(name: str, root: str | Path | None = None) -> Path:
+    """``<root or assets/models>/<name>``; ``root`` may be a string (a CLI or script path)."""
+    return (Path(root) if root is not None else MODELS_DIR) / name
 
 
 def save_checkpoint(name: str, arch_version: str, hparams: dict, module: torch.nn.Module, card: dict,
@@ -49,7 +50,7 @@ def save_checkpoint(name: str, arch_version: str, hparams: dict, module: torch.n
     return out
 
 
-def load_checkpoint(name: str, arch_version: str, root: Path | None = None) -> tuple[dict, dict]:
+def load_checkpoint(name: str, arch_version: str, root: str | Path | None = None) -> tuple[dict, dict]:
     """``(payload, card)`` of a shipped checkpoint; raises CheckpointMismatch / DataNotFound with advice."""
     folder = model_dir(name, root)
     pt, card_path = folder / "model.pt", folder / "card.json"

@@ -37,6 +37,14 @@ def test_round_trip_gives_identical_predictions(saved, sim) -> None:
     assert loaded.card["test_stations"] == ["X"]
 
 
+def test_a_string_root_works_like_a_path(tmp_path, tiny_hp) -> None:
+    """A training run must not end in a TypeError at the save because its folder came as a string."""
+    hp = SPEC.hparams(tiny_hp)
+    out = save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)), {}, root=str(tmp_path))
+    assert out == tmp_path / "spin" and (out / "model.pt").is_file()
+    assert load_checkpoint("spin", SPEC.arch_version, str(tmp_path))[1]["name"] == "spin"
+
+
 def test_refuses_other_architecture_version(saved) -> None:
     root, _, _ = saved
     with pytest.raises(CheckpointMismatch, match="architecture version"):
