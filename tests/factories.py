@@ -55,3 +55,14 @@ def smooth_stationset(n: int, days: int, seed: int, *, start: str = "2019-01-01"
     field = regional[:, None] * (1 + 0.4 * (lon - 116)[None, :]) + rng.normal(0, 2, (len(h), n))
     codes = [f"{code_prefix}{seed}{i:03d}" for i in range(n)]
     return tiny_stationset(np.clip(field, 1, None), lat, lon, start=start, codes=codes, city=city)
+
+
+def city_population_grid() -> xr.DataArray:
+    """0.1° population grid over 39.0–40.0 N, 116.0–117.0 E: 1,000 people per cell, a city of 1e6 at one cell
+    (39.75 N, 116.25 E) and one cell without data (39.05 N, 116.05 E)."""
+    lat = np.round(np.arange(39.05, 40.0, 0.1), 3)
+    lon = np.round(np.arange(116.05, 117.0, 0.1), 3)
+    vals = np.full((len(lat), len(lon)), 1000.0)
+    vals[7, 2] = 1e6
+    vals[0, 0] = np.nan
+    return xr.DataArray(vals, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})

@@ -17,17 +17,12 @@ from core.siting.score import (
     rank_sites,
     surface_uncertainty,
 )
+from tests.factories import city_population_grid
 
 
 @pytest.fixture
 def pop() -> xr.DataArray:
-    """0.1° population grid over 39.0–40.0 N, 116.0–117.0 E: 1,000 people per cell, a city of 1e6 at one cell."""
-    lat = np.round(np.arange(39.05, 40.0, 0.1), 3)
-    lon = np.round(np.arange(116.05, 117.0, 0.1), 3)
-    vals = np.full((len(lat), len(lon)), 1000.0)
-    vals[7, 2] = 1e6  # 39.75 N, 116.25 E
-    vals[0, 0] = np.nan
-    return xr.DataArray(vals, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    return city_population_grid()
 
 
 def _surface(res: float, lo_hi: bool) -> xr.Dataset:
