@@ -20,7 +20,7 @@ from core.data.splits import select_test_stations, time_split
 from core.data.synthetic import SimConfig, simulate
 from core.engine.conf import load_conf
 from core.engine.infer import infer
-from core.engine.models import get_model
+from core.engine.models import get_model, load_learned
 from core.engine.neural_kriger import NeuralKriger
 from core.engine.trainer import ABLATIONS, train
 from core.errors import CheckpointMismatch, DataNotFound
@@ -58,7 +58,7 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
     ds = load_stationset(dataset=dataset)
     krigers, trained = {}, {}
     try:
-        krigers[model] = NeuralKriger.from_checkpoint(spec)
+        krigers[model] = load_learned(spec)
     except (CheckpointMismatch, DataNotFound) as exc:  # not shipped yet for this architecture: variants only
         trained[model] = {"skipped": str(exc)}
     for abl in which:
@@ -77,7 +77,7 @@ def run_ablations(model: str, protocol: str, dataset: str, max_minutes: float, s
                                        "epochs_run": len(res.history), "seed": seed, "steps_run": res.steps_run,
                                        "steps_per_epoch": res.hparams["steps_per_epoch"], "stopped": res.stopped}
             root = out_root
-        krigers[name] = NeuralKriger.from_checkpoint(spec, root=root, name=name)
+        krigers[name] = load_learned(spec, root=root, name=name)
     # The architecture version goes with the figures: a report from an older version must not pass for this one.
     report: dict = {"model": model, "arch": spec.arch_version,
                     "protocol": protocol, "dataset": dataset, "split": split, "seed": seed,

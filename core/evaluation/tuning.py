@@ -81,8 +81,7 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
               root: Path | None = None, write: bool = True) -> dict:
     """spin's ``ok_k`` with the lowest worst-case validation MAE ratio to logok; writes the card's ``inference``."""
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
-    from core.engine.models import get_model
-    from core.engine.neural_kriger import NeuralKriger
+    from core.engine.models import get_model, load_learned
     from core.nn.models.spin import SPEC
 
     stations = load_stationset(dataset=dataset) if stations is None else stations
@@ -90,7 +89,7 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     ref = {p: _val_mae(logok, p, stations) for p in protocols}
     table: dict[str, dict] = {}
     for k in ok_k:
-        model = NeuralKriger.from_checkpoint(SPEC, root=root, inference={"ok_k": int(k)})
+        model = load_learned(SPEC, root=root, inference={"ok_k": int(k)})
         table[str(int(k))] = {p: {"mae": _val_mae(model, p, stations), "logok_mae": ref[p]} for p in protocols}
 
     def rank(k: str) -> tuple[float, float]:
