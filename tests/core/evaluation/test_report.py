@@ -151,3 +151,17 @@ def test_choices_note_states_spins_validation_chosen_ok_k(tmp_path):
     assert "`ok_k`: 16 (trained with 10; tried 10, 16;" in note and "holdout, mask-50" in note
     (spin / "card.json").write_text(json.dumps({}))
     assert "ok_k" not in choices_note(metrics)
+
+
+def test_choices_note_names_the_shipped_seed_among_those_tried(tmp_path):
+    from core.evaluation.report import choices_note
+
+    metrics, spin = tmp_path / "metrics", tmp_path / "models" / "spin"
+    metrics.mkdir()
+    spin.mkdir(parents=True)
+    tried = [{"seed": 0, "val_mae": 12.29}, {"seed": 1, "val_mae": 12.5}]
+    (spin / "card.json").write_text(json.dumps({"seed": 0, "chosen_seed": 0, "seeds_tried": tried}))
+    assert "spin checkpoint: seed 0, the lowest validation MAE" in choices_note(metrics)
+    assert "seeds 0 (12.29), 1 (12.50)" in choices_note(metrics)
+    (spin / "card.json").write_text(json.dumps({"seed": 0}))
+    assert "spin checkpoint" not in choices_note(metrics)
