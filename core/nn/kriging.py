@@ -113,12 +113,16 @@ def guarded_estimate(lam: torch.Tensor, z: torch.Tensor, ok: torch.Tensor) -> to
 def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor,
                   d0: torch.Tensor, d_ss: torch.Tensor, nugget: torch.Tensor, range_km: torch.Tensor,
                   dcc: torch.Tensor | None = None,
-                  gamma: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                  gamma: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  cache: GammaCache | None = None) -> torch.Tensor:
     """OK at ``M`` targets with fixed candidate lists ``idx``/``valid``/``d0`` (M, k) from ``N`` sources.
 
     ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
     ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``);
     ``gamma``: ``(γ(d0), γ(dcc))`` if the caller has them (:class:`GammaCache`; the window path only).
+    ``cache``: keeps the window weights while ``gamma`` and the set of candidates observed in the window are
+    unchanged (the window path only): most days a network reports from the same stations, so a new day's map
+    reuses the solves of the last one (the values are the same; only which stations reported matters).
     Without autograd and with a window of ``DEDUPE_MIN_HOURS`` or more, one system per window and target is
     solved over the candidates observed at any hour of the window, and an hour missing some of them
     renormalises the remaining weights: exact when the observed set is fixed over the window, near-OK
@@ -139,7 +143,12 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
         if dcc is None:
             dcc = d_ss[idx.unsqueeze(-1), idx.unsqueeze(-2)]  # (M, k, k)
         gamma = spherical_unit(d0, nugget, range_km), spherical_unit(dcc, nugget, range_km)
-    lam_w = ok_weights_from_gamma(gamma[0].expand(b, m, k), gamma[1].expand(b, m, k, k), ok_any)  # (B, M, k)
+    g0, gcc = gamma
+
+    def solve() -> torch.Tensor:
+        return ok_weights_from_gamma(g0.expand(b, m, k), gcc.expand(b, m, k, k), ok_any)  # (B, M, k)
+
+    lam_w = solve() if cache is None else cache.get("window_weights", (g0, gcc, ok_any), (), solve)
     return _renormalised_estimate(lam_w, z_src * m_src, m_src, idx, valid)
 
 

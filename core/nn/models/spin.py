@@ -153,7 +153,7 @@ class SPIN(nn.Module):
             gamma = self._gamma.get("targets", (dist, idx, d0), (float(nug), float(rng)), lambda: (
                 spherical_unit(d0, nug, rng), self._station_gamma(dist)[idx.unsqueeze(-1), idx.unsqueeze(-2)]))
         est = krige_targets(batch["x"] * batch["mask"], batch["mask"], idx, batch["tgt_valid"], d0, dist, nug, rng,
-                            gamma=gamma)
+                            gamma=gamma, cache=self._gamma if gamma is not None else None)
         return torch.where(torch.isnan(est), batch["tgt_init"], est)
 
     def _station_gamma(self, dist: torch.Tensor) -> torch.Tensor:

@@ -161,3 +161,35 @@ def test_gamma_cache_reuses_only_the_same_geometry_and_variogram() -> None:
     d.add_(1.0)  # the caller's tensor changing in place does not change the stored key
     cache.get("s", (d,), (0.3, 100.0), build)
     assert len(calls) == 4
+
+
+@pytest.mark.parametrize("change", ["same_set", "new_values", "station_drops_out"])
+def test_window_weights_are_reused_only_for_the_same_observed_set(case, change: str) -> None:
+    """A map of a new day reuses the last day's kriging solves when the same stations reported, and gets
+    exactly the values of an uncached call either way."""
+    from core.nn.kriging import GammaCache, spherical_unit
+
+    lat, lon, tlat, tlon, _ = case
+    rng = np.random.default_rng(2)
+    idx = torch.tensor(np.tile(np.arange(9), (5, 1)))
+    d0 = torch.tensor(haversine_km(tlat, tlon, lat, lon), dtype=torch.float64)
+    d_ss = torch.tensor(haversine_km(lat, lon, lat, lon), dtype=torch.float64)
+    valid = torch.ones(5, 9, dtype=torch.bool)
+    nug, rng_km = torch.tensor(0.3, dtype=torch.float64), torch.tensor(80.0, dtype=torch.float64)
+    gamma = spherical_unit(d0, nug, rng_km), spherical_unit(d_ss, nug, rng_km)[idx.unsqueeze(-1), idx.unsqueeze(-2)]
+    mask = torch.ones(1, 24, 9, dtype=torch.float64)
+    mask[..., 4] = 0.0
+    day1, day2 = torch.tensor(rng.normal(size=(1, 24, 9))), torch.tensor(rng.normal(size=(1, 24, 9)))
+    mask2 = mask.clone()
+    if change == "station_drops_out":
+        mask2[..., 7] = 0.0
+    values2 = day1 if change == "same_set" else day2
+    cache, built = GammaCache(), []
+    get = cache.get
+    cache.get = lambda name, keys, params, build: get(name, keys, params, lambda: built.append(name) or build())
+    with torch.no_grad():
+        krige_targets(day1 * mask, mask, idx, valid, d0, d_ss, nug, rng_km, gamma=gamma, cache=cache)
+        cached = krige_targets(values2 * mask2, mask2, idx, valid, d0, d_ss, nug, rng_km, gamma=gamma, cache=cache)
+        plain = krige_targets(values2 * mask2, mask2, idx, valid, d0, d_ss, nug, rng_km, gamma=gamma)
+    assert torch.equal(cached, plain)
+    assert len(built) == (2 if change == "station_drops_out" else 1)
