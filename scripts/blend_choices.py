@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 
+from core.contracts.settings import DEFAULT_DATASET
 from core.engine.models import get_model
 from core.evaluation.runner import prepare_evaluation, score_model
 
@@ -28,9 +29,10 @@ def _flat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([p.ravel() for p in parts])
 
 
-def blend_table(protocol: str, dataset: str = "cnemc_bth_2019") -> dict:
+def blend_table(protocol: str, dataset: str = DEFAULT_DATASET) -> dict:
     """Validation MAE of spin blended with each partner, on a weight grid and cross-fitted by month parity."""
-    setup = prepare_evaluation(protocol, dataset, None, None, None, None, None, "val")
+    setup = prepare_evaluation(protocol, dataset, path=None, test_stations=None, period=None, seeds=None,
+                               stations=None, split="val")
     scores = {m: score_model(get_model(m), setup).scores for m in ("spin", *PARTNERS)}
     pred = {m: _flat(s.pred) for m, s in scores.items()}
     truth = _flat(scores["spin"].truth)

@@ -258,9 +258,9 @@ def choices_note(metrics_dir: Path) -> str:
                      f"predicted level, neighbour spread and season; one quantile pair for every distance unless it "
                      f"misses a distance band on held-out stations): {', '.join(cal)}.")
     spin = card("spin")
-    tried = spin.get("seeds_tried") or []  # written by `core select`
-    if tried:
-        runs = ", ".join(f"{t['seed']} ({t['val_mae']:.2f})" for t in tried)
+    seeds_tried = spin.get("seeds_tried") or []  # written by `core select`
+    if seeds_tried:
+        runs = ", ".join(f"{t['seed']} ({t['val_mae']:.2f})" for t in seeds_tried)
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, the lowest validation MAE "
                      f"(µg/m³, trainer's fixed hidden sets) among seeds {runs}.")
     inf = spin.get("inference") or {}

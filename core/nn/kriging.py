@@ -120,9 +120,10 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
     ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``);
     ``gamma``: ``(γ(d0), γ(dcc))`` if the caller has them (:class:`GammaCache`; the window path only).
-    ``cache``: keeps the window weights while ``gamma`` and the set of candidates observed in the window are
-    unchanged (the window path only): most days a network reports from the same stations, so a new day's map
-    reuses the solves of the last one (the values are the same; only which stations reported matters).
+    ``cache``: keeps the window weights while the geometry (``d0``, ``idx``, ``d_ss``), the variogram and the
+    set of candidates observed in the window are unchanged (the window path only): most days a network reports
+    from the same stations, so a new day's map reuses the solves of the last one. The key is those inputs, not
+    the larger derived ``gamma``: comparing (M, k, k) γ values on every call would cost more than it saves.
     Without autograd and with a window of ``DEDUPE_MIN_HOURS`` or more, one system per window and target is
     solved over the candidates observed at any hour of the window, and an hour missing some of them
     renormalises the remaining weights: exact when the observed set is fixed over the window, near-OK
@@ -148,7 +149,8 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     def solve() -> torch.Tensor:
         return ok_weights_from_gamma(g0.expand(b, m, k), gcc.expand(b, m, k, k), ok_any)  # (B, M, k)
 
-    lam_w = solve() if cache is None else cache.get("window_weights", (g0, gcc, ok_any), (), solve)
+    key = (d0, idx, d_ss, ok_any)
+    lam_w = solve() if cache is None else cache.get("window_weights", key, (float(nugget), float(range_km)), solve)
     return _renormalised_estimate(lam_w, z_src * m_src, m_src, idx, valid)
 
 
