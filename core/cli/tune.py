@@ -1,4 +1,4 @@
-"""`python -m core tune --model idw|logok|spin`: choose settings on validation days (spin: its inference ok_k)."""
+"""`python -m core tune --model idw|logok|spin`: choose settings on validation days (spin: ok_k, corr_scale)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset under <data>/raw/ "
                                                                        "(default cnemc_bth_2019)."),
     ) -> None:
-        """IDW power per protocol, logok back-transform or spin's ok_k, by validation MAE → models/NAME/card.json."""
+        """IDW power per protocol, logok back-transform or spin's ok_k and corr_scale, by validation MAE → card.json."""
         from core.errors import InvalidRequest
         from core.evaluation import tuning
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
         info = getattr(tuning, TUNERS[model])(dataset=dataset or DEFAULT_DATASET)
-        keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k", "val_mae",
-                                                       "val_mae_by_protocol")}
+        keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k",
+                                                       "corr_scale", "val_mae", "val_mae_by_protocol")}
         typer.echo(json.dumps(keep, indent=1))

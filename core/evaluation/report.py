@@ -264,11 +264,20 @@ def choices_note(metrics_dir: Path) -> str:
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, the lowest validation MAE "
                      f"(µg/m³, trainer's fixed hidden sets) among seeds {runs}.")
     inf = spin.get("inference") or {}
-    if (inf.get("hparams") or {}).get("ok_k") is not None:
-        tried = ", ".join(inf.get("val_mae", {}))
-        lines.append(f"- spin kriging-init neighbours `ok_k`: {inf['hparams']['ok_k']} (trained with "
-                     f"{(inf.get('trained_with') or {}).get('ok_k')}; tried {tried}; lowest worst-case validation "
-                     f"MAE ratio to logok over {', '.join(inf.get('protocols', []))}).")
+    hp = inf.get("hparams") or {}
+    if hp.get("ok_k") is not None:
+        grid = inf.get("val_mae", {})
+        tried_k = ", ".join(grid)
+        trained = inf.get("trained_with") or {}
+        rule = f"lowest worst-case validation MAE ratio to logok over {', '.join(inf.get('protocols', []))}"
+        if hp.get("corr_scale") is None:
+            lines.append(f"- spin kriging-init neighbours `ok_k`: {hp['ok_k']} (trained with {trained.get('ok_k')}; "
+                         f"tried {tried_k}; {rule}).")
+        else:
+            tried_s = ", ".join(sorted({s for row in grid.values() for s in row}, key=float))
+            lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
+                         f"(trained with {trained.get('ok_k')}; tried {tried_k}) and share of the learned correction "
+                         f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}); {rule}.")
     from core.evaluation.selection import ranking_on_validation
 
     rank = ranking_on_validation(metrics_dir)

@@ -22,7 +22,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    advection (upwind sources only) in parallel, mixed by a learned gate. With ``mp_observed_only`` every
    source weight is multiplied by the source's observed mask for that hour and rows are renormalised,
    so hidden nodes send no message (their encodings carry nothing but the init);
-6. decoder → correction to the init on the normalised log scale → ``pred`` µg/m³ at every node;
+6. decoder → correction to the init on the normalised log scale → ``pred`` µg/m³ at every node. At
+   inference the correction is multiplied by ``corr_scale`` (1 = as trained, 0 = the init alone; an
+   inference setting chosen on validation days like ``ok_k``) — the same shrinkage on the grid readout;
 7. bipartite readout to grid cells (``tgt_*`` keys) → ``grid_pred``; during training the same readout
    predicts hidden stations from their observed neighbours (``readout_pred``) so it is trained too.
 
@@ -59,18 +61,24 @@ class SPIN(nn.Module):
                  use_diffusion: bool = True, use_advection: bool = True, use_measured_wind: bool = True,
                  wind_scale: float = 1.0, init_mode: str = "logok", ok_k: int = 10, ok_candidates: int = 32,
                  ok_nugget: float = 0.2, ok_range_km: float = 150.0, learn_variogram: bool = False,
-                 mp_observed_only: bool = True, use_terrain: bool = True, terrain_km: float = 0.3):
+                 mp_observed_only: bool = True, use_terrain: bool = True, terrain_km: float = 0.3,
+                 corr_scale: float = 1.0):
         super().__init__()
         if init_mode not in ("logok", "idw"):
             raise ValueError(f"init_mode must be 'logok' or 'idw', not {init_mode!r}")
         if not 1 <= int(ok_k) <= int(ok_candidates):
             raise ValueError(f"ok_k must be between 1 and ok_candidates ({ok_candidates}), not {ok_k}")
+        if not 0.0 <= float(corr_scale) <= 1.0:
+            raise ValueError(f"corr_scale must be between 0 (the kriging init alone) and 1 (as trained), "
+                             f"not {corr_scale}")
         n_static = len(STATIC_FEATURES) + (N_TERRAIN if use_terrain else 0)
         n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + n_static
         self.use_d, self.use_a, self.use_measured = use_diffusion, use_advection, use_measured_wind
         self.threshold_km, self.target_k, self.graph_k = threshold_km, target_k, graph_k
         self.init_mode, self.ok_k, self.ok_candidates = init_mode, ok_k, ok_candidates
         self.mp_observed_only, self.use_terrain = mp_observed_only, use_terrain
+        # inference only (1 in training): shrinks the learned correction toward the init, chosen on validation
+        self.corr_scale = float(corr_scale)
         nug = min(max(ok_nugget, 0.01), 0.95)
         self.ok_logit_nugget = nn.Parameter(torch.tensor(math.log(nug / (1 - nug))), requires_grad=learn_variogram)
         self.ok_log_range = nn.Parameter(torch.tensor(math.log(ok_range_km)), requires_grad=learn_variogram)
@@ -229,7 +237,7 @@ class SPIN(nn.Module):
         for layer in self.layers:
             h, g = layer(h, idx, kd, ka)
             gates.append(g)
-        out["pred"] = to_ugm3(init + self.decoder(h).squeeze(-1), center)
+        out["pred"] = to_ugm3(init + self._scale(self.decoder(h).squeeze(-1)), center)
         if self.use_a:
             out["wind_u"], out["wind_v"] = u, v
         # spatial influence of the first layer, gate-weighted, averaged over windows and hours (N, N)
@@ -252,7 +260,11 @@ class SPIN(nn.Module):
         corr = self._readout(state["h"], state["mask"], state["u"], state["v"], t_idx, t_valid, batch["tgt_dist"],
                              batch["tgt_bearing"], t_init, torch.cat([batch["tgt_static"], t_terr], -1),
                              batch["tfeat"], t_tk)
-        return to_ugm3(t_init + corr, state["center"])
+        return to_ugm3(t_init + self._scale(corr), state["center"])
+
+    def _scale(self, corr: torch.Tensor) -> torch.Tensor:
+        """The correction (normalised log) as served: × ``corr_scale`` outside training, as trained inside."""
+        return corr if self.training or self.corr_scale == 1.0 else corr * self.corr_scale
 
     def _readout(self, h, mask, u, v, idx, valid, dist, bearing, init, static, tfeat, src_weight=None) -> torch.Tensor:
         return self.readout(h, mask, u, v, idx, valid, dist, bearing, self.bandwidth_km, init, static, tfeat,
@@ -299,12 +311,13 @@ DEFAULTS = {
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
     "use_measured_wind": True, "wind_scale": 1.0, "init_mode": "logok", "ok_k": 10, "ok_candidates": 32,
     "ok_nugget": 0.2, "ok_range_km": 150.0, "learn_variogram": False, "mp_observed_only": True,
-    "use_terrain": True, "terrain_km": 0.3, "window": 48, "predict": 48,
+    "use_terrain": True, "terrain_km": 0.3, "corr_scale": 1.0, "window": 48, "predict": 48,
 }
 
 SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
-    wind="inferred", uses_measured_wind=True, fit=fit_variogram, inference_hparams=("ok_k",),
+    wind="inferred", uses_measured_wind=True, fit=fit_variogram,
+    inference_hparams=("ok_k", "corr_scale"),
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},

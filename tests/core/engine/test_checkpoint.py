@@ -175,19 +175,39 @@ def test_stale_or_unknown_inference_block_is_refused(saved, edit, match) -> None
 
 
 def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, sim) -> None:
-    """`tune --model spin` on the simulator: the candidate with the lowest worst ratio to logok (validation days)
-    goes into the card's inference block, for this very model.pt; the loaded kriger then runs with it."""
+    """`tune --model spin` on the simulator: the (ok_k, corr_scale) with the lowest worst ratio to logok
+    (validation days) goes into the card's inference block, for this very model.pt; the loaded kriger then runs
+    with it."""
     import json
 
     from core.evaluation.tuning import tune_spin
 
     root, _, _ = saved
-    info = tune_spin(stations=sim.stations, protocols=("holdout",), ok_k=(2, 10), root=root)
+    info = tune_spin(stations=sim.stations, protocols=("holdout",), ok_k=(2, 10), corr_scale=(0.5, 1.0), root=root)
     table = info["val_mae"]
-    ratio = {k: max(v["mae"] / v["logok_mae"] for v in row.values()) for k, row in table.items()}
-    assert set(table) == {"2", "10"} and ratio["2"] != ratio["10"]  # the candidate changes the validation MAE
-    assert info["ok_k"] == int(min(ratio, key=ratio.get))
+    ratio = {(k, s): max(v["mae"] / v["logok_mae"] for v in cell.values())
+             for k, row in table.items() for s, cell in row.items()}
+    assert set(ratio) == {("2", "0.5"), ("2", "1.0"), ("10", "0.5"), ("10", "1.0")}
+    assert len(set(ratio.values())) == 4  # every candidate changes the validation MAE
+    k, s = min(ratio, key=ratio.get)
+    assert (info["ok_k"], info["corr_scale"]) == (int(k), float(s))
     card = json.loads((root / "spin" / "card.json").read_text())
-    assert card["inference"]["hparams"] == {"ok_k": info["ok_k"]}
+    assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s)}
+    assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0}
     assert card["inference"]["model_sha256"] == card["model_sha256"]
-    assert NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module.ok_k == info["ok_k"]
+    module = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module
+    assert (module.ok_k, module.corr_scale) == (int(k), float(s))
+
+
+def test_card_corr_scale_reaches_the_module_and_shrinks_hidden_predictions_toward_the_init(saved, sim) -> None:
+    """corr_scale 0 in the card serves the kriging init alone; 1 serves the model as trained."""
+    root, _, hp = saved
+    plain = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
+    _with_inference(root, _block(root, corr_scale=1.0))
+    np.testing.assert_allclose(_hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim), plain,
+                               rtol=1e-5)
+    _with_inference(root, _block(root, corr_scale=0.0))
+    k0 = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu")
+    assert k0.module.corr_scale == 0.0
+    init_only = _hidden_pred(k0, sim)
+    assert np.isfinite(init_only).all() and np.abs(init_only - plain).mean() > 1e-3

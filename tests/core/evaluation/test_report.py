@@ -153,6 +153,21 @@ def test_choices_note_states_spins_validation_chosen_ok_k(tmp_path):
     assert "ok_k" not in choices_note(metrics)
 
 
+def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
+    from core.evaluation.report import choices_note
+
+    metrics, spin = tmp_path / "metrics", tmp_path / "models" / "spin"
+    metrics.mkdir()
+    spin.mkdir(parents=True)
+    cell = {"holdout": {"mae": 1.0, "logok_mae": 1.1}}
+    block = {"format": 1, "hparams": {"ok_k": 16, "corr_scale": 0.7}, "trained_with": {"ok_k": 16, "corr_scale": 1.0},
+             "protocols": ["holdout"], "val_mae": {"10": {"1.0": cell, "0.7": cell}, "16": {"1.0": cell, "0.7": cell}}}
+    (spin / "card.json").write_text(json.dumps({"inference": block}))
+    note = choices_note(metrics)
+    assert "`ok_k` 16 (trained with 16; tried 10, 16)" in note
+    assert "`corr_scale` 0.7 (trained at 1; tried 0.7, 1.0)" in note and "over holdout" in note
+
+
 def test_choices_note_names_the_shipped_seed_among_those_tried(tmp_path):
     from core.evaluation.report import choices_note
 

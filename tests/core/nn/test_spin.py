@@ -248,3 +248,38 @@ def test_sparse_message_sum_equals_the_gathered_one(monkeypatch, per_hour: bool)
             warnings.simplefilter("error")  # torch's beta warning on CSR tensors is not passed on
             fast = blocks.gather_sum(w, z, idx)
     torch.testing.assert_close(fast, ref)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.6])
+def test_corr_scale_shrinks_the_served_correction_toward_the_init(world, scale: float) -> None:
+    """``corr_scale`` s serves init + s·correction (normalised log) at stations and grid cells, in eval only:
+    s = 0 is the kriging init itself, training is unaffected."""
+    from core.nn.features import to_ugm3
+
+    torch.manual_seed(0)
+    full = SPIN(**TINY).eval()
+    shrunk = SPIN(**TINY, corr_scale=scale).eval()
+    shrunk.load_state_dict(full.state_dict())
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)), targets=True)
+    with torch.no_grad():
+        a, b = full(batch), shrunk(batch)
+        z = torch.log1p(a["pred"]) - batch["center"].unsqueeze(-1)
+        init = full.node_init(batch)
+        want = to_ugm3(init + scale * (z - init), batch["center"])
+        torch.testing.assert_close(b["pred"], want, rtol=1e-4, atol=1e-3)
+        g_z = torch.log1p(a["grid_pred"]) - batch["center"].unsqueeze(-1)
+        g_init = full.target_init(batch)
+        torch.testing.assert_close(b["grid_pred"], to_ugm3(g_init + scale * (g_z - g_init), batch["center"]),
+                                   rtol=1e-4, atol=1e-3)
+        assert (b["pred"] - a["pred"]).abs().max() > 1e-3  # the correction is not zero to begin with
+    full.train(), shrunk.train()
+    torch.manual_seed(1)
+    ta = full(batch)["pred"]
+    torch.manual_seed(1)
+    torch.testing.assert_close(shrunk(batch)["pred"], ta)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_corr_scale_out_of_range_is_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="corr_scale must be between 0"):
+        SPIN(**TINY, corr_scale=bad)
