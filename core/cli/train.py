@@ -63,6 +63,10 @@ def register(app: typer.Typer) -> None:
             None, "--sparse-share", min=0.0, max=1.0,
             help="Share of training windows whose hidden stations are whole 30-km neighbourhoods (shaped like "
                  "the sparse-30km protocol) instead of a random share (default from core/conf/<model>.yaml, 0)."),
+        aux_dropout: Optional[float] = typer.Option(
+            None, "--aux-dropout", min=0.0, max=1.0,
+            help="Share of training windows with every auxiliary pollutant (PM10, NO2, SO2, O3, CO) blanked, so the "
+                 "model also serves folders that report PM2.5 only (default from core/conf/<model>.yaml, 0)."),
         subnet: Optional[int] = typer.Option(
             None, "--subnet-size", min=2,
             help="Train each step on a random neighbourhood of this many stations (a national network: "
@@ -90,6 +94,8 @@ def register(app: typer.Typer) -> None:
             overrides["train_margin_deg"] = parse_margin(margin)
         if sparse_share is not None:
             overrides["sparse_share"] = sparse_share
+        if aux_dropout is not None:
+            overrides["aux_dropout"] = aux_dropout
         if subnet is not None:
             overrides["subnet_size"] = subnet
         name = dataset or (None if path else DEFAULT_DATASET)

@@ -24,6 +24,7 @@ TRAIN_DEFAULTS: dict = {
     "schedule": "plateau", "min_lr_frac": 0.05, "val_sets": 0,
     "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
     "subnet_size": None, "val_margin_deg": 2.0,
+    "aux_dropout": 0.0,  # share of training windows with every auxiliary pollutant blanked (PM2.5-only networks)
 }
 
 

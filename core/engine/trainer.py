@@ -30,7 +30,9 @@ How to add a model
    (``dynamic``/``fixed``), ``init_loss, aod_loss, grad_clip, val_windows``, ``sparse_share`` (share of
    training windows hiding whole ``sparse_km`` neighbourhoods, :func:`core.engine.masking.sample_clusters`),
    ``subnet_size`` (each step trains on a random spatial neighbourhood of that many stations; validation
-   then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`).
+   then runs on the nodes within the BTH box grown by ``val_margin_deg``: see :func:`validation_data`),
+   ``aux_dropout`` (share of training windows whose auxiliary pollutants are blanked at every node, as in a
+   folder that reports PM2.5 only).
    Keys the engine does not know are passed to ``build``; engine keys are not
    (:func:`core.contracts.model_spec.module_hparams`).
 3. ``python -m core train --model mymodel`` then trains it, writes ``assets/models/mymodel/{model.pt,
@@ -342,6 +344,9 @@ class BatchSampler:
             observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
         aod = None if data.aod is None else data.aod[:, sub]
         batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=self.device)
+        if hp.get("aux_dropout", 0.0) > 0:  # a folder may report PM2.5 only (AQI-36): the model must have seen that
+            blank = torch.from_numpy(rng.random(hp["batch_size"]) < hp["aux_dropout"]).to(self.device)
+            batch["aux"] = batch["aux"] * (~blank).to(batch["aux"].dtype)[:, None, None, None]
         batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], self.device)
         return batch
 

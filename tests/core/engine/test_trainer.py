@@ -225,3 +225,27 @@ def test_spec_found_in_a_fresh_interpreter(name):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == name
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_aux_dropout_blanks_whole_windows_of_auxiliary_pollutants(sim, tiny_hp, share: float) -> None:
+    """``aux_dropout`` blanks every auxiliary pollutant at every node of about that share of training windows
+    (as a folder that reports PM2.5 only); 0 leaves the batches exactly as before."""
+    from core.contracts.model_spec import TRAIN_DEFAULTS
+    from core.engine.trainer import BatchSampler
+
+    hp = {**TRAIN_DEFAULTS, **tiny_hp, "batch_size": 64}
+    stations = sim.stations.assign(pm10=sim.stations["pm25"] * 1.6)  # the simulator reports PM2.5 only
+    data = prepare_training_data(stations, hp["window"])
+    plain = BatchSampler(data, hp, seed=3, device=torch.device("cpu")).next()
+    got = BatchSampler(data, {**hp, "aux_dropout": share}, seed=3, device=torch.device("cpu")).next()
+    assert float(plain["aux"].abs().amax(dim=(1, 2, 3)).min()) > 0  # every window has auxiliary values to blank
+    blank = got["aux"].abs().amax(dim=(1, 2, 3)) == 0
+    torch.testing.assert_close(got["aux"][~blank], plain["aux"][~blank])  # the rest untouched
+    torch.testing.assert_close(got["x"], plain["x"])
+    if share == 0.0:
+        assert not blank.any()
+    elif share == 1.0:
+        assert blank.all()
+    else:
+        assert 0.25 < float(blank.float().mean()) < 0.75
