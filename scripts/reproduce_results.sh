@@ -12,7 +12,9 @@ run() { echo "+ $*" >&2; nice -n 5 "$PY" -m core "$@" --no-progress; }
 # 1. choices on validation days (S_test removed, S_val scored)
 "$PY" -m core tune --model idw --dataset "$DS"
 "$PY" -m core tune --model logok --dataset "$DS"
-nice -n 5 "$PY" -m core tune --model spin --dataset "$DS"  # spin's kriging-init ok_k (inference setting; the card's 'inference' block)
+# spin's inference settings ok_k x corr_scale (the card's 'inference' block). To choose among training runs as well,
+# add `--run DIR` per run (folders given to `train --out`): the best run on validation is then shipped.
+nice -n 5 "$PY" -m core tune --model spin --dataset "$DS"
 for m in idw ok logok knn linear ignnk aqnet spin; do run calibrate --model "$m" --dataset "$DS"; done
 for p in holdout mask-50 sparse-30km; do
   run evaluate --split val --model spin --protocol "$p" --dataset "$DS" --baselines idw,ok,logok,knn,ignnk,aqnet,linear \

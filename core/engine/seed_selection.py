@@ -11,29 +11,41 @@ from core.engine.checkpoint import model_dir
 from core.errors import DataNotFound
 
 
-def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
-    """Ship the run with the lowest validation MAE among ``runs`` (folders holding ``<model>/card.json``).
+def run_card(model: str, run: Path) -> dict:
+    """The card of the run ``run`` (a folder given to ``train --out``, holding ``<model>/card.json``)."""
+    card_path = Path(run) / model / "card.json"
+    if not card_path.is_file():
+        raise DataNotFound(f"{card_path} not found: train with `python -m core train --model {model} --out {run}`.")
+    return json.loads(card_path.read_text())
 
-    Copies its ``model.pt`` and card to ``dest/<model>`` (default assets/models) and records in the card
-    every candidate's seed, validation MAE and minutes, and which one was chosen.
+
+def ship_run(model: str, chosen: Path, runs: list[Path], dest: Path | None, selection: str) -> dict:
+    """Copy run ``chosen`` (one of ``runs``) to ``dest/<model>`` (default assets/models) as the shipped checkpoint.
+
+    Its card records every run's seed, validation MAE and minutes (``seeds_tried``), the chosen seed and the rule
+    ``selection`` that chose it. Returns the shipped card.
     """
-    cands = []
-    for run in runs:
-        card_path = Path(run) / model / "card.json"
-        if not card_path.is_file():
-            raise DataNotFound(f"{card_path} not found: train with `python -m core train --model {model} --out {run}`.")
-        card = json.loads(card_path.read_text())
-        cands.append((card["metrics"]["val_mae"], Path(run) / model, card))
-    val, src, card = min(cands, key=lambda c: c[0])
+    cards = {Path(r): run_card(model, r) for r in runs}
+    card = dict(cards[Path(chosen)])
     card["seeds_tried"] = [{"seed": c["seed"], "val_mae": c["metrics"]["val_mae"],
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
-                            "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"), "run": str(r)}
-                           for _, r, c in cands]
+                            "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"),
+                            "hparams": {k: c.get("hparams", {}).get(k) for k in ("aux_dropout", "sparse_share")},
+                            "run": str(Path(r) / model)} for r, c in cards.items()]
     card.update({k: v for k, v in get_spec(model).notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]
-    card["selection"] = "lowest validation MAE (fixed hidden sets of the card's 'validation' block) among seeds_tried"
+    card["selection"] = selection
     out = model_dir(model, dest)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src / "model.pt", out / "model.pt")
+    shutil.copyfile(Path(chosen) / model / "model.pt", out / "model.pt")
     (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
-    return {"chosen_seed": card["seed"], "val_mae": val, "out": str(out), "seeds_tried": card["seeds_tried"]}
+    return card
+
+
+def select_best(model: str, runs: list[Path], dest: Path | None = None) -> dict:
+    """Ship the run with the lowest trainer validation MAE among ``runs`` (see :func:`ship_run`)."""
+    best = min(runs, key=lambda r: run_card(model, r)["metrics"]["val_mae"])
+    card = ship_run(model, best, runs, dest, "lowest validation MAE (fixed hidden sets of the card's 'validation' "
+                                             "block) among seeds_tried")
+    return {"chosen_seed": card["seed"], "val_mae": card["metrics"]["val_mae"], "out": str(model_dir(model, dest)),
+            "seeds_tried": card["seeds_tried"]}

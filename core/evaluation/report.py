@@ -259,11 +259,17 @@ def choices_note(metrics_dir: Path) -> str:
                      f"misses a distance band on held-out stations): {', '.join(cal)}.")
     spin = card("spin")
     seeds_tried = spin.get("seeds_tried") or []  # written by `core select`
-    if seeds_tried:
+    inf = spin.get("inference") or {}
+    by_tune = inf.get("checkpoints_tried") or []
+    if by_tune:
+        runs = "; ".join(f"seed {t['seed']} {t['worst_ratio_to_logok']:.3f} (ok_k {t['ok_k']}, corr_scale "
+                         f"{t['corr_scale']})" for t in by_tune)
+        lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
+                     f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
+    elif seeds_tried:
         runs = ", ".join(f"{t['seed']} ({t['val_mae']:.2f})" for t in seeds_tried)
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, the lowest validation MAE "
                      f"(µg/m³, trainer's fixed hidden sets) among seeds {runs}.")
-    inf = spin.get("inference") or {}
     hp = inf.get("hparams") or {}
     if hp.get("ok_k") is not None:
         grid = inf.get("val_mae", {})

@@ -211,3 +211,44 @@ def test_card_corr_scale_reaches_the_module_and_shrinks_hidden_predictions_towar
     assert k0.module.corr_scale == 0.0
     init_only = _hidden_pred(k0, sim)
     assert np.isfinite(init_only).all() and np.abs(init_only - plain).mean() > 1e-3
+
+
+def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_path, tiny_hp, sim) -> None:
+    """`tune --model spin --run A --run B`: every run's checkpoint is scored on the same grid, including the
+    PM2.5-only variant of a protocol; the run whose best setting has the lowest worst ratio to logok is copied to
+    the models folder, its card listing both runs, and the inference block is written for that very model.pt."""
+    import json
+
+    from core.evaluation.tuning import tune_spin
+
+    hp = SPEC.hparams(tiny_hp)
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        run = tmp_path / f"r{seed}"
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
+                        {"seed": seed, "metrics": {"val_mae": 10.0 + seed, "best_epoch": 1}}, root=run)
+        runs.append(run)
+    stations = sim.stations.assign(pm10=sim.stations["pm25"] * 1.6)  # so that the PM2.5-only variant differs
+    dest = tmp_path / "models"
+    info = tune_spin(stations=stations, protocols=("holdout", "holdout:pm25-only"), ok_k=(10,), corr_scale=(0.5, 1.0),
+                     root=dest, runs=runs)
+    tried = info["checkpoints_tried"]
+    assert [t["seed"] for t in tried] == [0, 1] and tried[0]["worst_ratio_to_logok"] != tried[1]["worst_ratio_to_logok"]
+    best = min(tried, key=lambda t: t["worst_ratio_to_logok"])
+    shipped = dest / "spin"
+    assert (shipped / "model.pt").read_bytes() == (runs[best["seed"]] / "spin" / "model.pt").read_bytes()
+    card = json.loads((shipped / "card.json").read_text())
+    assert card["chosen_seed"] == best["seed"] and [t["seed"] for t in card["seeds_tried"]] == [0, 1]
+    assert card["inference"]["hparams"] == {"ok_k": 10, "corr_scale": best["corr_scale"]}
+    cell = card["inference"]["val_mae"]["10"]["1.0"]
+    assert cell["holdout"]["mae"] != cell["holdout:pm25-only"]["mae"]  # the auxiliary pollutants were removed
+    assert NeuralKriger.from_checkpoint(SPEC, root=dest, device="cpu").module.corr_scale == best["corr_scale"]
+
+
+def test_unknown_protocol_variant_is_refused(sim) -> None:
+    from core.engine.models import get_model
+    from core.evaluation.tuning import _val_mae
+
+    with pytest.raises(ValueError, match="unknown protocol variant 'no-wind'"):
+        _val_mae(get_model("idw", calibrated=False), "holdout:no-wind", sim.stations)

@@ -166,6 +166,13 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)
     assert "`ok_k` 16 (trained with 16; tried 10, 16)" in note
     assert "`corr_scale` 0.7 (trained at 1; tried 0.7, 1.0)" in note and "over holdout" in note
+    tried = [{"seed": 2, "worst_ratio_to_logok": 0.97, "ok_k": 16, "corr_scale": 0.7},
+             {"seed": 3, "worst_ratio_to_logok": 0.99, "ok_k": 24, "corr_scale": 1.0}]
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": [{"seed": 2, "val_mae": 12.0}],
+                                                "inference": block | {"checkpoints_tried": tried}}))
+    note = choices_note(metrics)
+    assert "seed 2, chosen by `tune` among training runs" in note and "seed 3 0.990 (ok_k 24, corr_scale 1.0)" in note
+    assert "the lowest validation MAE (µg/m³, trainer's" not in note
 
 
 def test_choices_note_names_the_shipped_seed_among_those_tried(tmp_path):
