@@ -343,8 +343,6 @@ def truth_of(dataset: str, date: str) -> xr.DataArray:
 
 
 # ---------------------------------------------------------------- attention and influence (attention page)
-ATTENTION_MODEL = "aqnet"  # AQ-Net-style temporal attention
-INFLUENCE_MODELS = ("spin", "aqnet")  # spatial influence, first trained one by default
 ATTENTION_DAYS = 7
 
 
@@ -358,9 +356,24 @@ def attention_days(info: dict, date: str) -> int:
     return int(min(ATTENTION_DAYS, max(1, sum(1 for d in info["days_with_data"] if d <= date))))
 
 
+def explaining(models: list[str], what: str) -> list[str]:
+    """The models among ``models`` whose served result explains ``what`` ("attention" or "influence": the
+    spec's ``explains``) and that can be served now; the best on validation days first."""
+    from core.evaluation.selection import ranking_on_validation
+
+    rank = {m: i for i, m in enumerate(ranking_on_validation(Path(METRICS_DIR)))}
+    ok = [m for m in models if registry.is_learned(m) and what in registry.get_spec(m).explains and has_checkpoint(m)]
+    return sorted(ok, key=lambda m: rank.get(m, len(rank)))
+
+
+def attention_model(models: list[str]) -> str | None:
+    """The model whose temporal attention the attention page shows (None: no such model is trained)."""
+    return next(iter(explaining(models, "attention")), None)
+
+
 def influence_models(models: list[str]) -> list[str]:
-    """The models whose spatial influence the attention page can show (trained checkpoint present)."""
-    return [m for m in INFLUENCE_MODELS if m in models and has_checkpoint(m)]
+    """The models whose spatial influence the attention page can show, the default first."""
+    return explaining(models, "influence")
 
 
 # ---------------------------------------------------------------- exposure (environmental justice page)

@@ -236,8 +236,9 @@ def steps(dataset: str, date: str, model: str) -> list[tuple[str, Callable[[], o
         # The attention page's two runs (dashboard/views/attention.py): aqnet's attention over the last days,
         # the first trained model's spatial influence. Loads torch and the checkpoints off the request path.
         models = loaders.model_names()
-        if loaders.ATTENTION_MODEL in models and loaders.has_checkpoint(loaders.ATTENTION_MODEL):
-            loaders.run_scenario(dataset, date, loaders.ATTENTION_MODEL, (), False,
+        att_model = loaders.attention_model(models)
+        if att_model is not None:
+            loaders.run_scenario(dataset, date, att_model, (), False,
                                  loaders.attention_days(loaders.dataset_info(dataset), date))
         for m in loaders.influence_models(models)[:1]:
             loaders.run_scenario(dataset, date, m, (), False)

@@ -58,6 +58,9 @@ class ModelSpec:
     inference_hparams: tuple[str, ...] = ()
     # which engine Kriger serves the module: "neural" (predictions, grid, influence) or "aqnet" (+ attention)
     kriger: str = "neural"
+    # what its served result explains beyond the estimate (what the attention page can draw): "attention"
+    # (temporal attention, prediction day × history day), "influence" (which stations fed each estimate)
+    explains: tuple[str, ...] = ()
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}

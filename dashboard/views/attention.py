@@ -23,15 +23,16 @@ require_day(sc.dataset, sc.date, None, consequence="The attention and influence 
 # ---- temporal attention (aqnet)
 st.subheader("Temporal attention · AQ-Net-style model")
 n_days = loaders.attention_days(info, sc.date)
-if loaders.ATTENTION_MODEL not in models or not loaders.has_checkpoint(loaders.ATTENTION_MODEL):
-    st.info("The AQ-Net-style model (`aqnet`) has no trained checkpoint in this checkout yet "
-            "(assets/models/aqnet/model.pt); its attention appears here once it does.")
+att_model = loaders.attention_model(models)
+if att_model is None:
+    st.info("No model with temporal attention (the AQ-Net-style `aqnet`) has a trained checkpoint in this checkout "
+            "yet (assets/models/aqnet/model.pt); its attention appears here once it does.")
 else:
-    with guard("aqnet attention"):
-        with st.spinner("Running aqnet …"):
-            res = loaders.run_scenario(sc.dataset, sc.date, loaders.ATTENTION_MODEL, sc.masked, False, n_days)
+    with guard(f"{att_model} attention"):
+        with st.spinner(f"Running {att_model} …"):
+            res = loaders.run_scenario(sc.dataset, sc.date, att_model, sc.masked, False, n_days)
         if res.attention is None:
-            st.info("aqnet returned no attention for this scenario.")
+            st.info(f"{att_model} returned no attention for this scenario.")
         else:
             att = res.attention
             st_codes = [c for c in att["station"].values.astype(str) if np.isfinite(att.sel(station=c).values).any()]
@@ -44,7 +45,7 @@ else:
             fig = charts.attention_heatmap(
                 w.values, pred_labels, hist_labels,
                 f"{label_of[pick]} ({status}) · prediction day × history day",
-                source_caption(info, f"aqnet attention, head-averaged, {hidden_note}"))
+                source_caption(info, f"{att_model} attention, head-averaged, {hidden_note}"))
             fig.update_yaxes(title="prediction day")
             fig.update_xaxes(title="history day (days before the prediction day)")
             st.plotly_chart(fig, width="stretch", key="att_heat")

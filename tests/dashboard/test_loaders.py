@@ -65,3 +65,22 @@ def test_display_outlines_are_simplified_once_then_read_from_disk(tmp_path, monk
     assert ld._display_geojson(tmp_path / "missing.geojson") is None  # a missing layer only removes that layer
     src.write_text("not json")
     assert ld._display_geojson(src) is None
+
+
+@pytest.mark.parametrize(("what", "want"), [("attention", {"aqnet"}), ("influence", {"spin", "aqnet"})])
+def test_pages_find_explaining_models_from_their_specs(what, want):
+    """The attention page asks each learned model's spec what it explains (no hard-coded model names); classical
+    models and ignnk explain neither; the best model on validation days comes first."""
+    from core.contracts import registry
+    from core.evaluation.selection import ranking_on_validation
+    from core.paths import METRICS_DIR
+    from dashboard import loaders
+
+    models = registry.available()
+    got = loaders.explaining(models, what)
+    assert set(got) == {m for m in want if loaders.has_checkpoint(m)}
+    assert all(what in registry.get_spec(m).explains for m in got)
+    rank = ranking_on_validation(METRICS_DIR)
+    assert got == sorted(got, key=lambda m: rank.index(m) if m in rank else len(rank))
+    assert loaders.attention_model(models) == (next(iter(loaders.explaining(models, "attention")), None))
+    assert loaders.explaining(["idw", "ok", "ignnk"], what) == []

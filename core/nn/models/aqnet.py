@@ -274,5 +274,6 @@ DEFAULTS = {
 SPEC = register_spec(ModelSpec(
     name="aqnet", arch_version=ARCH_VERSION, build=lambda hp: AQNet(**hp), defaults=DEFAULTS, wind="none",
     kriger="aqnet",  # served with its attention and kNN weights (core.engine.aqnet_kriger)
+    explains=("attention", "influence"),
 ))
 
