@@ -37,7 +37,8 @@ def ship_run(model: str, chosen: Path, runs: list[Path], dest: Path | None, sele
     card["selection"] = selection
     out = model_dir(model, dest)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(chosen) / model / "model.pt", out / "model.pt")
+    if (Path(chosen) / model).resolve() != out.resolve():  # re-choosing the shipped checkpoint itself
+        shutil.copyfile(Path(chosen) / model / "model.pt", out / "model.pt")
     (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
     return card
 

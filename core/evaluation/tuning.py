@@ -10,11 +10,10 @@
 - spin's checkpoint (one of several training runs, or the shipped one) and its inference settings, searched
   jointly on a grid: ``ok_k`` (observed stations its log-kriging init reads) and ``corr_scale`` (the share of
   its learned correction to that init that is served: 1 = as trained; below 1 shrinks an over-confident
-  correction toward the init). Every candidate
-  runs the validation protocols with ``logok`` on the same hidden sets (one of them on a station set with the
-  auxiliary pollutants removed, as a folder that reports PM2.5 only); the candidate whose worst MAE ratio
-  to logok is lowest wins (the goal is to beat logok on every protocol), ties by the sum of MAE. Written to
-  the ``inference`` block of ``assets/models/spin/card.json``
+  correction toward the init). Every candidate runs the validation protocols with ``logok`` on the same hidden
+  sets (one of them on a station set with the auxiliary pollutants removed, as a folder that reports PM2.5
+  only); the candidate whose worst MAE ratio to logok is lowest wins (the goal is to beat logok on every
+  protocol), ties by the sum of MAE. Written to the ``inference`` block of ``assets/models/spin/card.json``
   (:func:`core.engine.checkpoint.inference_settings`); spin must then be recalibrated.
 """
 
