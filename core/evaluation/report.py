@@ -262,8 +262,8 @@ def choices_note(metrics_dir: Path) -> str:
     inf = spin.get("inference") or {}
     by_tune = inf.get("checkpoints_tried") or []
     if by_tune:
-        runs = "; ".join(f"seed {t['seed']} {t['worst_ratio_to_logok']:.3f} (ok_k {t['ok_k']}, corr_scale "
-                         f"{t['corr_scale']})" for t in by_tune)
+        runs = "; ".join(f"seed {t['seed']}, aux_dropout {t.get('aux_dropout', 0.0)}: {t['worst_ratio_to_logok']:.3f} "
+                         f"(ok_k {t['ok_k']}, corr_scale {t['corr_scale']})" for t in by_tune)
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
     elif seeds_tried:

@@ -131,8 +131,9 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     for r, table in tables.items():
         k, s = best_of(table)
         worst, total = rank(table[k][s])
+        rc = run_card("spin", r) if r is not None else {}
         tried.append({"run": str(r) if r is not None else str(model_dir("spin", root).parent),
-                      "seed": run_card("spin", r)["seed"] if r is not None else None,
+                      "seed": rc.get("seed"), "aux_dropout": rc.get("hparams", {}).get("aux_dropout", 0.0),
                       "ok_k": int(k), "corr_scale": float(s), "worst_ratio_to_logok": round(worst, 4),
                       "sum_mae": round(total, 3)})
     pick = min(range(len(tried)), key=lambda i: (tried[i]["worst_ratio_to_logok"], tried[i]["sum_mae"]))

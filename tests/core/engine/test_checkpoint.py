@@ -235,6 +235,7 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
                      root=dest, runs=runs)
     tried = info["checkpoints_tried"]
     assert [t["seed"] for t in tried] == [0, 1] and tried[0]["worst_ratio_to_logok"] != tried[1]["worst_ratio_to_logok"]
+    assert [t["aux_dropout"] for t in tried] == [hp["aux_dropout"]] * 2
     best = min(tried, key=lambda t: t["worst_ratio_to_logok"])
     shipped = dest / "spin"
     assert (shipped / "model.pt").read_bytes() == (runs[best["seed"]] / "spin" / "model.pt").read_bytes()

@@ -171,7 +171,8 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": [{"seed": 2, "val_mae": 12.0}],
                                                 "inference": block | {"checkpoints_tried": tried}}))
     note = choices_note(metrics)
-    assert "seed 2, chosen by `tune` among training runs" in note and "seed 3 0.990 (ok_k 24, corr_scale 1.0)" in note
+    assert "seed 2, chosen by `tune` among training runs" in note
+    assert "seed 3, aux_dropout 0.0: 0.990 (ok_k 24, corr_scale 1.0)" in note
     assert "the lowest validation MAE (µg/m³, trainer's" not in note
 
 
