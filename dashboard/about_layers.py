@@ -293,6 +293,15 @@ def vs_idw(table: pd.DataFrame) -> str:
     return f"from {_num(-lo, 0)} % higher to {_num(hi, 0)} % lower MAE than IDW depending on the protocol"
 
 
+def _served(key: str, value: float) -> str:
+    """An inference setting of a card's ``inference`` block in words."""
+    if key == "corr_scale":
+        return f"{_num(100 * value, 0)} % of the learned correction to the kriging init"
+    if key == "ok_k":
+        return f"{value} kriging-init neighbours"
+    return f"{key} {value}"
+
+
 def _training_facts(card: dict) -> list[tuple[str, str]]:
     split = card.get("split") or {}
     rows = [("architecture", f"{card.get('arch_version', card.get('name', ''))}, "
@@ -312,6 +321,12 @@ def _training_facts(card: dict) -> list[tuple[str, str]]:
         rows.append(("training", f"{_num(card['train_minutes'], 1)} min on {card.get('device', '?')}, seed "
                                  f"{card.get('seed', '?')}, best epoch {m.get('best_epoch', '?')}, stopped by "
                                  f"{card.get('stopped', '?')}"))
+    if (card.get("hparams") or {}).get("aux_dropout"):
+        rows.append(("trained without other pollutants", f"{_num(100 * card['hparams']['aux_dropout'], 0)} % of "
+                                                          "training windows (so PM2.5-only networks work)"))
+    served = (card.get("inference") or {}).get("hparams") or {}
+    if served:
+        rows.append(("run with (chosen on validation days)", ", ".join(_served(k, v) for k, v in served.items())))
     inputs = [f"wind: {card.get('wind', 'none')}", f"satellite AOD: {card.get('aod', 'none')}"]
     if card.get("terrain"):
         inputs.append("terrain: pvlib Altitude.h5")

@@ -81,6 +81,17 @@ def test_model_card_is_plain_text_from_the_card():
     assert any("inferred" in x for x in card.limits)
 
 
+def test_model_card_states_the_served_settings_and_the_aux_dropout():
+    card = CARD | {"hparams": {"window": 48, "aux_dropout": 0.25},
+                   "inference": {"hparams": {"ok_k": 16, "corr_scale": 0.6}}}
+    facts = dict(zip(*(al.model_card("spin", card, INTERVALS, []).facts[c] for c in ("item", "value")), strict=True))
+    assert facts["run with (chosen on validation days)"] == ("16 kriging-init neighbours, 60 % of the learned "
+                                                             "correction to the kriging init")
+    assert facts["trained without other pollutants"].startswith("25 % of training windows")
+    plain = dict(zip(*(al.model_card("spin", CARD, INTERVALS, []).facts[c] for c in ("item", "value")), strict=True))
+    assert "run with (chosen on validation days)" not in plain and "trained without other pollutants" not in plain
+
+
 def test_baseline_card_takes_its_figures_from_other_reports():
     reports = [("spin_holdout.json", _report("spin", 8.0, 10.0, knn=12.0)),
                ("aqnet_holdout.json", _report("aqnet", 8.5, 10.0, knn=99.0))]  # same protocol: counted once
