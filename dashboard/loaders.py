@@ -359,9 +359,7 @@ def attention_days(info: dict, date: str) -> int:
 def explaining(models: list[str], what: str) -> list[str]:
     """The models among ``models`` whose served result explains ``what`` ("attention" or "influence": the
     spec's ``explains``) and that can be served now; the best on validation days first."""
-    from core.evaluation.selection import ranking_on_validation
-
-    rank = {m: i for i, m in enumerate(ranking_on_validation(Path(METRICS_DIR)))}
+    rank = {m: i for i, m in enumerate(validation_ranking())}
     ok = [m for m in models if registry.is_learned(m) and what in registry.get_spec(m).explains and has_checkpoint(m)]
     return sorted(ok, key=lambda m: rank.get(m, len(rank)))
 
@@ -587,6 +585,14 @@ def district_of_cells(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndar
 
 
 # ---------------------------------------------------------------- reports and cards
+@st.cache_data(show_spinner=False, ttl=120)
+def validation_ranking() -> list[str]:
+    """Model names by validation MAE on mask-50 (``evaluate --split val`` reports); [] without any."""
+    from core.evaluation.selection import ranking_on_validation
+
+    return ranking_on_validation(Path(METRICS_DIR))
+
+
 @st.cache_data(show_spinner=False, ttl=120)
 def metrics_reports() -> list[tuple[str, dict]]:
     """Every ``assets/metrics/*.json`` as (file name, content); unreadable files are skipped."""

@@ -67,10 +67,7 @@ def _default_date(info: dict) -> str:
 def _default_model(models: list[str]) -> str:
     """The best model on validation days that loads here (``evaluate --split val`` reports), else the
     preferred order; a learned one only if its checkpoint loads."""
-    from core.evaluation.selection import ranking_on_validation
-    from core.paths import METRICS_DIR
-
-    for m in [*ranking_on_validation(METRICS_DIR), *PREFERRED_MODELS]:
+    for m in [*loaders.validation_ranking(), *PREFERRED_MODELS]:
         if m not in models:
             continue
         if m in loaders.CLASSICAL:

@@ -344,7 +344,7 @@ class BatchSampler:
             observed = observed & data.input_hours[starts[:, None] + np.arange(hp["window"])][:, :, None]
         aod = None if data.aod is None else data.aod[:, sub]
         batch = make_batch(step_nodes, starts, hp["window"], observed, aod=aod, device=self.device)
-        if hp.get("aux_dropout", 0.0) > 0:  # a folder may report PM2.5 only (AQI-36): the model must have seen that
+        if hp["aux_dropout"] > 0:  # a folder may report PM2.5 only (AQI-36): the model must have seen that
             blank = torch.from_numpy(rng.random(hp["batch_size"]) < hp["aux_dropout"]).to(self.device)
             batch["aux"] = batch["aux"] * (~blank).to(batch["aux"].dtype)[:, None, None, None]
         batch["loss_mask"] = _loss_mask(batch, hidden, step_trainable, hp["predict"], self.device)

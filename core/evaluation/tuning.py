@@ -141,10 +141,14 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     table = tables[chosen_run]
     chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"]}
     rule = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
-    if write and chosen_run is not None:
-        ship_run("spin", chosen_run, list(tables), root, f"{rule}, each run at its best inference settings (tune)")
     card_path = model_dir("spin", root) / "card.json"
-    card = json.loads(card_path.read_text()) if write or chosen_run is None else run_card("spin", chosen_run)
+    if chosen_run is None:  # the shipped checkpoint itself
+        card = json.loads(card_path.read_text())
+    elif write:
+        card = ship_run("spin", chosen_run, list(tables), root,
+                        f"{rule}, each run at its best inference settings (tune)")
+    else:
+        card = run_card("spin", chosen_run)
     trained = {k: card.get("hparams", {}).get(k, SPEC.defaults.get(k)) for k in chosen}
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": rule, "protocols": list(protocols), "val_mae": table,
