@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(
             "test", "--split", help="test (days 24–end, score S_test) or val (days 21–23, S_test removed, "
                                     "score S_val): make design choices on val, report test."),
+        fold: int = typer.Option(0, "--fold", help="With --split val: the validation station fold to hide and "
+                                                   "score (0 = S_val; 0-3, disjoint, all non-test BTH stations)."),
         checkpoint: Optional[str] = typer.Option(
             None, "--checkpoint", help="Another checkpoint of a learned model: its folder name under assets/models "
                                        "(e.g. spin-national for --model spin) or a path to such a folder; default "
@@ -69,7 +71,7 @@ def register(app: typer.Typer) -> None:
         check_output_file(json_out, "--json")  # before the run: a bad path must not lose the result
         t0 = time.perf_counter()
         report = evaluate(model, protocol, dataset=dataset, path=path, test_stations=test_stations,
-                          period=period, seeds=seeds, progress=not no_progress, split=split,
+                          period=period, seeds=seeds, progress=not no_progress, split=split, fold=fold,
                           baselines=_baselines(baselines, EVALUATION_BASELINES),
                           models={model: get_model(model, **checkpoint_kwargs(checkpoint))} if checkpoint else None)
         if checkpoint:

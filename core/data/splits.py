@@ -2,7 +2,10 @@
 
 - time: in every month, days 1–20 train, 21–23 validation, 24–end test;
 - stations: ``S_test`` = 25 % of active BTH stations, at least one per city, fixed seed.
-  ``S_test`` is never seen in training — not as input, not as target.
+  ``S_test`` is never seen in training — not as input, not as target;
+- validation folds: the BTH stations left once ``S_test`` is removed, cut into :data:`VAL_FOLDS` disjoint
+  station folds by the same rule (fold 0 is ``S_val``). Design choices are scored on every fold, so that they
+  are not a draw of the 15 stations of one fold.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ TRAIN_LAST_DAY = 20
 VAL_LAST_DAY = 23
 TEST_SHARE = 0.25
 TEST_SEED = 2019
+VAL_FOLDS = 4  # 60 non-test BTH stations in cnemc_bth_2019 → 4 folds of 15, each the size of S_test's share
 
 
 def time_split(times: np.ndarray) -> dict[str, np.ndarray]:
@@ -54,3 +58,27 @@ def select_test_stations(ds: xr.Dataset, seed: int = TEST_SEED, share: float = T
     if n_more and len(rest):
         chosen += [str(c) for c in rng.choice(rest, size=min(n_more, len(rest)), replace=False)]
     return sorted(chosen)
+
+
+def validation_folds(view: xr.Dataset, n_folds: int = VAL_FOLDS, seed: int = TEST_SEED) -> list[list[str]]:
+    """Disjoint station folds of ``view`` (a station set with ``S_test`` already removed), sorted codes each.
+
+    Fold 0 is ``select_test_stations(view)``, i.e. ``S_val``, so single-fold figures stay what they were. The
+    other candidate stations (BTH ones; all when none is in BTH) are dealt city by city, in a random order
+    fixed by ``seed``, to folds 1…``n_folds``−1 in turn, so every fold spreads over the cities like ``S_val``.
+    With fewer candidates than folds there are fewer folds (each non-empty)."""
+    if n_folds < 1:
+        raise ValueError(f"n_folds must be ≥ 1, got {n_folds}")
+    first = select_test_stations(view, seed=seed)
+    act = active_mask(view)
+    pool = act & view["is_bth"].values
+    if not pool.any():
+        pool = act
+    codes = view["station"].values[pool].astype(str)
+    cities = view["city"].values[pool].astype(str)
+    left = np.isin(codes, first, invert=True)
+    codes, cities = codes[left], cities[left]
+    rng = np.random.default_rng(seed + 1)
+    dealt = [str(c) for city in sorted(set(cities)) for c in rng.permutation(np.sort(codes[cities == city]))]
+    rest = [sorted(dealt[f::n_folds - 1]) for f in range(n_folds - 1)] if n_folds > 1 else []
+    return [first] + [f for f in rest if f]

@@ -5,7 +5,9 @@ The calibration cells are the model's predictions at *hidden non-test stations o
 :func:`~core.evaluation.runner.validation_view`). So that the intervals hold for every protocol, the
 hidden sets span them all — holdout, mask-30 … mask-90 and sparse-30km on that set — and every hidden
 BTH station of a run is a calibration cell (its distances to the nearest observed stations and their
-spread are what the interval's scale conditions on). ``S_test`` and test days never take part.
+spread are what the interval's scale conditions on). Each protocol runs once per validation station fold
+(:func:`core.data.splits.validation_folds`: every non-test BTH station is a target in one of them), so the
+quantiles of isolated targets are not set by the few of one fold. ``S_test`` and test days never take part.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from core.data.load import load_stationset
 from core.engine.models import get_model
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.runner import (
+    n_validation_folds,
     resolve_test_stations,
     run_model,
     scored_hours,
@@ -77,16 +80,22 @@ def calibration_cells(model, view: xr.Dataset, runs: Sequence[Run], hours: np.nd
 
 def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               model=None, level: float = DEFAULT_LEVEL, protocols: Sequence[str] = PROTOCOLS,
-              seeds: Sequence[int] = SEEDS, save: bool = True, progress: bool = False) -> IntervalTable:
-    """Fit (and by default ship) the interval table of ``model_name`` on validation days of ``dataset``."""
+              seeds: Sequence[int] = SEEDS, save: bool = True, progress: bool = False,
+              folds: Sequence[int] | None = None) -> IntervalTable:
+    """Fit (and by default ship) the interval table of ``model_name`` on validation days of ``dataset``,
+    over the validation station ``folds`` (default all of them)."""
     if stations is None:
         stations = load_stationset(dataset=dataset)
     model = model if model is not None else get_model(model_name, calibrated=False)
     ds = active_stations(stations)
     s_test = resolve_test_stations(stations, None)
-    view, s_val = validation_view(ds, s_test)
+    folds = list(range(n_validation_folds(ds, s_test))) if folds is None else list(folds)
+    runs: list[Run] = []
+    for f in folds:
+        view, s_val = validation_view(ds, s_test, f)
+        runs += [Run(seed=r.seed, hidden=r.hidden, scored=r.scored, group=f"fold{f}:{r.group}")
+                 for r in calibration_runs(view, s_val, protocols, seeds)]
     hours, _ = scored_hours(view, None, use_split=True, split="val")
-    runs = calibration_runs(view, s_val, protocols, seeds)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -99,7 +108,8 @@ def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: 
         bar.close()
     meta = {
         "fitted_on": dataset or stations.attrs.get("source", ""), "split": "val (days 21-23)",
-        "protocols": list(protocols), "seeds": list(seeds), "test_stations_excluded": list(s_test),
+        "protocols": list(protocols), "seeds": list(seeds), "val_folds": folds,
+        "test_stations_excluded": list(s_test),
         "n_cells": int(np.isfinite(cells["pred"]).sum()), "data_sha256": data_sha256(stations),
         "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "score": "log1p residual / sigma, sigma = exp(scale model in scale_terms); one quantile pair for every "

@@ -34,7 +34,7 @@ from core.contracts.seasons import SEASONS, season_of
 from core.contracts.settings import EVALUATION_BASELINES
 from core.contracts.stationset import active_mask, active_stations
 from core.data.load import load_stationset
-from core.data.splits import TEST_SEED, select_test_stations, time_split
+from core.data.splits import TEST_SEED, VAL_FOLDS, select_test_stations, time_split, validation_folds
 from core.engine.infer import infer
 from core.engine.models import get_model
 from core.errors import InvalidRequest
@@ -118,13 +118,24 @@ def scored_hours(ds: xr.Dataset, period: str | None, use_split: bool, split: str
     return present.copy(), "all"
 
 
-def validation_view(ds: xr.Dataset, s_test: Sequence[str]) -> tuple[xr.Dataset, list[str]]:
-    """The station set design choices are made on: ``S_test`` removed entirely (as in training), and
-    ``S_val`` drawn from the rest by the same rule and seed as ``S_test``. Protocols then hide and score
-    ``S_val`` exactly as they hide and score ``S_test`` on test days."""
+def validation_view(ds: xr.Dataset, s_test: Sequence[str], fold: int = 0) -> tuple[xr.Dataset, list[str]]:
+    """The station set design choices are made on: ``S_test`` removed entirely (as in training), and the
+    stations of validation fold ``fold`` (:func:`core.data.splits.validation_folds`; fold 0 is ``S_val``, drawn
+    from the rest by the same rule and seed as ``S_test``). Protocols then hide and score that fold exactly as
+    they hide and score ``S_test`` on test days."""
     keep = ~np.isin(ds["station"].values.astype(str), list(s_test))
     view = ds.isel(station=np.flatnonzero(keep))
-    return view, select_test_stations(view, seed=TEST_SEED)
+    folds = validation_folds(view)
+    if not 0 <= fold < len(folds):
+        raise InvalidRequest(f"Validation fold {fold} does not exist: this station set has folds 0–{len(folds) - 1} "
+                             f"(of {VAL_FOLDS} asked for). Pass --fold between 0 and {len(folds) - 1}.")
+    return view, folds[fold]
+
+
+def n_validation_folds(ds: xr.Dataset, s_test: Sequence[str]) -> int:
+    """How many validation folds ``ds`` (active stations) has once ``s_test`` is removed."""
+    keep = ~np.isin(ds["station"].values.astype(str), list(s_test))
+    return len(validation_folds(ds.isel(station=np.flatnonzero(keep))))
 
 
 def blocks(mask: np.ndarray, max_gap: int = 0) -> list[slice]:
@@ -310,10 +321,11 @@ class EvaluationSetup:
     ds: xr.Dataset  # the nodes: active stations (on ``split="val"``, without ``S_test``)
     ds_name: str
     s_test: list[str]
-    s_val: list[str]  # empty unless ``split="val"``
+    s_val: list[str]  # empty unless ``split="val"``: the stations of validation fold ``fold``
     hours: np.ndarray  # (time,) bool
     rule: str  # which rule chose ``hours`` (:func:`scored_hours`)
     runs: list[Run]
+    fold: int = 0  # the validation fold scored (``split="val"`` only)
 
     @property
     def n_blocks(self) -> int:
@@ -370,10 +382,13 @@ def prepare_evaluation(
     seeds: int | None,
     stations: xr.Dataset | None,
     split: str,
+    fold: int = 0,
 ) -> EvaluationSetup:
     """Check the request, load the StationSet, choose ``S_test`` (and ``S_val``), the scored hours and the runs."""
     if split not in SPLITS:
         raise InvalidRequest(f"Unknown split '{split}'. Known: {', '.join(SPLITS)}.")
+    if fold and split != "val":
+        raise InvalidRequest(f"--fold {fold} picks a validation fold; it needs --split val.")
     if split == "val" and path is not None:
         raise InvalidRequest("--split val needs --dataset: a --path folder has no validation days of its own.")
     if stations is None:
@@ -385,7 +400,7 @@ def prepare_evaluation(
     s_test = resolve_test_stations(stations, test_stations)
     s_val: list[str] = []
     if split == "val":
-        ds, s_val = validation_view(ds, s_test)
+        ds, s_val = validation_view(ds, s_test, fold)
     hours, rule = scored_hours(ds, period, use_split=path is None, split=split)
     if not hours.any():
         raise InvalidRequest("No hour to score in the chosen span (no data present there).")
@@ -393,7 +408,7 @@ def prepare_evaluation(
     if seeds is not None and seeds < 1:
         raise InvalidRequest("--seeds must be ≥ 1.")
     runs = runs_for(protocol, ds, s_val if split == "val" else s_test, seed_list)
-    return EvaluationSetup(stations, ds, ds_name, list(s_test), s_val, hours, rule, list(runs))
+    return EvaluationSetup(stations, ds, ds_name, list(s_test), s_val, hours, rule, list(runs), fold)
 
 
 def score_model(model, setup: EvaluationSetup, tick: Callable[[], None] = lambda: None) -> ModelResult:
@@ -452,7 +467,8 @@ def assemble_report(model_name: str, protocol: str, split: str, period: str | No
         "split": split,
         "wind": main.scores.wind,
         "test_stations": list(setup.s_test),
-        **({"val_stations": list(setup.s_val), "test_stations_excluded": True} if split == "val" else {}),
+        **({"val_stations": list(setup.s_val), "val_fold": setup.fold, "test_stations_excluded": True}
+           if split == "val" else {}),
         "times": {
             "start": str(pd.Timestamp(scored_t.min()).isoformat()) if len(scored_t) else None,
             "end": str(pd.Timestamp(scored_t.max()).isoformat()) if len(scored_t) else None,
@@ -494,17 +510,19 @@ def evaluate(
     models: dict | None = None,
     progress: bool = False,
     split: str = "test",
+    fold: int = 0,
 ) -> dict:
     """Evaluate ``model_name`` under ``protocol``; returns the report (keys: a public contract).
 
     ``split="val"``: the same protocol on validation days over the station set without ``S_test``,
-    scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen.
+    scoring ``S_val`` (:func:`validation_view`) — where ablations and hyper-parameters are chosen; ``fold``
+    scores another of the disjoint validation station folds instead (0 = ``S_val``).
 
     ``stations``/``models`` let tests pass an in-memory StationSet and ready Krigers (by name);
     otherwise the data come from ``dataset``/``path`` and the models from the registry.
     ``seeds``: number of seeds (0..N-1) for mask-R protocols (default 5).
     """
-    setup = prepare_evaluation(protocol, dataset, path, test_stations, period, seeds, stations, split)
+    setup = prepare_evaluation(protocol, dataset, path, test_stations, period, seeds, stations, split, fold)
     models = dict(models or {})
 
     def model_for(name: str):

@@ -122,6 +122,19 @@ def test_conformal_coverage_on_the_simulator_is_within_3_points(world, model):
     assert abs(np.mean(covs) - 0.9) <= 0.03, covs
 
 
+def test_calibration_cells_come_from_every_validation_fold(world):
+    from core.contracts.stationset import active_stations
+    from core.evaluation.runner import n_validation_folds, resolve_test_stations
+
+    st = world.stations
+    n = n_validation_folds(active_stations(st), resolve_test_stations(st, None))
+    assert n > 1
+    one = calibrate("idw", stations=st, model=IDW(2.0), save=False, folds=(0,))
+    every = calibrate("idw", stations=st, model=IDW(2.0), save=False)
+    assert one.meta["val_folds"] == [0] and every.meta["val_folds"] == list(range(n))
+    assert every.meta["n_cells"] > 2 * one.meta["n_cells"]  # each fold adds its own targets' cells
+
+
 def test_intervals_widen_with_distance_to_the_nearest_observed_station(world):
     st = world.stations
     table = calibrate("idw", stations=st, model=IDW(2.0), save=False)

@@ -176,6 +176,28 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     assert "the lowest validation MAE (µg/m³, trainer's" not in note
 
 
+@pytest.mark.parametrize("folds, said", [([0, 1, 2, 3], "scored on validation station folds 0, 1, 2, 3 pooled"),
+                                         ([0], "scored on S_val alone"), (None, "scored on S_val alone")])
+def test_choices_note_says_which_validation_stations_each_choice_was_scored_on(tmp_path, folds, said):
+    from core.evaluation.report import choices_note
+
+    metrics, models = tmp_path / "metrics", tmp_path / "models"
+    metrics.mkdir()
+    for name in ("idw", "logok", "spin"):
+        (models / name).mkdir(parents=True)
+    extra = {"val_folds": folds} if folds is not None else {}
+    (models / "idw" / "card.json").write_text(json.dumps({"power_by_protocol": {"holdout": 2.0}} | extra))
+    (models / "logok" / "card.json").write_text(json.dumps({"backtransform": "expm1"} | extra))
+    (models / "spin" / "intervals.json").write_text(json.dumps({"level": 0.9, "meta": extra}))
+    (models / "spin" / "card.json").write_text(json.dumps({"inference": {
+        "hparams": {"ok_k": 16, "corr_scale": 0.6}, "trained_with": {}, "protocols": ["holdout"],
+        "val_mae": {"16": {"0.6": {}}}} | extra}))
+    lines = choices_note(metrics).splitlines()
+    for start in ("- IDW power", "- logok back-transform", "- 90% intervals", "- spin inference settings"):
+        (line,) = [x for x in lines if x.startswith(start)]
+        assert said in line, line
+
+
 def test_choices_note_names_the_shipped_seed_among_those_tried(tmp_path):
     from core.evaluation.report import choices_note
 

@@ -5,7 +5,7 @@ from core.baselines.idw import IDW
 from core.baselines.knn import KNN
 from core.baselines.ok import OrdinaryKriging
 from core.contracts.settings import EVALUATION_BASELINES
-from core.data.splits import select_test_stations
+from core.data.splits import select_test_stations, validation_folds
 from core.errors import InvalidRequest
 from core.evaluation.runner import blocks, evaluate, scored_hours
 from tests.public_keys import REPORT_KEYS
@@ -161,6 +161,30 @@ def test_val_split_never_sees_s_test_and_scores_val_days(region, protocol):
     assert days <= {21, 22, 23}
     for r in rep["runs"]:
         assert set(rep["val_stations"]) <= set(r["hidden_stations"])
+
+
+@pytest.mark.parametrize("protocol", ["holdout", "sparse-30km"])
+@pytest.mark.parametrize("fold", [0, 1, 3])
+def test_val_fold_hides_and_scores_that_fold(region, protocol, fold):
+    s_test = select_test_stations(region)
+    view = region.isel(station=np.flatnonzero(~np.isin(region["station"], s_test)))
+    want = validation_folds(view)[fold]
+    rep = evaluate("idw", protocol, stations=region, split="val", fold=fold, baselines=())
+    assert rep["val_fold"] == fold and rep["val_stations"] == want
+    (run,) = rep["runs"]
+    if protocol == "holdout":
+        assert run["hidden_stations"] == want
+    else:  # one hidden set per target; the targets are the fold
+        assert {c for g in run["hidden_by_target"] for c in g.split(",")} == set(want)
+    assert not set(run["hidden_stations"]) & set(s_test)
+
+
+@pytest.mark.parametrize("split, fold, message", [("val", 9, "Validation fold 9 does not exist"),
+                                                  ("val", -1, "Validation fold -1 does not exist"),
+                                                  ("test", 1, "needs --split val")])
+def test_bad_fold_is_refused(region, split, fold, message):
+    with pytest.raises(InvalidRequest, match=message):
+        evaluate("idw", "holdout", stations=region, split=split, fold=fold, baselines=())
 
 
 def test_val_split_refuses_path(tmp_path):
