@@ -21,6 +21,10 @@ def register(app: typer.Typer) -> None:
                                                                        "(default cnemc_bth_2019)."),
         runs: list[Path] = typer.Option([], "--run", help="spin only, repeatable: a folder given to `train --out`. "
                                         "Every run is tuned and the best one on validation is shipped."),
+        ok_k: list[int] = typer.Option([], "--ok-k", help="spin only, repeatable: kriging-init neighbours to try "
+                                       "(default 16, 24)."),
+        corr_scale: list[float] = typer.Option([], "--corr-scale", help="spin only, repeatable: shares of the "
+                                               "learned correction to try, in [0, 1] (default 0.5 … 1.0)."),
     ) -> None:
         """IDW power per protocol, logok back-transform or spin's checkpoint, ok_k and corr_scale → card.json."""
         from core.errors import InvalidRequest
@@ -28,9 +32,15 @@ def register(app: typer.Typer) -> None:
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
-        if runs and model != "spin":
-            raise InvalidRequest(f"--run chooses among training runs of spin; {model} has no checkpoint to choose.")
-        extra = {"runs": runs} if runs else {}
+        if (runs or ok_k or corr_scale) and model != "spin":
+            raise InvalidRequest(f"--run, --ok-k and --corr-scale are spin's; {model} has no checkpoint or such "
+                                 "setting to choose.")
+        if any(not 0 <= s <= 1 for s in corr_scale):
+            raise InvalidRequest(f"--corr-scale values must lie in [0, 1], got {corr_scale}.")
+        if any(k < 1 for k in ok_k):
+            raise InvalidRequest(f"--ok-k values must be ≥ 1, got {ok_k}.")
+        extra = ({"runs": runs} if runs else {}) | ({"ok_k": tuple(ok_k)} if ok_k else {}) | (
+            {"corr_scale": tuple(corr_scale)} if corr_scale else {})
         info = getattr(tuning, TUNERS[model])(dataset=dataset or DEFAULT_DATASET, **extra)
         keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k",
                                                        "corr_scale", "checkpoints_tried", "val_mae",
