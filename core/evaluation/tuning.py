@@ -28,6 +28,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from core.baselines.idw import CARD as IDW_CARD
@@ -38,7 +39,8 @@ from core.contracts.provenance import data_sha256, git_commit
 from core.contracts.settings import DEFAULT_DATASET
 from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
-from core.evaluation.runner import evaluate, n_validation_folds, resolve_test_stations
+from core.evaluation.metrics import mae
+from core.evaluation.runner import n_validation_folds, prepare_evaluation, resolve_test_stations, score_model
 from core.nn.features import AUX_VARS
 
 POWERS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)  # 1.0 was far worse everywhere; 4 was best at high masking
@@ -57,8 +59,9 @@ def all_folds(stations: xr.Dataset) -> tuple[int, ...]:
     return tuple(range(n_validation_folds(active_stations(stations), resolve_test_stations(stations, None))))
 
 
-def _val_mae(model, protocol: str, stations: xr.Dataset, folds: Sequence[int] = (0,)) -> float:
-    """Validation MAE (µg/m³) of ``model`` on ``protocol``, pooled over the cells of validation station ``folds``;
+def _val_cells(model, protocol: str, stations: xr.Dataset, folds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(pred, truth) µg/m³ of every scored cell of ``protocol`` on validation days, over validation station
+    ``folds`` (each through the evaluation's own steps, as ``evaluate(..., split="val", fold=f)`` runs them);
     ``<protocol>:pm25-only`` runs it on ``stations`` with the auxiliary pollutants removed, the layout of a
     folder that reports PM2.5 only (AQI-36)."""
     base, _, variant = protocol.partition(":")
@@ -66,13 +69,19 @@ def _val_mae(model, protocol: str, stations: xr.Dataset, folds: Sequence[int] = 
         stations = stations.drop_vars([v for v in AUX_VARS if v in stations.variables])
     elif variant:
         raise ValueError(f"unknown protocol variant {variant!r} in {protocol!r} (known: {PM25_ONLY})")
-    total, n = 0.0, 0
+    pred, truth = [], []
     for f in folds:
-        m = evaluate(model.name, base, stations=stations, baselines=(), models={model.name: model}, split="val",
-                     fold=f)["metrics"]
-        if m["n"]:
-            total, n = total + m["mae"] * m["n"], n + m["n"]
-    return total / n if n else float("nan")
+        setup = prepare_evaluation(base, None, None, None, None, None, stations, "val", f)
+        scores = score_model(model, setup).scores
+        pred += [p.ravel() for p in scores.pred]
+        truth += [t.ravel() for t in scores.truth]
+    return (np.concatenate(pred), np.concatenate(truth)) if pred else (np.zeros(0), np.zeros(0))
+
+
+def _val_mae(model, protocol: str, stations: xr.Dataset, folds: Sequence[int] = (0,)) -> float:
+    """Validation MAE (µg/m³) of ``model`` on ``protocol``, pooled over the cells of validation station ``folds``
+    (see :func:`_val_cells`)."""
+    return mae(*_val_cells(model, protocol, stations, folds))
 
 
 def _write(card: Path, info: dict, stations: xr.Dataset, dataset: str) -> dict:
@@ -127,7 +136,7 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
     from core.engine.models import get_model, load_learned
     from core.engine.seed_selection import run_card, ship_run
-    from core.nn.models.spin import SPEC
+    from core.nn.models.spin import SPEC, served_at
 
     stations = load_stationset(dataset=dataset) if stations is None else stations
     folds = all_folds(stations) if folds is None else folds
@@ -138,12 +147,16 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
         return max(v["mae"] / v["logok_mae"] for v in cell.values()), sum(v["mae"] for v in cell.values())
 
     def grid(ckpt_root: Path | None) -> dict[str, dict[str, dict]]:
+        # two forward passes per ok_k (the init alone, and as trained); every corr_scale follows exactly
+        # (:func:`core.nn.models.spin.served_at`)
         table: dict[str, dict[str, dict]] = {}
         for k in ok_k:
+            ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e}) for e in (0., 1.)]
+            cells = {p: [_val_cells(m, p, stations, folds) for m in ends] for p in protocols}
             for s in corr_scale:
-                model = load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": float(s)})
                 table.setdefault(str(int(k)), {})[str(float(s))] = {
-                    p: {"mae": _val_mae(model, p, stations, folds), "logok_mae": ref[p]} for p in protocols}
+                    p: {"mae": mae(served_at(c[0][0], c[1][0], s), c[0][1]), "logok_mae": ref[p]}
+                    for p, c in cells.items()}
         return table
 
     def best_of(table: dict) -> tuple[str, str]:

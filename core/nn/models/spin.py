@@ -282,6 +282,17 @@ class SPIN(nn.Module):
         return self._gamma.get(f"knn{k}", (dist,), (float(k), float(self.threshold_km)), build)
 
 
+def served_at(init_only: np.ndarray, as_trained: np.ndarray, corr_scale: float) -> np.ndarray:
+    """µg/m³ that SPIN serves at ``corr_scale`` from what it serves at 0 (the init alone) and at 1 (as trained).
+
+    The correction is added on a normalised log1p scale (an affine map of log1p(µg/m³), :func:`to_ugm3`), so
+    log1p of the served value moves linearly in ``corr_scale``: exact wherever ``to_ugm3``'s clamps (0 and
+    e⁸ − 1 µg/m³) do not bind. Lets ``tune`` score a whole ``corr_scale`` grid from two forward passes.
+    """
+    s = float(corr_scale)
+    return np.expm1((1.0 - s) * np.log1p(init_only) + s * np.log1p(as_trained))
+
+
 def fit_variogram(hp: dict, nodes: NodeData, hours: np.ndarray, max_hours: int = 400, seed: int = 0) -> dict:
     """Fit the global kriging variogram (nugget fraction, range km) on training hours, normalised log scale.
 

@@ -174,6 +174,22 @@ def test_stale_or_unknown_inference_block_is_refused(saved, edit, match) -> None
     assert "python -m core tune --model spin" in str(err.value)
 
 
+@pytest.mark.parametrize("scale", [0.25, 0.6, 0.9])
+def test_any_corr_scale_follows_from_the_init_alone_and_the_model_as_trained(saved, sim, scale) -> None:
+    """What tune relies on to score a corr_scale grid from two passes: the served value at s is
+    expm1((1 − s)·log1p(init alone) + s·log1p(as trained)), at hidden stations."""
+    from core.nn.models.spin import served_at
+
+    root, _, _ = saved
+    ends = []
+    for s in (0.0, 1.0, scale):
+        _with_inference(root, _block(root, corr_scale=s))
+        ends.append(_hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim))
+    p0, p1, ps = ends
+    assert np.abs(p1 - p0).mean() > 1e-3  # the correction is not nothing
+    np.testing.assert_allclose(served_at(p0, p1, scale), ps, rtol=2e-5, atol=1e-4)
+
+
 def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, sim) -> None:
     """`tune --model spin` on the simulator: the (ok_k, corr_scale) with the lowest worst ratio to logok
     (validation days) goes into the card's inference block, for this very model.pt; the loaded kriger then runs
@@ -189,6 +205,12 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
              for k, row in table.items() for s, cell in row.items()}
     assert set(ratio) == {("2", "0.5"), ("2", "1.0"), ("10", "0.5"), ("10", "1.0")}
     assert len(set(ratio.values())) == 4  # every candidate changes the validation MAE
+    from core.engine.models import load_learned
+    from core.evaluation.tuning import _val_mae, all_folds
+
+    served = load_learned(SPEC, root=root, inference={"ok_k": 10, "corr_scale": 0.5})  # what the table stands for
+    assert _val_mae(served, "holdout", sim.stations, all_folds(sim.stations)) == pytest.approx(
+        table["10"]["0.5"]["holdout"]["mae"], rel=1e-5)
     k, s = min(ratio, key=ratio.get)
     assert (info["ok_k"], info["corr_scale"]) == (int(k), float(s))
     card = json.loads((root / "spin" / "card.json").read_text())
