@@ -50,8 +50,8 @@ PM25_ONLY = "pm25-only"  # protocol variant: the station set without PM10/NO2/SO
 SPIN_PROTOCOLS = ("holdout", "mask-50", "sparse-30km", f"holdout:{PM25_ONLY}")
 # 10 (the spin-2 default) lost on every protocol to 16 when last tuned; 20 and 24 were within 0.05 µg/m³ of each other
 SPIN_OK_K = (16, 24)
-SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan had its minimum at 0.6-0.7
+SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
 
 def all_folds(stations: xr.Dataset) -> tuple[int, ...]:
