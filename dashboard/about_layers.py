@@ -367,6 +367,13 @@ def _scale_terms_text(terms: list[str] | None) -> str | None:
     return ", ".join(parts) + " (normalized split conformal)" if parts else None
 
 
+def _folds_text(folds: list[int] | None) -> str:
+    """Which validation stations the interval was fitted on: every station fold, or S_val alone."""
+    if folds and len(folds) > 1:
+        return f"; all {len(folds)} validation station folds, every non-test station of the region a target once"
+    return "; the validation stations S_val"
+
+
 def _interval_facts(meta: dict | None) -> list[tuple[str, str]]:
     if not meta:
         return [("uncertainty", "no calibrated interval shipped: its estimates carry no stated uncertainty")]
@@ -376,7 +383,8 @@ def _interval_facts(meta: dict | None) -> list[tuple[str, str]]:
         "distance to the nearest observed station × predicted level × season"
     return [("interval", f"{_num(100 * level, 0)} % interval, calibrated on {inner.get('split', 'validation days')} "
                          f"of {inner.get('fitted_on', '?')} at hidden non-test stations "
-                         f"({', '.join(inner.get('protocols') or [])}; seeds {inner.get('seeds', '?')})"
+                         f"({', '.join(inner.get('protocols') or [])}; seeds {inner.get('seeds', '?')}"
+                         f"{_folds_text(inner.get('val_folds'))})"
                          if level is not None else "interval without a stated level"),
             ("interval depends on", where)]
 

@@ -139,3 +139,13 @@ def test_card_names_what_the_shipped_interval_depends_on(name):
     if meta.get("scale_terms"):
         assert "third-nearest" in where and "normalized split conformal" in where
         assert ("season" in where) == any(t in ("MAM", "JJA", "SON", "DJF") for t in meta["scale_terms"])
+
+
+@pytest.mark.parametrize("folds, said", [([0, 1, 2, 3], "all 4 validation station folds"), ([0], "S_val"),
+                                         (None, "S_val")])
+def test_card_says_which_validation_stations_the_interval_was_fitted_on(folds, said):
+    meta = {"level": 0.9, "scale_terms": ["const", "log1p_near_km"],
+            "meta": {"split": "val (days 21-23)", "fitted_on": "cnemc_bth_2019", "protocols": ["holdout"], "seeds": [0]}
+            | ({"val_folds": folds} if folds is not None else {})}
+    facts = dict(zip(*al.model_card("idw", None, meta, []).facts[["item", "value"]].T.values, strict=True))
+    assert said in facts["interval"] and len(facts["interval"]) < 400
