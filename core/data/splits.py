@@ -33,18 +33,23 @@ def time_split(times: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def candidates(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, cities) of the stations the station splits draw from: active BTH stations, or every active
+    station when the set has none in BTH (e.g. another region)."""
+    act = active_mask(ds)
+    pool = act & ds["is_bth"].values
+    if not pool.any():
+        pool = act
+    return ds["station"].values[pool].astype(str), ds["city"].values[pool].astype(str)
+
+
 def select_test_stations(ds: xr.Dataset, seed: int = TEST_SEED, share: float = TEST_SHARE) -> list[str]:
     """``S_test``: ``share`` of active BTH stations (rounded), at least one per city, by ``seed``.
 
     Deterministic for a given station set: candidates are sorted by code before drawing.
     Falls back to all active stations when the set has no BTH station (e.g. another region).
     """
-    act = active_mask(ds)
-    pool = act & ds["is_bth"].values
-    if not pool.any():
-        pool = act
-    codes = ds["station"].values[pool].astype(str)
-    cities = ds["city"].values[pool].astype(str)
+    codes, cities = candidates(ds)
     order = np.argsort(codes)
     codes, cities = codes[order], cities[order]
     rng = np.random.default_rng(seed)
@@ -70,12 +75,7 @@ def validation_folds(view: xr.Dataset, n_folds: int = VAL_FOLDS, seed: int = TES
     if n_folds < 1:
         raise ValueError(f"n_folds must be ≥ 1, got {n_folds}")
     first = select_test_stations(view, seed=seed)
-    act = active_mask(view)
-    pool = act & view["is_bth"].values
-    if not pool.any():
-        pool = act
-    codes = view["station"].values[pool].astype(str)
-    cities = view["city"].values[pool].astype(str)
+    codes, cities = candidates(view)
     left = np.isin(codes, first, invert=True)
     codes, cities = codes[left], cities[left]
     rng = np.random.default_rng(seed + 1)

@@ -90,6 +90,8 @@ def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: 
     ds = active_stations(stations)
     s_test = resolve_test_stations(stations, None)
     folds = list(range(n_validation_folds(ds, s_test))) if folds is None else list(folds)
+    if not folds:
+        raise ValueError("calibrate needs at least one validation fold")
     runs: list[Run] = []
     for f in folds:
         view, s_val = validation_view(ds, s_test, f)
