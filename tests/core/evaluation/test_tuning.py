@@ -28,3 +28,21 @@ def test_tune_idw_chooses_on_every_fold_and_says_so(region) -> None:
     for p, row in info["val_mae_by_protocol"].items():
         assert info["power_by_protocol"][p] == float(min(row, key=row.get))
         assert np.isclose(row["3.0"], _val_mae(IDW(3.0), p, region, (0, 1, 2, 3)))
+
+
+def test_other_set_variant_scores_uci_beijing_pm25_only_on_its_own_folds(shared_data, region) -> None:
+    """``holdout:other-set`` ignores the BTH set and folds it is given: UCI Beijing's validation days after
+    AQI-36's year, without the other pollutants, every one of its own folds pooled."""
+    from core.data.load import load_stationset
+    from core.evaluation.tuning import OTHER_SET_DATA, _val_cells
+
+    pred, truth = _val_cells(IDW(2.0), "holdout:other-set", region, (0,))
+    uci = load_stationset(dataset=OTHER_SET_DATA[0])
+    folds = all_folds(uci)
+    assert len(folds) >= 3
+    reps = [evaluate("idw", "holdout", stations=uci, split="val", fold=f, period=OTHER_SET_DATA[1], baselines=(),
+                     models={"idw": IDW(2.0)}) for f in folds]
+    assert (np.isfinite(pred) & np.isfinite(truth)).sum() == sum(r["metrics"]["n"] for r in reps) > 1000
+    assert all(r["times"]["start"] >= "2015-05" and r["times"]["end"] < "2017-03" for r in reps)
+    stations = sorted(c for r in reps for c in r["val_stations"])
+    assert len(stations) == len(set(stations)) == uci.sizes["station"] - len(reps[0]["test_stations"])
