@@ -92,11 +92,11 @@ def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: 
     folds = list(range(n_validation_folds(ds, s_test))) if folds is None else list(folds)
     if not folds:
         raise ValueError("calibrate needs at least one validation fold")
+    view = validation_view(ds, s_test)[0]  # the same station set for every fold: only the hidden stations change
     runs: list[Run] = []
     for f in folds:
-        view, s_val = validation_view(ds, s_test, f)
         runs += [Run(seed=r.seed, hidden=r.hidden, scored=r.scored, group=f"fold{f}:{r.group}")
-                 for r in calibration_runs(view, s_val, protocols, seeds)]
+                 for r in calibration_runs(view, validation_view(ds, s_test, f)[1], protocols, seeds)]
     hours, _ = scored_hours(view, None, use_split=True, split="val")
     bar = None
     if progress:
