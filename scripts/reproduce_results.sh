@@ -9,7 +9,7 @@ DS="${1:-cnemc_bth_2019}"
 M=assets/metrics
 run() { echo "+ $*" >&2; nice -n 5 "$PY" -m core "$@" --no-progress; }
 
-# 1. choices on validation days (S_test removed, S_val scored)
+# 1. choices on validation days (S_test removed; every validation station fold hidden and scored, pooled)
 "$PY" -m core tune --model idw --dataset "$DS"
 "$PY" -m core tune --model logok --dataset "$DS"
 # spin's inference settings ok_k x corr_scale (the card's 'inference' block). To choose among training runs as well,

@@ -25,7 +25,7 @@ from core.data.load import load_stationset
 from core.engine.models import get_model
 from core.evaluation.protocols import Run, runs_for
 from core.evaluation.runner import (
-    n_validation_folds,
+    all_folds,
     resolve_test_stations,
     run_model,
     scored_hours,
@@ -89,7 +89,7 @@ def calibrate(model_name: str, dataset: str | None = DEFAULT_DATASET, stations: 
     model = model if model is not None else get_model(model_name, calibrated=False)
     ds = active_stations(stations)
     s_test = resolve_test_stations(stations, None)
-    folds = list(range(n_validation_folds(ds, s_test))) if folds is None else list(folds)
+    folds = list(all_folds(stations) if folds is None else folds)
     if not folds:
         raise ValueError("calibrate needs at least one validation fold")
     view = validation_view(ds, s_test)[0]  # the same station set for every fold: only the hidden stations change

@@ -236,8 +236,8 @@ def reanalysis_table(metrics_dir: Path) -> str:
 def where_chosen(folds: list[int] | None) -> str:
     """Which validation stations a choice was scored on: every station fold, or ``S_val`` (fold 0) alone."""
     if folds and len(folds) > 1:
-        return f"; scored on validation station folds {', '.join(map(str, folds))} pooled"
-    return "; scored on S_val alone"
+        return f"scored on validation station folds {', '.join(map(str, folds))} pooled"
+    return "scored on S_val alone"
 
 
 def choices_note(metrics_dir: Path) -> str:
@@ -255,10 +255,10 @@ def choices_note(metrics_dir: Path) -> str:
     if idw.get("power_by_protocol"):
         powers = idw["power_by_protocol"].items()
         lines.append("- IDW power per protocol: " + ", ".join(f"{p} {w:g}" for p, w in powers)
-                     + where_chosen(idw.get("val_folds")) + ".")
+                     + f"; {where_chosen(idw.get('val_folds'))}.")
     if card("logok").get("backtransform"):
         lines.append(f"- logok back-transform: `{card('logok')['backtransform']}` (lower validation MAE"
-                     f"{where_chosen(card('logok').get('val_folds'))}).")
+                     f"; {where_chosen(card('logok').get('val_folds'))}).")
     cal = sorted(p.parent.name for p in models.glob("*/intervals.json"))
     if cal:
         lv = card(cal[0], "intervals.json").get("level", 0.9)
@@ -266,7 +266,7 @@ def choices_note(metrics_dir: Path) -> str:
                      f"stations: log error / a local scale in nearest and third-nearest observed distance, "
                      f"predicted level, neighbour spread and season; one quantile pair for every distance unless it "
                      f"misses a distance band on held-out stations): "
-                     + ", ".join(f"{m} ({where_chosen(card(m, 'intervals.json').get('meta', {}).get('val_folds'))[2:]})"
+                     + ", ".join(f"{m} ({where_chosen(card(m, 'intervals.json').get('meta', {}).get('val_folds'))})"
                                  for m in cal) + ".")
     spin = card("spin")
     seeds_tried = spin.get("seeds_tried") or []  # written by `core select`
@@ -275,7 +275,7 @@ def choices_note(metrics_dir: Path) -> str:
     if by_tune:
         runs = "; ".join(f"seed {t['seed']}, aux_dropout {t.get('aux_dropout', 0.0)}: {t['worst_ratio_to_logok']:.3f} "
                          f"(ok_k {t['ok_k']}, corr_scale {t['corr_scale']})" for t in by_tune)
-        runs += where_chosen(inf.get("val_folds"))
+        runs += f"; {where_chosen(inf.get('val_folds'))}"
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
     elif seeds_tried:
@@ -288,7 +288,7 @@ def choices_note(metrics_dir: Path) -> str:
         tried_k = ", ".join(grid)
         trained = inf.get("trained_with") or {}
         rule = (f"lowest worst-case validation MAE ratio to logok over {', '.join(inf.get('protocols', []))}"
-                f"{where_chosen(inf.get('val_folds'))}")
+                f"; {where_chosen(inf.get('val_folds'))}")
         if hp.get("corr_scale") is None:
             lines.append(f"- spin kriging-init neighbours `ok_k`: {hp['ok_k']} (trained with {trained.get('ok_k')}; "
                          f"tried {tried_k}; {rule}).")

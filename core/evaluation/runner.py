@@ -132,10 +132,10 @@ def validation_view(ds: xr.Dataset, s_test: Sequence[str], fold: int = 0) -> tup
     return view, folds[fold]
 
 
-def n_validation_folds(ds: xr.Dataset, s_test: Sequence[str]) -> int:
-    """How many validation folds ``ds`` (active stations) has once ``s_test`` is removed."""
-    keep = ~np.isin(ds["station"].values.astype(str), list(s_test))
-    return len(validation_folds(ds.isel(station=np.flatnonzero(keep))))
+def all_folds(stations: xr.Dataset) -> tuple[int, ...]:
+    """Every validation station fold of ``stations`` (a StationSet as loaded), see :func:`validation_view`."""
+    view = validation_view(active_stations(stations), resolve_test_stations(stations, None))[0]
+    return tuple(range(len(validation_folds(view))))
 
 
 def blocks(mask: np.ndarray, max_gap: int = 0) -> list[slice]:

@@ -41,10 +41,9 @@ from core.baselines.logok import BACKTRANSFORMS, LogOrdinaryKriging
 from core.baselines.logok import CARD as LOGOK_CARD
 from core.contracts.provenance import data_sha256, git_commit
 from core.contracts.settings import DEFAULT_DATASET
-from core.contracts.stationset import active_stations
 from core.data.load import load_stationset
 from core.evaluation.metrics import mae
-from core.evaluation.runner import n_validation_folds, prepare_evaluation, resolve_test_stations, score_model
+from core.evaluation.runner import all_folds, prepare_evaluation, score_model
 from core.nn.features import AUX_VARS
 
 POWERS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)  # 1.0 was far worse everywhere; 4 was best at high masking
@@ -60,11 +59,6 @@ SPIN_PROTOCOLS = ("holdout", "mask-50", "sparse-30km", f"holdout:{PM25_ONLY}", f
 SPIN_OK_K = (16, 24)
 SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan had its minimum at 0.6-0.7
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
-
-
-def all_folds(stations: xr.Dataset) -> tuple[int, ...]:
-    """Every validation station fold of ``stations`` (see :func:`core.evaluation.runner.validation_view`)."""
-    return tuple(range(n_validation_folds(active_stations(stations), resolve_test_stations(stations, None))))
 
 
 @functools.cache

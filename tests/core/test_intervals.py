@@ -123,11 +123,10 @@ def test_conformal_coverage_on_the_simulator_is_within_3_points(world, model):
 
 
 def test_calibration_cells_come_from_every_validation_fold(world):
-    from core.contracts.stationset import active_stations
-    from core.evaluation.runner import n_validation_folds, resolve_test_stations
+    from core.evaluation.runner import all_folds
 
     st = world.stations
-    n = n_validation_folds(active_stations(st), resolve_test_stations(st, None))
+    n = len(all_folds(st))
     assert n > 1
     one = calibrate("idw", stations=st, model=IDW(2.0), save=False, folds=(0,))
     every = calibrate("idw", stations=st, model=IDW(2.0), save=False)

@@ -206,7 +206,8 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     assert set(ratio) == {("2", "0.5"), ("2", "1.0"), ("10", "0.5"), ("10", "1.0")}
     assert len(set(ratio.values())) == 4  # every candidate changes the validation MAE
     from core.engine.models import load_learned
-    from core.evaluation.tuning import _val_mae, all_folds
+    from core.evaluation.runner import all_folds
+    from core.evaluation.tuning import _val_mae
 
     served = load_learned(SPEC, root=root, inference={"ok_k": 10, "corr_scale": 0.5})  # what the table stands for
     assert _val_mae(served, "holdout", sim.stations, all_folds(sim.stations)) == pytest.approx(

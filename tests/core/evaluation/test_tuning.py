@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.baselines.idw import IDW
-from core.evaluation.runner import evaluate
-from core.evaluation.tuning import _val_mae, all_folds, tune_idw
+from core.evaluation.runner import all_folds, evaluate
+from core.evaluation.tuning import _val_mae, tune_idw
 
 
 @pytest.mark.parametrize("protocol", ["holdout", "mask-50", "sparse-30km"])
