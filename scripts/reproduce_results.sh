@@ -16,9 +16,13 @@ run() { echo "+ $*" >&2; nice -n 5 "$PY" -m core "$@" --no-progress; }
 # add `--run DIR` per run (folders given to `train --out`): the best run on validation is then shipped.
 nice -n 5 "$PY" -m core tune --model spin --dataset "$DS"
 for m in idw ok logok knn linear ignnk aqnet spin; do run calibrate --model "$m" --dataset "$DS"; done
+# the validation tables and the dashboard's default model pool every validation station fold (fold 0 = S_val)
 for p in holdout mask-50 sparse-30km; do
-  run evaluate --split val --model spin --protocol "$p" --dataset "$DS" --baselines idw,ok,logok,knn,ignnk,aqnet,linear \
-      --json "$M/val_spin_$p.json"
+  for f in 0 1 2 3; do
+    out="$M/val_spin_$p.json"; [ "$f" = 0 ] || out="$M/val_spin_${p}_fold$f.json"
+    run evaluate --split val --fold "$f" --model spin --protocol "$p" --dataset "$DS" \
+        --baselines idw,ok,logok,knn,ignnk,aqnet,linear --json "$out"
+  done
 done
 
 # 2. test days: S_test hidden and scored
