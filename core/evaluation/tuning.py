@@ -30,6 +30,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,63 @@ def tune_logok(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = Non
     return _write(card, info, stations, dataset) if card is not None else info
 
 
+@dataclass
+class SpinCandidate:
+    """One training run's checkpoint scored on the (``ok_k``, ``corr_scale``) grid, and its best setting.
+
+    ``table``: ``{ok_k: {corr_scale: {protocol: {"mae", "logok_mae"}}}}`` (µg/m³, keys as strings); ``run``: the
+    ``train --out`` folder, None for the shipped checkpoint."""
+
+    run: Path | None
+    table: dict[str, dict[str, dict]]
+
+    @staticmethod
+    def rank(cell: dict) -> tuple[float, float]:
+        """(worst MAE ratio to logok over the protocols, sum of MAE): lower is better, in that order."""
+        return max(v["mae"] / v["logok_mae"] for v in cell.values()), sum(v["mae"] for v in cell.values())
+
+    @property
+    def best(self) -> tuple[str, str]:
+        """(ok_k, corr_scale) keys of the best cell of the grid."""
+        return min(((k, s) for k, row in self.table.items() for s in row),
+                   key=lambda ks: self.rank(self.table[ks[0]][ks[1]]))
+
+    def summary(self, shipped_root: Path | None) -> dict:
+        """The ``checkpoints_tried`` entry: the run, its seed and aux_dropout, best settings and their rank."""
+        from core.engine.checkpoint import model_dir
+        from core.engine.seed_selection import run_card
+
+        k, s = self.best
+        worst, total = self.rank(self.table[k][s])
+        rc = run_card("spin", self.run) if self.run is not None else {}
+        return {"run": str(self.run) if self.run is not None else str(model_dir("spin", shipped_root).parent),
+                "seed": rc.get("seed"), "aux_dropout": rc.get("hparams", {}).get("aux_dropout", 0.0),
+                "ok_k": int(k), "corr_scale": float(s), "worst_ratio_to_logok": round(worst, 4),
+                "sum_mae": round(total, 3)}
+
+
+def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[str], ok_k: Sequence[int],
+              corr_scale: Sequence[float], folds: Sequence[int], logok_mae: dict[str, float]) -> dict:
+    """The validation table of one spin checkpoint (:attr:`SpinCandidate.table`): two forward passes per ``ok_k``
+    (the init alone, and as trained); every ``corr_scale`` follows from them exactly
+    (:func:`core.nn.models.spin.served_at`)."""
+    from core.engine.models import load_learned
+    from core.nn.models.spin import SPEC, served_at
+
+    table: dict[str, dict[str, dict]] = {}
+    for k in ok_k:
+        ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e}) for e in (0., 1.)]
+        cells = {p: [_val_cells(m, p, stations, folds) for m in ends] for p in protocols}
+        for s in corr_scale:
+            table.setdefault(str(int(k)), {})[str(float(s))] = {
+                p: {"mae": mae(served_at(c[0][0], c[1][0], s), c[0][1]), "logok_mae": logok_mae[p]}
+                for p, c in cells.items()}
+    return table
+
+
+SPIN_RULE = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
+
+
 def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               corr_scale: Sequence[float] = SPIN_CORR_SCALES, root: Path | None = None,
@@ -142,65 +200,36 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     Without ``runs`` the shipped checkpoint (``root``, default assets/models) is tuned. With ``runs`` (folders
     given to ``train --out``) every run's checkpoint is scored on the same grid and the best (run, settings)
     is shipped to ``root`` (:func:`core.engine.seed_selection.ship_run`). Writes the card's ``inference`` block;
-    its ``val_mae`` is ``{ok_k: {corr_scale: {protocol: {"mae", "logok_mae"}}}}`` (µg/m³, keys as strings) for the
-    shipped checkpoint, ``checkpoints_tried`` the best of every run. MAE is pooled over validation ``folds``
-    (default all).
+    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table`, ``checkpoints_tried`` the best of every
+    run. MAE is pooled over validation ``folds`` (default all).
     """
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
-    from core.engine.models import get_model, load_learned
+    from core.engine.models import get_model
     from core.engine.seed_selection import run_card, ship_run
-    from core.nn.models.spin import SPEC, served_at
+    from core.nn.models.spin import SPEC
 
     stations = load_stationset(dataset=dataset) if stations is None else stations
     folds = all_folds(stations) if folds is None else folds
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
-
-    def rank(cell: dict) -> tuple[float, float]:
-        return max(v["mae"] / v["logok_mae"] for v in cell.values()), sum(v["mae"] for v in cell.values())
-
-    def grid(ckpt_root: Path | None) -> dict[str, dict[str, dict]]:
-        # two forward passes per ok_k (the init alone, and as trained); every corr_scale follows exactly
-        # (:func:`core.nn.models.spin.served_at`)
-        table: dict[str, dict[str, dict]] = {}
-        for k in ok_k:
-            ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e}) for e in (0., 1.)]
-            cells = {p: [_val_cells(m, p, stations, folds) for m in ends] for p in protocols}
-            for s in corr_scale:
-                table.setdefault(str(int(k)), {})[str(float(s))] = {
-                    p: {"mae": mae(served_at(c[0][0], c[1][0], s), c[0][1]), "logok_mae": ref[p]}
-                    for p, c in cells.items()}
-        return table
-
-    def best_of(table: dict) -> tuple[str, str]:
-        return min(((k, s) for k, row in table.items() for s in row), key=lambda ks: rank(table[ks[0]][ks[1]]))
-
-    tables = {Path(r): grid(Path(r)) for r in runs} if runs else {None: grid(root)}
-    tried = []
-    for r, table in tables.items():
-        k, s = best_of(table)
-        worst, total = rank(table[k][s])
-        rc = run_card("spin", r) if r is not None else {}
-        tried.append({"run": str(r) if r is not None else str(model_dir("spin", root).parent),
-                      "seed": rc.get("seed"), "aux_dropout": rc.get("hparams", {}).get("aux_dropout", 0.0),
-                      "ok_k": int(k), "corr_scale": float(s), "worst_ratio_to_logok": round(worst, 4),
-                      "sum_mae": round(total, 3)})
+    candidates = [SpinCandidate(r, spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
+                                             folds, ref))
+                  for r in ([Path(r) for r in runs] or [None])]  # None: the checkpoint shipped to ``root``
+    tried = [c.summary(root) for c in candidates]
     pick = min(range(len(tried)), key=lambda i: (tried[i]["worst_ratio_to_logok"], tried[i]["sum_mae"]))
-    chosen_run = list(tables)[pick]
-    table = tables[chosen_run]
+    chosen_run, table = candidates[pick].run, candidates[pick].table
     chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"]}
-    rule = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
     card_path = model_dir("spin", root) / "card.json"
     if chosen_run is None:  # the shipped checkpoint itself
         card = json.loads(card_path.read_text())
     elif write:
-        card = ship_run("spin", chosen_run, list(tables), root,
-                        f"{rule}, each run at its best inference settings (tune)")
+        card = ship_run("spin", chosen_run, [c.run for c in candidates], root,
+                        f"{SPIN_RULE}, each run at its best inference settings (tune)")
     else:
         card = run_card("spin", chosen_run)
     trained = {k: card.get("hparams", {}).get(k, SPEC.defaults.get(k)) for k in chosen}
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
-             "trained_with": trained, "rule": rule, "protocols": list(protocols), "val_mae": table,
+             "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
              "checkpoints_tried": tried if runs else None, "tuned_on": dataset,
              "split": SPLIT_NOTE, "val_folds": list(folds), "data_sha256": data_sha256(stations),
              "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
