@@ -587,7 +587,8 @@ def district_of_cells(lat: tuple[float, ...], lon: tuple[float, ...]) -> np.ndar
 # ---------------------------------------------------------------- reports and cards
 @st.cache_data(show_spinner=False, ttl=120)
 def validation_ranking() -> list[str]:
-    """Model names by validation MAE on mask-50 (``evaluate --split val`` reports); [] without any."""
+    """Model names by validation MAE on mask-50 (``evaluate --split val`` reports, pooled over the validation
+    station folds reported); [] without any."""
     from core.evaluation.selection import ranking_on_validation
 
     return ranking_on_validation(Path(METRICS_DIR))

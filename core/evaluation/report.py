@@ -302,8 +302,10 @@ def choices_note(metrics_dir: Path) -> str:
 
     rank = ranking_on_validation(metrics_dir)
     if rank:
+        vals = pool_validation([e for e in load_reports(metrics_dir)[0]
+                                if e.get("split") == "val" and e.get("protocol") == "mask-50"])
         lines.append(f"- Dashboard default model: `{rank[0]}` (lowest validation MAE on mask-50 among "
-                     f"{', '.join(rank)}).")
+                     f"{', '.join(rank)}; {val_scope(vals)}).")
     lines.append("- Everything else in the tables above was scored on test days after these choices.")
     return "\n".join(lines) if len(lines) > 1 else ""
 

@@ -83,3 +83,5 @@ def test_the_report_and_the_default_model_read_every_fold(region, tmp_path) -> N
     assert f"| knn | {pooled[0]['baselines']['knn']['mae']:.2f} |" in part
     want = "idw" if pooled[0]["metrics"]["mae"] < pooled[0]["baselines"]["knn"]["mae"] else "knn"
     assert ranking_on_validation(tmp_path)[0] == want
+    note = md.split("Dashboard default model")[1].split("\n")[0]
+    assert f"`{want}`" in note and "folds 0, 1, 2, 3 each hidden and scored in turn" in note
