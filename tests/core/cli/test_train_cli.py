@@ -46,3 +46,27 @@ def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
     res = CliRunner().invoke(app, ["select", "--model", "spin", str(tmp_path / "nope")])
     assert res.exit_code != 0
     assert "train --model spin --out" in (res.output + str(res.exception))
+
+
+@pytest.mark.parametrize("recipe, listed", [
+    ({}, ["aux_dropout", "sparse_share"]),
+    ({"train_margin_deg": "all", "subnet_size": 150},
+     ["aux_dropout", "sparse_share", "train_margin_deg", "subnet_size"]),
+    ({"aux_dropout": 0.5, "corr_scale": 0.6}, ["aux_dropout", "sparse_share"]),
+])
+def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe, listed) -> None:
+    """Runs trained differently (e.g. on a wider region) say so in the shipped card, not only their seed."""
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        hp = SPEC.hparams(TINY | (recipe if seed == 1 else {}))
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
+                        {"seed": seed, "metrics": {"val_mae": 9.0 + seed, "best_epoch": 1}}, root=tmp_path / f"r{seed}")
+        runs.append(tmp_path / f"r{seed}")
+    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(tmp_path / "models")])
+    assert res.exit_code == 0, res.output
+    tried = json.loads((tmp_path / "models" / "spin" / "card.json").read_text())["seeds_tried"]
+    assert [list(t["hparams"]) for t in tried] == [listed, listed]
+    for k, v in recipe.items():
+        if k in listed:
+            assert tried[1]["hparams"][k] == v and tried[0]["hparams"][k] != v
