@@ -274,8 +274,13 @@ def choices_note(metrics_dir: Path) -> str:
     inf = spin.get("inference") or {}
     by_tune = inf.get("checkpoints_tried") or []
     if by_tune:
-        runs = "; ".join(f"seed {t['seed']}, aux_dropout {t.get('aux_dropout', 0.0)}: {t['worst_ratio_to_logok']:.3f} "
-                         f"(ok_k {t['ok_k']}, corr_scale {t['corr_scale']})" for t in by_tune)
+        recipe = {t.get("seed"): t.get("hparams") or {} for t in seeds_tried}
+
+        def how(t: dict) -> str:
+            return recipe_text(recipe.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
+
+        runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.3f} (ok_k {t['ok_k']}, "
+                         f"corr_scale {t['corr_scale']})" for t in by_tune)
         runs += f"; {where_chosen(inf.get('val_folds'))}"
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
@@ -308,6 +313,15 @@ def choices_note(metrics_dir: Path) -> str:
                      f"{', '.join(rank)}; {val_scope(vals)}).")
     lines.append("- Everything else in the tables above was scored on test days after these choices.")
     return "\n".join(lines) if len(lines) > 1 else ""
+
+
+FITTED = ("ok_nugget", "ok_range_km")  # fitted on the run's training days, not chosen: left out of the recipe
+UNSET = {"train_margin_deg": "all", "subnet_size": "whole graph"}  # what None means for these hyper-parameters
+
+
+def recipe_text(hparams: dict) -> str:
+    """"aux_dropout 0.25, train_margin_deg all, subnet_size 150": how a training run was set up (``seeds_tried``)."""
+    return ", ".join(f"{k} {UNSET.get(k, '–') if v is None else v}" for k, v in hparams.items() if k not in FITTED)
 
 
 def val_scope(evals: list[dict]) -> str:
