@@ -17,8 +17,10 @@ run() { echo "+ $*" >&2; nice -n 5 "$PY" -m core "$@" --no-progress; }
 nice -n 5 "$PY" -m core tune --model spin --dataset "$DS"
 for m in idw ok logok knn linear ignnk aqnet spin; do run calibrate --model "$m" --dataset "$DS"; done
 # the validation tables and the dashboard's default model pool every validation station fold (fold 0 = S_val)
+FOLDS=$("$PY" -c "from core.data.load import load_stationset; from core.evaluation.runner import all_folds; \
+print(*all_folds(load_stationset(dataset='$DS')))")
 for p in holdout mask-50 sparse-30km; do
-  for f in 0 1 2 3; do
+  for f in $FOLDS; do
     out="$M/val_spin_$p.json"; [ "$f" = 0 ] || out="$M/val_spin_${p}_fold$f.json"
     run evaluate --split val --fold "$f" --model spin --protocol "$p" --dataset "$DS" \
         --baselines idw,ok,logok,knn,ignnk,aqnet,linear --json "$out"

@@ -52,6 +52,7 @@ class ModelSpec:
     # (hparams, NodeData, training-hours bool (T,)) -> hparams: data-dependent hyper-parameters fitted on
     # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
     fit: Callable | None = None
+    fitted_hparams: tuple[str, ...] = ()  # the keys ``fit`` sets (data, not a choice of the training recipe)
     notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
     # hyper-parameters a card's ``inference`` block may change after training (chosen on validation days;
     # they change how the weights run, never their shapes): core.engine.checkpoint.inference_settings

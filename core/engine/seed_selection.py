@@ -22,13 +22,12 @@ def run_card(model: str, run: Path) -> dict:
 ALWAYS_SHOWN = ("aux_dropout", "sparse_share")  # the recipe knobs every seeds_tried entry has listed
 
 
-def recipe_keys(hparams: list[dict]) -> list[str]:
+def recipe_keys(hparams: list[dict], exclude: tuple[str, ...] = ()) -> list[str]:
     """Training hyper-parameters a ``seeds_tried`` entry lists: :data:`ALWAYS_SHOWN` and every other one whose value
     differs between the runs (e.g. ``train_margin_deg``, ``subnet_size``), so runs of different recipes are told
-    apart; settings chosen after training (``ok_k``, ``corr_scale``: the card's ``inference`` block) excepted."""
-    after = {"ok_k", "corr_scale"}
+    apart; ``exclude``: keys that are not the recipe (the spec's fitted and inference hyper-parameters)."""
     keys = dict.fromkeys(k for h in hparams for k in h)
-    differ = [k for k in keys if k not in after and len({json.dumps(h.get(k), sort_keys=True) for h in hparams}) > 1]
+    differ = [k for k in keys if k not in exclude and len({json.dumps(h.get(k), sort_keys=True) for h in hparams}) > 1]
     return list(ALWAYS_SHOWN) + [k for k in differ if k not in ALWAYS_SHOWN]
 
 
@@ -40,13 +39,14 @@ def ship_run(model: str, chosen: Path, runs: list[Path], dest: Path | None, sele
     """
     cards = {Path(r): run_card(model, r) for r in runs}
     card = dict(cards[Path(chosen)])
-    shown = recipe_keys([c.get("hparams", {}) for c in cards.values()])
+    spec = get_spec(model)
+    shown = recipe_keys([c.get("hparams", {}) for c in cards.values()], spec.fitted_hparams + spec.inference_hparams)
     card["seeds_tried"] = [{"seed": c["seed"], "val_mae": c["metrics"]["val_mae"],
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
                             "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"),
                             "hparams": {k: c.get("hparams", {}).get(k) for k in shown},
                             "run": str(Path(r) / model)} for r, c in cards.items()]
-    card.update({k: v for k, v in get_spec(model).notes.items() if k not in card})
+    card.update({k: v for k, v in spec.notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]
     card["selection"] = selection
     out = model_dir(model, dest)

@@ -303,25 +303,23 @@ def choices_note(metrics_dir: Path) -> str:
             lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
                          f"(trained with {trained.get('ok_k')}; tried {tried_k}) and share of the learned correction "
                          f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}); {rule}.")
-    from core.evaluation.selection import ranking_on_validation
+    from core.evaluation.selection import rank_models, validation_reports
 
-    rank = ranking_on_validation(metrics_dir)
+    vals = validation_reports(metrics_dir, "mask-50")
+    rank = rank_models(vals)
     if rank:
-        vals = pool_validation([e for e in load_reports(metrics_dir)[0]
-                                if e.get("split") == "val" and e.get("protocol") == "mask-50"])
         lines.append(f"- Dashboard default model: `{rank[0]}` (lowest validation MAE on mask-50 among "
                      f"{', '.join(rank)}; {val_scope(vals)}).")
     lines.append("- Everything else in the tables above was scored on test days after these choices.")
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-FITTED = ("ok_nugget", "ok_range_km")  # fitted on the run's training days, not chosen: left out of the recipe
 UNSET = {"train_margin_deg": "all", "subnet_size": "whole graph"}  # what None means for these hyper-parameters
 
 
 def recipe_text(hparams: dict) -> str:
     """"aux_dropout 0.25, train_margin_deg all, subnet_size 150": how a training run was set up (``seeds_tried``)."""
-    return ", ".join(f"{k} {UNSET.get(k, '–') if v is None else v}" for k, v in hparams.items() if k not in FITTED)
+    return ", ".join(f"{k} {UNSET.get(k, '–') if v is None else v}" for k, v in hparams.items())
 
 
 def val_scope(evals: list[dict]) -> str:

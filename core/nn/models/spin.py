@@ -327,7 +327,7 @@ DEFAULTS = {
 
 SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
-    wind="inferred", uses_measured_wind=True, fit=fit_variogram,
+    wind="inferred", uses_measured_wind=True, fit=fit_variogram, fitted_hparams=("ok_nugget", "ok_range_km"),
     inference_hparams=("ok_k", "corr_scale"), explains=("influence",),  # message-passing shares (encode)
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "

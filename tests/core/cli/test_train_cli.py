@@ -53,6 +53,7 @@ def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
     ({"train_margin_deg": "all", "subnet_size": 150},
      ["aux_dropout", "sparse_share", "train_margin_deg", "subnet_size"]),
     ({"aux_dropout": 0.5, "corr_scale": 0.6}, ["aux_dropout", "sparse_share"]),
+    ({"ok_nugget": 0.3, "ok_range_km": 90.0}, ["aux_dropout", "sparse_share"]),  # fitted on data: not the recipe
 ])
 def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe, listed) -> None:
     """Runs trained differently (e.g. on a wider region) say so in the shipped card, not only their seed."""

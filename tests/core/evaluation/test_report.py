@@ -175,12 +175,12 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     assert "seed 3, aux_dropout 0.0: 0.990 (ok_k 24, corr_scale 1.0)" in note
     assert "the lowest validation MAE (µg/m³, trainer's" not in note
     recipes = [{"seed": 2, "val_mae": 12.0, "hparams": {"aux_dropout": 0.25, "train_margin_deg": 0.5,
-                                                         "subnet_size": None, "ok_nugget": 0.2}},
+                                                         "subnet_size": None}},
                {"seed": 3, "val_mae": 12.4, "hparams": {"aux_dropout": 0.25, "train_margin_deg": None,
-                                                         "subnet_size": 150, "ok_nugget": 0.3}}]
+                                                         "subnet_size": 150}}]
     (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes,
                                                 "inference": block | {"checkpoints_tried": tried}}))
-    note = choices_note(metrics)  # runs of different recipes are told apart, fitted variogram values left out
+    note = choices_note(metrics)  # runs of different recipes are told apart (fitted values never reach the card)
     assert "seed 2, aux_dropout 0.25, train_margin_deg 0.5, subnet_size whole graph: 0.970" in note
     assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.990" in note
     assert "ok_nugget" not in note
