@@ -299,6 +299,8 @@ def _served(key: str, value: float) -> str:
         return f"{_num(100 * value, 0)} % of the learned correction to the kriging init"
     if key == "ok_k":
         return f"{value} kriging-init neighbours"
+    if key == "chunk_hours":
+        return f"hours read in chunks of at most {value} h" if value else "hours read in chunks as trained"
     return f"{key} {value}"
 
 

@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
                                        "(default 16, 24)."),
         corr_scale: list[float] = typer.Option([], "--corr-scale", help="spin only, repeatable: shares of the "
                                                "learned correction to try, in [0, 1] (default 0.5 … 1.0)."),
+        chunk_hours: list[int] = typer.Option([], "--chunk-hours", help="spin only, repeatable: longest inference "
+                                              "chunk in hours; windows are read in near-equal chunks "
+                                              "(default 48, 72)."),
     ) -> None:
         """IDW power per protocol, logok back-transform or spin's checkpoint, ok_k and corr_scale → card.json."""
         from core.errors import InvalidRequest
@@ -32,17 +35,20 @@ def register(app: typer.Typer) -> None:
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
-        if (runs or ok_k or corr_scale) and model != "spin":
-            raise InvalidRequest(f"--run, --ok-k and --corr-scale are spin's; {model} has no checkpoint or such "
-                                 "setting to choose.")
+        if (runs or ok_k or corr_scale or chunk_hours) and model != "spin":
+            raise InvalidRequest(f"--run, --ok-k, --corr-scale and --chunk-hours are spin's; {model} has no "
+                                 "checkpoint or such setting to choose.")
         if any(not 0 <= s <= 1 for s in corr_scale):
             raise InvalidRequest(f"--corr-scale values must lie in [0, 1], got {corr_scale}.")
         if any(k < 1 for k in ok_k):
             raise InvalidRequest(f"--ok-k values must be ≥ 1, got {ok_k}.")
+        if any(h < 1 for h in chunk_hours):
+            raise InvalidRequest(f"--chunk-hours values must be ≥ 1, got {chunk_hours}.")
         extra = ({"runs": runs} if runs else {}) | ({"ok_k": tuple(ok_k)} if ok_k else {}) | (
-            {"corr_scale": tuple(corr_scale)} if corr_scale else {})
+            {"corr_scale": tuple(corr_scale)} if corr_scale else {}) | (
+            {"chunk_hours": tuple(chunk_hours)} if chunk_hours else {})
         info = getattr(tuning, TUNERS[model])(dataset=dataset or DEFAULT_DATASET, **extra)
         keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k",
-                                                       "corr_scale", "checkpoints_tried", "val_mae",
+                                                       "corr_scale", "chunk_hours", "checkpoints_tried", "val_mae",
                                                        "val_mae_by_protocol")}
         typer.echo(json.dumps(keep, indent=1))

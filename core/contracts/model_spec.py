@@ -25,6 +25,9 @@ TRAIN_DEFAULTS: dict = {
     "sparse_share": 0.0, "sparse_km": 30.0,  # share of training windows masked like sparse-30km (clusters)
     "subnet_size": None, "val_margin_deg": 2.0,
     "aux_dropout": 0.0,  # share of training windows with every auxiliary pollutant blanked (PM2.5-only networks)
+    # inference: longest chunk (h) a window is cut into when the encoder reads its chunk both ways
+    # (predict == window); None = chunks of ``predict`` hours as in training (core.engine.chunk_batches.even_chunks)
+    "chunk_hours": None,
 }
 
 

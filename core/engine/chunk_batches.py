@@ -45,6 +45,15 @@ def window_chunks(i0: int, i1: int, predict: int, history: int) -> list[Chunk]:
             for c, a in enumerate(range(i0, i1, predict))]
 
 
+def even_chunks(i0: int, i1: int, longest: int) -> list[Chunk]:
+    """Hours ``i0 … i1-1`` cut into the fewest chunks of at most ``longest`` hours, of near-equal length, each
+    reading only its own hours — for encoders that read a chunk both ways (non-causal): no chunk is left
+    much shorter than the rest, whose hours would see little context (48 + 24 h for a 72-h window)."""
+    n = max(1, -(-(i1 - i0) // max(1, int(longest))))
+    edges = np.linspace(i0, i1, n + 1).round().astype(int)
+    return [Chunk(c, int(a), int(b), int(a)) for c, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))]
+
+
 def chunk_batches(chunks: list[Chunk], nodes: NodeData, obs: np.ndarray,
                   device: torch.device | str) -> Iterator[ChunkBatch]:
     """Station batches (no truth) of ``chunks``, one at a time so a long window never holds every batch at once.

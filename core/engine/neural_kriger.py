@@ -21,7 +21,7 @@ from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
 from core.contracts.model_spec import ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
-from core.engine.chunk_batches import ChunkBatch, chunk_batches, window_chunks
+from core.engine.chunk_batches import ChunkBatch, chunk_batches, even_chunks, window_chunks
 from core.engine.device import resolve_device
 from core.errors import InvalidRequest
 from core.graph import idw_weights
@@ -109,10 +109,18 @@ class NeuralKriger:
     def _groups(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int, split: bool) -> Iterator[_Group]:
         """The window's chunk batches (:func:`chunk_batches`), encoded when the module splits; generated one at a
         time so a long window never holds every batch at once."""
-        win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
-        for part in chunk_batches(window_chunks(i0, i1, pred_len, win - pred_len), nodes, obs, self.device):
+        for part in chunk_batches(self._chunks(i0, i1), nodes, obs, self.device):
             out, state = self.module.encode(part.batch) if split else (None, None)
             yield _Group(part, state, out)
+
+    def _chunks(self, i0: int, i1: int) -> list:
+        """The window's chunks: ``predict`` hours after ``window - predict`` of history, as trained; or, with a
+        ``chunk_hours`` inference setting and no history, near-equal chunks of at most that many hours."""
+        win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])
+        longest = self.hparams.get("chunk_hours")
+        if longest and pred_len == win:
+            return even_chunks(i0, i1, int(longest))
+        return window_chunks(i0, i1, pred_len, win - pred_len)
 
     def _station_pass(self, stations: xr.Dataset, observed: np.ndarray, window: Window, i0: int, i1: int,
                       with_influence: bool) -> tuple[NodeData, Iterable[_Group]]:

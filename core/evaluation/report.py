@@ -279,8 +279,11 @@ def choices_note(metrics_dir: Path) -> str:
         def how(t: dict) -> str:
             return recipe_text(recipe.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
 
+        def chunks(t: dict) -> str:
+            return f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else ""
+
         runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.3f} (ok_k {t['ok_k']}, "
-                         f"corr_scale {t['corr_scale']})" for t in by_tune)
+                         f"corr_scale {t['corr_scale']}{chunks(t)})" for t in by_tune)
         runs += f"; {where_chosen(inf.get('val_folds'))}"
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
@@ -300,9 +303,15 @@ def choices_note(metrics_dir: Path) -> str:
                          f"tried {tried_k}; {rule}).")
         else:
             tried_s = ", ".join(sorted({s for row in grid.values() for s in row}, key=float))
+            chunk = ""
+            if hp.get("chunk_hours"):
+                tried_c = sorted({t["chunk_hours"] for t in by_tune if t.get("chunk_hours")}) or [hp["chunk_hours"]]
+                chunk = (f", longest inference chunk `chunk_hours` {hp['chunk_hours']} h (a window is read in "
+                         f"near-equal chunks; trained on {trained.get('chunk_hours')}-h windows; tried "
+                         f"{', '.join(map(str, tried_c))})")
             lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
-                         f"(trained with {trained.get('ok_k')}; tried {tried_k}) and share of the learned correction "
-                         f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}); {rule}.")
+                         f"(trained with {trained.get('ok_k')}; tried {tried_k}), share of the learned correction "
+                         f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}){chunk}; {rule}.")
     from core.evaluation.selection import rank_models, validation_reports
 
     vals = validation_reports(metrics_dir, "mask-50")

@@ -11,15 +11,17 @@ sampling noise could not tell apart (stop 23's station bootstrap).
   ``assets/models/idw/card.json`` (``power`` = the mask-50 choice, ``power_by_protocol``).
 - logok back-transform (``expm1`` = median vs ``lognormal`` = mean): the lower validation MAE over
   holdout and mask-50 wins; written to ``assets/models/logok/card.json``.
-- spin's checkpoint (one of several training runs, or the shipped one) and its inference settings, searched
-  jointly on a grid: ``ok_k`` (observed stations its log-kriging init reads) and ``corr_scale`` (the share of
-  its learned correction to that init that is served: 1 = as trained; below 1 shrinks an over-confident
-  correction toward the init). Every candidate runs the validation protocols with ``logok`` on the same hidden
-  sets (one of them on a station set with the auxiliary pollutants removed, as a folder that reports PM2.5
-  only; one on another period and station set, UCI Beijing 2015-05 … 2017-02, PM2.5 only, standing in for the
-  `evaluate --path` transfer that AQI-36 tests: until 2026-12-05 nothing chose for it, and the choice pooled over
-  BTH folds moved AQI-36 the wrong way); the candidate whose worst MAE ratio to logok is lowest wins (the goal
-  is to beat logok on every protocol), ties by the sum of MAE. Written to the ``inference`` block of
+- spin's checkpoint (one of several training runs, or the shipped one) and its inference settings, searched jointly
+  on a grid: ``ok_k`` (observed stations its log-kriging init reads), ``corr_scale`` (the share of its learned
+  correction to that init that is served: 1 = as trained; below 1 shrinks an over-confident correction toward the
+  init) and ``chunk_hours`` (the longest chunk its encoder, which reads both earlier and later hours, is given at
+  once: a chunk's first and last hours see context on one side only, so longer chunks serve more hours with both; a
+  window is cut into near-equal chunks, none left short). Every candidate runs the validation protocols with
+  ``logok`` on the same hidden sets (one of them on a station set with the auxiliary pollutants removed, as a folder
+  that reports PM2.5 only; one on another period and station set, UCI Beijing 2015-05 … 2017-02, PM2.5 only,
+  standing in for the `evaluate --path` transfer that AQI-36 tests: until 2026-12-05 nothing chose for it, and the
+  choice pooled over BTH folds moved AQI-36 the wrong way); the candidate whose worst MAE ratio to logok is lowest
+  wins (the goal is to beat logok on every protocol), ties by the sum of MAE. Written to the ``inference`` block of
   ``assets/models/spin/card.json`` (:func:`core.engine.checkpoint.inference_settings`); spin must then be
   recalibrated.
 """
@@ -59,6 +61,9 @@ SPIN_PROTOCOLS = ("holdout", "mask-50", "sparse-30km", f"holdout:{PM25_ONLY}", f
 # 10 (the spin-2 default) lost on every protocol to 16 when last tuned; 20 and 24 were within 0.05 µg/m³ of each other
 SPIN_OK_K = (16, 24)
 SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan had its minimum at 0.6-0.7
+# longest inference chunk, h: a window is read in near-equal chunks of at most this many hours. Validation blocks are
+# 72 h (days 21-23), so 72 is the longest length validation can tell from the rest (a 7-day window: three 56-h chunks)
+SPIN_CHUNK_HOURS = (48, 72)
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
 
@@ -136,13 +141,15 @@ def tune_logok(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = Non
 
 @dataclass
 class SpinCandidate:
-    """One training run's checkpoint scored on the (``ok_k``, ``corr_scale``) grid, and its best setting.
+    """One training run's checkpoint, read in near-equal chunks of at most ``chunk_hours`` (None: the trained
+    window's chunks), scored on the (``ok_k``, ``corr_scale``) grid, and its best setting.
 
     ``table``: ``{ok_k: {corr_scale: {protocol: {"mae", "logok_mae"}}}}`` (µg/m³, keys as strings); ``run``: the
     ``train --out`` folder, None for the shipped checkpoint."""
 
     run: Path | None
     table: dict[str, dict[str, dict]]
+    chunk_hours: int | None = None
 
     @staticmethod
     def rank(cell: dict) -> tuple[float, float]:
@@ -165,21 +172,24 @@ class SpinCandidate:
         rc = run_card("spin", self.run) if self.run is not None else {}
         return {"run": str(self.run) if self.run is not None else str(model_dir("spin", shipped_root).parent),
                 "seed": rc.get("seed"), "aux_dropout": rc.get("hparams", {}).get("aux_dropout", 0.0),
-                "ok_k": int(k), "corr_scale": float(s), "worst_ratio_to_logok": round(worst, 4),
+                "ok_k": int(k), "corr_scale": float(s), "chunk_hours": self.chunk_hours,
+                "worst_ratio_to_logok": round(worst, 4),
                 "sum_mae": round(total, 3)}
 
 
 def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[str], ok_k: Sequence[int],
-              corr_scale: Sequence[float], folds: Sequence[int], logok_mae: dict[str, float]) -> dict:
-    """The validation table of one spin checkpoint (:attr:`SpinCandidate.table`): two forward passes per ``ok_k``
-    (the init alone, and as trained); every ``corr_scale`` follows from them exactly
-    (:func:`core.nn.models.spin.served_at`)."""
+              corr_scale: Sequence[float], folds: Sequence[int], logok_mae: dict[str, float],
+              chunk_hours: int | None = None) -> dict:
+    """The validation table of one spin checkpoint read in chunks of at most ``chunk_hours``
+    (:attr:`SpinCandidate.table`): two forward passes per ``ok_k`` (the init alone, and as trained); every
+    ``corr_scale`` follows from them exactly (:func:`core.nn.models.spin.served_at`)."""
     from core.engine.models import load_learned
     from core.nn.models.spin import SPEC, served_at
 
     table: dict[str, dict[str, dict]] = {}
     for k in ok_k:
-        ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e}) for e in (0., 1.)]
+        ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e,
+                                                              "chunk_hours": chunk_hours}) for e in (0., 1.)]
         cells = {p: [_val_cells(m, p, stations, folds) for m in ends] for p in protocols}
         for s in corr_scale:
             table.setdefault(str(int(k)), {})[str(float(s))] = {
@@ -194,14 +204,17 @@ SPIN_RULE = "lowest worst-case validation MAE ratio to logok over the protocols 
 def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               corr_scale: Sequence[float] = SPIN_CORR_SCALES, root: Path | None = None,
-              runs: Sequence[Path] = (), write: bool = True, folds: Sequence[int] | None = None) -> dict:
-    """spin's checkpoint and (``ok_k``, ``corr_scale``) with the lowest worst-case validation MAE ratio to logok.
+              runs: Sequence[Path] = (), write: bool = True, folds: Sequence[int] | None = None,
+              chunk_hours: Sequence[int | None] = SPIN_CHUNK_HOURS) -> dict:
+    """spin's checkpoint and (``ok_k``, ``corr_scale``, ``chunk_hours``) with the lowest worst-case validation MAE
+    ratio to logok.
 
     Without ``runs`` the shipped checkpoint (``root``, default assets/models) is tuned. With ``runs`` (folders
     given to ``train --out``) every run's checkpoint is scored on the same grid and the best (run, settings)
     is shipped to ``root`` (:func:`core.engine.seed_selection.ship_run`). Writes the card's ``inference`` block;
-    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table`, ``checkpoints_tried`` the best of every
-    run. MAE is pooled over validation ``folds`` (default all).
+    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table` at the chosen ``chunk_hours``,
+    ``checkpoints_tried`` the best of every run and chunk length. MAE is pooled over validation ``folds`` (default
+    all).
     """
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
     from core.engine.models import get_model
@@ -212,22 +225,25 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     folds = all_folds(stations) if folds is None else folds
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
+    run_list = [Path(r) for r in runs] or [None]  # None: the checkpoint shipped to ``root``
     candidates = [SpinCandidate(r, spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
-                                             folds, ref))
-                  for r in ([Path(r) for r in runs] or [None])]  # None: the checkpoint shipped to ``root``
+                                             folds, ref, ch), ch)
+                  for r in run_list for ch in chunk_hours]
     tried = [c.summary(root) for c in candidates]
     pick = min(range(len(tried)), key=lambda i: (tried[i]["worst_ratio_to_logok"], tried[i]["sum_mae"]))
     chosen_run, table = candidates[pick].run, candidates[pick].table
-    chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"]}
+    chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"],
+              "chunk_hours": tried[pick]["chunk_hours"]}
     card_path = model_dir("spin", root) / "card.json"
     if chosen_run is None:  # the shipped checkpoint itself
         card = json.loads(card_path.read_text())
     elif write:
-        card = ship_run("spin", chosen_run, [c.run for c in candidates], root,
+        card = ship_run("spin", chosen_run, run_list, root,
                         f"{SPIN_RULE}, each run at its best inference settings (tune)")
     else:
         card = run_card("spin", chosen_run)
     trained = {k: card.get("hparams", {}).get(k, SPEC.defaults.get(k)) for k in chosen}
+    trained["chunk_hours"] = card.get("hparams", {}).get("predict", SPEC.defaults["predict"])
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
              "checkpoints_tried": tried if runs else None, "tuned_on": dataset,

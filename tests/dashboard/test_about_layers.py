@@ -81,12 +81,16 @@ def test_model_card_is_plain_text_from_the_card():
     assert any("inferred" in x for x in card.limits)
 
 
-def test_model_card_states_the_served_settings_and_the_aux_dropout():
+@pytest.mark.parametrize("chunk, words", [
+    ({}, ""), ({"chunk_hours": 72}, ", hours read in chunks of at most 72 h"),
+    ({"chunk_hours": None}, ", hours read in chunks as trained"),
+])
+def test_model_card_states_the_served_settings_and_the_aux_dropout(chunk, words):
     card = CARD | {"hparams": {"window": 48, "aux_dropout": 0.25},
-                   "inference": {"hparams": {"ok_k": 16, "corr_scale": 0.6}}}
+                   "inference": {"hparams": {"ok_k": 16, "corr_scale": 0.6} | chunk}}
     facts = dict(zip(*(al.model_card("spin", card, INTERVALS, []).facts[c] for c in ("item", "value")), strict=True))
     assert facts["run with (chosen on validation days)"] == ("16 kriging-init neighbours, 60 % of the learned "
-                                                             "correction to the kriging init")
+                                                             "correction to the kriging init" + words)
     assert facts["trained without other pollutants"].startswith("25 % of training windows")
     plain = dict(zip(*(al.model_card("spin", CARD, INTERVALS, []).facts[c] for c in ("item", "value")), strict=True))
     assert "run with (chosen on validation days)" not in plain and "trained without other pollutants" not in plain

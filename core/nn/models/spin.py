@@ -25,6 +25,8 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
 6. decoder → correction to the init on the normalised log scale → ``pred`` µg/m³ at every node. At
    inference the correction is multiplied by ``corr_scale`` (1 = as trained, 0 = the init alone; an
    inference setting chosen on validation days like ``ok_k``) — the same shrinkage on the grid readout;
+   the engine reads a window in near-equal chunks of at most ``chunk_hours`` (another inference setting; the
+   encoder runs on any length, and a chunk's edge hours see one side only);
 7. bipartite readout to grid cells (``tgt_*`` keys) → ``grid_pred``; during training the same readout
    predicts hidden stations from their observed neighbours (``readout_pred``) so it is trained too.
 
@@ -328,7 +330,7 @@ DEFAULTS = {
 SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram, fitted_hparams=("ok_nugget", "ok_range_km"),
-    inference_hparams=("ok_k", "corr_scale"), explains=("influence",),  # message-passing shares (encode)
+    inference_hparams=("ok_k", "corr_scale", "chunk_hours"), explains=("influence",),  # message-passing shares (encode)
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},

@@ -199,7 +199,8 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     from core.evaluation.tuning import tune_spin
 
     root, _, _ = saved
-    info = tune_spin(stations=sim.stations, protocols=("holdout",), ok_k=(2, 10), corr_scale=(0.5, 1.0), root=root)
+    info = tune_spin(stations=sim.stations, protocols=("holdout",), ok_k=(2, 10), corr_scale=(0.5, 1.0), root=root,
+                     chunk_hours=(12,))
     table = info["val_mae"]
     ratio = {(k, s): max(v["mae"] / v["logok_mae"] for v in cell.values())
              for k, row in table.items() for s, cell in row.items()}
@@ -209,14 +210,16 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     from core.evaluation.runner import all_folds
     from core.evaluation.tuning import _val_mae
 
-    served = load_learned(SPEC, root=root, inference={"ok_k": 10, "corr_scale": 0.5})  # what the table stands for
+    served = load_learned(SPEC, root=root, inference={"ok_k": 10, "corr_scale": 0.5,  # what the table stands for
+                                                      "chunk_hours": 12})
     assert _val_mae(served, "holdout", sim.stations, all_folds(sim.stations)) == pytest.approx(
         table["10"]["0.5"]["holdout"]["mae"], rel=1e-5)
     k, s = min(ratio, key=ratio.get)
     assert (info["ok_k"], info["corr_scale"]) == (int(k), float(s))
     card = json.loads((root / "spin" / "card.json").read_text())
-    assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s)}
-    assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0}
+    assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s), "chunk_hours": 12}
+    assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0,
+                                                 "chunk_hours": card["hparams"]["predict"]}
     assert card["inference"]["model_sha256"] == card["model_sha256"]
     module = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module
     assert (module.ok_k, module.corr_scale) == (int(k), float(s))
@@ -234,6 +237,22 @@ def test_card_corr_scale_reaches_the_module_and_shrinks_hidden_predictions_towar
     assert k0.module.corr_scale == 0.0
     init_only = _hidden_pred(k0, sim)
     assert np.isfinite(init_only).all() and np.abs(init_only - plain).mean() > 1e-3
+
+
+def test_card_chunk_hours_reads_a_window_in_longer_chunks(saved, sim) -> None:
+    """A 24-h window of a model trained on 12-h windows: chunks of at most 12 h read it as trained; one 24-h chunk
+    changes only the hours beside the old chunk edge (the tiny encoder reads ±1 h), where each now sees the
+    other side."""
+    root, _, hp = saved
+    assert hp["window"] == hp["predict"] == 12
+    plain = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
+    _with_inference(root, _block(root, chunk_hours=12))
+    np.testing.assert_array_equal(_hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim),
+                                  plain)
+    _with_inference(root, _block(root, chunk_hours=24))
+    whole = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
+    changed = np.flatnonzero(np.abs(whole - plain).max(axis=1) > 1e-4)
+    assert changed.tolist() == [11, 12]
 
 
 def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_path, tiny_hp, sim) -> None:
@@ -255,16 +274,18 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     stations = sim.stations.assign(pm10=sim.stations["pm25"] * 1.6)  # so that the PM2.5-only variant differs
     dest = tmp_path / "models"
     info = tune_spin(stations=stations, protocols=("holdout", "holdout:pm25-only"), ok_k=(10,), corr_scale=(0.5, 1.0),
-                     root=dest, runs=runs)
-    tried = info["checkpoints_tried"]
-    assert [t["seed"] for t in tried] == [0, 1] and tried[0]["worst_ratio_to_logok"] != tried[1]["worst_ratio_to_logok"]
-    assert [t["aux_dropout"] for t in tried] == [hp["aux_dropout"]] * 2
+                     root=dest, runs=runs, chunk_hours=(12, 24))
+    tried = info["checkpoints_tried"]  # every run at every chunk length
+    assert [(t["seed"], t["chunk_hours"]) for t in tried] == [(0, 12), (0, 24), (1, 12), (1, 24)]
+    assert len({t["worst_ratio_to_logok"] for t in tried}) == 4
+    assert [t["aux_dropout"] for t in tried] == [hp["aux_dropout"]] * 4
     best = min(tried, key=lambda t: t["worst_ratio_to_logok"])
     shipped = dest / "spin"
     assert (shipped / "model.pt").read_bytes() == (runs[best["seed"]] / "spin" / "model.pt").read_bytes()
     card = json.loads((shipped / "card.json").read_text())
     assert card["chosen_seed"] == best["seed"] and [t["seed"] for t in card["seeds_tried"]] == [0, 1]
-    assert card["inference"]["hparams"] == {"ok_k": 10, "corr_scale": best["corr_scale"]}
+    assert card["inference"]["hparams"] == {"ok_k": 10, "corr_scale": best["corr_scale"],
+                                            "chunk_hours": best["chunk_hours"]}
     cell = card["inference"]["val_mae"]["10"]["1.0"]
     assert cell["holdout"]["mae"] != cell["holdout:pm25-only"]["mae"]  # the auxiliary pollutants were removed
     assert NeuralKriger.from_checkpoint(SPEC, root=dest, device="cpu").module.corr_scale == best["corr_scale"]

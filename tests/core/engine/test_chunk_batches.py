@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.engine.chunk_batches import CHUNKS_PER_BATCH, chunk_batches, window_chunks
+from core.engine.chunk_batches import CHUNKS_PER_BATCH, chunk_batches, even_chunks, window_chunks
 from core.nn.features import NodeData, prepare
 from tests.factories import tiny_stationset
 
@@ -22,6 +22,19 @@ def test_chunks_cover_the_window_once_with_clipped_history() -> None:
     assert [(c.start, c.stop) for c in chunks] == [(30, 54), (54, 78), (78, 101)]
     assert [c.input_start for c in chunks] == [0, 6, 30]
     assert [c.index for c in chunks] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("i0, i1, longest, lengths", [
+    (0, 72, 72, [72]), (0, 72, 48, [36, 36]), (0, 168, 72, [56, 56, 56]), (5, 149, 48, [48, 48, 48]),
+    (5, 150, 48, [36, 37, 36, 36]), (0, 30, 48, [30]), (3, 4, 72, [1]),
+])
+def test_even_chunks_cover_the_window_once_in_near_equal_lengths(i0, i1, longest, lengths) -> None:
+    chunks = even_chunks(i0, i1, longest)
+    assert [c.stop - c.start for c in chunks] == lengths
+    assert chunks[0].start == i0 and chunks[-1].stop == i1
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert [c.input_start for c in chunks] == [c.start for c in chunks]  # no history: each reads its own hours
+    assert [c.index for c in chunks] == list(range(len(chunks)))
 
 
 def test_batches_group_equal_input_lengths(nodes: NodeData) -> None:

@@ -183,6 +183,13 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # runs of different recipes are told apart (fitted values never reach the card)
     assert "seed 2, aux_dropout 0.25, train_margin_deg 0.5, subnet_size whole graph: 0.970" in note
     assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.990" in note
+    chunked = [t | {"chunk_hours": h} for t in tried for h in (48, 72)]
+    block = block | {"hparams": block["hparams"] | {"chunk_hours": 72},
+                     "trained_with": block["trained_with"] | {"chunk_hours": 48}, "checkpoints_tried": chunked}
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block}))
+    note = choices_note(metrics)  # the chunk length is a choice too, stated with what it was weighed against
+    assert "(ok_k 24, corr_scale 1.0, chunk_hours 72)" in note
+    assert "`chunk_hours` 72 h (a window is read in near-equal chunks; trained on 48-h windows; tried 48, 72)" in note
     assert "ok_nugget" not in note
 
 
