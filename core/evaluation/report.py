@@ -305,7 +305,7 @@ def choices_note(metrics_dir: Path) -> str:
             tried_s = ", ".join(sorted({s for row in grid.values() for s in row}, key=float))
             chunk = ""
             if hp.get("chunk_hours"):
-                tried_c = sorted({t["chunk_hours"] for t in by_tune if t.get("chunk_hours")}) or [hp["chunk_hours"]]
+                tried_c = inf.get("chunk_hours_tried") or [hp["chunk_hours"]]
                 chunk = (f", longest inference chunk `chunk_hours` {hp['chunk_hours']} h (a window is read in "
                          f"near-equal chunks; trained on {trained.get('chunk_hours')}-h windows; tried "
                          f"{', '.join(map(str, tried_c))})")

@@ -246,6 +246,7 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     trained["chunk_hours"] = card.get("hparams", {}).get("predict", SPEC.defaults["predict"])
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
+             "chunk_hours_tried": list(chunk_hours),
              "checkpoints_tried": tried if runs else None, "tuned_on": dataset,
              "split": SPLIT_NOTE, "val_folds": list(folds), "data_sha256": data_sha256(stations),
              "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -220,6 +220,7 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s), "chunk_hours": 12}
     assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0,
                                                  "chunk_hours": card["hparams"]["predict"]}
+    assert card["inference"]["chunk_hours_tried"] == [12]
     assert card["inference"]["model_sha256"] == card["model_sha256"]
     module = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module
     assert (module.ok_k, module.corr_scale) == (int(k), float(s))

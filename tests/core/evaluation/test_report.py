@@ -185,7 +185,8 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.990" in note
     chunked = [t | {"chunk_hours": h} for t in tried for h in (48, 72)]
     block = block | {"hparams": block["hparams"] | {"chunk_hours": 72},
-                     "trained_with": block["trained_with"] | {"chunk_hours": 48}, "checkpoints_tried": chunked}
+                     "trained_with": block["trained_with"] | {"chunk_hours": 48}, "checkpoints_tried": chunked,
+                     "chunk_hours_tried": [48, 72]}
     (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block}))
     note = choices_note(metrics)  # the chunk length is a choice too, stated with what it was weighed against
     assert "(ok_k 24, corr_scale 1.0, chunk_hours 72)" in note
