@@ -274,15 +274,18 @@ def choices_note(metrics_dir: Path) -> str:
     inf = spin.get("inference") or {}
     by_tune = inf.get("checkpoints_tried") or []
     if by_tune:
-        recipe = {t.get("seed"): t.get("hparams") or {} for t in seeds_tried}
+        # a run is its folder (two runs may share a seed); seeds_tried names <run>/spin, checkpoints_tried <run>
+        by_run = {str(Path(t["run"]).parent): t.get("hparams") or {} for t in seeds_tried if t.get("run")}
+        by_seed = {t.get("seed"): t.get("hparams") or {} for t in seeds_tried}
 
         def how(t: dict) -> str:
-            return recipe_text(recipe.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
+            hp = by_run.get(str(t.get("run"))) if t.get("run") else None
+            return recipe_text(hp or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
 
         def chunks(t: dict) -> str:
             return f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else ""
 
-        runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.3f} (ok_k {t['ok_k']}, "
+        runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.4f} (ok_k {t['ok_k']}, "
                          f"corr_scale {t['corr_scale']}{chunks(t)})" for t in by_tune)
         runs += f"; {where_chosen(inf.get('val_folds'))}"
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "

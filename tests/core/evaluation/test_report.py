@@ -172,7 +172,7 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
                                                 "inference": block | {"checkpoints_tried": tried}}))
     note = choices_note(metrics)
     assert "seed 2, chosen by `tune` among training runs" in note
-    assert "seed 3, aux_dropout 0.0: 0.990 (ok_k 24, corr_scale 1.0)" in note
+    assert "seed 3, aux_dropout 0.0: 0.9900 (ok_k 24, corr_scale 1.0)" in note
     assert "the lowest validation MAE (µg/m³, trainer's" not in note
     recipes = [{"seed": 2, "val_mae": 12.0, "hparams": {"aux_dropout": 0.25, "train_margin_deg": 0.5,
                                                          "subnet_size": None}},
@@ -181,8 +181,8 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes,
                                                 "inference": block | {"checkpoints_tried": tried}}))
     note = choices_note(metrics)  # runs of different recipes are told apart (fitted values never reach the card)
-    assert "seed 2, aux_dropout 0.25, train_margin_deg 0.5, subnet_size whole graph: 0.970" in note
-    assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.990" in note
+    assert "seed 2, aux_dropout 0.25, train_margin_deg 0.5, subnet_size whole graph: 0.9700" in note
+    assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.9900" in note
     chunked = [t | {"chunk_hours": h} for t in tried for h in (48, 72)]
     block = block | {"hparams": block["hparams"] | {"chunk_hours": 72},
                      "trained_with": block["trained_with"] | {"chunk_hours": 48}, "checkpoints_tried": chunked,
@@ -191,6 +191,15 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # the chunk length is a choice too, stated with what it was weighed against
     assert "(ok_k 24, corr_scale 1.0, chunk_hours 72)" in note
     assert "`chunk_hours` 72 h (a window is read in near-equal chunks; trained on 48-h windows; tried 48, 72)" in note
+    same_seed = [{"seed": 3, "val_mae": 12.2, "run": "/runs/w48/spin", "hparams": {"aux_dropout": 0.25, "window": 48}},
+                 {"seed": 3, "val_mae": 13.3, "run": "/runs/w72/spin", "hparams": {"aux_dropout": 0.25, "window": 72}}]
+    tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
+             {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 3, "seeds_tried": same_seed,
+                                                "inference": block | {"checkpoints_tried": tried}}))
+    note = choices_note(metrics)  # two runs of one seed keep their own recipes (matched by folder, not seed)
+    assert "seed 3, aux_dropout 0.25, window 48: 0.9867" in note
+    assert "seed 3, aux_dropout 0.25, window 72: 0.9908" in note
     assert "ok_nugget" not in note
 
 
