@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -499,6 +500,9 @@ class Neighbours:
 
     def __init__(self, k: int = SPREAD_K) -> None:
         self.k = k
+        # one call at a time: the cached geometry below is replaced when the targets change, and the dashboard's
+        # warm-up threads share a loaded model (and so this object) with the pages
+        self._lock = threading.Lock()
         self._key: tuple | None = None
         self._order = self._dcand = None
         self._coords: tuple[np.ndarray, ...] = ()
@@ -595,7 +599,13 @@ class Neighbours:
 
     def __call__(self, available: np.ndarray, values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                  tlat: np.ndarray, tlon: np.ndarray) -> Neighbourhood:
-        """``available`` (T, S) bool and ``values`` (T, S) µg/m³ → :class:`Neighbourhood` of (T, N) arrays."""
+        """``available`` (T, S) bool and ``values`` (T, S) µg/m³ → :class:`Neighbourhood` of (T, N) arrays.
+        Thread-safe (calls are serialized)."""
+        with self._lock:
+            return self._call(available, values, lat, lon, tlat, tlon)
+
+    def _call(self, available: np.ndarray, values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+              tlat: np.ndarray, tlon: np.ndarray) -> Neighbourhood:
         avail = np.asarray(available, bool)
         self._geometry(lat, lon, tlat, tlon, avail.any(axis=0))
         n_t, n = avail.shape[0], len(tlat)

@@ -21,7 +21,7 @@ from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
 from core.contracts.model_spec import ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
-from core.engine.chunk_batches import ChunkBatch, chunk_batches, even_chunks, window_chunks
+from core.engine.chunk_batches import Chunk, ChunkBatch, chunk_batches, even_chunks, window_chunks
 from core.engine.device import resolve_device
 from core.errors import InvalidRequest
 from core.graph import idw_weights
@@ -92,10 +92,12 @@ class NeuralKriger:
 
     def _targets(self, grid: GridSpec, nodes) -> TargetPoints:
         key = (hash(grid), nodes.codes.tobytes(), nodes.lat.tobytes(), nodes.lon.tobytes())
-        if key not in self._targets_cache:
+        found = self._targets_cache.get(key)
+        if found is None:  # built into a local first: another thread may replace the cache meanwhile
             lat, lon = grid.points()
-            self._targets_cache = {key: TargetPoints.build(lat, lon, nodes, k=int(self.hparams.get("target_k", 12)))}
-        return self._targets_cache[key]
+            found = TargetPoints.build(lat, lon, nodes, k=int(self.hparams.get("target_k", 12)))
+            self._targets_cache = {key: found}
+        return found
 
     def _station_key(self, stations: xr.Dataset, observed: np.ndarray, window: Window, *extra: object) -> str:
         """sha256 over everything the station side reads (values, coordinates, times, observed mask, window)."""
@@ -113,7 +115,7 @@ class NeuralKriger:
             out, state = self.module.encode(part.batch) if split else (None, None)
             yield _Group(part, state, out)
 
-    def _chunks(self, i0: int, i1: int) -> list:
+    def _chunks(self, i0: int, i1: int) -> list[Chunk]:
         """The window's chunks: ``predict`` hours after ``window - predict`` of history, as trained; or, with a
         ``chunk_hours`` inference setting and no history, near-equal chunks of at most that many hours."""
         win, pred_len = int(self.hparams["window"]), int(self.hparams["predict"])

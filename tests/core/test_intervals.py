@@ -86,6 +86,26 @@ def test_neighbourhood_equals_the_per_hour_stable_search(seed, k):
     np.testing.assert_array_equal(again.spread, spread[::-1])
 
 
+def test_one_neighbours_serves_threads_with_different_targets():
+    """The dashboard's warm-up threads and a page share one loaded model: calls with different target sets (a
+    station list, a grid) from several threads each get their own answer (the cached geometry is per call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    n_s, hours = 300, 24
+    lat, lon = 39 + rng.uniform(-2, 2, n_s), 116 + rng.uniform(-2, 2, n_s)
+    avail = rng.random((hours, n_s)) < 0.8
+    values = rng.uniform(5, 300, (hours, n_s))
+    targets = [(39 + rng.uniform(-2, 2, m), 116 + rng.uniform(-2, 2, m)) for m in (3000, 200)]
+    want = [Neighbours()(avail, values, lat, lon, *t) for t in targets]
+    nb = Neighbours()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: (i % 2, nb(avail, values, lat, lon, *targets[i % 2])), range(40)))
+    for which, hood in got:
+        np.testing.assert_array_equal(hood.near_km, want[which].near_km)
+        np.testing.assert_array_equal(hood.spread, want[which].spread)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_nearest_candidates_are_the_first_of_a_stable_argsort(seed):
     from core.geo import haversine_km
