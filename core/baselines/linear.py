@@ -103,8 +103,9 @@ class LinearNeighbours:
         vals = np.where(obs[hrs] if obs.ndim == 2 else obs[None, :], vals, np.nan)
         key = hashlib.sha256(b"".join([stations["time"].values[hrs].tobytes(), vals.tobytes(),
                                        stations["lat"].values.tobytes(), stations["lon"].values.tobytes()])).digest()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        cache = self._cache  # read once: a warm-up thread sharing this model may replace it
+        if cache is not None and cache[0] == key:
+            return cache[1]
         p = Problem(stations["time"].values[hrs], vals, stations["lat"].values.astype(float),
                     stations["lon"].values.astype(float), stations["station"].values.astype(str))
         dist = distances(p, None)
