@@ -179,23 +179,29 @@ class SpinCandidate:
 
 def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[str], ok_k: Sequence[int],
               corr_scale: Sequence[float], folds: Sequence[int], logok_mae: dict[str, float],
-              chunk_hours: int | None = None) -> dict:
-    """The validation table of one spin checkpoint read in chunks of at most ``chunk_hours``
-    (:attr:`SpinCandidate.table`): two forward passes per ``ok_k`` (the init alone, and as trained); every
-    ``corr_scale`` follows from them exactly (:func:`core.nn.models.spin.served_at`)."""
+              chunk_hours: Sequence[int | None] = (None,)) -> dict[int | None, dict]:
+    """The validation tables of one spin checkpoint, one per chunk length in ``chunk_hours``
+    (:attr:`SpinCandidate.table`): per ``ok_k`` one forward pass of the init alone, shared by every chunk length
+    (the kriging init is solved hour by hour, so the chunking never reaches it), and one as trained per chunk
+    length; every ``corr_scale`` follows from the two exactly (:func:`core.nn.models.spin.served_at`)."""
     from core.engine.models import load_learned
     from core.nn.models.spin import SPEC, served_at
 
-    table: dict[str, dict[str, dict]] = {}
+    def cells(k: int, scale: float, chunk: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        model = load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": scale,
+                                                               "chunk_hours": chunk})
+        return {p: _val_cells(model, p, stations, folds) for p in protocols}
+
+    tables: dict[int | None, dict] = {ch: {} for ch in chunk_hours}
     for k in ok_k:
-        ends = [load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": e,
-                                                              "chunk_hours": chunk_hours}) for e in (0., 1.)]
-        cells = {p: [_val_cells(m, p, stations, folds) for m in ends] for p in protocols}
-        for s in corr_scale:
-            table.setdefault(str(int(k)), {})[str(float(s))] = {
-                p: {"mae": mae(served_at(c[0][0], c[1][0], s), c[0][1]), "logok_mae": logok_mae[p]}
-                for p, c in cells.items()}
-    return table
+        init_only = cells(k, 0.0, chunk_hours[0])
+        for ch in chunk_hours:
+            trained = cells(k, 1.0, ch)
+            for s in corr_scale:
+                tables[ch].setdefault(str(int(k)), {})[str(float(s))] = {
+                    p: {"mae": mae(served_at(init_only[p][0], trained[p][0], s), init_only[p][1]),
+                        "logok_mae": logok_mae[p]} for p in protocols}
+    return tables
 
 
 SPIN_RULE = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
@@ -226,9 +232,9 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
     run_list = [Path(r) for r in runs] or [None]  # None: the checkpoint shipped to ``root``
-    candidates = [SpinCandidate(r, spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
-                                             folds, ref, ch), ch)
-                  for r in run_list for ch in chunk_hours]
+    candidates = [SpinCandidate(r, table, ch) for r in run_list
+                  for ch, table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale, folds,
+                                             ref, tuple(chunk_hours)).items()]
     tried = [c.summary(root) for c in candidates]
     pick = min(range(len(tried)), key=lambda i: (tried[i]["worst_ratio_to_logok"], tried[i]["sum_mae"]))
     chosen_run, table = candidates[pick].run, candidates[pick].table
