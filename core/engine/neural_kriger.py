@@ -9,6 +9,7 @@ a model without a grid head gets its surface by IDW of its own station predictio
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,14 @@ class NeuralKriger:
         self.module = module.to(self.device).eval()
         self._targets_cache: dict = {}
         self._passes: dict[str, tuple[NodeData, list[_Group]]] = {}
+        self._passes_lock = threading.Lock()  # the dashboard's warm-up threads share a loaded model
+        if hparams.get("chunk_hours") and self.history_hours > 0:
+            # _chunks would ignore it: refuse rather than serve a setting that silently does nothing
+            raise InvalidRequest(
+                f"{spec.name}: the inference setting chunk_hours={hparams['chunk_hours']} applies only to a model "
+                f"that reads no history, and this one reads {self.history_hours} h before each chunk "
+                f"(window {hparams.get('window')}, predict {hparams.get('predict')}). Remove chunk_hours from the "
+                f"'inference' block of its card.json (or retune it).")
 
     @property
     def history_hours(self) -> int:
@@ -132,7 +141,8 @@ class NeuralKriger:
         split = hasattr(self.module, "encode") and hasattr(self.module, "read_targets")
         key = (self._station_key(stations, observed, window, with_influence)
                if split and i1 - i0 <= CACHED_HOURS else None)
-        cached = self._passes.get(key) if key is not None else None
+        with self._passes_lock:
+            cached = self._passes.get(key) if key is not None else None
         if cached is not None:
             return cached
         nodes = prepare(stations)
@@ -142,8 +152,9 @@ class NeuralKriger:
         groups = self._groups(nodes, obs, i0, i1, split)
         if key is not None:
             groups = list(groups)
-            kept = list(self._passes.items())[-(STATION_PASSES - 1):] if STATION_PASSES > 1 else []
-            self._passes = dict(kept) | {key: (nodes, groups)}
+            with self._passes_lock:  # read-modify-write: another thread's entry must not be dropped
+                kept = list(self._passes.items())[-(STATION_PASSES - 1):] if STATION_PASSES > 1 else []
+                self._passes = dict(kept) | {key: (nodes, groups)}
         return nodes, groups
 
     def _read_out(self, nodes: NodeData, groups: Iterable[_Group], targets: TargetPoints | None, i0: int, i1: int,

@@ -256,6 +256,21 @@ def test_card_chunk_hours_reads_a_window_in_longer_chunks(saved, sim) -> None:
     assert changed.tolist() == [11, 12]
 
 
+@pytest.mark.parametrize("predict, refused", [(12, False), (8, True)])
+def test_chunk_hours_is_refused_for_a_model_that_reads_history(saved, predict, refused) -> None:
+    """chunk_hours only recuts a window of a model without history; one with history would ignore it, so the
+    kriger refuses it and says what to change instead of serving a setting that does nothing."""
+    from core.errors import InvalidRequest
+
+    _, module, hp = saved
+    hp = hp | {"predict": predict, "chunk_hours": 24}
+    if not refused:
+        assert len(NeuralKriger(SPEC, module, hp, device="cpu")._chunks(0, 48)) == 2  # two 24-h chunks
+        return
+    with pytest.raises(InvalidRequest, match=r"chunk_hours=24 .* reads 4 h before each chunk .*card\.json"):
+        NeuralKriger(SPEC, module, hp, device="cpu")
+
+
 def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_path, tiny_hp, sim) -> None:
     """`tune --model spin --run A --run B`: every run's checkpoint is scored on the same grid, including the
     PM2.5-only variant of a protocol; the run whose best setting has the lowest worst ratio to logok is copied to
