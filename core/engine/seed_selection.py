@@ -19,6 +19,13 @@ def run_card(model: str, run: Path) -> dict:
     return json.loads(card_path.read_text())
 
 
+def run_folder(run: str | Path, model: str) -> str:
+    """A training run's folder (what ``train --out`` was given) as a card names it: ``<run>``, or ``<run>/<model>``
+    in ``seeds_tried`` of cards written before 2026-12-05."""
+    p = Path(run)
+    return str(p.parent if p.name == model else p)
+
+
 ALWAYS_SHOWN = ("aux_dropout", "sparse_share")  # the recipe knobs every seeds_tried entry has listed
 
 
@@ -45,7 +52,7 @@ def ship_run(model: str, chosen: Path, runs: list[Path], dest: Path | None, sele
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
                             "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"),
                             "hparams": {k: c.get("hparams", {}).get(k) for k in shown},
-                            "run": str(Path(r) / model)} for r, c in cards.items()]
+                            "run": str(Path(r))} for r, c in cards.items()]  # as `tune` names it
     card.update({k: v for k, v in spec.notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]
     card["selection"] = selection

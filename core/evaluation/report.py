@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.contracts.seasons import SEASONS
+from core.engine.seed_selection import run_folder
 from core.errors import CorruptFile
 from core.evaluation.fold_pooling import pool_validation
 
@@ -274,12 +275,12 @@ def choices_note(metrics_dir: Path) -> str:
     inf = spin.get("inference") or {}
     by_tune = inf.get("checkpoints_tried") or []
     if by_tune:
-        # a run is its folder (two runs may share a seed); seeds_tried names <run>/spin, checkpoints_tried <run>
-        by_run = {str(Path(t["run"]).parent): t.get("hparams") or {} for t in seeds_tried if t.get("run")}
+        # a run is its folder (two runs may share a seed); cards before 2026-12-05 name it <run>/spin in seeds_tried
+        by_run = {run_folder(t["run"], "spin"): t.get("hparams") or {} for t in seeds_tried if t.get("run")}
         by_seed = {t.get("seed"): t.get("hparams") or {} for t in seeds_tried}
 
         def how(t: dict) -> str:
-            hp = by_run.get(str(t.get("run"))) if t.get("run") else None
+            hp = by_run.get(run_folder(t["run"], "spin")) if t.get("run") else None
             return recipe_text(hp or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
 
         def chunks(t: dict) -> str:

@@ -300,6 +300,9 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     assert (shipped / "model.pt").read_bytes() == (runs[best["seed"]] / "spin" / "model.pt").read_bytes()
     card = json.loads((shipped / "card.json").read_text())
     assert card["chosen_seed"] == best["seed"] and [t["seed"] for t in card["seeds_tried"]] == [0, 1]
+    # both lists name a run by the folder given to train --out, so the report can match them
+    assert [t["run"] for t in card["seeds_tried"]] == [str(r) for r in runs]
+    assert {t["run"] for t in tried} == {str(r) for r in runs}
     assert card["inference"]["hparams"] == {"ok_k": 10, "corr_scale": best["corr_scale"],
                                             "chunk_hours": best["chunk_hours"]}
     cell = card["inference"]["val_mae"]["10"]["1.0"]

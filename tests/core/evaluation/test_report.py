@@ -191,15 +191,18 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # the chunk length is a choice too, stated with what it was weighed against
     assert "(ok_k 24, corr_scale 1.0, chunk_hours 72)" in note
     assert "`chunk_hours` 72 h (a window is read in near-equal chunks; trained on 48-h windows; tried 48, 72)" in note
-    same_seed = [{"seed": 3, "val_mae": 12.2, "run": "/runs/w48/spin", "hparams": {"aux_dropout": 0.25, "window": 48}},
-                 {"seed": 3, "val_mae": 13.3, "run": "/runs/w72/spin", "hparams": {"aux_dropout": 0.25, "window": 72}}]
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
-    (spin / "card.json").write_text(json.dumps({"chosen_seed": 3, "seeds_tried": same_seed,
-                                                "inference": block | {"checkpoints_tried": tried}}))
-    note = choices_note(metrics)  # two runs of one seed keep their own recipes (matched by folder, not seed)
-    assert "seed 3, aux_dropout 0.25, window 48: 0.9867" in note
-    assert "seed 3, aux_dropout 0.25, window 72: 0.9908" in note
+    for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
+        same_seed = [{"seed": 3, "val_mae": 12.2, "run": f"/runs/w48{suffix}",
+                      "hparams": {"aux_dropout": 0.25, "window": 48}},
+                     {"seed": 3, "val_mae": 13.3, "run": f"/runs/w72{suffix}",
+                      "hparams": {"aux_dropout": 0.25, "window": 72}}]
+        (spin / "card.json").write_text(json.dumps({"chosen_seed": 3, "seeds_tried": same_seed,
+                                                    "inference": block | {"checkpoints_tried": tried}}))
+        note = choices_note(metrics)  # two runs of one seed keep their own recipes (matched by folder, not seed)
+        assert "seed 3, aux_dropout 0.25, window 48: 0.9867" in note
+        assert "seed 3, aux_dropout 0.25, window 72: 0.9908" in note
     assert "ok_nugget" not in note
 
 
