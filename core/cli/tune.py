@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
         chunk_hours: list[int] = typer.Option([], "--chunk-hours", help="spin only, repeatable: longest inference "
                                               "chunk in hours; windows are read in near-equal chunks "
                                               "(default 48, 72)."),
+        variogram: list[str] = typer.Option([], "--variogram", help="spin only, repeatable: the kriging init's "
+                                            "variogram, 'trained' (fitted on training days) or 'window' (refitted "
+                                            "on each window's observed stations) (default both)."),
     ) -> None:
         """IDW power per protocol, logok back-transform or spin's checkpoint, ok_k and corr_scale → card.json."""
         from core.errors import InvalidRequest
@@ -35,9 +38,12 @@ def register(app: typer.Typer) -> None:
 
         if model not in TUNERS:
             raise InvalidRequest(f"--model must be one of {', '.join(TUNERS)}, got '{model}'.")
-        if (runs or ok_k or corr_scale or chunk_hours) and model != "spin":
-            raise InvalidRequest(f"--run, --ok-k, --corr-scale and --chunk-hours are spin's; {model} has no "
-                                 "checkpoint or such setting to choose.")
+        if (runs or ok_k or corr_scale or chunk_hours or variogram) and model != "spin":
+            raise InvalidRequest(f"--run, --ok-k, --corr-scale, --chunk-hours and --variogram are spin's; {model} "
+                                 "has no checkpoint or such setting to choose.")
+        if any(v not in tuning.SPIN_VARIOGRAMS for v in variogram):
+            raise InvalidRequest(f"--variogram values must be among {', '.join(tuning.SPIN_VARIOGRAMS)}, "
+                                 f"got {variogram}.")
         if any(not 0 <= s <= 1 for s in corr_scale):
             raise InvalidRequest(f"--corr-scale values must lie in [0, 1], got {corr_scale}.")
         if any(k < 1 for k in ok_k):
@@ -46,9 +52,10 @@ def register(app: typer.Typer) -> None:
             raise InvalidRequest(f"--chunk-hours values must be ≥ 1, got {chunk_hours}.")
         extra = ({"runs": runs} if runs else {}) | ({"ok_k": tuple(ok_k)} if ok_k else {}) | (
             {"corr_scale": tuple(corr_scale)} if corr_scale else {}) | (
-            {"chunk_hours": tuple(chunk_hours)} if chunk_hours else {})
+            {"chunk_hours": tuple(chunk_hours)} if chunk_hours else {}) | (
+            {"variograms": tuple(variogram)} if variogram else {})
         info = getattr(tuning, TUNERS[model])(dataset=dataset or DEFAULT_DATASET, **extra)
         keep = {k: v for k, v in info.items() if k in ("power", "power_by_protocol", "backtransform", "ok_k",
-                                                       "corr_scale", "chunk_hours", "checkpoints_tried", "val_mae",
-                                                       "val_mae_by_protocol")}
+                                                       "corr_scale", "chunk_hours", "variogram", "checkpoints_tried",
+                                                       "val_mae", "val_mae_by_protocol")}
         typer.echo(json.dumps(keep, indent=1))

@@ -28,6 +28,9 @@ TRAIN_DEFAULTS: dict = {
     # inference: longest chunk (h) a window is cut into when the encoder reads its chunk both ways
     # (predict == window); None = chunks of ``predict`` hours as in training (core.engine.chunk_batches.even_chunks)
     "chunk_hours": None,
+    # inference: "window" refits the spec's fitted hyper-parameters (``fit``) on each call's observed stations;
+    # None / "trained" keeps the training-day fit (core.engine.neural_kriger)
+    "variogram": None,
 }
 
 

@@ -8,6 +8,7 @@ a model without a grid head gets its surface by IDW of its own station predictio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,10 @@ from core.errors import InvalidRequest
 from core.graph import idw_weights
 from core.nn.features import AUX_VARS, NodeData, TargetPoints, prepare, target_batch
 
+# the ``variogram`` inference setting: the spec's fitted hyper-parameters as fitted on training days, or refitted on
+# each call's window from the stations observed in it (another network's spatial scale: UCI Beijing, AQI-36)
+TRAINED, WINDOW = "trained", "window"
+VARIOGRAMS = (TRAINED, WINDOW)
 STATION_PASSES = 2  # encoded windows kept per model (a reanalysis worker's current time block and the last)
 CACHED_HOURS = 7 * 24  # longer windows are encoded batch by batch and not kept (memory)
 
@@ -66,6 +71,9 @@ class NeuralKriger:
         self._targets_cache: dict = {}
         self._passes: dict[str, tuple[NodeData, list[_Group]]] = {}
         self._passes_lock = threading.Lock()  # the dashboard's warm-up threads share a loaded model
+        if (hparams.get("variogram") or TRAINED) not in VARIOGRAMS:
+            raise InvalidRequest(f"{spec.name}: the inference setting variogram={hparams['variogram']!r} is not one "
+                                 f"of {', '.join(VARIOGRAMS)}. Fix the 'inference' block of its card.json (or retune).")
         if hparams.get("chunk_hours") and self.history_hours > 0:
             # _chunks would ignore it: refuse rather than serve a setting that silently does nothing
             raise InvalidRequest(
@@ -117,10 +125,23 @@ class NeuralKriger:
         h.update(np.ascontiguousarray(observed).tobytes() + str((window.start, window.end, *extra)).encode())
         return h.hexdigest()
 
+    def _refitted(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int) -> dict[str, float]:
+        """With ``variogram: window``, the spec's fitted hyper-parameters (spin: the kriging variogram) refitted on
+        the window's hours [i0, i1) from the stations observed in them only (hidden values are never read); {}
+        with ``trained``. A window too thin to fit keeps the trained values (the spec's ``fit`` returns them)."""
+        if (self.hparams.get("variogram") or TRAINED) == TRAINED or self.spec.fit is None:
+            return {}
+        seen = np.where(obs[i0:i1], nodes.pm25[i0:i1], np.nan)
+        hp = self.spec.fit(dict(self.hparams), dataclasses.replace(nodes, pm25=seen), np.ones(i1 - i0, bool))
+        return {k: float(hp[k]) for k in self.spec.fitted_hparams if k in hp}
+
     def _groups(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int, split: bool) -> Iterator[_Group]:
         """The window's chunk batches (:func:`chunk_batches`), encoded when the module splits; generated one at a
-        time so a long window never holds every batch at once."""
+        time so a long window never holds every batch at once. A refitted variogram rides in every batch."""
+        fitted = {k: torch.tensor(v, dtype=torch.float32, device=self.device)
+                  for k, v in self._refitted(nodes, obs, i0, i1).items()}
         for part in chunk_batches(self._chunks(i0, i1), nodes, obs, self.device):
+            part.batch.update(fitted)
             out, state = self.module.encode(part.batch) if split else (None, None)
             yield _Group(part, state, out)
 

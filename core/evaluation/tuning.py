@@ -64,6 +64,9 @@ SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan
 # longest inference chunk, h: a window is read in near-equal chunks of at most this many hours. Validation blocks are
 # 72 h (days 21-23), so 72 is the longest length validation can tell from the rest (a 7-day window: three 56-h chunks)
 SPIN_CHUNK_HOURS = (48, 72)
+# the kriging init's variogram: as fitted on training days, or refitted on each window's observed stations (on UCI
+# Beijing's validation days the BTH fit made the init alone worse than logok, 12.86 vs 12.72 µg/m³)
+SPIN_VARIOGRAMS = ("trained", "window")
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
 
@@ -142,7 +145,8 @@ def tune_logok(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = Non
 @dataclass
 class SpinCandidate:
     """One training run's checkpoint, read in near-equal chunks of at most ``chunk_hours`` (None: the trained
-    window's chunks), scored on the (``ok_k``, ``corr_scale``) grid, and its best setting.
+    window's chunks) with its kriging init's ``variogram`` ("trained" or refitted per "window"), scored on the
+    (``ok_k``, ``corr_scale``) grid, and its best setting.
 
     ``table``: ``{ok_k: {corr_scale: {protocol: {"mae", "logok_mae"}}}}`` (µg/m³, keys as strings); ``run``: the
     ``train --out`` folder, None for the shipped checkpoint."""
@@ -150,6 +154,7 @@ class SpinCandidate:
     run: Path | None
     table: dict[str, dict[str, dict]]
     chunk_hours: int | None = None
+    variogram: str = "trained"
 
     @staticmethod
     def rank(cell: dict) -> tuple[float, float]:
@@ -172,35 +177,38 @@ class SpinCandidate:
         rc = run_card("spin", self.run) if self.run is not None else {}
         return {"run": str(self.run) if self.run is not None else str(model_dir("spin", shipped_root).parent),
                 "seed": rc.get("seed"), "aux_dropout": rc.get("hparams", {}).get("aux_dropout", 0.0),
-                "ok_k": int(k), "corr_scale": float(s), "chunk_hours": self.chunk_hours,
+                "ok_k": int(k), "corr_scale": float(s), "chunk_hours": self.chunk_hours, "variogram": self.variogram,
                 "worst_ratio_to_logok": round(worst, 4),
                 "sum_mae": round(total, 3)}
 
 
 def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[str], ok_k: Sequence[int],
               corr_scale: Sequence[float], folds: Sequence[int], logok_mae: dict[str, float],
-              chunk_hours: Sequence[int | None] = (None,)) -> dict[int | None, dict]:
-    """The validation tables of one spin checkpoint, one per chunk length in ``chunk_hours``
-    (:attr:`SpinCandidate.table`): per ``ok_k`` one forward pass of the init alone, shared by every chunk length
-    (the kriging init is solved hour by hour, so the chunking never reaches it), and one as trained per chunk
-    length; every ``corr_scale`` follows from the two exactly (:func:`core.nn.models.spin.served_at`)."""
+              chunk_hours: Sequence[int | None] = (None,),
+              variograms: Sequence[str] = ("trained",)) -> dict[tuple[int | None, str], dict]:
+    """The validation tables of one spin checkpoint, one per (chunk length, variogram) in ``chunk_hours`` ×
+    ``variograms`` (:attr:`SpinCandidate.table`): per ``ok_k`` and variogram one forward pass of the init alone,
+    shared by every chunk length (the kriging init is solved hour by hour and a window's variogram is fitted on the
+    whole call, so the chunking never reaches it), and one as trained per chunk length; every ``corr_scale``
+    follows from the two exactly (:func:`core.nn.models.spin.served_at`)."""
     from core.engine.models import load_learned
     from core.nn.models.spin import SPEC, served_at
 
-    def cells(k: int, scale: float, chunk: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def cells(k: int, scale: float, chunk: int | None, vario: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         model = load_learned(SPEC, root=ckpt_root, inference={"ok_k": int(k), "corr_scale": scale,
-                                                               "chunk_hours": chunk})
+                                                               "chunk_hours": chunk, "variogram": vario})
         return {p: _val_cells(model, p, stations, folds) for p in protocols}
 
-    tables: dict[int | None, dict] = {ch: {} for ch in chunk_hours}
+    tables: dict[tuple[int | None, str], dict] = {(ch, v): {} for v in variograms for ch in chunk_hours}
     for k in ok_k:
-        init_only = cells(k, 0.0, chunk_hours[0])
-        for ch in chunk_hours:
-            trained = cells(k, 1.0, ch)
-            for s in corr_scale:
-                tables[ch].setdefault(str(int(k)), {})[str(float(s))] = {
-                    p: {"mae": mae(served_at(init_only[p][0], trained[p][0], s), init_only[p][1]),
-                        "logok_mae": logok_mae[p]} for p in protocols}
+        for v in variograms:
+            init_only = cells(k, 0.0, chunk_hours[0], v)
+            for ch in chunk_hours:
+                trained = cells(k, 1.0, ch, v)
+                for s in corr_scale:
+                    tables[ch, v].setdefault(str(int(k)), {})[str(float(s))] = {
+                        p: {"mae": mae(served_at(init_only[p][0], trained[p][0], s), init_only[p][1]),
+                            "logok_mae": logok_mae[p]} for p in protocols}
     return tables
 
 
@@ -211,16 +219,17 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               corr_scale: Sequence[float] = SPIN_CORR_SCALES, root: Path | None = None,
               runs: Sequence[Path] = (), write: bool = True, folds: Sequence[int] | None = None,
-              chunk_hours: Sequence[int | None] = SPIN_CHUNK_HOURS) -> dict:
-    """spin's checkpoint and (``ok_k``, ``corr_scale``, ``chunk_hours``) with the lowest worst-case validation MAE
-    ratio to logok.
+              chunk_hours: Sequence[int | None] = SPIN_CHUNK_HOURS,
+              variograms: Sequence[str] = SPIN_VARIOGRAMS) -> dict:
+    """spin's checkpoint and (``ok_k``, ``corr_scale``, ``chunk_hours``, ``variogram``) with the lowest worst-case
+    validation MAE ratio to logok.
 
     Without ``runs`` the shipped checkpoint (``root``, default assets/models) is tuned. With ``runs`` (folders
     given to ``train --out``) every run's checkpoint is scored on the same grid and the best (run, settings)
     is shipped to ``root`` (:func:`core.engine.seed_selection.ship_run`). Writes the card's ``inference`` block;
-    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table` at the chosen ``chunk_hours``,
-    ``checkpoints_tried`` the best of every run and chunk length. MAE is pooled over validation ``folds`` (default
-    all).
+    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table` at the chosen ``chunk_hours`` and
+    ``variogram``, ``checkpoints_tried`` the best of every run, chunk length and variogram. MAE is pooled over
+    validation ``folds`` (default all).
     """
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
     from core.engine.models import get_model
@@ -232,14 +241,14 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
     run_list = [Path(r) for r in runs] or [None]  # None: the checkpoint shipped to ``root``
-    candidates = [SpinCandidate(r, table, ch) for r in run_list
-                  for ch, table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale, folds,
-                                             ref, tuple(chunk_hours)).items()]
+    candidates = [SpinCandidate(r, table, ch, v) for r in run_list
+                  for (ch, v), table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
+                                                  folds, ref, tuple(chunk_hours), tuple(variograms)).items()]
     tried = [c.summary(root) for c in candidates]
     pick = min(range(len(tried)), key=lambda i: (tried[i]["worst_ratio_to_logok"], tried[i]["sum_mae"]))
     chosen_run, table = candidates[pick].run, candidates[pick].table
     chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"],
-              "chunk_hours": tried[pick]["chunk_hours"]}
+              "chunk_hours": tried[pick]["chunk_hours"], "variogram": tried[pick]["variogram"]}
     card_path = model_dir("spin", root) / "card.json"
     if chosen_run is None:  # the shipped checkpoint itself
         card = json.loads(card_path.read_text())
@@ -250,9 +259,10 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
         card = run_card("spin", chosen_run)
     trained = {k: card.get("hparams", {}).get(k, SPEC.defaults.get(k)) for k in chosen}
     trained["chunk_hours"] = card.get("hparams", {}).get("predict", SPEC.defaults["predict"])
+    trained["variogram"] = "trained"
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
-             "chunk_hours_tried": list(chunk_hours),
+             "chunk_hours_tried": list(chunk_hours), "variograms_tried": list(variograms),
              "checkpoints_tried": tried if runs else None, "tuned_on": dataset,
              "split": SPLIT_NOTE, "val_folds": list(folds), "data_sha256": data_sha256(stations),
              "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -102,8 +102,15 @@ class SPIN(nn.Module):
 
     @property
     def variogram(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(nugget fraction, range km) of the kriging init."""
+        """(nugget fraction, range km) of the kriging init, as fitted on training days (or learned)."""
         return torch.sigmoid(self.ok_logit_nugget).clamp(0.01, 0.95), self.ok_log_range.exp().clamp(5.0, 2000.0)
+
+    def variogram_of(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's variogram when it carries one (``ok_nugget``, ``ok_range_km`` scalars: refitted at inference
+        on the stations observed in the window, the ``variogram: window`` setting), else :attr:`variogram`."""
+        if "ok_nugget" in batch and "ok_range_km" in batch and not torch.is_grad_enabled():
+            return batch["ok_nugget"].clamp(0.01, 0.95), batch["ok_range_km"].clamp(5.0, 2000.0)
+        return self.variogram
 
     def wind(self, h: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, v) each (B, L, N): measured (scaled) if available and enabled, else inferred from ``h``."""
@@ -124,7 +131,7 @@ class SPIN(nn.Module):
         d_c = torch.gather(dist, 1, cand)  # (N, K)
         ok_c = (mask[..., cand] * cvalid.to(x.dtype)) > 0  # (B, L, N, K)
         k = min(self.ok_k, cand.shape[1])
-        nug, rng = self.variogram
+        nug, rng = self.variogram_of(batch)
         rows = ok_c.reshape(-1, cand.shape[1])
         node = torch.arange(n, device=x.device).repeat(b * n_h)
         if torch.is_grad_enabled() and nug.requires_grad:
@@ -142,7 +149,7 @@ class SPIN(nn.Module):
         src = torch.gather(cand[uniq_node], -1, sel)  # (U, k) node indices
         ok = torch.isfinite(key_sel).to(x.dtype)
         # γ(d0) is read from the network's γ table at (node, source): key_sel holds those very distances
-        g_ss = self._station_gamma(dist)
+        g_ss = self._station_gamma(dist, nug, rng)
         lam = ok_weights_from_gamma(g_ss[uniq_node.unsqueeze(-1), src], g_ss[src.unsqueeze(-1), src.unsqueeze(-2)], ok)
         if inv is not None:
             lam, src, ok = lam[inv], src[inv], ok[inv]
@@ -157,19 +164,19 @@ class SPIN(nn.Module):
         if self.init_mode == "idw":
             return batch["tgt_init"]
         idx, d0, dist = batch["tgt_idx"], batch["tgt_dist"], batch["dist"]
-        nug, rng = self.variogram
+        nug, rng = self.variogram_of(batch)
         gamma = None
         if not torch.is_grad_enabled():  # a map's (cell, candidate, candidate) γ: once per network and grid
             gamma = self._gamma.get("targets", (dist, idx, d0), (float(nug), float(rng)), lambda: (
-                spherical_unit(d0, nug, rng), self._station_gamma(dist)[idx.unsqueeze(-1), idx.unsqueeze(-2)]))
+                spherical_unit(d0, nug, rng),
+                self._station_gamma(dist, nug, rng)[idx.unsqueeze(-1), idx.unsqueeze(-2)]))
         est = krige_targets(batch["x"] * batch["mask"], batch["mask"], idx, batch["tgt_valid"], d0, dist, nug, rng,
                             gamma=gamma, cache=self._gamma if gamma is not None else None)
         return torch.where(torch.isnan(est), batch["tgt_init"], est)
 
-    def _station_gamma(self, dist: torch.Tensor) -> torch.Tensor:
-        """γ (N, N) of the kriging variogram between stations; without autograd kept per network (the
-        distances depend on coordinates only), with autograd recomputed (a learned variogram moves)."""
-        nug, rng = self.variogram
+    def _station_gamma(self, dist: torch.Tensor, nug: torch.Tensor, rng: torch.Tensor) -> torch.Tensor:
+        """γ (N, N) of the variogram (``nug``, ``rng``) between stations; without autograd kept per network and
+        variogram (the distances depend on coordinates only), with autograd recomputed (a learned variogram moves)."""
         if torch.is_grad_enabled():
             return spherical_unit(dist, nug, rng)
         return self._gamma.get("stations", (dist,), (float(nug), float(rng)), lambda: spherical_unit(dist, nug, rng))
@@ -330,7 +337,8 @@ DEFAULTS = {
 SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram, fitted_hparams=("ok_nugget", "ok_range_km"),
-    inference_hparams=("ok_k", "corr_scale", "chunk_hours"), explains=("influence",),  # message-passing shares (encode)
+    inference_hparams=("ok_k", "corr_scale", "chunk_hours", "variogram"),
+    explains=("influence",),  # message-passing shares (encode)
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},

@@ -11,10 +11,12 @@ from core.errors import InvalidRequest
 
 @pytest.mark.parametrize("args, message", [
     (["--model", "knn"], "--model must be one of idw, logok, spin"),
-    (["--model", "idw", "--run", "somewhere"], "--run, --ok-k, --corr-scale and --chunk-hours are spin's"),
-    (["--model", "logok", "--ok-k", "16"], "--run, --ok-k, --corr-scale and --chunk-hours are spin's"),
-    (["--model", "idw", "--chunk-hours", "72"], "--run, --ok-k, --corr-scale and --chunk-hours are spin's"),
+    (["--model", "idw", "--run", "somewhere"], "--run, --ok-k, --corr-scale, --chunk-hours and --variogram are spin's"),
+    (["--model", "logok", "--ok-k", "16"], "--run, --ok-k, --corr-scale, --chunk-hours and --variogram are spin's"),
+    (["--model", "idw", "--chunk-hours", "72"], "--corr-scale, --chunk-hours and --variogram are spin's"),
+    (["--model", "logok", "--variogram", "window"], "--chunk-hours and --variogram are spin's"),
     (["--model", "spin", "--chunk-hours", "0"], "--chunk-hours values must be ≥ 1"),
+    (["--model", "spin", "--variogram", "hourly"], "--variogram values must be among trained, window"),
     (["--model", "spin", "--corr-scale", "1.5"], r"--corr-scale values must lie in \[0, 1\]"),
     (["--model", "spin", "--ok-k", "0"], "--ok-k values must be ≥ 1"),
 ])
@@ -31,7 +33,9 @@ def test_spin_grid_options_reach_the_tuner(monkeypatch):
     seen = {}
     monkeypatch.setattr(tuning, "tune_spin", lambda **kw: seen.update(kw) or {"ok_k": 16, "corr_scale": 0.6})
     res = CliRunner().invoke(app, ["tune", "--model", "spin", "--ok-k", "16", "--corr-scale", "0.5",
-                                   "--corr-scale", "0.6", "--run", "a", "--run", "b", "--chunk-hours", "72"])
+                                   "--corr-scale", "0.6", "--run", "a", "--run", "b", "--chunk-hours", "72",
+                                   "--variogram", "window"])
     assert res.exit_code == 0, res.output
     assert seen["ok_k"] == (16,) and seen["corr_scale"] == (0.5, 0.6) and seen["chunk_hours"] == (72,)
+    assert seen["variograms"] == ("window",)
     assert [str(r) for r in seen["runs"]] == ["a", "b"]

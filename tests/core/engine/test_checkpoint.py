@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -211,16 +213,18 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     from core.evaluation.tuning import _val_mae
 
     served = load_learned(SPEC, root=root, inference={"ok_k": 10, "corr_scale": 0.5,  # what the table stands for
-                                                      "chunk_hours": 12})
+                                                      "chunk_hours": 12, "variogram": info["variogram"]})
     assert _val_mae(served, "holdout", sim.stations, all_folds(sim.stations)) == pytest.approx(
         table["10"]["0.5"]["holdout"]["mae"], rel=1e-5)
     k, s = min(ratio, key=ratio.get)
     assert (info["ok_k"], info["corr_scale"]) == (int(k), float(s))
     card = json.loads((root / "spin" / "card.json").read_text())
-    assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s), "chunk_hours": 12}
+    assert card["inference"]["hparams"] == {"ok_k": int(k), "corr_scale": float(s), "chunk_hours": 12,
+                                            "variogram": info["variogram"]}
     assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0,
-                                                 "chunk_hours": card["hparams"]["predict"]}
+                                                 "chunk_hours": card["hparams"]["predict"], "variogram": "trained"}
     assert card["inference"]["chunk_hours_tried"] == [12]
+    assert card["inference"]["variograms_tried"] == ["trained", "window"]
     assert card["inference"]["model_sha256"] == card["model_sha256"]
     module = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module
     assert (module.ok_k, module.corr_scale) == (int(k), float(s))
@@ -254,6 +258,38 @@ def test_card_chunk_hours_reads_a_window_in_longer_chunks(saved, sim) -> None:
     whole = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
     changed = np.flatnonzero(np.abs(whole - plain).max(axis=1) > 1e-4)
     assert changed.tolist() == [11, 12]
+
+
+def test_window_variogram_is_refitted_from_observed_stations_only(saved, sim) -> None:
+    """``variogram: window`` refits the kriging init's variogram on the call's window from the stations observed in
+    it: the predictions change from the trained variogram's, and the hidden stations' values (even absurd ones)
+    are never read."""
+    root, _, hp = saved
+    trained = _hidden_pred(NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu"), sim)
+    _with_inference(root, _block(root, variogram="window"))
+    kriger = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu")
+    window = _hidden_pred(kriger, sim)
+    assert np.isfinite(window).all() and np.abs(window - trained).mean() > 1e-3
+    from core.nn.features import prepare
+
+    nodes = prepare(sim.stations)
+    obs = np.isfinite(nodes.pm25)
+    obs[:, ::2] = False
+    fitted = kriger._refitted(nodes, obs, 0, 24)
+    assert set(fitted) == {"ok_nugget", "ok_range_km"}
+    assert (fitted["ok_nugget"], fitted["ok_range_km"]) != (hp["ok_nugget"], hp["ok_range_km"])
+    # the hidden stations' values (the engine's infer blanks them before the kriger; here they reach it) must not
+    # move the fit
+    poisoned = dataclasses.replace(nodes, pm25=np.where(obs, nodes.pm25, 999.0))
+    assert kriger._refitted(poisoned, obs, 0, 24) == fitted
+
+
+def test_unknown_variogram_setting_is_refused(saved) -> None:
+    from core.errors import InvalidRequest
+
+    _, module, hp = saved
+    with pytest.raises(InvalidRequest, match=r"variogram='hourly' is not one of trained, window"):
+        NeuralKriger(SPEC, module, hp | {"variogram": "hourly"}, device="cpu")
 
 
 @pytest.mark.parametrize("predict, refused", [(12, False), (8, True)])
@@ -290,7 +326,7 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     stations = sim.stations.assign(pm10=sim.stations["pm25"] * 1.6)  # so that the PM2.5-only variant differs
     dest = tmp_path / "models"
     info = tune_spin(stations=stations, protocols=("holdout", "holdout:pm25-only"), ok_k=(10,), corr_scale=(0.5, 1.0),
-                     root=dest, runs=runs, chunk_hours=(12, 24))
+                     root=dest, runs=runs, chunk_hours=(12, 24), variograms=("trained",))
     tried = info["checkpoints_tried"]  # every run at every chunk length
     assert [(t["seed"], t["chunk_hours"]) for t in tried] == [(0, 12), (0, 24), (1, 12), (1, 24)]
     assert len({t["worst_ratio_to_logok"] for t in tried}) == 4
@@ -304,7 +340,7 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     assert [t["run"] for t in card["seeds_tried"]] == [str(r) for r in runs]
     assert {t["run"] for t in tried} == {str(r) for r in runs}
     assert card["inference"]["hparams"] == {"ok_k": 10, "corr_scale": best["corr_scale"],
-                                            "chunk_hours": best["chunk_hours"]}
+                                            "chunk_hours": best["chunk_hours"], "variogram": "trained"}
     cell = card["inference"]["val_mae"]["10"]["1.0"]
     assert cell["holdout"]["mae"] != cell["holdout:pm25-only"]["mae"]  # the auxiliary pollutants were removed
     assert NeuralKriger.from_checkpoint(SPEC, root=dest, device="cpu").module.corr_scale == best["corr_scale"]
