@@ -301,6 +301,9 @@ def _served(key: str, value: float) -> str:
         return f"{value} kriging-init neighbours"
     if key == "chunk_hours":
         return f"hours read in chunks of at most {value} h" if value else "hours read in chunks as trained"
+    if key == "variogram":
+        return ("kriging-init variogram refitted on each map's observed stations" if value == "window"
+                else "kriging-init variogram as fitted on training days")
     return f"{key} {value}"
 
 

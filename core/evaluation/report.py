@@ -284,7 +284,8 @@ def choices_note(metrics_dir: Path) -> str:
             return recipe_text(hp or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
 
         def chunks(t: dict) -> str:
-            return f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else ""
+            return (f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else "") + (
+                f", variogram {t['variogram']}" if t.get("variogram") else "")
 
         runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.4f} (ok_k {t['ok_k']}, "
                          f"corr_scale {t['corr_scale']}{chunks(t)})" for t in by_tune)
@@ -313,6 +314,11 @@ def choices_note(metrics_dir: Path) -> str:
                 chunk = (f", longest inference chunk `chunk_hours` {hp['chunk_hours']} h (a window is read in "
                          f"near-equal chunks; trained on {trained.get('chunk_hours')}-h windows; tried "
                          f"{', '.join(map(str, tried_c))})")
+            if hp.get("variogram"):
+                tried_v = inf.get("variograms_tried") or [hp["variogram"]]
+                chunk += (f", kriging-init variogram `variogram` {hp['variogram']} (`trained`: fitted on training "
+                          f"days; `window`: refitted on each inference window's observed stations; tried "
+                          f"{', '.join(tried_v)})")
             lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
                          f"(trained with {trained.get('ok_k')}; tried {tried_k}), share of the learned correction "
                          f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}){chunk}; {rule}.")

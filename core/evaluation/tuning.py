@@ -14,9 +14,11 @@ sampling noise could not tell apart (stop 23's station bootstrap).
 - spin's checkpoint (one of several training runs, or the shipped one) and its inference settings, searched jointly
   on a grid: ``ok_k`` (observed stations its log-kriging init reads), ``corr_scale`` (the share of its learned
   correction to that init that is served: 1 = as trained; below 1 shrinks an over-confident correction toward the
-  init) and ``chunk_hours`` (the longest chunk its encoder, which reads both earlier and later hours, is given at
+  init), ``chunk_hours`` (the longest chunk its encoder, which reads both earlier and later hours, is given at
   once: a chunk's first and last hours see context on one side only, so longer chunks serve more hours with both; a
-  window is cut into near-equal chunks, none left short). Every candidate runs the validation protocols with
+  window is cut into near-equal chunks, none left short) and ``variogram`` (the kriging init's: ``trained``, fitted
+  once on BTH training days, or ``window``, refitted on each inference window from its observed stations, which
+  follows another network's spatial scale). Every candidate runs the validation protocols with
   ``logok`` on the same hidden sets (one of them on a station set with the auxiliary pollutants removed, as a folder
   that reports PM2.5 only; one on another period and station set, UCI Beijing 2015-05 … 2017-02, PM2.5 only,
   standing in for the `evaluate --path` transfer that AQI-36 tests: until 2026-12-05 nothing chose for it, and the

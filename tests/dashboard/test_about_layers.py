@@ -84,6 +84,9 @@ def test_model_card_is_plain_text_from_the_card():
 @pytest.mark.parametrize("chunk, words", [
     ({}, ""), ({"chunk_hours": 72}, ", hours read in chunks of at most 72 h"),
     ({"chunk_hours": None}, ", hours read in chunks as trained"),
+    ({"chunk_hours": 48, "variogram": "window"},
+     ", hours read in chunks of at most 48 h, kriging-init variogram refitted on each map's observed stations"),
+    ({"variogram": "trained"}, ", kriging-init variogram as fitted on training days"),
 ])
 def test_model_card_states_the_served_settings_and_the_aux_dropout(chunk, words):
     card = CARD | {"hparams": {"window": 48, "aux_dropout": 0.25},

@@ -8,7 +8,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    shipped card's ``inference`` block sets the value chosen on validation days, ``tune --model spin``), with one global
    spherical variogram (nugget fraction + range) fitted on training days by the spec's ``fit`` (learnable with
    ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
-   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does); IDW
+   ~20× cheaper, since a node's system only changes when its candidates' observed pattern does) — or, with the
+   ``variogram: window`` inference setting, refitted by the engine on each call's window from the stations observed
+   in it and carried in the batch (``ok_nugget``/``ok_range_km``: another network's spatial scale); IDW
    (the batch's ``init``) where no candidate is observed. Grid cells
    (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
 2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →

@@ -191,6 +191,15 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # the chunk length is a choice too, stated with what it was weighed against
     assert "(ok_k 24, corr_scale 1.0, chunk_hours 72)" in note
     assert "`chunk_hours` 72 h (a window is read in near-equal chunks; trained on 48-h windows; tried 48, 72)" in note
+    assert "variogram" not in note  # cards tuned before the variogram setting say nothing of it
+    varied = [t | {"variogram": v} for t in chunked for v in ("trained", "window")]
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block | {
+        "hparams": block["hparams"] | {"variogram": "window"}, "checkpoints_tried": varied,
+        "variograms_tried": ["trained", "window"]}}))
+    note = choices_note(metrics)  # and the variogram too
+    assert "(ok_k 24, corr_scale 1.0, chunk_hours 72, variogram window)" in note
+    assert ("kriging-init variogram `variogram` window (`trained`: fitted on training days; `window`: refitted on "
+            "each inference window's observed stations; tried trained, window)") in note
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
     for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
