@@ -14,6 +14,8 @@ replaced values and of hours touched is reported in ``extras``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -57,14 +59,12 @@ def spherical(h: np.ndarray, nugget: np.ndarray, psill: np.ndarray, rng: np.ndar
     return g
 
 
-def empirical_variogram(values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
-                        max_lag: float = MAX_LAG_KM, n_bins: int = N_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Binned semivariance per hour.
-
-    ``values`` (T, S) µg/m³ with NaN = unavailable. Returns bin centres (B,) km, semivariance
-    (T, B) (µg/m³)² and pair counts (T, B). Pairs closer than ``max_lag`` are sorted by bin once,
-    so each hour's bin sums are one ``np.add.reduceat`` over a (T, pairs) array.
-    """
+@functools.lru_cache(maxsize=8)
+def _lag_bins(lat_bytes: bytes, lon_bytes: bytes, max_lag: float, n_bins: int) -> tuple[np.ndarray, ...]:
+    """Station pairs closer than ``max_lag`` km sorted by lag bin: (i, j, bins present, their first pair, bin
+    centres km). Kept per set of coordinates: a network's geometry does not change from one window to the next
+    (spin refits its variogram on every inference window)."""
+    lat, lon = np.frombuffer(lat_bytes), np.frombuffer(lon_bytes)
     d = haversine_km(lat, lon, lat, lon)
     i, j = np.triu_indices(len(lat), k=1)
     dij = d[i, j]
@@ -77,12 +77,30 @@ def empirical_variogram(values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     present = np.unique(b)
     starts = np.searchsorted(b, present)
     centres = (edges[:-1] + edges[1:]) / 2
-    centres[present] = np.add.reduceat(dij, starts) / np.diff(np.r_[starts, len(b)])
+    if len(dij):
+        centres[present] = np.add.reduceat(dij, starts) / np.diff(np.r_[starts, len(b)])
+    for a in (i, j, present, starts, centres):
+        a.flags.writeable = False  # shared by every later call with these coordinates
+    return i, j, present, starts, centres
+
+
+def empirical_variogram(values: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                        max_lag: float = MAX_LAG_KM, n_bins: int = N_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Binned semivariance per hour.
+
+    ``values`` (T, S) µg/m³ with NaN = unavailable. Returns bin centres (B,) km, semivariance
+    (T, B) (µg/m³)² and pair counts (T, B). Pairs closer than ``max_lag`` are sorted by bin once per set of
+    coordinates (:func:`_lag_bins`), so each hour's bin sums are one ``np.add.reduceat`` over a (T, pairs) array.
+    """
+    i, j, present, starts, centres = _lag_bins(np.ascontiguousarray(lat, "float64").tobytes(),
+                                               np.ascontiguousarray(lon, "float64").tobytes(),
+                                               float(max_lag), int(n_bins))
+    centres = centres.copy()
     gamma = np.zeros((values.shape[0], n_bins))
     counts = np.zeros_like(gamma)
-    if len(dij) == 0:
+    if len(i) == 0:
         return centres, gamma, counts
-    for sl in chunks(values.shape[0], max(1, 2_000_000 // len(dij))):
+    for sl in chunks(values.shape[0], max(1, 2_000_000 // len(i))):
         diff = values[sl][:, i] - values[sl][:, j]  # (t, P)
         ok = np.isfinite(diff)
         sq = np.where(ok, 0.5 * diff * diff, 0.0)

@@ -49,7 +49,14 @@ from core.data.terrain import CITATION as TERRAIN_CITATION
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
-from core.nn.kriging import GammaCache, guarded_estimate, krige_targets, ok_weights_from_gamma, spherical_unit
+from core.nn.kriging import (
+    GammaCache,
+    guarded_estimate,
+    krige_targets,
+    ok_weights_from_gamma,
+    spherical_unit,
+    target_groups,
+)
 from core.nn.layers import MLP, TCN
 
 ARCH_VERSION = "spin-2"
@@ -168,10 +175,11 @@ class SPIN(nn.Module):
         idx, d0, dist = batch["tgt_idx"], batch["tgt_dist"], batch["dist"]
         nug, rng = self.variogram_of(batch)
         gamma = None
-        if not torch.is_grad_enabled():  # a map's (cell, candidate, candidate) γ: once per network and grid
-            gamma = self._gamma.get("targets", (dist, idx, d0), (float(nug), float(rng)), lambda: (
+        if not torch.is_grad_enabled():  # a map's (cell, candidate, candidate) γ: once per network, grid, variogram
+            first = target_groups(idx, batch["tgt_valid"], self._gamma)[0]  # one cell per distinct candidate list
+            gamma = self._gamma.get("targets", (dist, idx, d0, batch["tgt_valid"]), (float(nug), float(rng)), lambda: (
                 spherical_unit(d0, nug, rng),
-                self._station_gamma(dist, nug, rng)[idx.unsqueeze(-1), idx.unsqueeze(-2)]))
+                self._station_gamma(dist, nug, rng)[idx[first].unsqueeze(-1), idx[first].unsqueeze(-2)]))
         est = krige_targets(batch["x"] * batch["mask"], batch["mask"], idx, batch["tgt_valid"], d0, dist, nug, rng,
                             gamma=gamma, cache=self._gamma if gamma is not None else None)
         return torch.where(torch.isnan(est), batch["tgt_init"], est)

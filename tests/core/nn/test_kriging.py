@@ -141,6 +141,29 @@ def test_block_built_system_gives_the_same_weights_bit_for_bit(case, dtype) -> N
     assert torch.equal(ok_weights_from_gamma(g0.expand(3, 5, 10), gcc.expand(3, 5, 10, 10), ok), ref)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_targets_sharing_a_candidate_list_share_a_factorisation_with_the_same_weights(case, dtype) -> None:
+    """A map's targets often have the same candidates (only their distances differ): one LU per distinct list gives
+    the weights of one solve per target, bit for bit (co-located candidates and unobserved ones included)."""
+    from core.nn.kriging import candidate_groups, ok_weights_from_gamma, shared_ok_weights, spherical_unit
+
+    lat, lon, tlat, tlon, _ = case
+    lat, lon = np.r_[lat, lat[0]], np.r_[lon, lon[0]]  # station 9 sits on station 0
+    idx = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 2, 3], [9, 0, 1, 2], [0, 1, 2, 3]])
+    valid = torch.ones(5, 4, dtype=torch.bool)
+    valid[4, 3] = False  # same candidates as targets 0 and 2, but one too far: another system
+    first, inv = candidate_groups(idx, valid)
+    assert len(first) == 4 and inv[0] == inv[2] != inv[4]
+    d0 = torch.gather(torch.tensor(haversine_km(tlat, tlon, lat, lon), dtype=dtype), 1, idx)
+    dss = torch.tensor(haversine_km(lat, lon, lat, lon), dtype=dtype)
+    nug, rng = torch.tensor(0.2, dtype=dtype), torch.tensor(120.0, dtype=dtype)
+    g0, gcc = spherical_unit(d0, nug, rng), spherical_unit(dss, nug, rng)[idx.unsqueeze(-1), idx.unsqueeze(-2)]
+    observed = torch.rand(2, 10, generator=torch.Generator().manual_seed(1)) > 0.3
+    ok = (observed[:, idx] & valid).to(dtype)  # (B, M, k): the same for every target of a list
+    ref = ok_weights_from_gamma(g0.expand(2, 5, 4), gcc.expand(2, 5, 4, 4), ok)
+    assert torch.equal(shared_ok_weights(g0, gcc[first], ok, first, inv), ref)
+
+
 def test_gamma_cache_reuses_only_the_same_geometry_and_variogram() -> None:
     from core.nn.kriging import GammaCache
 
@@ -176,7 +199,8 @@ def test_window_weights_are_reused_only_for_the_same_observed_set(case, change: 
     d_ss = torch.tensor(haversine_km(lat, lon, lat, lon), dtype=torch.float64)
     valid = torch.ones(5, 9, dtype=torch.bool)
     nug, rng_km = torch.tensor(0.3, dtype=torch.float64), torch.tensor(80.0, dtype=torch.float64)
-    gamma = spherical_unit(d0, nug, rng_km), spherical_unit(d_ss, nug, rng_km)[idx.unsqueeze(-1), idx.unsqueeze(-2)]
+    first = idx[:1]  # every target has the same candidate list: one group
+    gamma = spherical_unit(d0, nug, rng_km), spherical_unit(d_ss, nug, rng_km)[first.unsqueeze(-1), first.unsqueeze(-2)]
     mask = torch.ones(1, 24, 9, dtype=torch.float64)
     mask[..., 4] = 0.0
     day1, day2 = torch.tensor(rng.normal(size=(1, 24, 9))), torch.tensor(rng.normal(size=(1, 24, 9)))
@@ -192,4 +216,5 @@ def test_window_weights_are_reused_only_for_the_same_observed_set(case, change: 
         cached = krige_targets(values2 * mask2, mask2, idx, valid, d0, d_ss, nug, rng_km, gamma=gamma, cache=cache)
         plain = krige_targets(values2 * mask2, mask2, idx, valid, d0, d_ss, nug, rng_km, gamma=gamma)
     assert torch.equal(cached, plain)
-    assert len(built) == (2 if change == "station_drops_out" else 1)
+    assert built.count("window_weights") == (2 if change == "station_drops_out" else 1)
+    assert built.count("target_groups") == 1  # a geometry constant: built once
