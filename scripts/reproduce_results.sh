@@ -12,7 +12,7 @@ run() { echo "+ $*" >&2; nice -n 5 "$PY" -m core "$@" --no-progress; }
 # 1. choices on validation days (S_test removed; every validation station fold hidden and scored, pooled)
 "$PY" -m core tune --model idw --dataset "$DS"
 "$PY" -m core tune --model logok --dataset "$DS"
-# spin's inference settings ok_k x corr_scale x chunk_hours (the card's 'inference' block). To choose among runs,
+# spin's inference settings ok_k x corr_scale x chunk_hours x variogram (the card's 'inference' block). To choose among runs,
 # add `--run DIR` per run (folders given to `train --out`): the best run on validation is then shipped.
 nice -n 5 "$PY" -m core tune --model spin --dataset "$DS"
 for m in idw ok logok knn linear ignnk aqnet spin; do run calibrate --model "$m" --dataset "$DS"; done

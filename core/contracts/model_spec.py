@@ -32,6 +32,10 @@ TRAIN_DEFAULTS: dict = {
     # None / "trained" keeps the training-day fit (core.engine.neural_kriger)
     "variogram": None,
 }
+# values of the ``variogram`` inference setting: as fitted on training days, or refitted on each call's window from
+# the stations observed in it (another network's spatial scale: UCI Beijing, AQI-36)
+TRAINED, WINDOW = "trained", "window"
+VARIOGRAMS = (TRAINED, WINDOW)
 
 
 def module_hparams(hp: dict) -> dict:

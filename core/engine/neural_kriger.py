@@ -21,7 +21,7 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
-from core.contracts.model_spec import ModelSpec, history_hours, module_hparams
+from core.contracts.model_spec import TRAINED, VARIOGRAMS, WINDOW, ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
 from core.engine.chunk_batches import Chunk, ChunkBatch, chunk_batches, even_chunks, window_chunks
 from core.engine.device import resolve_device
@@ -29,10 +29,6 @@ from core.errors import InvalidRequest
 from core.graph import idw_weights
 from core.nn.features import AUX_VARS, NodeData, TargetPoints, prepare, target_batch
 
-# the ``variogram`` inference setting: the spec's fitted hyper-parameters as fitted on training days, or refitted on
-# each call's window from the stations observed in it (another network's spatial scale: UCI Beijing, AQI-36)
-TRAINED, WINDOW = "trained", "window"
-VARIOGRAMS = (TRAINED, WINDOW)
 STATION_PASSES = 2  # encoded windows kept per model (a reanalysis worker's current time block and the last)
 CACHED_HOURS = 7 * 24  # longer windows are encoded batch by batch and not kept (memory)
 
@@ -71,7 +67,8 @@ class NeuralKriger:
         self._targets_cache: dict = {}
         self._passes: dict[str, tuple[NodeData, list[_Group]]] = {}
         self._passes_lock = threading.Lock()  # the dashboard's warm-up threads share a loaded model
-        if (hparams.get("variogram") or TRAINED) not in VARIOGRAMS:
+        self.variogram = hparams.get("variogram") or TRAINED
+        if self.variogram not in VARIOGRAMS:
             raise InvalidRequest(f"{spec.name}: the inference setting variogram={hparams['variogram']!r} is not one "
                                  f"of {', '.join(VARIOGRAMS)}. Fix the 'inference' block of its card.json (or retune).")
         if hparams.get("chunk_hours") and self.history_hours > 0:
@@ -129,7 +126,7 @@ class NeuralKriger:
         """With ``variogram: window``, the spec's fitted hyper-parameters (spin: the kriging variogram) refitted on
         the window's hours [i0, i1) from the stations observed in them only (hidden values are never read); {}
         with ``trained``. A window too thin to fit keeps the trained values (the spec's ``fit`` returns them)."""
-        if (self.hparams.get("variogram") or TRAINED) == TRAINED or self.spec.fit is None:
+        if self.variogram != WINDOW or self.spec.fit is None:
             return {}
         seen = np.where(obs[i0:i1], nodes.pm25[i0:i1], np.nan)
         hp = self.spec.fit(dict(self.hparams), dataclasses.replace(nodes, pm25=seen), np.ones(i1 - i0, bool))

@@ -283,12 +283,12 @@ def choices_note(metrics_dir: Path) -> str:
             hp = by_run.get(run_folder(t["run"], "spin")) if t.get("run") else None
             return recipe_text(hp or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)})
 
-        def chunks(t: dict) -> str:
+        def reading(t: dict) -> str:  # how the run's windows were read: chunk length and variogram
             return (f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else "") + (
                 f", variogram {t['variogram']}" if t.get("variogram") else "")
 
         runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.4f} (ok_k {t['ok_k']}, "
-                         f"corr_scale {t['corr_scale']}{chunks(t)})" for t in by_tune)
+                         f"corr_scale {t['corr_scale']}{reading(t)})" for t in by_tune)
         runs += f"; {where_chosen(inf.get('val_folds'))}"
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")

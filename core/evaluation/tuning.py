@@ -44,6 +44,7 @@ from core.baselines.idw import CARD as IDW_CARD
 from core.baselines.idw import IDW
 from core.baselines.logok import BACKTRANSFORMS, LogOrdinaryKriging
 from core.baselines.logok import CARD as LOGOK_CARD
+from core.contracts.model_spec import VARIOGRAMS
 from core.contracts.provenance import data_sha256, git_commit
 from core.contracts.settings import DEFAULT_DATASET
 from core.data.load import load_stationset
@@ -68,7 +69,7 @@ SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan
 SPIN_CHUNK_HOURS = (48, 72)
 # the kriging init's variogram: as fitted on training days, or refitted on each window's observed stations (on UCI
 # Beijing's validation days the BTH fit made the init alone worse than logok, 12.86 vs 12.72 µg/m³)
-SPIN_VARIOGRAMS = ("trained", "window")
+SPIN_VARIOGRAMS = VARIOGRAMS
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
 

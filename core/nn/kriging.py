@@ -38,9 +38,8 @@ def ok_weights(d0: torch.Tensor, dcc: torch.Tensor, ok: torch.Tensor, nugget: to
     return ok_weights_from_gamma(spherical_unit(d0, nugget, range_km), spherical_unit(dcc, nugget, range_km), ok)
 
 
-def _ok_system(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The OK system ``(a (…, k+1, k+1), rhs (…, k+1, 1))`` of :func:`ok_weights_from_gamma`; ``g0`` may be None
-    (only ``a`` is built)."""
+def _ok_lhs(gcc: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """The left side ``a`` (…, k+1, k+1) of the OK system of :func:`ok_weights_from_gamma`."""
     k = gcc.shape[-1]
     okf = ok.to(gcc.dtype)
     a = gcc.new_empty(*okf.shape[:-1], k + 1, k + 1)
@@ -51,12 +50,16 @@ def _ok_system(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor) -> tuple[t
     a[..., :k, k] = okf
     a[..., k, :k] = okf
     a[..., k, k] = (okf.sum(-1) <= 0).to(gcc.dtype)  # no observed candidate: dummy row, a solvable system
-    if g0 is None:
-        return a, None
+    return a
+
+
+def _ok_rhs(g0: torch.Tensor, okf: torch.Tensor) -> torch.Tensor:
+    """The right side (…, k+1, 1) of the OK system: ``γ(d0)`` of the observed candidates, then 1 (unbiasedness)."""
+    k = g0.shape[-1]
     rhs = g0.new_empty(*okf.shape[:-1], k + 1, 1)
     rhs[..., :k, 0] = g0 * okf
     rhs[..., k, 0] = 1.0
-    return a, rhs
+    return rhs
 
 
 def ok_weights_from_gamma(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
@@ -67,9 +70,9 @@ def ok_weights_from_gamma(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor)
     The system is written block by block into one tensor: the same values as adding masked ``g`` and identity
     terms (``x·1 + 0`` and ``0 + d`` are exact), with fewer passes over (…, k+1, k+1).
     """
-    a, rhs = _ok_system(g0, gcc, ok)
-    lam = torch.linalg.solve(a, rhs).squeeze(-1)[..., :g0.shape[-1]]
-    return lam * ok.to(g0.dtype)
+    okf = ok.to(g0.dtype)
+    lam = torch.linalg.solve(_ok_lhs(gcc, ok), _ok_rhs(g0, okf)).squeeze(-1)[..., :g0.shape[-1]]
+    return lam * okf
 
 
 def shared_ok_weights(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor, first: torch.Tensor,
@@ -80,27 +83,19 @@ def shared_ok_weights(g0: torch.Tensor, gcc: torch.Tensor, ok: torch.Tensor, fir
     ``gcc`` (U, k, k): γ between each distinct list's candidates; ``ok`` (B, M, k), the same for every target of a
     list. The same LAPACK steps as one solve per target (getrf, then getrs), a quarter of the factorisations on a
     0.05° BTH map."""
-    a, _ = _ok_system(None, gcc, ok[:, first])
-    lu, piv = torch.linalg.lu_factor(a)
+    lu, piv = torch.linalg.lu_factor(_ok_lhs(gcc, ok[:, first]))
     okf = ok.to(g0.dtype)
-    rhs = g0.new_empty(*okf.shape[:-1], g0.shape[-1] + 1, 1)
-    rhs[..., :-1, 0] = g0 * okf
-    rhs[..., -1, 0] = 1.0
-    lam = torch.linalg.lu_solve(lu[:, inv], piv[:, inv], rhs).squeeze(-1)[..., :g0.shape[-1]]
+    lam = torch.linalg.lu_solve(lu[:, inv], piv[:, inv], _ok_rhs(g0, okf)).squeeze(-1)[..., :g0.shape[-1]]
     return lam * okf
 
 
-def target_groups(idx: torch.Tensor, valid: torch.Tensor,
-                  cache: GammaCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`candidate_groups`, kept in ``cache`` (slot ``target_groups``) while ``idx``/``valid`` are unchanged."""
-    if cache is None:
-        return candidate_groups(idx, valid)
-    return cache.get("target_groups", (idx, valid), (), lambda: candidate_groups(idx, valid))
-
-
-def candidate_groups(idx: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def candidate_groups(idx: torch.Tensor, valid: torch.Tensor,
+                     cache: GammaCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(first (U,), inv (M,)): the distinct rows of targets' candidate lists ``idx``/``valid`` (M, k), one target
-    of each, and each target's row (a geometry constant: cache it with the γ tables)."""
+    of each, and each target's row. A geometry constant: kept in ``cache`` (slot ``target_groups``) while
+    ``idx``/``valid`` are unchanged."""
+    if cache is not None:
+        return cache.get("target_groups", (idx, valid), (), lambda: candidate_groups(idx, valid))
     key = torch.cat([idx, valid.to(idx.dtype)], -1)
     _, inv = torch.unique(key, dim=0, return_inverse=True)
     first = torch.full((int(inv.max()) + 1 if len(inv) else 0,), len(inv), dtype=torch.long, device=idx.device)
@@ -165,7 +160,7 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     ``z_src``/``m_src`` (B, L, N) values and observed mask; ``d_ss`` (N, N) source–source km → (B, L, M);
     ``dcc`` (M, k, k) candidate–candidate km if the caller has it cached (else gathered from ``d_ss``);
     ``gamma``: ``(γ(d0) (M, k), γ(dcc) of each distinct candidate list (U, k, k))`` if the caller has them
-    (:class:`GammaCache`; the window path only; the lists are :func:`target_groups`).
+    (:class:`GammaCache`; the window path only; the lists are :func:`candidate_groups`).
     ``cache``: keeps the window weights while the geometry (``d0``, ``idx``, ``d_ss``), the variogram and the
     set of candidates observed in the window are unchanged (the window path only): most days a network reports
     from the same stations, so a new day's map reuses the solves of the last one. The key is those inputs, not
@@ -186,7 +181,7 @@ def krige_targets(z_src: torch.Tensor, m_src: torch.Tensor, idx: torch.Tensor, v
     # misses some of them drops their weights and renormalises the rest. Exact when the observed set is the
     # same all window (hidden stations, a masking scenario); a sporadic gap gets near-OK weights
     ok_any = ((m_src > 0).any(1)[:, idx] & valid).to(z_src.dtype)  # (B, M, k)
-    first, inv = target_groups(idx, valid, cache)
+    first, inv = candidate_groups(idx, valid, cache)
     if gamma is None:
         dcc = d_ss[idx[first].unsqueeze(-1), idx[first].unsqueeze(-2)] if dcc is None else dcc[first]  # (U, k, k)
         gamma = spherical_unit(d0, nugget, range_km), spherical_unit(dcc, nugget, range_km)

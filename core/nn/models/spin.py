@@ -51,11 +51,11 @@ from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.nn.kriging import (
     GammaCache,
+    candidate_groups,
     guarded_estimate,
     krige_targets,
     ok_weights_from_gamma,
     spherical_unit,
-    target_groups,
 )
 from core.nn.layers import MLP, TCN
 
@@ -176,7 +176,7 @@ class SPIN(nn.Module):
         nug, rng = self.variogram_of(batch)
         gamma = None
         if not torch.is_grad_enabled():  # a map's (cell, candidate, candidate) γ: once per network, grid, variogram
-            first = target_groups(idx, batch["tgt_valid"], self._gamma)[0]  # one cell per distinct candidate list
+            first = candidate_groups(idx, batch["tgt_valid"], self._gamma)[0]  # one cell per distinct candidate list
             gamma = self._gamma.get("targets", (dist, idx, d0, batch["tgt_valid"]), (float(nug), float(rng)), lambda: (
                 spherical_unit(d0, nug, rng),
                 self._station_gamma(dist, nug, rng)[idx[first].unsqueeze(-1), idx[first].unsqueeze(-2)]))
