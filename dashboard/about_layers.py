@@ -293,6 +293,14 @@ def vs_idw(table: pd.DataFrame) -> str:
     return f"from {_num(-lo, 0)} % higher to {_num(hi, 0)} % lower MAE than IDW depending on the protocol"
 
 
+_VARIOGRAM_WORDS = {  # the ``variogram`` inference setting's values (core.contracts.model_spec.VARIOGRAMS)
+    "trained": "kriging-init variogram as fitted on training days",
+    "window": "kriging-init variogram refitted on each map's observed stations",
+    "auto": "kriging-init variogram as fitted on training days, refitted on a map's observed stations when they "
+            "span less than its range",
+}
+
+
 def _served(key: str, value: float) -> str:
     """An inference setting of a card's ``inference`` block in words."""
     if key == "corr_scale":
@@ -302,8 +310,7 @@ def _served(key: str, value: float) -> str:
     if key == "chunk_hours":
         return f"hours read in chunks of at most {value} h" if value else "hours read in chunks as trained"
     if key == "variogram":
-        return ("kriging-init variogram refitted on each map's observed stations" if value == "window"
-                else "kriging-init variogram as fitted on training days")
+        return _VARIOGRAM_WORDS.get(value, _VARIOGRAM_WORDS["trained"])
     return f"{key} {value}"
 
 

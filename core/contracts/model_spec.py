@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a spec is read without torch (the dashboard's cold start imports it only when needed)
+    import numpy as np
     import torch
 
 # Hyper-parameters the engine understands (training, masking, validation). A spec's ``defaults``,
@@ -29,13 +30,15 @@ TRAIN_DEFAULTS: dict = {
     # (predict == window); None = chunks of ``predict`` hours as in training (core.engine.chunk_batches.even_chunks)
     "chunk_hours": None,
     # inference: "window" refits the spec's fitted hyper-parameters (``fit``) on each call's observed stations;
+    # "auto" refits only where the spec's ``refit_gate`` says the training-day fit does not apply;
     # None / "trained" keeps the training-day fit (core.engine.neural_kriger)
     "variogram": None,
 }
 # values of the ``variogram`` inference setting: as fitted on training days, or refitted on each call's window from
-# the stations observed in it (another network's spatial scale: UCI Beijing, AQI-36)
-TRAINED, WINDOW = "trained", "window"
-VARIOGRAMS = (TRAINED, WINDOW)
+# the stations observed in it (another network's spatial scale: UCI Beijing, AQI-36), or refitted only on a window
+# whose observed network the spec's ``refit_gate`` marks (spin: one narrower than the trained range)
+TRAINED, WINDOW, AUTO = "trained", "window", "auto"
+VARIOGRAMS = (TRAINED, WINDOW, AUTO)
 
 
 def module_hparams(hp: dict) -> dict:
@@ -63,6 +66,9 @@ class ModelSpec:
     # training days before the module is built (spin: the kriging variogram); saved with the checkpoint
     fit: Callable | None = None
     fitted_hparams: tuple[str, ...] = ()  # the keys ``fit`` sets (data, not a choice of the training recipe)
+    # (hparams, lat (S,), lon (S,) of a window's observed stations, degrees) -> bool: whether ``variogram: auto``
+    # refits on that window (None: never; the training-day fit is kept)
+    refit_gate: Callable[[dict, np.ndarray, np.ndarray], bool] | None = None
     notes: dict = field(default_factory=dict)  # static facts for the model card (e.g. data sources it reads)
     # hyper-parameters a card's ``inference`` block may change after training (chosen on validation days;
     # they change how the weights run, never their shapes): core.engine.checkpoint.inference_settings

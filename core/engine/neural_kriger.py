@@ -21,7 +21,7 @@ import xarray as xr
 
 from core.contracts.grid import GridSpec
 from core.contracts.kriger import InferenceResult, Window, grid_dataset
-from core.contracts.model_spec import TRAINED, VARIOGRAMS, WINDOW, ModelSpec, history_hours, module_hparams
+from core.contracts.model_spec import AUTO, TRAINED, VARIOGRAMS, ModelSpec, history_hours, module_hparams
 from core.engine.checkpoint import INFERENCE_FORMAT, inference_settings, load_checkpoint
 from core.engine.chunk_batches import Chunk, ChunkBatch, chunk_batches, even_chunks, window_chunks
 from core.engine.device import resolve_device
@@ -122,11 +122,23 @@ class NeuralKriger:
         h.update(np.ascontiguousarray(observed).tobytes() + str((window.start, window.end, *extra)).encode())
         return h.hexdigest()
 
+    def _refits(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int) -> bool:
+        """Whether the window's hours [i0, i1) get a refitted variogram: always with ``window``, never with
+        ``trained``; with ``auto`` where the spec's ``refit_gate`` marks the network observed in them (the
+        positions of stations with at least one observed hour; hidden stations do not count)."""
+        if self.spec.fit is None or self.variogram == TRAINED:
+            return False
+        if self.variogram == AUTO:
+            seen = obs[i0:i1].any(0)
+            return self.spec.refit_gate is not None and bool(
+                self.spec.refit_gate(self.hparams, nodes.lat[seen], nodes.lon[seen]))
+        return True
+
     def _refitted(self, nodes: NodeData, obs: np.ndarray, i0: int, i1: int) -> dict[str, float]:
-        """With ``variogram: window``, the spec's fitted hyper-parameters (spin: the kriging variogram) refitted on
-        the window's hours [i0, i1) from the stations observed in them only (hidden values are never read); {}
-        with ``trained``. A window too thin to fit keeps the trained values (the spec's ``fit`` returns them)."""
-        if self.variogram != WINDOW or self.spec.fit is None:
+        """The spec's fitted hyper-parameters (spin: the kriging variogram) refitted on the window's hours
+        [i0, i1) from the stations observed in them only (hidden values are never read) where :meth:`_refits`
+        says so, else {}. A window too thin to fit keeps the trained values (the spec's ``fit`` returns them)."""
+        if not self._refits(nodes, obs, i0, i1):
             return {}
         seen = np.where(obs[i0:i1], nodes.pm25[i0:i1], np.nan)
         hp = self.spec.fit(dict(self.hparams), dataclasses.replace(nodes, pm25=seen), np.ones(i1 - i0, bool))

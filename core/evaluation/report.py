@@ -290,6 +290,9 @@ def choices_note(metrics_dir: Path) -> str:
         runs = "; ".join(f"seed {t['seed']}, {how(t)}: {t['worst_ratio_to_logok']:.4f} (ok_k {t['ok_k']}, "
                          f"corr_scale {t['corr_scale']}{reading(t)})" for t in by_tune)
         runs += f"; {where_chosen(inf.get('val_folds'))}"
+        if inf.get("checkpoints_compared"):  # the checkpoint alone retuned since: its runs were compared then
+            runs += (f"; runs compared by the tune of {str(inf['checkpoints_compared'])[:10]}, the settings below "
+                     f"retuned on the shipped checkpoint alone")
         lines.append(f"- spin checkpoint: seed {spin.get('chosen_seed', spin.get('seed'))}, chosen by `tune` among "
                      f"training runs by the worst validation MAE ratio to logok at each run's best settings: {runs}.")
     elif seeds_tried:
@@ -317,7 +320,8 @@ def choices_note(metrics_dir: Path) -> str:
             if hp.get("variogram"):
                 tried_v = inf.get("variograms_tried") or [hp["variogram"]]
                 chunk += (f", kriging-init variogram `variogram` {hp['variogram']} (`trained`: fitted on training "
-                          f"days; `window`: refitted on each inference window's observed stations; tried "
+                          f"days; `window`: refitted on each inference window's observed stations; `auto`: refitted "
+                          f"only on a window whose observed stations span less than the trained range; tried "
                           f"{', '.join(tried_v)})")
             lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
                          f"(trained with {trained.get('ok_k')}; tried {tried_k}), share of the learned correction "

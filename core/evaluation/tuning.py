@@ -67,8 +67,9 @@ SPIN_CORR_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1: as trained; a first scan
 # longest inference chunk, h: a window is read in near-equal chunks of at most this many hours. Validation blocks are
 # 72 h (days 21-23), so 72 is the longest length validation can tell from the rest (a 7-day window: three 56-h chunks)
 SPIN_CHUNK_HOURS = (48, 72)
-# the kriging init's variogram: as fitted on training days, or refitted on each window's observed stations (on UCI
-# Beijing's validation days the BTH fit made the init alone worse than logok, 12.86 vs 12.72 µg/m³)
+# the kriging init's variogram: as fitted on training days, refitted on each window's observed stations (on UCI
+# Beijing's validation days the BTH fit made the init alone worse than logok, 12.86 vs 12.72 µg/m³), or refitted only
+# on a network narrower than the trained range (BTH windows keep the steadier training-day fit)
 SPIN_VARIOGRAMS = VARIOGRAMS
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
@@ -260,13 +261,22 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
                         f"{SPIN_RULE}, each run at its best inference settings (tune)")
     else:
         card = run_card("spin", chosen_run)
+    earlier = card.get("inference") or {}
+    if runs:
+        compared, compared_at = tried, None
+    elif earlier.get("checkpoints_tried") and earlier.get("model_sha256") == card.get("model_sha256"):
+        # the shipped checkpoint retuned alone: its runs were compared by an earlier tune, whose table stays the record
+        compared = earlier["checkpoints_tried"]
+        compared_at = earlier.get("checkpoints_compared") or earlier.get("created")
+    else:
+        compared, compared_at = None, None
     trained = {k: card.get("hparams", {}).get(k, SPEC.defaults.get(k)) for k in chosen}
     trained["chunk_hours"] = card.get("hparams", {}).get("predict", SPEC.defaults["predict"])
     trained["variogram"] = "trained"
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
              "chunk_hours_tried": list(chunk_hours), "variograms_tried": list(variograms),
-             "checkpoints_tried": tried if runs else None, "tuned_on": dataset,
+             "checkpoints_tried": compared, "checkpoints_compared": compared_at, "tuned_on": dataset,
              "split": SPLIT_NOTE, "val_folds": list(folds), "data_sha256": data_sha256(stations),
              "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     if write:

@@ -87,6 +87,8 @@ def test_model_card_is_plain_text_from_the_card():
     ({"chunk_hours": 48, "variogram": "window"},
      ", hours read in chunks of at most 48 h, kriging-init variogram refitted on each map's observed stations"),
     ({"variogram": "trained"}, ", kriging-init variogram as fitted on training days"),
+    ({"variogram": "auto"}, ", kriging-init variogram as fitted on training days, refitted on a map's observed "
+                            "stations when they span less than its range"),
 ])
 def test_model_card_states_the_served_settings_and_the_aux_dropout(chunk, words):
     card = CARD | {"hparams": {"window": 48, "aux_dropout": 0.25},

@@ -10,7 +10,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    ``learn_variogram``; off by default: fixed, every distinct kriging system is solved once per batch,
    ~20× cheaper, since a node's system only changes when its candidates' observed pattern does) — or, with the
    ``variogram: window`` inference setting, refitted by the engine on each call's window from the stations observed
-   in it and carried in the batch (``ok_nugget``/``ok_range_km``: another network's spatial scale); IDW
+   in it and carried in the batch (``ok_nugget``/``ok_range_km``: another network's spatial scale), or with
+   ``variogram: auto`` refitted only where the observed network is narrower than the trained range
+   (:func:`narrower_than_range`); IDW
    (the batch's ``init``) where no candidate is observed. Grid cells
    (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
 2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →
@@ -46,6 +48,7 @@ from torch import nn
 from core.contracts.model_spec import ModelSpec
 from core.contracts.registry import register_spec
 from core.data.terrain import CITATION as TERRAIN_CITATION
+from core.geo import haversine_km
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
@@ -336,6 +339,20 @@ def fit_variogram(hp: dict, nodes: NodeData, hours: np.ndarray, max_hours: int =
     return {**hp, "ok_nugget": round(min(max(frac, 0.01), 0.95), 4), "ok_range_km": round(float(rng[0]), 1)}
 
 
+def narrower_than_range(hp: dict, lat: np.ndarray, lon: np.ndarray) -> bool:
+    """Whether a network of stations at ``lat``/``lon`` (S,) degrees spans less than the trained variogram's
+    range (``hp["ok_range_km"]``): its widest station pair is shorter. The ``variogram: auto`` gate.
+
+    Why: such a network (UCI Beijing's 63 km, AQI-36's 128 km against BTH's 197-km range) is another, smaller
+    one whose own pairs never reach the sill the training days fixed, and its window's fit describes the lags its
+    kriging uses; a network as wide as the training region keeps the training-day fit, which pools hundreds of
+    hours and does not swing from window to window as a 48-h fit does. Fewer than two stations: False.
+    """
+    if len(lat) < 2:
+        return False
+    return bool(haversine_km(lat, lon, lat, lon).max() < float(hp["ok_range_km"]))
+
+
 DEFAULTS = {
     "hidden": 32, "n_layers": 2, "tcn_layers": 5, "readout_dim": 8, "target_k": 8, "graph_k": 16, "bandwidth_km": 40.0,
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
@@ -347,6 +364,7 @@ DEFAULTS = {
 SPEC = register_spec(ModelSpec(
     name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram, fitted_hparams=("ok_nugget", "ok_range_km"),
+    refit_gate=narrower_than_range,
     inference_hparams=("ok_k", "corr_scale", "chunk_hours", "variogram"),
     explains=("influence",),  # message-passing shares (encode)
     notes={"terrain": TERRAIN_CITATION,

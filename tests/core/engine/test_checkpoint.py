@@ -224,7 +224,7 @@ def test_tune_spin_writes_the_validation_choice_and_loading_applies_it(saved, si
     assert card["inference"]["trained_with"] == {"ok_k": card["hparams"]["ok_k"], "corr_scale": 1.0,
                                                  "chunk_hours": card["hparams"]["predict"], "variogram": "trained"}
     assert card["inference"]["chunk_hours_tried"] == [12]
-    assert card["inference"]["variograms_tried"] == ["trained", "window"]
+    assert card["inference"]["variograms_tried"] == ["trained", "window", "auto"]
     assert card["inference"]["model_sha256"] == card["model_sha256"]
     module = NeuralKriger.from_checkpoint(SPEC, root=root, device="cpu").module
     assert (module.ok_k, module.corr_scale) == (int(k), float(s))
@@ -284,11 +284,51 @@ def test_window_variogram_is_refitted_from_observed_stations_only(saved, sim) ->
     assert kriger._refitted(poisoned, obs, 0, 24) == fitted
 
 
+@pytest.mark.parametrize("range_km, refits", [(5000.0, True), (5.0, False)])
+def test_auto_variogram_refits_only_a_network_narrower_than_the_trained_range(saved, sim, range_km,
+                                                                              refits) -> None:
+    """``variogram: auto`` refits where the observed network's widest pair is shorter than the trained range (then
+    exactly as ``window`` does) and keeps the trained variogram elsewhere; a hidden station far away does not
+    widen the network (only observed stations count)."""
+    from core.geo import haversine_km
+    from core.nn.features import prepare
+
+    _, module, hp = saved
+    hp = hp | {"ok_range_km": range_km}
+    nodes = prepare(sim.stations)
+    obs = np.isfinite(nodes.pm25)
+    auto = NeuralKriger(SPEC, module, hp | {"variogram": "auto"}, device="cpu")
+    window = NeuralKriger(SPEC, module, hp | {"variogram": "window"}, device="cpu")
+    assert auto._refitted(nodes, obs, 0, 24) == (window._refitted(nodes, obs, 0, 24) if refits else {})
+    # the network's two farthest stations; hiding one of them shortens the widest observed pair
+    d = haversine_km(nodes.lat, nodes.lon, nodes.lat, nodes.lon)
+    i, j = np.unravel_index(np.argmax(d), d.shape)
+    rest = np.delete(d, [i], axis=0)[:, np.r_[0:i, i + 1:len(d)]]
+    cut = (d.max() + rest.max()) / 2  # a range between the two widths
+    gated = NeuralKriger(SPEC, module, hp | {"ok_range_km": cut, "variogram": "auto"}, device="cpu")
+    assert not gated._refits(nodes, obs, 0, 24)
+    hidden = obs.copy()
+    hidden[:, i] = False
+    assert gated._refits(nodes, hidden, 0, 24)
+
+
+@pytest.mark.parametrize("lat, lon, range_km, narrower", [
+    ([39.9, 39.9], [116.0, 116.5], 100.0, True),   # ~43 km apart
+    ([39.9, 39.9], [116.0, 118.0], 100.0, False),  # ~171 km apart
+    ([39.9, 40.0, 38.9], [116.0, 116.1, 116.0], 100.0, False),  # the third station is ~111 km south
+    ([39.9], [116.0], 100.0, False),  # one station: no pair to judge by
+])
+def test_narrower_than_range(lat, lon, range_km, narrower) -> None:
+    from core.nn.models.spin import narrower_than_range
+
+    assert narrower_than_range({"ok_range_km": range_km}, np.array(lat), np.array(lon)) is narrower
+
+
 def test_unknown_variogram_setting_is_refused(saved) -> None:
     from core.errors import InvalidRequest
 
     _, module, hp = saved
-    with pytest.raises(InvalidRequest, match=r"variogram='hourly' is not one of trained, window"):
+    with pytest.raises(InvalidRequest, match=r"variogram='hourly' is not one of trained, window, auto"):
         NeuralKriger(SPEC, module, hp | {"variogram": "hourly"}, device="cpu")
 
 
@@ -344,6 +384,14 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     cell = card["inference"]["val_mae"]["10"]["1.0"]
     assert cell["holdout"]["mae"] != cell["holdout:pm25-only"]["mae"]  # the auxiliary pollutants were removed
     assert NeuralKriger.from_checkpoint(SPEC, root=dest, device="cpu").module.corr_scale == best["corr_scale"]
+    # the shipped checkpoint retuned alone (no runs): the runs' comparison stays on the card, dated by its tune
+    first = card["inference"]
+    tune_spin(stations=stations, protocols=("holdout", "holdout:pm25-only"), ok_k=(10,), corr_scale=(0.5, 1.0),
+              root=dest, chunk_hours=(24,), variograms=("trained",))
+    again = json.loads((shipped / "card.json").read_text())["inference"]
+    assert again["hparams"]["chunk_hours"] == 24 and again["chunk_hours_tried"] == [24]
+    assert again["checkpoints_tried"] == first["checkpoints_tried"]
+    assert again["checkpoints_compared"] == first["created"]
 
 
 def test_unknown_protocol_variant_is_refused(sim) -> None:

@@ -199,7 +199,15 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # and the variogram too
     assert "(ok_k 24, corr_scale 1.0, chunk_hours 72, variogram window)" in note
     assert ("kriging-init variogram `variogram` window (`trained`: fitted on training days; `window`: refitted on "
-            "each inference window's observed stations; tried trained, window)") in note
+            "each inference window's observed stations; `auto`: refitted only on a window whose observed stations "
+            "span less than the trained range; tried trained, window)") in note
+    assert "runs compared by the tune of" not in note
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block | {
+        "hparams": block["hparams"] | {"variogram": "auto"}, "checkpoints_tried": varied,
+        "variograms_tried": ["trained", "window", "auto"], "checkpoints_compared": "2026-12-05T03:10:00+00:00"}}))
+    note = choices_note(metrics)  # the shipped checkpoint retuned alone: the runs' comparison is dated
+    assert "runs compared by the tune of 2026-12-05, the settings below retuned on the shipped checkpoint alone" in note
+    assert "`variogram` auto (" in note and "tried trained, window, auto)" in note
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
     for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
