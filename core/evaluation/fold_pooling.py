@@ -46,6 +46,20 @@ def _pooled_entry(blocks: Sequence[dict]) -> dict:
     per = {s: pool_metrics([(b.get("by_season") or {}).get(s) or {} for b in blocks]) for s in seasons}
     out["by_season"] = {s: m for s, m in per.items() if m}  # a season no fold scored stays out
     out["runs"] = [r for b in blocks for r in b.get("runs", [])]
+    if all("by_station" in b for b in blocks):  # reports before per-station sums have none to pool
+        out["by_station"] = sum_by_station([b["by_station"] for b in blocks])
+    return out
+
+
+def sum_by_station(parts: Sequence[dict[str, dict]]) -> dict[str, dict]:
+    """Per-station sums (:func:`core.evaluation.runner.station_sums`) of several reports added station by station
+    (folds score disjoint stations, so their union; a station in two parts has its sums added)."""
+    out: dict[str, dict] = {}
+    for part in parts:
+        for code, sums in part.items():
+            acc = out.setdefault(code, dict.fromkeys(sums, 0))
+            for k, v in sums.items():
+                acc[k] = acc.get(k, 0) + v
     return out
 
 
@@ -71,7 +85,7 @@ def pool_folds(reports: Sequence[dict]) -> dict:
     if None in folds or len(set(folds)) != len(folds):
         raise ValueError(f"pooling needs one report per validation fold, got folds {folds}")
     main = _pooled_entry([r["metrics"] | {"by_season": r.get("by_season", {}), "runs": r.get("runs", [])}
-                          for r in reports])
+                          | ({"by_station": r["by_station"]} if "by_station" in r else {}) for r in reports])
     names = [b for b in reports[0].get("baselines", {})
              if all("error" not in r.get("baselines", {}).get(b, {"error": 1}) for r in reports)]
     baselines = {b: _pooled_entry([r["baselines"][b] for r in reports])
@@ -79,8 +93,9 @@ def pool_folds(reports: Sequence[dict]) -> dict:
     idw = (baselines.get("idw") or {}).get("mae")
     order = sorted(range(len(reports)), key=lambda i: folds[i])
     return reports[order[0]] | {
-        "metrics": {k: v for k, v in main.items() if k not in ("by_season", "runs")},
+        "metrics": {k: v for k, v in main.items() if k not in ("by_season", "runs", "by_station")},
         "by_season": main["by_season"], "runs": main["runs"], "baselines": baselines,
+        **({"by_station": main["by_station"]} if "by_station" in main else {}),
         "ratio_to_idw": main["mae"] / idw if idw and main.get("mae") is not None else None,
         "val_fold": sorted(folds),
         "val_stations": list(dict.fromkeys(s for i in order for s in reports[i].get("val_stations", []))),

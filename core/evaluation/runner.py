@@ -229,6 +229,30 @@ def interval_metrics(pred: np.ndarray, truth: np.ndarray, lo: np.ndarray, hi: np
             "level": level}
 
 
+def station_sums(scores: Scores, runs: Sequence[Run]) -> dict[str, dict[str, float]]:
+    """Per scored station, summed over every run that scored it: ``n`` scored cells, ``abs_err`` (sum of
+    |prediction − truth|, µg/m³), ``n_interval`` cells with an interval and ``inside`` those the interval covers.
+
+    The sums a station-level (cluster) bootstrap resamples (:mod:`core.evaluation.station_bootstrap`): one
+    station's hours share its errors, so a station, not a cell, is the unit of sampling.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for run, p, t, lo, hi in zip(runs, scores.pred, scores.truth, scores.lo, scores.hi, strict=True):
+        if not p.size:
+            continue
+        cells = np.isfinite(p) & np.isfinite(t)
+        has = cells & np.isfinite(lo) & np.isfinite(hi)
+        inside = has & (t >= np.where(has, lo, np.inf)) & (t <= np.where(has, hi, -np.inf))
+        err = np.where(cells, np.abs(p - t), 0.0)
+        for j, code in enumerate(run.scored):
+            acc = out.setdefault(str(code), {"n": 0, "abs_err": 0.0, "n_interval": 0, "inside": 0})
+            acc["n"] += int(cells[:, j].sum())
+            acc["abs_err"] += float(err[:, j].sum())
+            acc["n_interval"] += int(has[:, j].sum())
+            acc["inside"] += int(inside[:, j].sum())
+    return out
+
+
 def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     """Pooled metrics, per-run (mae, rmse) and per-season metrics of one model."""
     per_run = []
@@ -252,7 +276,7 @@ def summarise(scores: Scores, runs: Sequence[Run]) -> dict:
     if scores.own_level is not None:  # e.g. logok's kriging-variance interval, for comparison with the calibrated one
         own = interval_metrics(pred, truth, flat(scores.own_lo), flat(scores.own_hi), scores.own_level)
         metrics["own_interval"] = own | {"kind": "model's own, uncalibrated"}
-    return {"metrics": metrics, "by_season": by_season, "runs": per_run}
+    return {"metrics": metrics, "by_season": by_season, "runs": per_run, "by_station": station_sums(scores, runs)}
 
 
 def flagged_cells(ds: xr.Dataset, runs: Sequence[Run], scores: Scores) -> dict[str, int]:
@@ -445,6 +469,7 @@ def baseline_entry(result: ModelResult | ModelFailure, runs: Sequence[Run]) -> d
         "params": result.scores.params or {},
         "by_season": result.summary["by_season"],
         "runs": seed_runs(runs, result.summary["runs"], result.scores),
+        "by_station": result.summary["by_station"],
     }
 
 
@@ -480,6 +505,7 @@ def assemble_report(model_name: str, protocol: str, split: str, period: str | No
         "runs": seed_runs(setup.runs, main.summary["runs"], main.scores),
         "metrics": main.summary["metrics"],
         "by_season": main.summary["by_season"],
+        "by_station": main.summary["by_station"],
         "baselines": base_out,
     }
     idw_mae = base_out.get("idw", {}).get("mae")
