@@ -9,6 +9,7 @@ Only the text between :data:`START` and :data:`END` in README.md is replaced.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from core.evaluation.fold_pooling import pool_validation
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 MASKS = ("mask-30", "mask-50", "mask-70", "mask-90")
+PROTOCOL_ORDER = ("holdout", *MASKS, "sparse-30km")
 BASELINE_ORDER = ("idw", "ok", "logok", "knn", "linear", "ignnk")
 
 
@@ -111,6 +113,39 @@ def protocol_table(evals: list[dict], protocol: str, split: str = "test") -> str
         own = mt.get("own_interval") or {}
         if own.get("coverage") is not None:  # e.g. log-OK's kriging-variance interval: the yardstick for the width
             lines.append(f"| {m}, own interval (uncalibrated) | | | | | | {_coverage(own)} |")
+    return "\n".join(lines)
+
+
+def _bracket(x: dict | None, key: str) -> str:
+    """"0.906 [0.871, 0.940]": a figure and its station-bootstrap interval; "–" without one."""
+    return "–" if not x else f"{x[key]:.3f} [{x['lo']:.3f}, {x['hi']:.3f}]"
+
+
+def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence[dict] = ()) -> str:
+    """Per test protocol of ``model``: its MAE / IDW and / logok and its interval's coverage, each with a 95 %
+    station-bootstrap interval (:mod:`core.evaluation.station_bootstrap`; reports with per-station sums only)."""
+    from core.evaluation.station_bootstrap import LEVEL, N_BOOT, SEED, coverage_interval, ratio_interval
+
+    reps = [e for e in evals if e["model"] == model and e.get("split", "test") == "test" and e.get("by_station")]
+    reps = sorted(reps, key=lambda e: PROTOCOL_ORDER.index(e["protocol"]) if e["protocol"] in PROTOCOL_ORDER
+                  else len(PROTOCOL_ORDER))
+    reps += [e | {"protocol": f"{e['protocol']}, `--path {e['dataset']}`"} for e in path_evals
+             if e["model"] == model and e.get("by_station")]
+    if not reps:
+        return ""
+
+    def ratio(e: dict, ref: str) -> dict | None:
+        other = (e.get("baselines", {}).get(ref) or {}).get("by_station")
+        return ratio_interval(e["by_station"], other) if other else None
+
+    lines = [f"{LEVEL:.0%} intervals from {N_BOOT} resamples of the scored stations (seed {SEED}; a station's hours "
+             f"stay together, ratios resample the same stations for both models).", "",
+             f"| protocol | stations | {model} / IDW | {model} / logok | coverage of the "
+             f"{reps[0]['metrics'].get('level') or 0.9:.0%} interval |", "|---|---|---|---|---|"]
+    for e in reps:
+        cov = coverage_interval(e["by_station"])
+        lines.append(f"| {e['protocol']} | {len(e['by_station'])} | {_bracket(ratio(e, 'idw'), 'ratio')} | "
+                     f"{_bracket(ratio(e, 'logok'), 'ratio')} | {_bracket(cov, 'coverage')} |")
     return "\n".join(lines)
 
 
@@ -372,6 +407,7 @@ def render(metrics_dir: Path) -> str:
         ("Holdout (S_test hidden, everything else observed)", protocol_table(evals, "holdout")),
         ("mask-50", protocol_table(evals, "mask-50")),
         ("sparse-30km (target and every station within 30 km hidden)", protocol_table(evals, "sparse-30km")),
+        ("Sampling noise of the test figures (station bootstrap)", bootstrap_table(evals, "spin", path_evals)),
         ("Seasons, holdout (MAE)", season_table(evals, "holdout")),
         ("Seasons, mask-50 (MAE)", season_table(evals, "mask-50")),
         ("Ablations on validation days (where the design was chosen)", ablation_table(ablations, "val")),

@@ -257,3 +257,29 @@ def test_choices_note_names_the_shipped_seed_among_those_tried(tmp_path):
     assert "seeds 0 (12.29), 1 (12.50)" in choices_note(metrics)
     (spin / "card.json").write_text(json.dumps({"seed": 0}))
     assert "spin checkpoint" not in choices_note(metrics)
+
+
+@pytest.mark.parametrize("with_sums", [True, False])
+def test_bootstrap_table_states_each_protocols_sampling_noise(region, tmp_path, with_sums):
+    """spin's test reports with per-station sums get a row per protocol (ratios to IDW and logok and coverage, each
+    with its station-bootstrap interval, in protocol order, --path last); reports without the sums get no table."""
+    from core.baselines.logok import LogOrdinaryKriging
+    from core.evaluation.report import bootstrap_table
+    from core.evaluation.station_bootstrap import ratio_interval
+
+    models = {"spin": KNN(), "idw": IDW(2.0), "logok": LogOrdinaryKriging()}  # any Kriger stands for spin here
+    evals = [json.loads(json.dumps(evaluate("spin", p, stations=region, models=models, baselines=("idw", "logok"))))
+             for p in ("sparse-30km", "holdout")]
+    path = [evals[1] | {"dataset": "aqi36_stmvl"}]
+    if not with_sums:
+        for e in evals:
+            e.pop("by_station")
+        assert bootstrap_table(evals) == ""
+        return
+    md = bootstrap_table(evals, "spin", path)
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "stations" not in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| holdout", "| sparse-30km", "| holdout, `--path aqi36_stmvl`"]
+    want = ratio_interval(evals[1]["by_station"], evals[1]["baselines"]["idw"]["by_station"])
+    assert f"{want['ratio']:.3f} [{want['lo']:.3f}, {want['hi']:.3f}]" in rows[0]
+    assert rows[0].endswith("| – |")  # KNN gives no interval: no coverage
+    assert "2000 resamples" in md
