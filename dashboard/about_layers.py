@@ -248,6 +248,22 @@ def dataset_label(name: str) -> str:
     return str(name).rstrip("/").rsplit("/", 1)[-1]
 
 
+RATIO_RANGE, COVERAGE_RANGE = "MAE / IDW, 95 % station range", "covers, 95 % station range"
+
+
+def _station_ranges(report: dict) -> dict[str, str | None]:
+    """The report's MAE / IDW and coverage as "a–b", their 95 % station-bootstrap intervals
+    (core.evaluation.station_bootstrap); None for a report without per-station sums."""
+    from core.evaluation.station_bootstrap import coverage_interval, ratio_interval
+
+    mine = report.get("by_station")
+    idw = ((report.get("baselines") or {}).get("idw") or {}).get("by_station")
+    ratio = ratio_interval(mine, idw) if mine and idw else None
+    cov = coverage_interval(mine) if mine else None
+    return {RATIO_RANGE: f"{ratio['lo']:.2f}–{ratio['hi']:.2f}" if ratio else None,
+            COVERAGE_RANGE: f"{100 * cov['lo']:.0f}–{100 * cov['hi']:.0f} %" if cov else None}
+
+
 def metrics_table(reports: Sequence[dict]) -> pd.DataFrame:
     """Test figures per protocol: MAE, RMSE, R², IDW's MAE on the same cells, coverage and width of the interval."""
     rows = []
@@ -262,10 +278,11 @@ def metrics_table(reports: Sequence[dict]) -> pd.DataFrame:
             "RMSE (µg/m³)": m.get("rmse"), "R²": m.get("r2"),
             "interval covers (%)": 100 * m["coverage"] if m.get("coverage") is not None else None,
             "mean width (µg/m³)": m.get("interval_width"),
+            **_station_ranges(r),
         })
     table = pd.DataFrame(rows)
     if not table.empty:
-        num = [c for c in table.columns if c.endswith(")") or c == "R²"]
+        num = [c for c in table.columns if (c.endswith(")") or c == "R²") and c not in (RATIO_RANGE, COVERAGE_RANGE)]
         table[num] = table[num].astype(float).round(2)
         table["hours"] = table["hours"].astype("Int64")
     return table
@@ -458,9 +475,14 @@ def limitations(reports: Sequence[tuple[str, dict]], primary: str, info: dict | 
                        f"{_num(seasons[best]['mae'])} in {best} (DJF = Dec–Feb, MAM, JJA, SON).")
         cov = table["interval covers (%)"].dropna()
         if len(cov):
+            ranges = table[COVERAGE_RANGE].dropna()
+            noise = (f" With {table['test stations'].max()} test stations each figure is itself uncertain: resampling "
+                     f"the stations, the coverage could have been {ranges.iloc[0]} in the "
+                     f"{table.loc[ranges.index[0], 'protocol']} "
+                     "test." if len(ranges) else "")
             out.append(f"**Intervals are calibrated, not guaranteed.** The stated 90 % intervals covered "
                        f"{_num(cov.min(), 1)}–{_num(cov.max(), 1)} % of test measurements depending on how many "
-                       "stations were hidden; a single place and hour can fall outside.")
+                       f"stations were hidden; a single place and hour can fall outside.{noise}")
         qc = mine[0].get("flagged_cells_by_flag") if mine else None
         if qc:
             out.append("**Quality-flagged measurements.** Scored test cells include values the QC step flags "

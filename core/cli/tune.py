@@ -29,8 +29,9 @@ def register(app: typer.Typer) -> None:
                                               "chunk in hours; windows are read in near-equal chunks "
                                               "(default 48, 72)."),
         variogram: list[str] = typer.Option([], "--variogram", help="spin only, repeatable: the kriging init's "
-                                            "variogram, 'trained' (fitted on training days) or 'window' (refitted "
-                                            "on each window's observed stations) (default both)."),
+                                            "variogram, 'trained' (fitted on training days), 'window' (refitted "
+                                            "on each window's observed stations) or 'auto' (refitted only where "
+                                            "they span less than the trained range) (default all three)."),
     ) -> None:
         """IDW power per protocol, logok back-transform or spin's checkpoint, ok_k and corr_scale → card.json."""
         from core.errors import InvalidRequest

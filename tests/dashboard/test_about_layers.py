@@ -158,3 +158,28 @@ def test_card_says_which_validation_stations_the_interval_was_fitted_on(folds, s
             | ({"val_folds": folds} if folds is not None else {})}
     facts = dict(zip(*al.model_card("idw", None, meta, []).facts[["item", "value"]].T.values, strict=True))
     assert said in facts["interval"] and len(facts["interval"]) < 400
+
+
+@pytest.mark.parametrize("with_sums", [True, False])
+def test_metrics_table_and_limitations_give_each_figures_station_range(with_sums):
+    """A report with per-station sums gets its MAE / IDW and coverage station-bootstrap ranges (the same figures
+    core.evaluation.station_bootstrap gives), and the limits say how uncertain a coverage figure is; a report
+    without them shows none and says nothing of it."""
+    from core.evaluation.station_bootstrap import coverage_interval, ratio_interval
+
+    mine = {f"s{i}": {"n": 100, "abs_err": 800.0 + 40 * i, "n_interval": 100, "inside": 80 + i} for i in range(12)}
+    idw = {c: {"n": 100, "abs_err": 1000.0 + 10 * i, "n_interval": 0, "inside": 0}
+           for i, c in enumerate(mine)}
+    rep = _report("spin", 8.0, 10.0)
+    if with_sums:
+        rep = rep | {"by_station": mine, "baselines": {"idw": rep["baselines"]["idw"] | {"by_station": idw}}}
+    row = al.metrics_table([rep]).iloc[0]
+    text = "\n".join(al.limitations([("spin_holdout.json", rep)], "spin"))
+    if not with_sums:
+        assert row[al.RATIO_RANGE] is None and row[al.COVERAGE_RANGE] is None
+        assert "resampling the stations" not in text
+        return
+    r, c = ratio_interval(mine, idw), coverage_interval(mine)
+    assert row[al.RATIO_RANGE] == f"{r['lo']:.2f}–{r['hi']:.2f}"
+    assert row[al.COVERAGE_RANGE] == f"{100 * c['lo']:.0f}–{100 * c['hi']:.0f} %"
+    assert f"could have been {100 * c['lo']:.0f}–{100 * c['hi']:.0f} % in the holdout test" in text
