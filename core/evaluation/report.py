@@ -129,7 +129,7 @@ def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence
     reps = [e for e in evals if e["model"] == model and e.get("split", "test") == "test" and e.get("by_station")]
     reps = sorted(reps, key=lambda e: PROTOCOL_ORDER.index(e["protocol"]) if e["protocol"] in PROTOCOL_ORDER
                   else len(PROTOCOL_ORDER))
-    reps += [e | {"protocol": f"{e['protocol']}, `--path {e['dataset']}`"} for e in path_evals
+    reps += [e | {"protocol": f"{e['protocol']}, `--path …/{Path(str(e['dataset'])).name}`"} for e in path_evals
              if e["model"] == model and e.get("by_station")]
     if not reps:
         return ""

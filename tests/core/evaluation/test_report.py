@@ -270,7 +270,7 @@ def test_bootstrap_table_states_each_protocols_sampling_noise(region, tmp_path, 
     models = {"spin": KNN(), "idw": IDW(2.0), "logok": LogOrdinaryKriging()}  # any Kriger stands for spin here
     evals = [json.loads(json.dumps(evaluate("spin", p, stations=region, models=models, baselines=("idw", "logok"))))
              for p in ("sparse-30km", "holdout")]
-    path = [evals[1] | {"dataset": "aqi36_stmvl"}]
+    path = [evals[1] | {"dataset": "/data/raw/aqi36_stmvl"}]
     if not with_sums:
         for e in evals:
             e.pop("by_station")
@@ -278,7 +278,7 @@ def test_bootstrap_table_states_each_protocols_sampling_noise(region, tmp_path, 
         return
     md = bootstrap_table(evals, "spin", path)
     rows = [line for line in md.splitlines() if line.startswith("| ") and "stations" not in line]
-    assert [r.split(" | ")[0] for r in rows] == ["| holdout", "| sparse-30km", "| holdout, `--path aqi36_stmvl`"]
+    assert [r.split(" | ")[0] for r in rows] == ["| holdout", "| sparse-30km", "| holdout, `--path …/aqi36_stmvl`"]
     want = ratio_interval(evals[1]["by_station"], evals[1]["baselines"]["idw"]["by_station"])
     assert f"{want['ratio']:.3f} [{want['lo']:.3f}, {want['hi']:.3f}]" in rows[0]
     assert rows[0].endswith("| – |")  # KNN gives no interval: no coverage
