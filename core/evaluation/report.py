@@ -417,7 +417,8 @@ def render(metrics_dir: Path) -> str:
         ("Validation days, holdout", protocol_table(evals, "holdout", "val")),
         ("Validation days, sparse-30km", protocol_table(evals, "sparse-30km", "val")),
         ("Chosen on validation days", choices_note(metrics_dir)),
-        (f"Another period and station set (`--path {path_evals[0]['dataset']}`, holdout, every hour scored)"
+        (f"Another period and station set (`--path …/{Path(str(path_evals[0]['dataset'])).name}`, holdout, "
+         "every hour scored)"
          if path_evals else "", protocol_table(path_evals, "holdout")),
         ("Speed", speed_table(bench)),
         ("Batch reanalysis (Dask)", reanalysis_table(metrics_dir)),
