@@ -121,12 +121,14 @@ def _bracket(x: dict | None, key: str) -> str:
     return "–" if not x else f"{x[key]:.3f} [{x['lo']:.3f}, {x['hi']:.3f}]"
 
 
-def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence[dict] = ()) -> str:
-    """Per test protocol of ``model``: its MAE / IDW and / logok and its interval's coverage, each with a 95 %
-    station-bootstrap interval (:mod:`core.evaluation.station_bootstrap`; reports with per-station sums only)."""
+def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence[dict] = (),
+                    split: str = "test") -> str:
+    """Per protocol of ``model`` on ``split``: its MAE / IDW and / logok and its interval's coverage, each with a
+    95 % station-bootstrap interval (:mod:`core.evaluation.station_bootstrap`; reports with per-station sums
+    only; validation reports pooled over their folds first)."""
     from core.evaluation.station_bootstrap import LEVEL, N_BOOT, SEED, coverage_interval, ratio_interval
 
-    reps = [e for e in evals if e["model"] == model and e.get("split", "test") == "test" and e.get("by_station")]
+    reps = [e for e in evals if e["model"] == model and e.get("split", "test") == split and e.get("by_station")]
     reps = sorted(reps, key=lambda e: PROTOCOL_ORDER.index(e["protocol"]) if e["protocol"] in PROTOCOL_ORDER
                   else len(PROTOCOL_ORDER))
     reps += [e | {"protocol": f"{e['protocol']}, `--path …/{Path(str(e['dataset'])).name}`"} for e in path_evals
@@ -408,6 +410,8 @@ def render(metrics_dir: Path) -> str:
         ("mask-50", protocol_table(evals, "mask-50")),
         ("sparse-30km (target and every station within 30 km hidden)", protocol_table(evals, "sparse-30km")),
         ("Sampling noise of the test figures (station bootstrap)", bootstrap_table(evals, "spin", path_evals)),
+        ("Sampling noise of the validation figures (station bootstrap, folds pooled)",
+         bootstrap_table(evals, "spin", split="val")),
         ("Seasons, holdout (MAE)", season_table(evals, "holdout")),
         ("Seasons, mask-50 (MAE)", season_table(evals, "mask-50")),
         ("Ablations on validation days (where the design was chosen)", ablation_table(ablations, "val")),

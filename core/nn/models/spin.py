@@ -119,7 +119,8 @@ class SPIN(nn.Module):
 
     def variogram_of(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's variogram when it carries one (``ok_nugget``, ``ok_range_km`` scalars: refitted at inference
-        on the stations observed in the window, the ``variogram: window`` setting), else :attr:`variogram`."""
+        on the stations observed in the window, the ``variogram: window`` setting, or ``auto`` on a narrow network),
+        else :attr:`variogram`."""
         if "ok_nugget" in batch and "ok_range_km" in batch and not torch.is_grad_enabled():
             return batch["ok_nugget"].clamp(0.01, 0.95), batch["ok_range_km"].clamp(5.0, 2000.0)
         return self.variogram

@@ -283,3 +283,6 @@ def test_bootstrap_table_states_each_protocols_sampling_noise(region, tmp_path, 
     assert f"{want['ratio']:.3f} [{want['lo']:.3f}, {want['hi']:.3f}]" in rows[0]
     assert rows[0].endswith("| – |")  # KNN gives no interval: no coverage
     assert "2000 resamples" in md
+    val = [e | {"split": "val"} for e in evals]  # the same reports as validation ones: rows on that split only
+    assert bootstrap_table(evals, "spin", split="val") == ""
+    assert bootstrap_table(val, "spin", split="val").count("| holdout |") == 1
