@@ -493,7 +493,8 @@ def limitations(reports: Sequence[tuple[str, dict]], primary: str, info: dict | 
         out.append(f"**Another network ({dataset_label(r['dataset'])}, {len(r.get('test_stations') or [])} test "
                    "stations).** "
                    f"{primary} MAE {_num(r['metrics']['mae'])} vs IDW {_num(idw.get('mae'))} µg/m³; its 90 % "
-                   f"interval covered {_num(100 * r['metrics'].get('coverage', float('nan')), 1)} % there.")
+                   f"interval covered {_num(100 * r['metrics'].get('coverage', float('nan')), 1)} % there"
+                   + (f" ({rng} over resampled stations)." if (rng := _station_ranges(r)[COVERAGE_RANGE]) else "."))
     out.append("**Wind is inferred, not measured.** The 2019 CNEMC archive has no wind; the physics-guided "
                "model learns a transport direction from the PM2.5 data. Measured wind exists only in the UCI "
                "Beijing data (2013–2017) and NOAA ISD for 2021, outside the 2019 period.")

@@ -183,3 +183,6 @@ def test_metrics_table_and_limitations_give_each_figures_station_range(with_sums
     assert row[al.RATIO_RANGE] == f"{r['lo']:.2f}–{r['hi']:.2f}"
     assert row[al.COVERAGE_RANGE] == f"{100 * c['lo']:.0f}–{100 * c['hi']:.0f} %"
     assert f"could have been {100 * c['lo']:.0f}–{100 * c['hi']:.0f} % in the holdout test" in text
+    other = rep | {"dataset": "../data/raw/aqi36_stmvl"}  # another network: its coverage gets its range too
+    text = "\n".join(al.limitations([("spin_holdout.json", rep), ("path_aqi36.json", other)], "spin"))
+    assert f"interval covered 90.0 % there ({100 * c['lo']:.0f}–{100 * c['hi']:.0f} % over resampled stations)." in text
