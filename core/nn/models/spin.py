@@ -48,7 +48,7 @@ from torch import nn
 from core.contracts.model_spec import ModelSpec
 from core.contracts.registry import register_spec
 from core.data.terrain import CITATION as TERRAIN_CITATION
-from core.geo import haversine_km
+from core.geo import EARTH_RADIUS_KM, haversine_km
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
@@ -351,7 +351,10 @@ def narrower_than_range(hp: dict, lat: np.ndarray, lon: np.ndarray) -> bool:
     """
     if len(lat) < 2:
         return False
-    return bool(haversine_km(lat, lon, lat, lon).max() < float(hp["ok_range_km"]))
+    reach = float(hp["ok_range_km"])
+    if np.radians(np.ptp(lat)) * EARTH_RADIUS_KM >= reach:  # the N-S extent bounds the widest pair from below
+        return False
+    return bool(haversine_km(lat, lon, lat, lon).max() < reach)
 
 
 DEFAULTS = {

@@ -317,6 +317,8 @@ def test_auto_variogram_refits_only_a_network_narrower_than_the_trained_range(sa
     ([39.9, 39.9], [116.0, 118.0], 100.0, False),  # ~171 km apart
     ([39.9, 40.0, 38.9], [116.0, 116.1, 116.0], 100.0, False),  # the third station is ~111 km south
     ([39.9], [116.0], 100.0, False),  # one station: no pair to judge by
+    ([39.0, 39.85], [116.0, 116.0], 95.0, True),  # ~94.5 km due north: the N-S shortcut must not cut it short
+    ([39.0, 39.86], [116.0, 116.0], 95.0, False),  # ~95.6 km
 ])
 def test_narrower_than_range(lat, lon, range_km, narrower) -> None:
     from core.nn.models.spin import narrower_than_range
