@@ -363,6 +363,9 @@ def choices_note(metrics_dir: Path) -> str:
             lines.append(f"- spin inference settings, one grid: kriging-init neighbours `ok_k` {hp['ok_k']} "
                          f"(trained with {trained.get('ok_k')}; tried {tried_k}), share of the learned correction "
                          f"served `corr_scale` {hp['corr_scale']} (trained at 1; tried {tried_s}){chunk}; {rule}.")
+        if inf.get("earlier_tunes"):
+            lines.append("- Earlier tunes of this checkpoint, same rule (a retune's grid above shows only its own "
+                         "candidates): " + "; ".join(_earlier_tune(t) for t in inf["earlier_tunes"]) + ".")
     from core.evaluation.selection import rank_models, validation_reports
 
     vals = validation_reports(metrics_dir, "mask-50")
@@ -375,6 +378,16 @@ def choices_note(metrics_dir: Path) -> str:
 
 
 UNSET = {"train_margin_deg": "all", "subnet_size": "whole graph"}  # what None means for these hyper-parameters
+
+
+def _earlier_tune(t: dict) -> str:
+    """One ``earlier_tunes`` entry (core.evaluation.tuning.tune_summary) in words."""
+    hp = t.get("hparams") or {}
+    chose = ", ".join(f"{k} {v}" for k, v in hp.items() if v is not None)
+    tried = [f"{label} {', '.join(map(str, t[key]))}" for key, label in (
+        ("ok_k_tried", "ok_k"), ("variograms_tried", "variogram"), ("chunk_hours_tried", "chunk_hours")) if t.get(key)]
+    worst = f"; worst ratio {t['worst_ratio_to_logok']:.4f}" if t.get("worst_ratio_to_logok") is not None else ""
+    return f"{str(t.get('created'))[:16].replace('T', ' ')} UTC chose {chose} (tried {'; '.join(tried)}{worst})"
 
 
 def recipe_text(hparams: dict) -> str:

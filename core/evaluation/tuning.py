@@ -219,6 +219,19 @@ def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[
 SPIN_RULE = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
 
 
+def tune_summary(block: dict) -> dict:
+    """A card's ``inference`` block in brief, for the ``earlier_tunes`` of a later tune of the same checkpoint: when,
+    what it chose and what it tried (a retune records only its own grid in ``val_mae``)."""
+    grid = block.get("val_mae") or {}
+    hp = block.get("hparams") or {}
+    cell = (grid.get(str(hp.get("ok_k"))) or {}).get(str(float(hp["corr_scale"]))) if "corr_scale" in hp else None
+    return {"created": block.get("created"), "commit": block.get("commit"), "hparams": hp,
+            "ok_k_tried": [int(k) for k in grid],
+            "corr_scale_tried": sorted({float(s) for row in grid.values() for s in row}),
+            "chunk_hours_tried": block.get("chunk_hours_tried"), "variograms_tried": block.get("variograms_tried"),
+            "worst_ratio_to_logok": round(SpinCandidate.rank(cell)[0], 4) if cell else None}
+
+
 def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               corr_scale: Sequence[float] = SPIN_CORR_SCALES, root: Path | None = None,
@@ -262,9 +275,12 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     else:
         card = run_card("spin", chosen_run)
     earlier = card.get("inference") or {}
+    same = bool(earlier) and earlier.get("model_sha256") == card.get("model_sha256")
+    # every earlier tune of this very checkpoint, oldest first: a retune's own grid does not show what they settled
+    history = [*earlier.get("earlier_tunes", []), tune_summary(earlier)] if same else []
     if runs:
         compared, compared_at = tried, None
-    elif earlier.get("checkpoints_tried") and earlier.get("model_sha256") == card.get("model_sha256"):
+    elif earlier.get("checkpoints_tried") and same:
         # the shipped checkpoint retuned alone: its runs were compared by an earlier tune, whose table stays the record
         compared = earlier["checkpoints_tried"]
         compared_at = earlier.get("checkpoints_compared") or earlier.get("created")
@@ -276,7 +292,8 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     block = {"format": INFERENCE_FORMAT, "model_sha256": card.get("model_sha256"), "hparams": chosen,
              "trained_with": trained, "rule": SPIN_RULE, "protocols": list(protocols), "val_mae": table,
              "chunk_hours_tried": list(chunk_hours), "variograms_tried": list(variograms),
-             "checkpoints_tried": compared, "checkpoints_compared": compared_at, "tuned_on": dataset,
+             "checkpoints_tried": compared, "checkpoints_compared": compared_at, "earlier_tunes": history,
+             "tuned_on": dataset,
              "split": SPLIT_NOTE, "val_folds": list(folds), "data_sha256": data_sha256(stations),
              "commit": git_commit(), "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     if write:

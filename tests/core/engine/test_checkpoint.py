@@ -394,6 +394,16 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     assert again["hparams"]["chunk_hours"] == 24 and again["chunk_hours_tried"] == [24]
     assert again["checkpoints_tried"] == first["checkpoints_tried"]
     assert again["checkpoints_compared"] == first["created"]
+    from core.evaluation.tuning import tune_summary
+
+    assert again["earlier_tunes"] == [tune_summary(first)]  # what the first tune chose and tried stays on the card
+    brief = again["earlier_tunes"][0]
+    assert brief["chunk_hours_tried"] == [12, 24] and brief["ok_k_tried"] == [10]
+    assert first["earlier_tunes"] == []  # a comparison of runs starts the record
+    tune_spin(stations=stations, protocols=("holdout",), ok_k=(10,), corr_scale=(1.0,), root=dest, chunk_hours=(24,),
+              variograms=("trained",))
+    third = json.loads((shipped / "card.json").read_text())["inference"]
+    assert third["earlier_tunes"] == [tune_summary(first), tune_summary(again)]  # oldest first
 
 
 def test_unknown_protocol_variant_is_refused(sim) -> None:

@@ -208,6 +208,16 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # the shipped checkpoint retuned alone: the runs' comparison is dated
     assert "runs compared by the tune of 2026-12-05, the settings below retuned on the shipped checkpoint alone" in note
     assert "`variogram` auto (" in note and "tried trained, window, auto)" in note
+    assert "Earlier tunes" not in note
+    earlier = {"created": "2026-12-06T01:33:45+00:00", "hparams": {"ok_k": 16, "corr_scale": 0.7, "variogram": "auto"},
+               "ok_k_tried": [16], "variograms_tried": ["trained", "window", "auto"], "chunk_hours_tried": [48],
+               "worst_ratio_to_logok": 0.9556}
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block | {
+        "hparams": block["hparams"] | {"variogram": "auto"}, "earlier_tunes": [earlier]}}))
+    note = choices_note(metrics)  # a retune shows its own grid; what earlier tunes of the checkpoint settled is listed
+    assert ("Earlier tunes of this checkpoint, same rule (a retune's grid above shows only its own candidates): "
+            "2026-12-06 01:33 UTC chose ok_k 16, corr_scale 0.7, variogram auto (tried ok_k 16; variogram trained, "
+            "window, auto; chunk_hours 48; worst ratio 0.9556).") in note
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
     for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
