@@ -254,12 +254,10 @@ RATIO_RANGE, COVERAGE_RANGE = "MAE / IDW, 95 % station range", "covers, 95 % sta
 def _station_ranges(report: dict) -> dict[str, str | None]:
     """The report's MAE / IDW and coverage as "a–b", their 95 % station-bootstrap intervals
     (core.evaluation.station_bootstrap); None for a report without per-station sums."""
-    from core.evaluation.station_bootstrap import coverage_interval, ratio_interval
+    from core.evaluation.station_bootstrap import report_intervals
 
-    mine = report.get("by_station")
-    idw = ((report.get("baselines") or {}).get("idw") or {}).get("by_station")
-    ratio = ratio_interval(mine, idw) if mine and idw else None
-    cov = coverage_interval(mine) if mine else None
+    iv = report_intervals(report, ("idw",))
+    ratio, cov = iv["ratio_to"]["idw"], iv["coverage"]
     return {RATIO_RANGE: f"{ratio['lo']:.2f}–{ratio['hi']:.2f}" if ratio else None,
             COVERAGE_RANGE: f"{100 * cov['lo']:.0f}–{100 * cov['hi']:.0f} %" if cov else None}
 
@@ -282,7 +280,7 @@ def metrics_table(reports: Sequence[dict]) -> pd.DataFrame:
         })
     table = pd.DataFrame(rows)
     if not table.empty:
-        num = [c for c in table.columns if (c.endswith(")") or c == "R²") and c not in (RATIO_RANGE, COVERAGE_RANGE)]
+        num = [c for c in table.columns if c.endswith(")") or c == "R²"]
         table[num] = table[num].astype(float).round(2)
         table["hours"] = table["hours"].astype("Int64")
     return table

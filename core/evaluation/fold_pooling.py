@@ -57,7 +57,7 @@ def sum_by_station(parts: Sequence[dict[str, dict]]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for part in parts:
         for code, sums in part.items():
-            acc = out.setdefault(code, dict.fromkeys(sums, 0))
+            acc = out.setdefault(code, {})
             for k, v in sums.items():
                 acc[k] = acc.get(k, 0) + v
     return out

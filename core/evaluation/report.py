@@ -126,7 +126,7 @@ def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence
     """Per protocol of ``model`` on ``split``: its MAE / IDW and / logok and its interval's coverage, each with a
     95 % station-bootstrap interval (:mod:`core.evaluation.station_bootstrap`; reports with per-station sums
     only; validation reports pooled over their folds first)."""
-    from core.evaluation.station_bootstrap import LEVEL, N_BOOT, SEED, coverage_interval, ratio_interval
+    from core.evaluation.station_bootstrap import LEVEL, N_BOOT, SEED, report_intervals
 
     reps = [e for e in evals if e["model"] == model and e.get("split", "test") == split and e.get("by_station")]
     reps = sorted(reps, key=lambda e: PROTOCOL_ORDER.index(e["protocol"]) if e["protocol"] in PROTOCOL_ORDER
@@ -136,18 +136,14 @@ def bootstrap_table(evals: list[dict], model: str = "spin", path_evals: Sequence
     if not reps:
         return ""
 
-    def ratio(e: dict, ref: str) -> dict | None:
-        other = (e.get("baselines", {}).get(ref) or {}).get("by_station")
-        return ratio_interval(e["by_station"], other) if other else None
-
     lines = [f"{LEVEL:.0%} intervals from {N_BOOT} resamples of the scored stations (seed {SEED}; a station's hours "
              f"stay together, ratios resample the same stations for both models).", "",
              f"| protocol | stations | {model} / IDW | {model} / logok | coverage of the "
              f"{reps[0]['metrics'].get('level') or 0.9:.0%} interval |", "|---|---|---|---|---|"]
     for e in reps:
-        cov = coverage_interval(e["by_station"])
-        lines.append(f"| {e['protocol']} | {len(e['by_station'])} | {_bracket(ratio(e, 'idw'), 'ratio')} | "
-                     f"{_bracket(ratio(e, 'logok'), 'ratio')} | {_bracket(cov, 'coverage')} |")
+        iv = report_intervals(e)
+        lines.append(f"| {e['protocol']} | {len(e['by_station'])} | {_bracket(iv['ratio_to']['idw'], 'ratio')} | "
+                     f"{_bracket(iv['ratio_to']['logok'], 'ratio')} | {_bracket(iv['coverage'], 'coverage')} |")
     return "\n".join(lines)
 
 

@@ -68,3 +68,16 @@ def coverage_interval(by_station: dict[str, dict], n_boot: int = N_BOOT, seed: i
     lo, hi = _interval(stat, len(codes), n_boot, seed, level)
     return {"coverage": float(inside.sum() / n.sum()), "lo": lo, "hi": hi, "stations": len(codes),
             "n_boot": n_boot, "seed": seed, "level": level}
+
+
+def report_intervals(report: dict, refs: tuple[str, ...] = ("idw", "logok")) -> dict:
+    """An evaluation report's station-bootstrap intervals: ``{"ratio_to": {ref: ratio_interval | None},
+    "coverage": coverage_interval | None}``; None wherever the report or the baseline ``ref`` has no per-station
+    sums (reports before them, a baseline that failed)."""
+    mine = report.get("by_station")
+    if not mine:
+        return {"ratio_to": dict.fromkeys(refs), "coverage": None}
+    base = report.get("baselines") or {}
+    other = {ref: (base.get(ref) or {}).get("by_station") for ref in refs}
+    return {"ratio_to": {ref: ratio_interval(mine, o) if o else None for ref, o in other.items()},
+            "coverage": coverage_interval(mine)}

@@ -17,8 +17,9 @@ sampling noise could not tell apart (stop 23's station bootstrap).
   init), ``chunk_hours`` (the longest chunk its encoder, which reads both earlier and later hours, is given at
   once: a chunk's first and last hours see context on one side only, so longer chunks serve more hours with both; a
   window is cut into near-equal chunks, none left short) and ``variogram`` (the kriging init's: ``trained``, fitted
-  once on BTH training days, or ``window``, refitted on each inference window from its observed stations, which
-  follows another network's spatial scale). Every candidate runs the validation protocols with
+  once on BTH training days; ``window``, refitted on each inference window from its observed stations, which
+  follows another network's spatial scale; ``auto``, refitted only where those stations span less than the trained
+  range). Every candidate runs the validation protocols with
   ``logok`` on the same hidden sets (one of them on a station set with the auxiliary pollutants removed, as a folder
   that reports PM2.5 only; one on another period and station set, UCI Beijing 2015-05 … 2017-02, PM2.5 only,
   standing in for the `evaluate --path` transfer that AQI-36 tests: until 2026-12-05 nothing chose for it, and the
@@ -149,7 +150,7 @@ def tune_logok(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = Non
 @dataclass
 class SpinCandidate:
     """One training run's checkpoint, read in near-equal chunks of at most ``chunk_hours`` (None: the trained
-    window's chunks) with its kriging init's ``variogram`` ("trained" or refitted per "window"), scored on the
+    window's chunks) with its kriging init's ``variogram`` (core.contracts.model_spec.VARIOGRAMS), scored on the
     (``ok_k``, ``corr_scale``) grid, and its best setting.
 
     ``table``: ``{ok_k: {corr_scale: {protocol: {"mae", "logok_mae"}}}}`` (µg/m³, keys as strings); ``run``: the

@@ -89,3 +89,16 @@ def test_pooled_folds_keep_every_fold_station_sums(region):
     assert set(pooled["by_station"]) == set(reps[0]["by_station"]) | set(reps[1]["by_station"])
     assert sum(s["n"] for s in pooled["by_station"].values()) == pooled["metrics"]["n"]
     assert set(pooled["baselines"]["knn"]["by_station"]) == set(pooled["by_station"])
+
+
+def test_report_intervals_name_what_is_missing():
+    """A baseline without per-station sums (it failed, or the report predates them) gets None, the others their
+    paired interval; a report without sums gets None throughout."""
+    mine = {f"s{i}": {"n": 10, "abs_err": 10.0 + i, "n_interval": 10, "inside": 9} for i in range(5)}
+    ref = {c: {"n": 10, "abs_err": 20.0, "n_interval": 0, "inside": 0} for c in mine}
+    from core.evaluation.station_bootstrap import report_intervals
+
+    out = report_intervals({"by_station": mine, "baselines": {"idw": {"by_station": ref}, "logok": {"error": "x"}}})
+    assert out["ratio_to"]["idw"] == ratio_interval(mine, ref) and out["ratio_to"]["logok"] is None
+    assert out["coverage"] == coverage_interval(mine)
+    assert report_intervals({"baselines": {}}) == {"ratio_to": {"idw": None, "logok": None}, "coverage": None}
