@@ -348,6 +348,10 @@ def _training_facts(card: dict) -> list[tuple[str, str]]:
         rows.append(("training", f"{_num(card['train_minutes'], 1)} min on {card.get('device', '?')}, seed "
                                  f"{card.get('seed', '?')}, best epoch {m.get('best_epoch', '?')}, stopped by "
                                  f"{card.get('stopped', '?')}"))
+    if card.get("ensemble"):  # written by `python -m core ensemble`: the members and how they are combined
+        rows.append(("ensemble", f"{card['ensemble']}; members' validation MAE "
+                                 + ", ".join(f"seed {m.get('seed')} {_num(m.get('val_mae'), 2)}"
+                                             for m in card.get("members") or []) + " µg/m³"))
     if (card.get("hparams") or {}).get("aux_dropout"):
         rows.append(("trained without other pollutants", f"{_num(100 * card['hparams']['aux_dropout'], 0)} % of "
                                                           "training windows (so PM2.5-only networks work)"))

@@ -1,5 +1,6 @@
 """`python -m core train --model NAME ...`: train a neural model and write its checkpoint + card; `select` ships
-the best run; `ablate` / `ablate-sim` run the experiments of :mod:`core.evaluation.experiments`."""
+the best run; `ensemble` assembles runs into one checkpoint; `ablate` / `ablate-sim` run the experiments of
+:mod:`core.evaluation.experiments`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,22 @@ def register(app: typer.Typer) -> None:
         from core.engine.seed_selection import select_best
 
         typer.echo(json.dumps(select_best(model, runs, out), ensure_ascii=False))
+
+    @app.command("ensemble")
+    def ensemble_cmd(
+        runs: list[Path] = typer.Option(..., "--run", help="Repeatable: folders given to `train --out`, one per "
+                                        "seed, trained with the same settings (at least two)."),
+        out: Path = typer.Option(..., "--out", help="Folder to write <out>/<model>/ into: a run for `tune --run`."),
+        model: str = typer.Option("spin", "--model", help="Trained model whose runs to assemble."),
+        device: str = typer.Option("cpu", help="Device for the ensemble's validation score: cpu, cuda or auto."),
+    ) -> None:
+        """Assemble trained runs into one checkpoint serving their mean correction; the card lists the members and
+        the ensemble's own validation MAE (the trainer's windows and hidden sets)."""
+        from core.engine.ensemble import assemble
+
+        card = assemble(model, runs, out, device=device)
+        typer.echo(json.dumps({"out": str(out / model), "seed": card["seed"], "val_mae": card["metrics"]["val_mae"],
+                               "members": [{k: m[k] for k in ("seed", "val_mae")} for m in card["members"]]}))
 
     @app.command("train")
     def train_cmd(

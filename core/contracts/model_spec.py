@@ -78,6 +78,9 @@ class ModelSpec:
     # what its served result explains beyond the estimate (what the attention page can draw): "attention"
     # (temporal attention, prediction day × history day), "influence" (which stations fed each estimate)
     explains: tuple[str, ...] = ()
+    # whether ``build`` takes ``members`` > 1: trained runs assembled into one checkpoint that serves their mean
+    # correction (``python -m core ensemble``; spin: core.nn.ensemble.CorrectionEnsemble)
+    ensembles: bool = False
 
     def hparams(self, overrides: dict | None = None) -> dict:
         return {**TRAIN_DEFAULTS, **self.defaults, **(overrides or {})}

@@ -101,6 +101,18 @@ def test_model_card_states_the_served_settings_and_the_aux_dropout(chunk, words)
     assert "run with (chosen on validation days)" not in plain and "trained without other pollutants" not in plain
 
 
+def test_an_ensemble_card_names_its_members():
+    card = CARD | {"seed": "3+4", "ensemble": "mean correction of 2 networks (seeds 3, 4) trained alike, over one "
+                                              "shared init",
+                   "members": [{"seed": 3, "val_mae": 12.1917}, {"seed": 4, "val_mae": 12.0612}]}
+    facts = dict(zip(*(al.model_card("spin", card, INTERVALS, []).facts[c] for c in ("item", "value")), strict=True))
+    assert facts["ensemble"] == ("mean correction of 2 networks (seeds 3, 4) trained alike, over one shared init; "
+                                 "members' validation MAE seed 3 12.19, seed 4 12.06 µg/m³")
+    assert "seed 3+4" in facts["training"]
+    assert "ensemble" not in dict(zip(*(al.model_card("spin", CARD, INTERVALS, []).facts[c]
+                                        for c in ("item", "value")), strict=True))
+
+
 def test_baseline_card_takes_its_figures_from_other_reports():
     reports = [("spin_holdout.json", _report("spin", 8.0, 10.0, knn=12.0)),
                ("aqnet_holdout.json", _report("aqnet", 8.5, 10.0, knn=99.0))]  # same protocol: counted once

@@ -35,6 +35,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    predicts hidden stations from their observed neighbours (``readout_pred``) so it is trained too.
 
 Output is µg/m³; the decoder works on ``log1p`` minus the per-hour regional mean (heavy tails).
+
+A checkpoint with ``members`` > 1 (``python -m core ensemble``: runs of one recipe, one per seed) is served by
+:class:`~core.nn.ensemble.CorrectionEnsemble`: the init of step 1 once, plus the mean of the members' corrections.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from core.data.terrain import CITATION as TERRAIN_CITATION
 from core.geo import EARTH_RADIUS_KM, haversine_km
 from core.graph import DEFAULT_THRESHOLD_KM, advection_kernel_knn, diffusion_kernel, knn_sources, row_normalise
 from core.nn.blocks import BipartiteReadout, Propagation, normalise_advection
+from core.nn.ensemble import CorrectionEnsemble
 from core.nn.features import AUX_VARS, N_TIME_FEATURES, STATIC_FEATURES, NodeData, to_ugm3
 from core.nn.kriging import (
     GammaCache,
@@ -223,17 +227,20 @@ class SPIN(nn.Module):
             out["readout_pred"] = to_ugm3(init + corr, center)
         return out
 
-    def encode(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def encode(self, batch: dict[str, torch.Tensor], init: torch.Tensor | None = None
+               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The station side (steps 1–6): outputs at the nodes and the state the grid readout reads.
 
         Only station keys of ``batch`` are read, so one encoding serves every set of targets (the tiles of a
         reanalysis block) through :meth:`read_targets`; state: ``h`` (B, L, N, hidden), ``mask``, ``init``,
-        ``center``, ``u``/``v`` (B, L, N) or None.
+        ``center``, ``u``/``v`` (B, L, N) or None, ``corr`` (B, L, N) the served correction (normalised log).
+        ``init``: the node init (:meth:`node_init`) when the caller has it already (an ensemble's members share
+        one kriging init).
         """
         mask, center = batch["mask"], batch["center"]
         x = batch["x"] * mask
         b, n_h, n = x.shape
-        init = self.node_init(batch)
+        init = self.node_init(batch) if init is None else init
         dist, bearing = batch["dist"], batch["bearing"]
         idx, valid = self._station_knn(dist, self.graph_k)
         d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
@@ -260,7 +267,8 @@ class SPIN(nn.Module):
         for layer in self.layers:
             h, g = layer(h, idx, kd, ka)
             gates.append(g)
-        out["pred"] = to_ugm3(init + self._scale(self.decoder(h).squeeze(-1)), center)
+        corr = self._scale(self.decoder(h).squeeze(-1))
+        out["pred"] = to_ugm3(init + corr, center)
         if self.use_a:
             out["wind_u"], out["wind_v"] = u, v
         # spatial influence of the first layer, gate-weighted, averaged over windows and hours (N, N)
@@ -272,18 +280,23 @@ class SPIN(nn.Module):
                 if w is not None:
                     dense.scatter_add_(1, idx, w.mean((0, 1)) if w.dim() == 4 else w)
                 out[key] = dense
-        return out, {"h": h, "mask": mask, "u": u, "v": v, "init": init, "center": center}
+        return out, {"h": h, "mask": mask, "u": u, "v": v, "init": init, "center": center, "corr": corr}
 
     def read_targets(self, batch: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> torch.Tensor:
         """Step 7: ``grid_pred`` (B, L, M) µg/m³ at the ``tgt_*`` targets from an :meth:`encode` state."""
+        t_init = self.target_init(batch)
+        return to_ugm3(t_init + self.target_correction(batch, state, t_init), state["center"])
+
+    def target_correction(self, batch: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                          t_init: torch.Tensor) -> torch.Tensor:
+        """The served correction (B, L, M), normalised log, at the ``tgt_*`` targets whose init is ``t_init``."""
         t_idx, t_valid = batch["tgt_idx"], batch["tgt_valid"]
         t_terr, t_tk = self._terrain(batch.get("tgt_elev"), t_idx.shape[0], t_idx, t_valid,
                                      src_elev=batch.get("elev"))
-        t_init = self.target_init(batch)
         corr = self._readout(state["h"], state["mask"], state["u"], state["v"], t_idx, t_valid, batch["tgt_dist"],
                              batch["tgt_bearing"], t_init, torch.cat([batch["tgt_static"], t_terr], -1),
                              batch["tfeat"], t_tk)
-        return to_ugm3(t_init + self._scale(corr), state["center"])
+        return self._scale(corr)
 
     def _scale(self, corr: torch.Tensor) -> torch.Tensor:
         """The correction (normalised log) as served: × ``corr_scale`` outside training, as trained inside."""
@@ -357,6 +370,15 @@ def narrower_than_range(hp: dict, lat: np.ndarray, lon: np.ndarray) -> bool:
     return bool(haversine_km(lat, lon, lat, lon).max() < reach)
 
 
+def build(hp: dict) -> nn.Module:
+    """The module a checkpoint's hyper-parameters describe: one :class:`SPIN`, or with ``members`` > 1 (a card
+    written by ``python -m core ensemble``) a :class:`~core.nn.ensemble.CorrectionEnsemble` of that many SPINs of
+    the same hyper-parameters, whose weights the checkpoint holds under ``members.<i>.``."""
+    hp = dict(hp)
+    n = int(hp.pop("members", 1))
+    return SPIN(**hp) if n == 1 else CorrectionEnsemble([SPIN(**hp) for _ in range(n)])
+
+
 DEFAULTS = {
     "hidden": 32, "n_layers": 2, "tcn_layers": 5, "readout_dim": 8, "target_k": 8, "graph_k": 16, "bandwidth_km": 40.0,
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
@@ -366,11 +388,12 @@ DEFAULTS = {
 }
 
 SPEC = register_spec(ModelSpec(
-    name="spin", arch_version=ARCH_VERSION, build=lambda hp: SPIN(**hp), defaults=DEFAULTS,
+    name="spin", arch_version=ARCH_VERSION, build=build, defaults=DEFAULTS,
     wind="inferred", uses_measured_wind=True, fit=fit_variogram, fitted_hparams=("ok_nugget", "ok_range_km"),
     refit_gate=narrower_than_range,
     inference_hparams=("ok_k", "corr_scale", "chunk_hours", "variogram"),
     explains=("influence",),  # message-passing shares (encode)
+    ensembles=True,
     notes={"terrain": TERRAIN_CITATION,
            "init": "local ordinary kriging of observed stations on log1p(PM2.5) minus the hourly mean, global "
                    "spherical variogram fitted on training days (hparams ok_nugget, ok_range_km); IDW fallback"},

@@ -71,3 +71,35 @@ def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe
     for k, v in recipe.items():
         if k in listed:
             assert tried[1]["hparams"][k] == v and tried[0]["hparams"][k] != v
+
+
+def test_ensemble_assembles_runs_of_the_real_network(shared_data, tmp_path) -> None:
+    from core.data.load import load_stationset
+    from core.data.splits import select_test_stations
+
+    s_test = select_test_stations(load_stationset(dataset="cnemc_bth_2019"))
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        hp = SPEC.hparams(TINY)
+        card = {"seed": seed, "dataset": "cnemc_bth_2019", "data_sha256": "x", "test_stations": list(s_test),
+                "metrics": {"val_mae": 20.0 + seed, "best_epoch": 1, "val_hidden_share": 0.5}}
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)), card,
+                        root=tmp_path / f"seed{seed}")
+        runs += ["--run", str(tmp_path / f"seed{seed}")]
+    res = CliRunner().invoke(app, ["ensemble", *runs, "--out", str(tmp_path / "ens")])
+    assert res.exit_code == 0, res.output
+    said = json.loads(res.output)
+    assert said["seed"] == "0+1" and [m["seed"] for m in said["members"]] == [0, 1]
+    card = json.loads((tmp_path / "ens" / "spin" / "card.json").read_text())
+    assert card["metrics"]["val_mae"] == said["val_mae"] > 0 and card["test_stations"] == list(s_test)
+    assert NeuralKriger.from_checkpoint(SPEC, root=tmp_path / "ens", device="cpu").hparams["members"] == 2
+
+
+def test_ensemble_of_runs_without_their_data_says_so(runs, tmp_path) -> None:
+    res = CliRunner().invoke(app, ["ensemble", "--run", str(runs[0]), "--run", str(runs[1]),
+                                   "--out", str(tmp_path / "ens")])
+    from core.errors import InvalidRequest
+
+    assert isinstance(res.exception, InvalidRequest)  # `python -m core` prints it as "error: …", exit code 2
+    assert "names the training data" in str(res.exception) and "seed0" in str(res.exception)
