@@ -383,7 +383,12 @@ def _earlier_tune(t: dict) -> str:
     tried = [f"{label} {', '.join(map(str, t[key]))}" for key, label in (
         ("ok_k_tried", "ok_k"), ("variograms_tried", "variogram"), ("chunk_hours_tried", "chunk_hours")) if t.get(key)]
     worst = f"; worst ratio {t['worst_ratio_to_logok']:.4f}" if t.get("worst_ratio_to_logok") is not None else ""
-    return f"{str(t.get('created'))[:16].replace('T', ' ')} UTC chose {chose} (tried {'; '.join(tried)}{worst})"
+    runs = ""
+    if t.get("runs_compared"):  # a comparison of runs that a later one replaced on the card
+        runs = (f"; runs compared on {str(t.get('runs_compared_at'))[:10]}: "
+                + ", ".join(f"seed {r.get('seed')} {r['worst_ratio_to_logok']:.4f} (variogram {r.get('variogram')})"
+                            for r in t["runs_compared"]))
+    return f"{str(t.get('created'))[:16].replace('T', ' ')} UTC chose {chose} (tried {'; '.join(tried)}{worst}{runs})"
 
 
 def recipe_text(hparams: dict) -> str:

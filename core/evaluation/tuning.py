@@ -233,6 +233,15 @@ def tune_summary(block: dict) -> dict:
             "worst_ratio_to_logok": round(SpinCandidate.rank(cell)[0], 4) if cell else None}
 
 
+def compared_runs(block: dict) -> dict:
+    """The runs an ``inference`` block's tune compared (its ``checkpoints_tried`` in brief: run, seed, settings, worst
+    ratio) and when (``checkpoints_compared``, else the block's own date), for its ``earlier_tunes`` entry once a
+    later comparison of runs replaces them on the card."""
+    keep = ("run", "seed", "ok_k", "corr_scale", "chunk_hours", "variogram", "worst_ratio_to_logok")
+    return {"runs_compared": [{k: t.get(k) for k in keep} for t in block.get("checkpoints_tried") or []],
+            "runs_compared_at": block.get("checkpoints_compared") or block.get("created")}
+
+
 def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None,
               protocols: Sequence[str] = SPIN_PROTOCOLS, ok_k: Sequence[int] = SPIN_OK_K,
               corr_scale: Sequence[float] = SPIN_CORR_SCALES, root: Path | None = None,
@@ -268,17 +277,24 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     chosen = {"ok_k": tried[pick]["ok_k"], "corr_scale": tried[pick]["corr_scale"],
               "chunk_hours": tried[pick]["chunk_hours"], "variogram": tried[pick]["variogram"]}
     card_path = model_dir("spin", root) / "card.json"
+    # read before shipping overwrites it: when a run re-chosen is the checkpoint shipped already, its tunes go on
+    shipped = json.loads(card_path.read_text()) if card_path.is_file() else {}
     if chosen_run is None:  # the shipped checkpoint itself
-        card = json.loads(card_path.read_text())
+        card = shipped
     elif write:
         card = ship_run("spin", chosen_run, run_list, root,
                         f"{SPIN_RULE}, each run at its best inference settings (tune)")
     else:
         card = run_card("spin", chosen_run)
-    earlier = card.get("inference") or {}
-    same = bool(earlier) and earlier.get("model_sha256") == card.get("model_sha256")
+    earlier = next((c["inference"] for c in (shipped, card) if c.get("inference")
+                    and c["inference"].get("model_sha256") == card.get("model_sha256")), {})
+    same = bool(earlier)
     # every earlier tune of this very checkpoint, oldest first: a retune's own grid does not show what they settled
     history = [*earlier.get("earlier_tunes", []), tune_summary(earlier)] if same else []
+    if same and runs and earlier.get("checkpoints_tried"):
+        # this comparison of runs replaces the card's record of the last one (checkpoints_tried, seeds_tried):
+        # that one stays, in brief, with the tune it belongs to
+        history[-1] = history[-1] | compared_runs(earlier)
     if runs:
         compared, compared_at = tried, None
     elif earlier.get("checkpoints_tried") and same:

@@ -404,6 +404,20 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
               variograms=("trained",))
     third = json.loads((shipped / "card.json").read_text())["inference"]
     assert third["earlier_tunes"] == [tune_summary(first), tune_summary(again)]  # oldest first
+    # the shipped checkpoint compared again with a new run: the record of the runs the first tune compared moves to
+    # the entry of the tune it belongs to, and seeds_tried / checkpoints_tried hold the new comparison
+    from core.evaluation.tuning import compared_runs
+
+    chosen = runs[best["seed"]]
+    tune_spin(stations=stations, protocols=("holdout",), ok_k=(10,), corr_scale=(1.0,), root=dest,
+              runs=[chosen, runs[1 - best["seed"]]], chunk_hours=(24,), variograms=("trained",))
+    fourth = json.loads((shipped / "card.json").read_text())
+    inf4 = fourth["inference"]
+    assert inf4["earlier_tunes"][:2] == [tune_summary(first), tune_summary(again)]
+    assert inf4["earlier_tunes"][2] == tune_summary(third) | compared_runs(third)
+    assert [r["seed"] for r in inf4["earlier_tunes"][2]["runs_compared"]] == [t["seed"] for t in tried]
+    assert inf4["earlier_tunes"][2]["runs_compared_at"] == first["created"]
+    assert inf4["checkpoints_compared"] is None and len(inf4["checkpoints_tried"]) == 2
 
 
 def test_unknown_protocol_variant_is_refused(sim) -> None:

@@ -218,6 +218,14 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     assert ("Earlier tunes of this checkpoint, same rule (a retune's grid above shows only its own candidates): "
             "2026-12-06 01:33 UTC chose ok_k 16, corr_scale 0.7, variogram auto (tried ok_k 16; variogram trained, "
             "window, auto; chunk_hours 48; worst ratio 0.9556).") in note
+    replaced = earlier | {"runs_compared_at": "2026-12-05T23:38:08+00:00", "runs_compared": [
+        {"seed": 3, "run": "/runs/a", "worst_ratio_to_logok": 0.9556, "variogram": "window"},
+        {"seed": 4, "run": "/runs/b", "worst_ratio_to_logok": 0.9613, "variogram": "window"}]}
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": recipes, "inference": block | {
+        "hparams": block["hparams"] | {"variogram": "auto"}, "earlier_tunes": [replaced]}}))
+    note = choices_note(metrics)  # a later comparison of runs replaced this one on the card: it is listed with its tune
+    assert ("worst ratio 0.9556; runs compared on 2026-12-05: seed 3 0.9556 (variogram window), seed 4 0.9613 "
+            "(variogram window)).") in note
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
     for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
