@@ -229,14 +229,14 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     tried = [{"seed": 3, "run": "/runs/w48", "worst_ratio_to_logok": 0.9867, "ok_k": 16, "corr_scale": 1.0},
              {"seed": 3, "run": "/runs/w72", "worst_ratio_to_logok": 0.9908, "ok_k": 16, "corr_scale": 1.0}]
     for suffix in ("/spin", ""):  # seeds_tried named <run>/spin before 2026-12-05, <run> (as tune does) since
-        same_seed = [{"seed": 3, "val_mae": 12.2, "run": f"/runs/w48{suffix}",
+        same_seed = [{"seed": 3, "val_mae": 12.2, "run": f"/runs/w48{suffix}", "train_minutes": 22.02,
                       "hparams": {"aux_dropout": 0.25, "window": 48}},
                      {"seed": 3, "val_mae": 13.3, "run": f"/runs/w72{suffix}",
                       "hparams": {"aux_dropout": 0.25, "window": 72}}]
         (spin / "card.json").write_text(json.dumps({"chosen_seed": 3, "seeds_tried": same_seed,
                                                     "inference": block | {"checkpoints_tried": tried}}))
         note = choices_note(metrics)  # two runs of one seed keep their own recipes (matched by folder, not seed)
-        assert "seed 3, aux_dropout 0.25, window 48: 0.9867" in note
+        assert "seed 3, aux_dropout 0.25, window 48, 22.0 min: 0.9867" in note  # how long it trained, when known
         assert "seed 3, aux_dropout 0.25, window 72: 0.9908" in note
     assert "ok_nugget" not in note
 
