@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from core.contracts.model_spec import module_hparams
 from core.contracts.provenance import git_commit
 from core.contracts.registry import get_spec
@@ -93,12 +91,10 @@ def assemble(model: str, runs: list[Path], dest: Path, *, data=None, device: str
         ds = _training_set(cards[0], runs[0], model)
         data = prepare_training_data(ds, hp["window"], predict=hp["predict"], margin_deg=hp["train_margin_deg"],
                                      test_codes=cards[0]["test_stations"])
-    with torch.no_grad():
-        val = validate(module, validation_data(data, hp), hp, dev)
-    module.eval()
+    val = validate(module, validation_data(data, hp), hp, dev)  # leaves the module in training mode: saved as is
     seeds = [c.get("seed") for c in cards]
     card = {k: cards[0][k] for k in CARRIED_CARD_KEYS if k in cards[0]}
-    card.update({k: v for k, v in spec.notes.items()})
+    card.update(spec.notes)
     card.update({
         "seed": "+".join(str(s) for s in seeds),
         "device": str(dev),
