@@ -26,11 +26,14 @@ def normalise_advection(ka: torch.Tensor) -> torch.Tensor:
     return ka / (ka.sum(-1, keepdim=True) + ADV_NORM)
 
 
-def gather_sum(w: torch.Tensor, z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def gather_sum(w: torch.Tensor, z: torch.Tensor, idx: torch.Tensor, dense_cache: dict | None = None,
+               key: str = "") -> torch.Tensor:
     """``Σ_k w[b,l,m,k] · z[b,l,idx[m,k],:]`` → (B, L, M, R).
 
     ``w`` (B, L, M, k) or (M, k); ``z`` (B, L, N, R); ``idx`` (M, k). One index_select + one
     batched product (few large ops are much cheaper on a busy CPU than k small ones).
+    ``dense_cache``: where training on a small graph keeps the dense (B, L, M, N) form of ``w`` under ``key``, so
+    layers that apply the same weights (spin's diffusion and advection kernels in every layer) scatter them once.
     """
     m, k = idx.shape
     if w.dim() == 2:
@@ -40,7 +43,11 @@ def gather_sum(w: torch.Tensor, z: torch.Tensor, idx: torch.Tensor) -> torch.Ten
     if not torch.is_grad_enabled() and w.numel() > SPARSE_MIN_EDGES:
         return _sparse_gather_sum(w, z, idx)
     if torch.is_grad_enabled() and max(m, z.shape[2]) <= DENSE_MAX_NODES:
-        dense = z.new_zeros(*w.shape[:-1], z.shape[2]).scatter_add(-1, idx.expand(*w.shape[:-2], m, k), w)
+        dense = dense_cache.get(key) if dense_cache is not None else None
+        if dense is None:
+            dense = z.new_zeros(*w.shape[:-1], z.shape[2]).scatter_add(-1, idx.expand(*w.shape[:-2], m, k), w)
+            if dense_cache is not None:
+                dense_cache[key] = dense
         return dense @ z
     zk = z.index_select(2, idx.reshape(-1)).unflatten(2, (m, k))  # (B, L, M, k, R)
     return (w.unsqueeze(-2) @ zk).squeeze(-2)
@@ -85,12 +92,13 @@ class Propagation(nn.Module):
         self.update = MLP(2 * hidden, hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
 
-    def forward(self, h: torch.Tensor, idx: torch.Tensor, kd: torch.Tensor | None, ka: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the new ``h`` and the gate (B, L, N, 1) (1 = all diffusion)."""
+    def forward(self, h: torch.Tensor, idx: torch.Tensor, kd: torch.Tensor | None, ka: torch.Tensor | None,
+                dense_cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the new ``h`` and the gate (B, L, N, 1) (1 = all diffusion). ``dense_cache``: shared by the
+        layers of one forward pass that get the same ``kd``/``ka`` (see :func:`gather_sum`)."""
         zero = torch.zeros_like(h)
-        md = gather_sum(kd, self.wd(h), idx) if self.use_d else zero
-        ma = gather_sum(ka, self.wa(h), idx) if self.use_a else zero
+        md = gather_sum(kd, self.wd(h), idx, dense_cache, "diffusion") if self.use_d else zero
+        ma = gather_sum(ka, self.wa(h), idx, dense_cache, "advection") if self.use_a else zero
         if self.use_d and self.use_a:
             g = torch.sigmoid(self.gate(torch.cat([h, md, ma], -1)))
         else:

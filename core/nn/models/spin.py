@@ -264,8 +264,9 @@ class SPIN(nn.Module):
             ka = advection_kernel_knn(u, v, idx, d_k, b_k, valid)
             ka = normalise_advection(ka * src_obs if src_obs is not None else ka)
         gates = []
+        shared: dict = {}  # every layer applies the same kd and ka: in training their dense form is built once
         for layer in self.layers:
-            h, g = layer(h, idx, kd, ka)
+            h, g = layer(h, idx, kd, ka, dense_cache=shared)
             gates.append(g)
         corr = self._scale(self.decoder(h).squeeze(-1))
         out["pred"] = to_ugm3(init + corr, center)

@@ -250,6 +250,40 @@ def test_sparse_message_sum_equals_the_gathered_one(monkeypatch, per_hour: bool)
     torch.testing.assert_close(fast, ref)
 
 
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_layers_sharing_the_dense_kernels_train_exactly_as_each_building_its_own(world, n_layers: int,
+                                                                                 monkeypatch) -> None:
+    """In training every layer applies the same diffusion and advection weights; their dense form is scattered once
+    per forward pass and shared (a faster step), with the same loss and gradients to the last bit."""
+    import core.nn.blocks as blocks
+
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)), n_windows=2)
+
+    def step(model) -> tuple[float, list[torch.Tensor]]:
+        out = model(batch)
+        loss = composite_loss(out, batch, LossWeights())[0]
+        loss.backward()
+        return float(loss.detach()), [p.grad for p in model.parameters() if p.grad is not None]
+
+    torch.manual_seed(0)
+    shared = SPIN(**{**TINY, "n_layers": n_layers}).train()
+    own = SPIN(**{**TINY, "n_layers": n_layers}).train()
+    own.load_state_dict(shared.state_dict())
+    made = []
+    scatter = torch.Tensor.scatter_add
+    monkeypatch.setattr(torch.Tensor, "scatter_add", lambda self, *a: made.append(1) or scatter(self, *a))
+    a = step(shared)
+    n_shared = len(made)
+    forward = blocks.Propagation.forward
+    monkeypatch.setattr(blocks.Propagation, "forward", lambda self, h, idx, kd, ka, dense_cache=None:
+                        forward(self, h, idx, kd, ka))  # every layer scatters its own, as before
+    b = step(own)
+    assert a[0] == b[0]
+    for ga, gb in zip(a[1], b[1], strict=True):
+        torch.testing.assert_close(ga, gb, rtol=0, atol=0)
+    assert len(made) - n_shared - n_shared == 2 * (n_layers - 1)  # per layer after the first: two scatters saved
+
+
 @pytest.mark.parametrize("scale", [0.0, 0.6])
 def test_corr_scale_shrinks_the_served_correction_toward_the_init(world, scale: float) -> None:
     """``corr_scale`` s serves init + s·correction (normalised log) at stations and grid cells, in eval only:
