@@ -309,16 +309,15 @@ def choices_note(metrics_dir: Path) -> str:
     by_tune = inf.get("checkpoints_tried") or []
     if by_tune:
         # a run is its folder (two runs may share a seed); cards before 2026-12-05 name it <run>/spin in seeds_tried
-        by_run = {run_folder(t["run"], "spin"): t.get("hparams") or {} for t in seeds_tried if t.get("run")}
+        by_run = {run_folder(t["run"], "spin"): t for t in seeds_tried if t.get("run")}
         by_seed = {t.get("seed"): t.get("hparams") or {} for t in seeds_tried}
-        # training time is no hyper-parameter, but two runs of one recipe may differ in it (a time cap)
-        minutes = {run_folder(t["run"], "spin"): t.get("train_minutes") for t in seeds_tried if t.get("run")}
 
         def how(t: dict) -> str:
-            hp = by_run.get(run_folder(t["run"], "spin")) if t.get("run") else None
-            took = minutes.get(run_folder(t["run"], "spin")) if t.get("run") else None
-            return recipe_text(hp or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)}) + (
-                f", {took:.1f} min" if took is not None else "")
+            entry = by_run.get(run_folder(t["run"], "spin"), {}) if t.get("run") else {}
+            # training time is no hyper-parameter, but two runs of one recipe may differ in it (a time cap)
+            took = entry.get("train_minutes")
+            hp = entry.get("hparams") or by_seed.get(t["seed"]) or {"aux_dropout": t.get("aux_dropout", 0.0)}
+            return recipe_text(hp) + (f", {took:.1f} min" if took is not None else "")
 
         def reading(t: dict) -> str:  # how the run's windows were read: chunk length and variogram
             return (f", chunk_hours {t['chunk_hours']}" if t.get("chunk_hours") else "") + (

@@ -288,16 +288,15 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
         card = run_card("spin", chosen_run)
     earlier = next((c["inference"] for c in (shipped, card) if c.get("inference")
                     and c["inference"].get("model_sha256") == card.get("model_sha256")), {})
-    same = bool(earlier)
     # every earlier tune of this very checkpoint, oldest first: a retune's own grid does not show what they settled
-    history = [*earlier.get("earlier_tunes", []), tune_summary(earlier)] if same else []
-    if same and runs and earlier.get("checkpoints_tried"):
+    history = [*earlier.get("earlier_tunes", []), tune_summary(earlier)] if earlier else []
+    if runs and earlier.get("checkpoints_tried"):
         # this comparison of runs replaces the card's record of the last one (checkpoints_tried, seeds_tried):
         # that one stays, in brief, with the tune it belongs to
         history[-1] = history[-1] | compared_runs(earlier)
     if runs:
         compared, compared_at = tried, None
-    elif earlier.get("checkpoints_tried") and same:
+    elif earlier.get("checkpoints_tried"):
         # the shipped checkpoint retuned alone: its runs were compared by an earlier tune, whose table stays the record
         compared = earlier["checkpoints_tried"]
         compared_at = earlier.get("checkpoints_compared") or earlier.get("created")
