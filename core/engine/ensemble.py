@@ -56,8 +56,9 @@ def assemble(model: str, runs: list[Path], dest: Path, *, data=None, device: str
 
     ``data``: the :class:`~core.engine.trainer.TrainData` the members were validated on (default: rebuilt from
     the members' dataset exactly as training built it), used to score the ensemble's own validation MAE.
-    Refused with :class:`InvalidRequest` when the model cannot ensemble, fewer than two runs are given, or the
-    runs differ in architecture, hyper-parameters, data or test stations (and which).
+    Refused with :class:`InvalidRequest` when ``dest`` holds a checkpoint of the model already, the model cannot
+    ensemble, fewer than two runs are given, or the runs differ in architecture, hyper-parameters, data or test
+    stations (and which).
     """
     from core.engine.trainer import prepare_training_data, validate, validation_data
 
@@ -65,6 +66,10 @@ def assemble(model: str, runs: list[Path], dest: Path, *, data=None, device: str
     if not spec.ensembles:
         raise InvalidRequest(f"{model} cannot be assembled into an ensemble (its spec has ensembles=False).")
     runs = [Path(r) for r in runs]
+    taken = Path(dest) / model / "model.pt"
+    if taken.exists():  # a run, the shipped checkpoint or an earlier ensemble: never overwritten
+        raise InvalidRequest(f"{taken} exists already; give `--out` a folder without a {model} checkpoint "
+                             f"(an ensemble never replaces a trained run or the shipped model).")
     if len(runs) < 2 or len(set(p.resolve() for p in runs)) < len(runs):
         raise InvalidRequest(f"An ensemble needs at least two different runs, got {[str(r) for r in runs]}.")
     loaded = [load_checkpoint(model, spec.arch_version, r) for r in runs]

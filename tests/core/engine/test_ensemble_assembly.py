@@ -91,3 +91,15 @@ def test_one_run_a_repeated_run_a_nested_ensemble_or_another_model_are_refused(t
         assemble("spin", [tmp_path / "ens", runs[0]], tmp_path / "ens2", data=data)
     with pytest.raises(InvalidRequest, match="cannot be assembled"):
         assemble("aqnet", runs, tmp_path / "ens3", data=data)
+
+
+@pytest.mark.parametrize("onto", ["a run", "an ensemble"])
+def test_an_existing_checkpoint_is_never_overwritten(tmp_path, tiny_hp, data, onto) -> None:
+    runs = [_run(tmp_path / f"run{s}", s, tiny_hp, data)[0] for s in (1, 2)]
+    dest = runs[0] if onto == "a run" else tmp_path / "ens"
+    if onto == "an ensemble":
+        assemble("spin", runs, dest, data=data)
+    before = (dest / "spin" / "model.pt").read_bytes()
+    with pytest.raises(InvalidRequest, match="exists already"):
+        assemble("spin", runs, dest, data=data)
+    assert (dest / "spin" / "model.pt").read_bytes() == before
