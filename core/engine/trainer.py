@@ -80,6 +80,8 @@ ABLATIONS: dict[str, dict] = {
     "short-context": {"tcn_layers": 3},  # dilations 1, 2, 4 (receptive field 15 h) instead of 1 … 16
     # not a removal: a training variant judged the same way (half the windows masked like sparse-30km)
     "sparse-masks": {"sparse_share": 0.5},
+    # an addition: the encoder also reads each node's leave-one-out log-OK and its nearest observed distance
+    "loo-inputs": {"loo_inputs": True},
 }
 VAL_SEED_BASE = 1000  # validation hidden sets use seeds 1000, 1001, … whatever the training seed
 

@@ -7,7 +7,8 @@ corrections. Why the mean of corrections: the seeds' corrections share the signa
 the mean keeps the one and shrinks the other, as ``corr_scale`` shrinks a single network's, without a bias toward
 the init. Members are never trained together: ``python -m core ensemble`` assembles trained runs.
 
-A member must offer ``node_init(batch)``, ``encode(batch, init=)`` (state with ``corr``), ``target_init(batch)``
+A member must offer ``node_estimate(batch)``, ``node_init(batch, estimate)``, ``encode(batch, init=, estimate=)``
+(state with ``corr``), ``target_init(batch)``
 and ``target_correction(batch, state, t_init)``. Outputs are µg/m³ like a member's.
 """
 
@@ -43,8 +44,9 @@ class CorrectionEnsemble(nn.Module):
     def encode(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict]:
         """Station side: the shared init (B, L, N) plus the members' mean served correction; outputs every member
         gives (``init_pred``, wind, influence) are averaged (init_pred and wind on their own scales)."""
-        init = self.first.node_init(batch)
-        outs, states = zip(*(m.encode(batch, init=init) for m in self.members), strict=True)
+        estimate = self.first.node_estimate(batch) if self.first.init_mode == "logok" else None
+        init = self.first.node_init(batch, estimate[0] if estimate is not None else None)
+        outs, states = zip(*(m.encode(batch, init=init, estimate=estimate) for m in self.members), strict=True)
         center = batch["center"]
         corr = torch.stack([s["corr"] for s in states]).mean(0)
         out: dict[str, torch.Tensor] = {"pred": to_ugm3(init + corr, center)}

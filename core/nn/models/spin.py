@@ -15,7 +15,9 @@ Pipeline on a window of ``L`` hours (48 by default) over ``N`` station nodes (ba
    (:func:`narrower_than_range`); IDW
    (the batch's ``init``) where no candidate is observed. Grid cells
    (``tgt_*``) get the same kriging from their candidate sources. ``init_mode="idw"`` is the spin-1 init;
-2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` →
+2. node input ``[x, mask, init, aux (P), tfeat (4), static (S), elevation, elevation − neighbours']`` and with
+   ``loo_inputs`` also ``[log-OK from the other observed stations, nearest observed km / 100]`` (at an observed node
+   its leave-one-out kriging: where the init misses, read from observed values only) →
    Linear → TCN over hours (dilations 1 … 2^(tcn_layers−1): 1–16 with 5 layers, receptive field 63 h).
    No per-station embedding anywhere, so the network runs on station sets it has never seen;
 3. initialization head on the encoding → ``init_pred`` (supervised by the init loss);
@@ -68,6 +70,7 @@ from core.nn.layers import MLP, TCN
 
 ARCH_VERSION = "spin-2"
 N_TERRAIN = 2  # elevation km, elevation minus the mean of the node's graph neighbours km
+N_LOO = 2  # log-OK from the other observed stations (normalised log), nearest observed candidate (100 km)
 
 
 class SPIN(nn.Module):
@@ -80,7 +83,7 @@ class SPIN(nn.Module):
                  wind_scale: float = 1.0, init_mode: str = "logok", ok_k: int = 10, ok_candidates: int = 32,
                  ok_nugget: float = 0.2, ok_range_km: float = 150.0, learn_variogram: bool = False,
                  mp_observed_only: bool = True, use_terrain: bool = True, terrain_km: float = 0.3,
-                 corr_scale: float = 1.0):
+                 corr_scale: float = 1.0, loo_inputs: bool = False):
         super().__init__()
         if init_mode not in ("logok", "idw"):
             raise ValueError(f"init_mode must be 'logok' or 'idw', not {init_mode!r}")
@@ -89,12 +92,14 @@ class SPIN(nn.Module):
         if not 0.0 <= float(corr_scale) <= 1.0:
             raise ValueError(f"corr_scale must be between 0 (the kriging init alone) and 1 (as trained), "
                              f"not {corr_scale}")
+        if loo_inputs and init_mode != "logok":
+            raise ValueError("loo_inputs reads the log-OK estimate at every node: it needs init_mode 'logok'")
         n_static = len(STATIC_FEATURES) + (N_TERRAIN if use_terrain else 0)
-        n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + n_static
+        n_in = 3 + len(AUX_VARS) + N_TIME_FEATURES + n_static + (N_LOO if loo_inputs else 0)
         self.use_d, self.use_a, self.use_measured = use_diffusion, use_advection, use_measured_wind
         self.threshold_km, self.target_k, self.graph_k = threshold_km, target_k, graph_k
         self.init_mode, self.ok_k, self.ok_candidates = init_mode, ok_k, ok_candidates
-        self.mp_observed_only, self.use_terrain = mp_observed_only, use_terrain
+        self.mp_observed_only, self.use_terrain, self.loo_inputs = mp_observed_only, use_terrain, bool(loo_inputs)
         # inference only (1 in training): shrinks the learned correction toward the init, chosen on validation
         self.corr_scale = float(corr_scale)
         nug = min(max(ok_nugget, 0.01), 0.95)
@@ -137,11 +142,22 @@ class SPIN(nn.Module):
             w = self.wind_head(h)
         return w[..., 0], w[..., 1]
 
-    def node_init(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Initial estimate (B, L, N), normalised log: own value where observed, else log-OK, else IDW."""
-        x, mask = batch["x"] * batch["mask"], batch["mask"]
+    def node_init(self, batch: dict[str, torch.Tensor], estimate: torch.Tensor | None = None) -> torch.Tensor:
+        """Initial estimate (B, L, N), normalised log: own value where observed, else :meth:`node_estimate`
+        (``estimate`` when the caller has it already)."""
         if self.init_mode == "idw":
             return batch["init"]
+        est = self.node_estimate(batch)[0] if estimate is None else estimate
+        return torch.where(batch["mask"] > 0, batch["x"] * batch["mask"], est)
+
+    def node_estimate(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-OK of every node from the OTHER observed stations: (estimate (B, L, N) normalised log, IDW where no
+        candidate is observed; distance to the nearest observed candidate (B, L, N) km, ``threshold_km`` if none).
+
+        At an observed node the estimate is its leave-one-out kriging (the node itself is never its own candidate),
+        which is what ``loo_inputs`` feeds the encoder: how far kriging misses there, from observed values only.
+        """
+        x, mask = batch["x"] * batch["mask"], batch["mask"]
         dist = batch["dist"]
         cand, cvalid = self._station_knn(dist, self.ok_candidates)  # (N, K) sorted by distance
         b, n_h, n = x.shape
@@ -165,16 +181,17 @@ class SPIN(nn.Module):
         key_sel, sel = torch.topk(key_d, k, dim=-1, largest=False)
         src = torch.gather(cand[uniq_node], -1, sel)  # (U, k) node indices
         ok = torch.isfinite(key_sel).to(x.dtype)
+        near = torch.where(torch.isfinite(key_sel[:, 0]), key_sel[:, 0],
+                           torch.full_like(key_sel[:, 0], float(self.threshold_km)))
         # γ(d0) is read from the network's γ table at (node, source): key_sel holds those very distances
         g_ss = self._station_gamma(dist, nug, rng)
         lam = ok_weights_from_gamma(g_ss[uniq_node.unsqueeze(-1), src], g_ss[src.unsqueeze(-1), src.unsqueeze(-2)], ok)
         if inv is not None:
-            lam, src, ok = lam[inv], src[inv], ok[inv]
+            lam, src, ok, near = lam[inv], src[inv], ok[inv], near[inv]
         lam, src, ok = (t.view(b, n_h, n, k) for t in (lam, src, ok))
         z = torch.gather(x.unsqueeze(2).expand(b, n_h, n, n), -1, src)
         est = guarded_estimate(lam, z, ok)
-        est = torch.where(torch.isnan(est), batch["init"], est)
-        return torch.where(mask > 0, x, est)
+        return torch.where(torch.isnan(est), batch["init"], est), near.view(b, n_h, n)
 
     def target_init(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Initial estimate at receive-only targets (B, L, M): log-OK from their candidates, else IDW."""
@@ -227,28 +244,33 @@ class SPIN(nn.Module):
             out["readout_pred"] = to_ugm3(init + corr, center)
         return out
 
-    def encode(self, batch: dict[str, torch.Tensor], init: torch.Tensor | None = None
+    def encode(self, batch: dict[str, torch.Tensor], init: torch.Tensor | None = None,
+               estimate: tuple[torch.Tensor, torch.Tensor] | None = None
                ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The station side (steps 1–6): outputs at the nodes and the state the grid readout reads.
 
         Only station keys of ``batch`` are read, so one encoding serves every set of targets (the tiles of a
         reanalysis block) through :meth:`read_targets`; state: ``h`` (B, L, N, hidden), ``mask``, ``init``,
         ``center``, ``u``/``v`` (B, L, N) or None, ``corr`` (B, L, N) the served correction (normalised log).
-        ``init``: the node init (:meth:`node_init`) when the caller has it already (an ensemble's members share
-        one kriging init).
+        ``init``: the node init (:meth:`node_init`) and ``estimate`` (:meth:`node_estimate`) when the caller has
+        them already (an ensemble's members share one kriging init).
         """
         mask, center = batch["mask"], batch["center"]
         x = batch["x"] * mask
         b, n_h, n = x.shape
-        init = self.node_init(batch) if init is None else init
+        if estimate is None and self.init_mode == "logok" and (init is None or self.loo_inputs):
+            estimate = self.node_estimate(batch)
+        init = self.node_init(batch, estimate[0] if estimate is not None else None) if init is None else init
         dist, bearing = batch["dist"], batch["bearing"]
         idx, valid = self._station_knn(dist, self.graph_k)
         d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
         terr, tk = self._terrain(batch.get("elev"), n, idx, valid)
         static = torch.cat([batch["static"], terr], -1)
-        feats = torch.cat([x.unsqueeze(-1), mask.unsqueeze(-1), init.unsqueeze(-1), batch["aux"],
-                           batch["tfeat"].unsqueeze(2).expand(b, n_h, n, -1), static.expand(b, n_h, n, -1)], -1)
-        h = self.tcn(self.inp(feats))
+        parts = [x.unsqueeze(-1), mask.unsqueeze(-1), init.unsqueeze(-1), batch["aux"],
+                 batch["tfeat"].unsqueeze(2).expand(b, n_h, n, -1), static.expand(b, n_h, n, -1)]
+        if self.loo_inputs:  # where kriging misses at observed nodes, and how far the nearest observed one is
+            parts += [estimate[0].unsqueeze(-1), (estimate[1] / 100.0).unsqueeze(-1)]
+        h = self.tcn(self.inp(torch.cat(parts, -1)))
         out = {"init_pred": to_ugm3(init + self.init_head(h).squeeze(-1), center)}
         # hidden sources carry no weight: their encodings hold only the init (observed-only message passing)
         src_obs = mask[..., idx] if self.mp_observed_only else None  # (B, L, N, k)
@@ -385,7 +407,7 @@ DEFAULTS = {
     "threshold_km": DEFAULT_THRESHOLD_KM, "use_diffusion": True, "use_advection": True,
     "use_measured_wind": True, "wind_scale": 1.0, "init_mode": "logok", "ok_k": 10, "ok_candidates": 32,
     "ok_nugget": 0.2, "ok_range_km": 150.0, "learn_variogram": False, "mp_observed_only": True,
-    "use_terrain": True, "terrain_km": 0.3, "corr_scale": 1.0, "window": 48, "predict": 48,
+    "use_terrain": True, "terrain_km": 0.3, "corr_scale": 1.0, "loo_inputs": False, "window": 48, "predict": 48,
 }
 
 SPEC = register_spec(ModelSpec(

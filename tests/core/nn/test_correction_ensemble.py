@@ -34,10 +34,10 @@ def _spins(seeds: list[int], **hp) -> list[SPIN]:
     return out
 
 
-@pytest.mark.parametrize("corr_scale", [1.0, 0.6])
-def test_identical_members_serve_what_one_serves(batch, corr_scale: float) -> None:
-    one = _spins([1], corr_scale=corr_scale)[0]
-    twin = _spins([1], corr_scale=corr_scale)[0]
+@pytest.mark.parametrize(("corr_scale", "loo_inputs"), [(1.0, False), (0.6, False), (1.0, True)])
+def test_identical_members_serve_what_one_serves(batch, corr_scale: float, loo_inputs: bool) -> None:
+    one = _spins([1], corr_scale=corr_scale, loo_inputs=loo_inputs)[0]
+    twin = _spins([1], corr_scale=corr_scale, loo_inputs=loo_inputs)[0]
     ens = CorrectionEnsemble([one, twin]).eval()
     with torch.no_grad():
         a, b = one(batch), ens(batch)

@@ -113,13 +113,13 @@ def test_split_readout_equals_concatenated_head() -> None:
     torch.testing.assert_close(out, m.head(torch.cat(feats, -1)).squeeze(-1))
 
 
-@pytest.mark.parametrize("observed_only", [True, False])
-def test_hidden_neighbours_carry_no_weight(world, observed_only: bool) -> None:
+@pytest.mark.parametrize(("observed_only", "loo_inputs"), [(True, False), (False, False), (True, True)])
+def test_hidden_neighbours_carry_no_weight(world, observed_only: bool, loo_inputs: bool) -> None:
     """Changing every input a hidden node feeds the network (pollutants, emission proxies, init fallback)
     leaves every observed node's output unchanged (and, as a check that the test can fail, changes it when
     hidden nodes do send messages). Elevation is geometry, like distance, and is not changed here."""
     torch.manual_seed(0)
-    model = SPIN(**{**TINY, "n_layers": 2}, mp_observed_only=observed_only).eval()
+    model = SPIN(**{**TINY, "n_layers": 2}, mp_observed_only=observed_only, loo_inputs=loo_inputs).eval()
     _, batch = _batch(world.stations.isel(station=slice(0, 30)), n_windows=1)
     hid = (batch["mask"][0] == 0).all(0)  # hidden (or missing) at every hour of the window
     assert hid.any() and (~hid).any()
@@ -152,6 +152,44 @@ def test_kriging_init_exact_at_observed_and_uses_observed_only(world) -> None:
         y_log = torch.log1p(batch["y"]) - batch["center"].unsqueeze(-1)
         sel = (~obs) & (batch["y_mask"] > 0)
         assert (init - y_log)[sel].abs().mean() < (batch["init"] - y_log)[sel].abs().mean()
+
+
+def test_loo_estimate_is_kriging_from_the_other_observed_nodes(world) -> None:
+    """``node_estimate``: at an observed node its own value never enters (leave-one-out), hidden values never
+    enter anywhere, it is the init at hidden nodes, and the distance is the nearest OTHER observed station's."""
+    model = SPIN(**TINY, loo_inputs=True).eval()
+    _, batch = _batch(world.stations.isel(station=slice(0, 30)))
+    with torch.no_grad():
+        est, near = model.node_estimate(batch)
+        obs = batch["mask"] > 0
+        torch.testing.assert_close(est[~obs], model.node_init(batch)[~obs])
+        # the node's own value: changing station j's observations moves every estimate but j's own
+        j = int(torch.nonzero(obs[0, 0])[0, 0])
+        moved = dict(batch, x=batch["x"].clone())
+        moved["x"][:, :, j] += 2.0
+        est2, _ = model.node_estimate(moved)
+        torch.testing.assert_close(est2[:, :, j], est[:, :, j])
+        assert (est2 - est).abs().max() > 1e-2  # others read j: the test can fail
+        hidden_x = dict(batch, x=batch["x"] + (1 - batch["mask"]) * 5.0)  # garbage where hidden
+        torch.testing.assert_close(model.node_estimate(hidden_x)[0], est)
+    dist = batch["dist"].clone().fill_diagonal_(float("inf"))
+    brute = torch.where(obs.unsqueeze(-2), dist, torch.full_like(dist, float("inf"))).amin(-1)
+    brute = torch.where(brute <= model.threshold_km, brute, torch.full_like(brute, model.threshold_km))
+    torch.testing.assert_close(near, brute)
+
+
+def test_loo_inputs_widen_the_encoder_and_need_the_kriging_init(world) -> None:
+    with_loo, without = SPIN(**TINY, loo_inputs=True), SPIN(**TINY)
+    assert with_loo.inp.in_features == without.inp.in_features + 2
+    assert SPEC.defaults["loo_inputs"] is False  # checkpoints written before the flag keep their layout
+    with pytest.raises(ValueError, match="loo_inputs.*logok"):
+        SPIN(**TINY, loo_inputs=True, init_mode="idw")
+    torch.manual_seed(0)
+    model = SPIN(**TINY, loo_inputs=True).eval()
+    _, batch = _batch(world.stations.isel(station=slice(0, 20)), targets=True)
+    with torch.no_grad():
+        out = model(batch)
+    assert torch.isfinite(out["pred"]).all() and torch.isfinite(out["grid_pred"]).all()
 
 
 def _readout_case(seed: int, n_static: int, n_h: int, n: int, n_t: int, k: int):
