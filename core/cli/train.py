@@ -68,7 +68,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Random seed (weights, batches, masks)."),
         ablation: Optional[str] = typer.Option(
             None, help="no-advection | no-diffusion | no-masking | no-init-loss | inferred-wind | no-terrain | "
-                       "old-init | no-mp-mask | short-context | sparse-masks | control (saved as <model>-<ablation>)."),
+                       "old-init | no-mp-mask | short-context | sparse-masks | loo-inputs | control "
+                       "(saved as <model>-<ablation>)."),
         steps: Optional[int] = typer.Option(None, "--steps-per-epoch", help="Batches per epoch."),
         out: Optional[Path] = typer.Option(None, help="Models folder (default assets/models)."),
         margin: Optional[str] = typer.Option(

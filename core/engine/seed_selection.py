@@ -47,11 +47,13 @@ def ship_run(model: str, chosen: Path, runs: list[Path], dest: Path | None, sele
     cards = {Path(r): run_card(model, r) for r in runs}
     card = dict(cards[Path(chosen)])
     spec = get_spec(model)
-    shown = recipe_keys([c.get("hparams", {}) for c in cards.values()], spec.fitted_hparams + spec.inference_hparams)
+    # a key a run's card lacks was added after the run: the run had its default (defaults keep the old behaviour)
+    hps = {r: spec.hparams(c.get("hparams", {})) for r, c in cards.items()}
+    shown = recipe_keys(list(hps.values()), spec.fitted_hparams + spec.inference_hparams)
     card["seeds_tried"] = [{"seed": c["seed"], "val_mae": c["metrics"]["val_mae"],
                             "val_idw_mae": c["metrics"].get("val_idw_mae"), "best_epoch": c["metrics"]["best_epoch"],
                             "train_minutes": c.get("train_minutes"), "stopped": c.get("stopped"),
-                            "hparams": {k: c.get("hparams", {}).get(k) for k in shown},
+                            "hparams": {k: hps[r].get(k) for k in shown},
                             "run": str(Path(r))} for r, c in cards.items()]  # as `tune` names it
     card.update({k: v for k, v in spec.notes.items() if k not in card})
     card["chosen_seed"] = card["seed"]

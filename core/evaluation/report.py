@@ -376,7 +376,8 @@ def choices_note(metrics_dir: Path) -> str:
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-UNSET = {"train_margin_deg": "all", "subnet_size": "whole graph"}  # what None means for these hyper-parameters
+# what None means for these hyper-parameters (loo_inputs: a card written before the flag existed, so without it)
+UNSET = {"train_margin_deg": "all", "subnet_size": "whole graph", "loo_inputs": "False"}
 
 
 def _earlier_tune(t: dict) -> str:

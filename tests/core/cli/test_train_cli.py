@@ -73,6 +73,23 @@ def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe
             assert tried[1]["hparams"][k] == v and tried[0]["hparams"][k] != v
 
 
+def test_seeds_tried_reads_a_flag_an_older_card_lacks_as_its_default(tmp_path) -> None:
+    """A run trained before a recipe flag existed had its default: listed as that value, not as unknown."""
+    runs = []
+    for seed, extra in ((0, None), (1, {"loo_inputs": True})):
+        torch.manual_seed(seed)
+        hp = SPEC.hparams(TINY | (extra or {}))
+        if extra is None:
+            del hp["loo_inputs"]  # the card of a run trained before the flag
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
+                        {"seed": seed, "metrics": {"val_mae": 9.0 + seed, "best_epoch": 1}}, root=tmp_path / f"r{seed}")
+        runs.append(tmp_path / f"r{seed}")
+    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(tmp_path / "models")])
+    assert res.exit_code == 0, res.output
+    tried = json.loads((tmp_path / "models" / "spin" / "card.json").read_text())["seeds_tried"]
+    assert [t["hparams"]["loo_inputs"] for t in tried] == [False, True]
+
+
 def test_ensemble_assembles_runs_of_the_real_network(shared_data, tmp_path) -> None:
     from core.data.load import load_stationset
     from core.data.splits import select_test_stations

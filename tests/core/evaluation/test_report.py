@@ -183,6 +183,11 @@ def test_choices_note_states_spins_validation_chosen_corr_scale(tmp_path):
     note = choices_note(metrics)  # runs of different recipes are told apart (fitted values never reach the card)
     assert "seed 2, aux_dropout 0.25, train_margin_deg 0.5, subnet_size whole graph: 0.9700" in note
     assert "seed 3, aux_dropout 0.25, train_margin_deg all, subnet_size 150: 0.9900" in note
+    flagged = [r | {"hparams": r["hparams"] | {"loo_inputs": v}} for r, v in zip(recipes, (None, True), strict=True)]
+    (spin / "card.json").write_text(json.dumps({"chosen_seed": 2, "seeds_tried": flagged,
+                                                "inference": block | {"checkpoints_tried": tried}}))
+    note = choices_note(metrics)  # a card from before the flag lists it as off, not as unknown
+    assert "subnet_size whole graph, loo_inputs False: 0.9700" in note and "loo_inputs True: 0.9900" in note
     chunked = [t | {"chunk_hours": h} for t in tried for h in (48, 72)]
     block = block | {"hparams": block["hparams"] | {"chunk_hours": 72},
                      "trained_with": block["trained_with"] | {"chunk_hours": 48}, "checkpoints_tried": chunked,
