@@ -19,8 +19,10 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(..., "--model", help=f"One of: {', '.join(TUNERS)}."),
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset under <data>/raw/ "
                                                                        "(default cnemc_bth_2019)."),
-        runs: list[Path] = typer.Option([], "--run", help="spin only, repeatable: a folder given to `train --out`. "
-                                        "Every run is tuned and the best one on validation is shipped."),
+        runs: list[Path] = typer.Option([], "--run", help="spin only, repeatable: a folder given to `train --out`, "
+                                        "or 'shipped' for the checkpoint shipped now. Every run is tuned and the "
+                                        "best one on validation is shipped (the models folder is in git: a "
+                                        "replaced checkpoint stays in its history)."),
         ok_k: list[int] = typer.Option([], "--ok-k", help="spin only, repeatable: kriging-init neighbours to try "
                                        "(default 16, 24)."),
         corr_scale: list[float] = typer.Option([], "--corr-scale", help="spin only, repeatable: shares of the "

@@ -72,6 +72,7 @@ SPIN_CHUNK_HOURS = (48, 72)
 # Beijing's validation days the BTH fit made the init alone worse than logok, 12.86 vs 12.72 µg/m³), or refitted only
 # on a network narrower than the trained range (BTH windows keep the steadier training-day fit)
 SPIN_VARIOGRAMS = VARIOGRAMS
+SHIPPED_RUN = "shipped"  # `tune --run shipped`: the checkpoint in the models folder, compared beside training runs
 SPLIT_NOTE = "val (days 21-23), S_test removed, every validation station fold hidden and scored in turn (pooled)"
 
 
@@ -252,10 +253,11 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     validation MAE ratio to logok.
 
     Without ``runs`` the shipped checkpoint (``root``, default assets/models) is tuned. With ``runs`` (folders
-    given to ``train --out``) every run's checkpoint is scored on the same grid and the best (run, settings)
-    is shipped to ``root`` (:func:`core.engine.seed_selection.ship_run`). Writes the card's ``inference`` block;
-    its ``val_mae`` is the shipped checkpoint's :attr:`SpinCandidate.table` at the chosen ``chunk_hours`` and
-    ``variogram``, ``checkpoints_tried`` the best of every run, chunk length and variogram. MAE is pooled over
+    given to ``train --out``, or :data:`SHIPPED_RUN` for the shipped checkpoint itself) every run's checkpoint is
+    scored on the same grid and the best (run, settings) is shipped to ``root``
+    (:func:`core.engine.seed_selection.ship_run`). Writes the card's ``inference`` block; its ``val_mae`` is the
+    shipped checkpoint's :attr:`SpinCandidate.table` at the chosen ``chunk_hours`` and ``variogram``,
+    ``checkpoints_tried`` the best of every run, chunk length and variogram. MAE is pooled over
     validation ``folds`` (default all).
     """
     from core.engine.checkpoint import INFERENCE_FORMAT, model_dir
@@ -267,7 +269,8 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     folds = all_folds(stations) if folds is None else folds
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
-    run_list = [Path(r) for r in runs] or [None]  # None: the checkpoint shipped to ``root``
+    # ``shipped`` names the checkpoint shipped to ``root`` as one of the runs (its folder holds ``spin/``, as a run's)
+    run_list = [model_dir("spin", root).parent if str(r) == SHIPPED_RUN else Path(r) for r in runs] or [None]
     candidates = [SpinCandidate(r, table, ch, v) for r in run_list
                   for (ch, v), table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
                                                   folds, ref, tuple(chunk_hours), tuple(variograms)).items()]

@@ -418,6 +418,12 @@ def test_tune_spin_over_training_runs_ships_the_best_run_with_its_settings(tmp_p
     assert [r["seed"] for r in inf4["earlier_tunes"][2]["runs_compared"]] == [t["seed"] for t in tried]
     assert inf4["earlier_tunes"][2]["runs_compared_at"] == first["created"]
     assert inf4["checkpoints_compared"] is None and len(inf4["checkpoints_tried"]) == 2
+    # `--run shipped`: the checkpoint in the models folder takes part as a run, without copying it out first
+    tune_spin(stations=stations, protocols=("holdout",), ok_k=(10,), corr_scale=(1.0,), root=dest,
+              runs=["shipped", runs[1 - best["seed"]]], chunk_hours=(24,), variograms=("trained",))
+    fifth = json.loads((shipped / "card.json").read_text())
+    assert [t["run"] for t in fifth["seeds_tried"]] == [str(dest), str(runs[1 - best["seed"]])]
+    assert [t["seed"] for t in fifth["seeds_tried"]] == [best["seed"], 1 - best["seed"]]
 
 
 def test_unknown_protocol_variant_is_refused(sim) -> None:
