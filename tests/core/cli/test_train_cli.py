@@ -48,6 +48,19 @@ def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
     assert "train --model spin --out" in (res.output + str(res.exception))
 
 
+def _selected_seeds_tried(tmp_path, hparams: list[dict]) -> list[dict]:
+    """``select`` over one run per hyper-parameter dict (seed = position): the shipped card's ``seeds_tried``."""
+    runs = []
+    for seed, hp in enumerate(hparams):
+        torch.manual_seed(seed)
+        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
+                        {"seed": seed, "metrics": {"val_mae": 9.0 + seed, "best_epoch": 1}}, root=tmp_path / f"r{seed}")
+        runs.append(tmp_path / f"r{seed}")
+    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(tmp_path / "models")])
+    assert res.exit_code == 0, res.output
+    return json.loads((tmp_path / "models" / "spin" / "card.json").read_text())["seeds_tried"]
+
+
 @pytest.mark.parametrize("recipe, listed", [
     ({}, ["aux_dropout", "sparse_share"]),
     ({"train_margin_deg": "all", "subnet_size": 150},
@@ -57,16 +70,7 @@ def test_select_missing_run_is_a_clear_error(tmp_path) -> None:
 ])
 def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe, listed) -> None:
     """Runs trained differently (e.g. on a wider region) say so in the shipped card, not only their seed."""
-    runs = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        hp = SPEC.hparams(TINY | (recipe if seed == 1 else {}))
-        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
-                        {"seed": seed, "metrics": {"val_mae": 9.0 + seed, "best_epoch": 1}}, root=tmp_path / f"r{seed}")
-        runs.append(tmp_path / f"r{seed}")
-    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(tmp_path / "models")])
-    assert res.exit_code == 0, res.output
-    tried = json.loads((tmp_path / "models" / "spin" / "card.json").read_text())["seeds_tried"]
+    tried = _selected_seeds_tried(tmp_path, [SPEC.hparams(TINY), SPEC.hparams(TINY | recipe)])
     assert [list(t["hparams"]) for t in tried] == [listed, listed]
     for k, v in recipe.items():
         if k in listed:
@@ -75,18 +79,8 @@ def test_seeds_tried_lists_whatever_recipe_tells_the_runs_apart(tmp_path, recipe
 
 def test_seeds_tried_reads_a_flag_an_older_card_lacks_as_its_default(tmp_path) -> None:
     """A run trained before a recipe flag existed had its default: listed as that value, not as unknown."""
-    runs = []
-    for seed, extra in ((0, None), (1, {"loo_inputs": True})):
-        torch.manual_seed(seed)
-        hp = SPEC.hparams(TINY | (extra or {}))
-        if extra is None:
-            del hp["loo_inputs"]  # the card of a run trained before the flag
-        save_checkpoint("spin", SPEC.arch_version, hp, SPEC.build(module_hparams(hp)),
-                        {"seed": seed, "metrics": {"val_mae": 9.0 + seed, "best_epoch": 1}}, root=tmp_path / f"r{seed}")
-        runs.append(tmp_path / f"r{seed}")
-    res = CliRunner().invoke(app, ["select", "--model", "spin", *map(str, runs), "--out", str(tmp_path / "models")])
-    assert res.exit_code == 0, res.output
-    tried = json.loads((tmp_path / "models" / "spin" / "card.json").read_text())["seeds_tried"]
+    older = {k: v for k, v in SPEC.hparams(TINY).items() if k != "loo_inputs"}  # a card from before the flag
+    tried = _selected_seeds_tried(tmp_path, [older, SPEC.hparams(TINY | {"loo_inputs": True})])
     assert [t["hparams"]["loo_inputs"] for t in tried] == [False, True]
 
 
