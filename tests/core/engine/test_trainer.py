@@ -68,6 +68,9 @@ ABLATION_EFFECTS = {
     "old-init": lambda m, seen: m.init_mode == "idw",
     "short-context": lambda m, seen: len(m.tcn.layers) == 3,
     "sparse-masks": lambda m, seen: seen["clusters"] > 0,
+    # two more encoder inputs: the leave-one-out log-OK and the nearest observed distance
+    "loo-inputs": lambda m, seen: m.loo_inputs and m.inp.in_features == type(m)(
+        hidden=m.inp.out_features, use_terrain=m.use_terrain).inp.in_features + 2,
 }
 
 
