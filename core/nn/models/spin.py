@@ -258,9 +258,10 @@ class SPIN(nn.Module):
         mask, center = batch["mask"], batch["center"]
         x = batch["x"] * mask
         b, n_h, n = x.shape
-        if estimate is None and self.init_mode == "logok" and (init is None or self.loo_inputs):
+        if self.loo_inputs and estimate is None:  # the constructor ties loo_inputs to the kriging init
             estimate = self.node_estimate(batch)
-        init = self.node_init(batch, estimate[0] if estimate is not None else None) if init is None else init
+        if init is None:
+            init = self.node_init(batch, None if estimate is None else estimate[0])
         dist, bearing = batch["dist"], batch["bearing"]
         idx, valid = self._station_knn(dist, self.graph_k)
         d_k, b_k = torch.gather(dist, 1, idx), torch.gather(bearing, 1, idx)
