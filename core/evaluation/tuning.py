@@ -49,6 +49,7 @@ from core.contracts.model_spec import VARIOGRAMS
 from core.contracts.provenance import data_sha256, git_commit
 from core.contracts.settings import DEFAULT_DATASET
 from core.data.load import load_stationset
+from core.errors import InvalidRequest
 from core.evaluation.metrics import mae
 from core.evaluation.runner import all_folds, prepare_evaluation, score_model
 from core.nn.features import AUX_VARS
@@ -218,6 +219,23 @@ def spin_grid(ckpt_root: Path | None, stations: xr.Dataset, protocols: Sequence[
     return tables
 
 
+def resolve_runs(runs: Sequence[Path | str], shipped: Path) -> list[Path]:
+    """The folders of ``tune --run`` values: :data:`SHIPPED_RUN` names ``shipped`` (the folder that holds the shipped
+    ``spin/``, as a run's folder does), anything else is a ``train --out`` folder. A relative ``shipped`` that is also
+    a folder here is refused: the command line cannot tell ``./shipped`` from the name."""
+    out = []
+    for r in runs:
+        if str(r) != SHIPPED_RUN:
+            out.append(Path(r))
+            continue
+        if Path(SHIPPED_RUN).is_dir() and Path(SHIPPED_RUN).resolve() != shipped.resolve():
+            raise InvalidRequest(f"--run {SHIPPED_RUN} names the shipped checkpoint ({shipped}), but a folder "
+                                 f"'{SHIPPED_RUN}' exists here too ({Path(SHIPPED_RUN).resolve()}). Give that "
+                                 "folder's absolute path to tune it as a run, or rename it.")
+        out.append(shipped)
+    return out
+
+
 SPIN_RULE = "lowest worst-case validation MAE ratio to logok over the protocols (ties: sum of MAE)"
 
 
@@ -265,12 +283,12 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     from core.engine.seed_selection import run_card, ship_run
     from core.nn.models.spin import SPEC
 
+    resolve_runs(runs, model_dir("spin", root).parent)  # a bad --run fails before the baseline's passes
     stations = load_stationset(dataset=dataset) if stations is None else stations
     folds = all_folds(stations) if folds is None else folds
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
-    # ``shipped`` names the checkpoint shipped to ``root`` as one of the runs (its folder holds ``spin/``, as a run's)
-    run_list = [model_dir("spin", root).parent if str(r) == SHIPPED_RUN else Path(r) for r in runs] or [None]
+    run_list = resolve_runs(runs, model_dir("spin", root).parent) or [None]
     candidates = [SpinCandidate(r, table, ch, v) for r in run_list
                   for (ch, v), table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
                                                   folds, ref, tuple(chunk_hours), tuple(variograms)).items()]

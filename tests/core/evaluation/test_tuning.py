@@ -46,3 +46,25 @@ def test_other_set_variant_scores_uci_beijing_pm25_only_on_its_own_folds(shared_
     assert all(r["times"]["start"] >= "2015-05" and r["times"]["end"] < "2017-03" for r in reps)
     stations = sorted(c for r in reps for c in r["val_stations"])
     assert len(stations) == len(set(stations)) == uci.sizes["station"] - len(reps[0]["test_stations"])
+
+
+@pytest.mark.parametrize("folder_here", [False, True])
+def test_run_shipped_names_the_models_folder_unless_a_folder_here_has_that_name(tmp_path, monkeypatch,
+                                                                               folder_here) -> None:
+    from core.errors import InvalidRequest
+    from core.evaluation.tuning import SHIPPED_RUN, resolve_runs
+
+    models = tmp_path / "models"
+    (models / "spin").mkdir(parents=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    other = tmp_path / "runs" / "r1"
+    if not folder_here:
+        assert resolve_runs([SHIPPED_RUN, other], models) == [models, other]
+        return
+    (work / SHIPPED_RUN / "spin").mkdir(parents=True)
+    with pytest.raises(InvalidRequest, match=r"folder 'shipped' exists here too .*absolute path"):
+        resolve_runs([other, SHIPPED_RUN], models)
+    # the folder by its absolute path is a run like any other
+    assert resolve_runs([work / SHIPPED_RUN], models) == [work / SHIPPED_RUN]
