@@ -128,10 +128,11 @@ def static_features(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     if grid is None:
         return out
     arr, lat0, lon0, res = grid
-    iy = np.round((lat - lat0) / res).astype(int)
-    ix = np.round((lon - lon0) / res).astype(int)
+    finite = np.isfinite(lat) & np.isfinite(lon)  # a station without coordinates: no cell (and no NaN cast)
+    iy = np.round((np.where(finite, lat, lat0) - lat0) / res).astype(int)
+    ix = np.round((np.where(finite, lon, lon0) - lon0) / res).astype(int)
     ny, nx = arr.shape
-    inside = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx) & np.isfinite(lat) & np.isfinite(lon)
+    inside = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx) & finite
     padded = np.pad(arr, 1, constant_values=np.nan)
     for n in np.flatnonzero(inside):
         cell = arr[iy[n], ix[n]]
