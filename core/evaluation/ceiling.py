@@ -55,7 +55,10 @@ def cell_table(models: Mapping[str, object], protocol: str, stations: xr.Dataset
                 base["y"].append(y.ravel())
         frame = pd.DataFrame({k: np.concatenate(v) for k, v in base.items()})
         for name, preds in cols.items():
-            frame[name] = np.concatenate(preds)
+            pred = np.concatenate(preds)
+            if pred.shape != frame["y"].shape:  # a model that skipped a window the first one scored
+                raise ValueError(f"{name} scored {pred.size} cells of fold {fold}, the first model {len(frame)}")
+            frame[name] = pred
         frame.insert(0, "fold", fold)
         parts.append(frame)
     out = pd.concat(parts, ignore_index=True)
