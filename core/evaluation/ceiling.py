@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.contracts.seasons import SEASONS, season_of
 from core.evaluation.runner import prepare_evaluation, run_model
 from core.geo import haversine_pairs_km
 
@@ -146,7 +147,8 @@ def ceiling_summary(cells: pd.DataFrame, model: str, reference: str, covariates:
                     coords: pd.DataFrame) -> dict:
     """Every figure of this module for one protocol's ``cells``: MAE of ``model`` and of each other column, the
     offset oracles as MAE and as a ratio to ``reference`` (e.g. IDW), the station offsets' spread and what the
-    ``covariates`` explain of them, and the anomaly correlations by distance (month and week)."""
+    ``covariates`` explain of them, the anomaly correlations by distance (month and week), and per season the ratio
+    and the per-station oracle's ratio."""
     preds = [c for c in cells.columns if c not in ("fold", "run", "station", "time", "y")]
     mae = {m: float((cells[m] - cells["y"]).abs().mean()) for m in preds}
     ref = mae[reference]
@@ -155,6 +157,15 @@ def ceiling_summary(cells: pd.DataFrame, model: str, reference: str, covariates:
         value = offset_oracle_mae(cells, model, by)
         oracles["×".join(by)] = {"mae": value, f"ratio_to_{reference}": value / ref}
     bias = station_bias(cells, model)
+    seasons = season_of(pd.DatetimeIndex(cells["time"]).to_numpy())
+    by_season = {}
+    for name in SEASONS:  # the station oracle within the season: its offset may differ from the year's
+        part = cells[seasons == name]
+        if len(part):
+            ref_s = float((part[reference] - part["y"]).abs().mean())
+            by_season[name] = {"cells": len(part), f"ratio_to_{reference}": float(
+                (part[model] - part["y"]).abs().mean()) / ref_s,
+                "station_oracle_ratio": offset_oracle_mae(part, model, ("station",)) / ref_s}
     return {
         "cells": len(cells), "stations": int(cells["station"].nunique()),
         "mae": mae, f"ratio_to_{reference}": mae[model] / ref,
@@ -164,4 +175,5 @@ def ceiling_summary(cells: pd.DataFrame, model: str, reference: str, covariates:
                                "corr": {c: float(np.corrcoef(bias, covariates.loc[bias.index, c])[0, 1])
                                         for c in covariates.columns}},
         "anomaly_correlation": {p: anomaly_correlation(cells, model, coords, p) for p in PERIODS},
+        "by_season": by_season,
     }

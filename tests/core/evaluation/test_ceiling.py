@@ -126,3 +126,17 @@ def test_ceiling_summary_reports_the_oracles_against_the_reference(region) -> No
     assert station["ratio_to_idw"] == pytest.approx(station["mae"] / out["mae"]["idw"])
     assert out["station_log_offset"]["covariates"] == ["northing", "easting"]
     assert set(out["anomaly_correlation"]) == {"month", "week"}
+    assert list(out["by_season"]) == ["DJF"]  # the region is January only: the one season is the whole table
+    winter = out["by_season"]["DJF"]
+    assert winter["cells"] == len(table) and winter["ratio_to_idw"] == pytest.approx(out["ratio_to_idw"])
+    assert winter["station_oracle_ratio"] == pytest.approx(station["ratio_to_idw"])
+
+
+def test_ceiling_summary_splits_a_year_into_its_seasons(cells) -> None:
+    coords = pd.DataFrame({"lat": 39.0 + 0.1 * np.arange(6), "lon": 116.0 + 0.1 * np.arange(6)},
+                          index=[f"S{s}" for s in range(6)])
+    out = ceiling_summary(cells, "drift", "model", coords.rename(columns={"lat": "a", "lon": "b"}), coords)
+    assert list(out["by_season"]) == ["DJF", "MAM", "JJA", "SON"]
+    assert sum(v["cells"] for v in out["by_season"].values()) == len(cells)
+    for v in out["by_season"].values():  # the median is the offset that minimises a station's MAE: never worse
+        assert 0 < v["station_oracle_ratio"] <= v["ratio_to_model"] + 1e-9
