@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.contracts.seasons import SEASONS
 from core.contracts.settings import DEFAULT_DATASET
+from dashboard.reports import dataset_label
 
 
 @dataclass(frozen=True)
@@ -241,11 +242,6 @@ def test_split_reports(reports: Iterable[tuple[str, dict]], model: str, dataset:
     return sorted(out, key=lambda r: (dataset_label(r.get("dataset", "")) != DEFAULT_DATASET,
                                       dataset_label(r.get("dataset", "")),
                                       order.index(r["protocol"]) if r.get("protocol") in order else 99))
-
-
-def dataset_label(name: str) -> str:
-    """A report's dataset as a name (reports run on a path keep only its last folder)."""
-    return str(name).rstrip("/").rsplit("/", 1)[-1]
 
 
 RATIO_RANGE, COVERAGE_RANGE = "MAE / IDW, 95 % station range", "covers, 95 % station range"

@@ -36,16 +36,25 @@ def _entries(report: dict) -> Iterable[tuple[str, dict]]:
             yield name, block
 
 
-def long_table(reports: Iterable[tuple[str, dict]]) -> pd.DataFrame:
-    """One row per (file, model): dataset, protocol, share, mae, rmse, r2, bias, seed std of MAE, n_seeds."""
+def dataset_label(name: str) -> str:
+    """A report's dataset as a name (reports run on a path keep only its last folder)."""
+    return str(name).rstrip("/").rsplit("/", 1)[-1]
+
+
+def long_table(reports: Iterable[tuple[str, dict]], split: str = "test") -> pd.DataFrame:
+    """One row per (file, model) of the reports on ``split``: dataset (its name, :func:`dataset_label`), protocol,
+    share, mae, rmse, r2, bias, seed std of MAE, n_seeds.
+
+    Only reports that say they ran on ``split`` take part: validation reports (``evaluate --split val``) score other
+    stations on other days, and a model that appears only there (as a baseline) must not fill a test table."""
     rows = []
     for fname, rep in reports:
-        if not isinstance(rep, dict) or "protocol" not in rep:
+        if not isinstance(rep, dict) or "protocol" not in rep or rep.get("split") != split:
             continue
         for model, m in _entries(rep):
             seed_mae = [r.get("mae") for r in m.get("runs", []) if isinstance(r, dict) and r.get("mae") is not None]
             rows.append({
-                "file": fname, "dataset": rep.get("dataset", ""), "protocol": rep["protocol"],
+                "file": fname, "dataset": dataset_label(rep.get("dataset", "")), "protocol": rep["protocol"],
                 "share": _share(rep["protocol"]), "model": model, "evaluated": model == rep.get("model"),
                 "mae": m.get("mae"), "rmse": m.get("rmse"), "r2": m.get("r2"), "bias": m.get("bias"),
                 "std": float(np.std(seed_mae, ddof=1)) if len(seed_mae) > 1 else np.nan, "n_seeds": len(seed_mae),

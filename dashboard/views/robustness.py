@@ -13,9 +13,9 @@ ctx = page_context("Robustness to missing stations")
 sc, info = ctx.scenario, ctx.info
 
 table = reports.long_table(loaders.metrics_reports())
-st.subheader("From the evaluation reports (assets/metrics)")
+st.subheader("From the evaluation reports (assets/metrics, test days)")
 if table.empty:
-    st.info("No evaluation report in `assets/metrics/` yet. Produce them with e.g. "
+    st.info("No test-split evaluation report in `assets/metrics/` yet. Produce them with e.g. "
             "`python -m core evaluate --model spin --protocol mask-50 --dataset cnemc_bth_2019 "
             "--json assets/metrics/spin_mask-50.json` — or use **Run live** below.")
 else:
