@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -142,10 +142,24 @@ def robustness_figure(curves: pd.DataFrame, source: str, title: str = "MAE vs sh
     return _layout(fig, title, source, "MAE (µg/m³)")
 
 
-def attention_heatmap(weights: np.ndarray, pred_labels, hist_labels, title: str, source: str) -> go.Figure:
-    """Temporal attention ``(pred_step, hist_step)`` as a heatmap (weights sum to 1 per prediction step)."""
-    fig = go.Figure(go.Heatmap(z=weights, x=[str(h) for h in hist_labels], y=[str(p) for p in pred_labels],
-                               colorscale="Viridis", colorbar={"title": "weight (0–1)"}))
+def history_without_data(hist_dates: np.ndarray, days_with_data: Collection[str]) -> np.ndarray:
+    """Bool, shaped like ``hist_dates`` (the attention's ``hist_date``: (pred_day, hist_day) datetime64): the history
+    day had no data in the dataset (before it begins, or a gap; ``days_with_data`` are ISO dates). The model still
+    spread attention there: it read padding."""
+    dates = np.asarray(hist_dates, "datetime64[D]").astype(str)
+    return ~np.isin(dates, np.asarray(list(days_with_data), dtype=str))
+
+
+def attention_heatmap(weights: np.ndarray, pred_labels, hist_labels, title: str, source: str,
+                      no_data: np.ndarray | None = None) -> go.Figure:
+    """Temporal attention ``(pred_step, hist_step)`` as a heatmap (weights sum to 1 per prediction step). Cells of
+    ``no_data`` (same shape, :func:`history_without_data`) are left blank: a weight on a day without data
+    describes padding, not what the model looked at."""
+    z = np.asarray(weights, float)
+    if no_data is not None:
+        z = np.where(no_data, np.nan, z)
+    fig = go.Figure(go.Heatmap(z=z, x=[str(h) for h in hist_labels], y=[str(p) for p in pred_labels],
+                               colorscale="Viridis", colorbar={"title": "weight (0–1)"}, hoverongaps=False))
     fig.update_xaxes(title="history step")
     fig.update_yaxes(title="prediction step", autorange="reversed")
     return _layout(fig, title, source, "prediction step", height=420)

@@ -42,15 +42,19 @@ else:
             pred_labels = [str(pd.Timestamp(t).date()) for t in w["pred_day"].values]
             hist_labels = [f"{int(h)} d" for h in w["hist_day"].values]
             status = "hidden: mix of its neighbours' attention" if pick in sc.masked else "observed"
+            no_data = charts.history_without_data(w["hist_date"].values, info["days_with_data"])
             fig = charts.attention_heatmap(
                 w.values, pred_labels, hist_labels,
                 f"{label_of[pick]} ({status}) · prediction day × history day",
-                source_caption(info, f"{att_model} attention, head-averaged, {hidden_note}"))
+                source_caption(info, f"{att_model} attention, head-averaged, {hidden_note}"), no_data=no_data)
             fig.update_yaxes(title="prediction day")
             fig.update_xaxes(title="history day (days before the prediction day)")
             st.plotly_chart(fig, width="stretch", key="att_heat")
             st.caption("Each row: how much the model's 24-h prediction for that day drew on each of the 14 days "
-                       "before it (weights sum to 1; dimensionless).")
+                       "before it (weights sum to 1; dimensionless)."
+                       + (f" Blank cells ({int(no_data.sum())}): days without data in this dataset (before it "
+                          "begins, or a gap); the model spread some weight there over padding, so a row's visible "
+                          "weights sum to less than 1." if no_data.any() else ""))
 
 # ---- spatial influence (spin; aqnet's kNN weights otherwise)
 st.subheader("Spatial influence · which stations fed an estimate")

@@ -72,3 +72,21 @@ def test_wrap_text_fits_and_keeps_the_words(text, width, font, max_lines):
     assert all(sum(charts._units(c) for c in ln.removesuffix(" …")) <= limit for ln in lines)
     joined = "".join(ln.removesuffix(" …") for ln in lines).replace(" ", "")
     assert text.replace(" ", "").startswith(joined)
+
+
+@pytest.mark.parametrize("first_day", ["2019-01-01", "2019-01-03"])
+def test_attention_on_days_without_data_is_left_blank(first_day) -> None:
+    """Prediction days Jan 2 and 3 over 3 history days; the data begin on ``first_day`` and Jan 1 is also missing
+    when they begin later: those history cells are blank (NaN), the rest keep their weights."""
+    pred = np.array(["2019-01-02", "2019-01-03"], "datetime64[D]")
+    hist_dates = pred[:, None] + np.arange(-3, 0)[None, :].astype("timedelta64[D]")
+    days = [str(d) for d in np.arange(np.datetime64(first_day), np.datetime64("2019-01-04"))]
+    no_data = charts.history_without_data(hist_dates.astype("datetime64[ns]"), days)
+    want = hist_dates < np.datetime64(first_day)
+    assert no_data.tolist() == want.tolist()
+    w = np.full((2, 3), 1 / 3)
+    fig = charts.attention_heatmap(w, ["2019-01-02", "2019-01-03"], ["-3 d", "-2 d", "-1 d"], "t", "s",
+                                   no_data=no_data)
+    z = np.array(fig.data[0].z, float)
+    assert np.isnan(z[want]).all() and np.allclose(z[~want], 1 / 3)
+    assert np.array_equal(np.array(charts.attention_heatmap(w, ["a", "b"], ["x", "y", "z"], "t", "s").data[0].z), w)

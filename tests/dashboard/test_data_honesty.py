@@ -149,3 +149,30 @@ def test_progress_stays_visible_the_toolbar_is_not_minimal() -> None:
     at.run()
     goto(at, "masking_lab")
     assert not at.exception
+
+
+def _plotly_array(value) -> np.ndarray:
+    """A figure spec's array: a plain list, or plotly's typed array (``dtype``, base64 ``bdata``, ``shape``)."""
+    if not isinstance(value, dict):
+        return np.asarray(value, dtype=float)
+    import base64
+
+    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype(float)
+    shape = value.get("shape")
+    return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+
+
+def test_attention_heatmap_leaves_days_before_the_data_blank_and_says_so() -> None:
+    """The demo begins on its first day: a prediction in its first two weeks has history days without data. The
+    heatmap leaves them blank and the caption counts them, instead of showing weights the model put on padding."""
+    at = make_app("attention")
+    at.run()
+    assert not at.exception and not at.error
+    heat = [json.loads(p.proto.spec) for p in at.get("plotly_chart") if "history day" in p.proto.spec]
+    if not heat:
+        pytest.skip("no trained aqnet checkpoint in this checkout")
+    z = _plotly_array(heat[0]["data"][0]["z"])
+    blank = int(np.isnan(z).sum())
+    caption = [t for t in texts(at).split("\n") if "Blank cells" in t]
+    assert blank > 0 and caption and f"Blank cells ({blank})" in caption[0]
+    assert np.isfinite(z).any()
