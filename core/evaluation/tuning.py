@@ -283,12 +283,11 @@ def tune_spin(dataset: str = DEFAULT_DATASET, stations: xr.Dataset | None = None
     from core.engine.seed_selection import run_card, ship_run
     from core.nn.models.spin import SPEC
 
-    resolve_runs(runs, model_dir("spin", root).parent)  # a bad --run fails before the baseline's passes
+    run_list = resolve_runs(runs, model_dir("spin", root).parent) or [None]  # a bad --run fails before any pass
     stations = load_stationset(dataset=dataset) if stations is None else stations
     folds = all_folds(stations) if folds is None else folds
     logok = get_model("logok", calibrated=False)  # same hidden sets, hours and stations as spin's runs
     ref = {p: _val_mae(logok, p, stations, folds) for p in protocols}
-    run_list = resolve_runs(runs, model_dir("spin", root).parent) or [None]
     candidates = [SpinCandidate(r, table, ch, v) for r in run_list
                   for (ch, v), table in spin_grid(root if r is None else r, stations, protocols, ok_k, corr_scale,
                                                   folds, ref, tuple(chunk_hours), tuple(variograms)).items()]
